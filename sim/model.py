@@ -1,0 +1,639 @@
+"""The SimPy model: children arrive, are matched, move, and leave; supply changes.
+
+Mechanisms only: every number comes from the scenario. Each child's story is a chain of
+SimPy timeouts, one pending at a time, for the earliest of its competing events; when
+something outside the child changes its situation (its home closes, its carer leaves),
+the child's token is bumped and the stale timeout is ignored. Monthly figures come from
+one process that reads running totals, not from a log of events.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import simpy
+
+from .ages import ADULT_AGE, AGE_BANDS, DAYS_PER_YEAR
+from .calendar import Calendar
+from .child import Child
+from .hazards import BREAKDOWN, EXIT, MOVE, HazardTable
+from .matching import Profile
+from .metrics import LOCATIONS, MOVE_KINDS, UNMET_REASONS, YEARLY, Layout, ReplicationResult
+from .provision import ProvisionState, Unit
+from .schema import Distribution, Scenario
+from .search import Search
+
+STREAMS = ("population", "arrivals", "uasc", "supply", "keys")
+
+
+def draw(dist: Distribution, u: Callable[[], float]) -> float:
+    """One value from a scenario distribution using uniforms from `u`."""
+    kind = dist.dist
+    if kind == "fixed":
+        return dist.value  # type: ignore[union-attr]
+    if kind == "exponential":
+        return -math.log(1.0 - u()) * dist.mean  # type: ignore[union-attr]
+    if kind == "uniform":
+        return dist.low + (dist.high - dist.low) * u()  # type: ignore[union-attr]
+    # lognormal via Box-Muller
+    z = math.sqrt(-2.0 * math.log(1.0 - u())) * math.cos(2.0 * math.pi * u())
+    return dist.median * math.exp(dist.sigma * z)  # type: ignore[union-attr]
+
+
+class Model:
+    """One replication of one scenario."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        years: float,
+        seed: np.random.SeedSequence | int,
+        record_events: bool = False,
+    ) -> None:
+        self.s = scenario
+        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        # one stream per mechanism, always spawned in this order: common random numbers
+        self.rng = dict(zip(STREAMS, (np.random.default_rng(c) for c in ss.spawn(len(STREAMS))), strict=True))
+        self.env = simpy.Environment()
+        self.months = max(1, round(years * 12))
+        self.cal = Calendar(scenario.scenario.start_date, self.months)
+        self.layout = Layout.for_scenario(scenario)
+        self.monthly = np.zeros((self.months, len(self.layout)))
+        self.n_years = math.ceil(self.months / 12)
+        self.yearly = np.zeros((self.n_years, len(YEARLY)))
+        self.month = 0
+        self.events: list[tuple] | None = [] if record_events else None
+        self.n_events = 0
+
+        self.pids = list(scenario.provision)
+        self.prov = [ProvisionState(pid, i, spec) for i, (pid, spec) in enumerate(scenario.provision.items())]
+        self.by_pid = {p.pid: p for p in self.prov}
+        self.needs = list(scenario.needs)
+        self.sole = [lvl.sole_occupancy for lvl in scenario.needs.values()]
+        self.fallback = self.by_pid[scenario.matching.fallback]
+        self.hazards = HazardTable(scenario)
+        self.search = Search(self)
+        self.exit_names = [*scenario.exits, "age_18"]
+        self.location_of = [LOCATIONS.index(p.spec.location) for p in self.prov]
+
+        self.children: dict[int, Child] = {}
+        self._next_cid = 1
+        self._next_uid = 1
+        self._next_group = 1
+        self.uasc_in_care = 0
+        self.reserved = [0] * len(self.prov)  # places promised by pending offers
+        self.unmet_count = [0] * len(UNMET_REASONS)
+        self._unmet_days = [0.0] * len(UNMET_REASONS)
+        self._unmet_t = 0.0
+        self.child_days_total = 0.0
+
+        L = self.layout
+        self._i_entries = L.i("entries", "all")
+        self._i_entries_uasc = L.i("entries", "uasc")
+        self._i_exit = [L.i("exits", r) for r in self.exit_names]
+        self._i_exits_total = L.i("exits", "total")
+        self._i_move = [L.i("moves", k) for k in MOVE_KINDS]
+        self._i_moves_total = L.i("moves", "total")
+        self._i_unmet_new = [L.i("unmet_new", r) for r in UNMET_REASONS]
+        self._i_splits = L.i("sibling_splits", "all")
+
+        self._setup_supply()
+        self._setup_population()
+        env = self.env
+        env.process(self._arrivals())
+        if scenario.entries.uasc.per_year > 0:
+            env.process(self._uasc_rota())
+        for p in self.prov:
+            if p.kind == "foster":
+                env.process(self._recruitment(p))
+                env.process(self._deregistration(p))
+        env.process(self._home_schedule())
+        env.process(self._monthly())
+
+    # ================================================================== running
+
+    def run(self) -> ReplicationResult:
+        self.env.run(until=self.cal.end + 1e-6)  # take the last month-end snapshot too
+        return ReplicationResult(
+            monthly=self.monthly,
+            yearly=self.yearly,
+            events=self.events,
+            n_events=self.n_events,
+            child_years=self.child_days_total / DAYS_PER_YEAR,
+        )
+
+    def _log(self, *row: Any) -> None:
+        if self.events is not None:
+            self.events.append((self.env.now, *row))
+
+    def _count(self, i: int, n: float = 1.0) -> None:
+        self.monthly[self.month, i] += n
+
+    # ================================================================== supply
+
+    def _new_unit(self, name: str, places: int) -> Unit:
+        u = Unit(self._next_uid, name, places)
+        self._next_uid += 1
+        return u
+
+    def _setup_supply(self) -> None:
+        for p in self.prov:
+            spec = p.spec
+            if spec.kind == "foster":
+                for h in spec.households:
+                    for _ in range(h.count):
+                        p.open_unit(0.0, self._new_unit(p.pid, h.places))
+            elif spec.kind == "home":
+                for home in spec.homes:
+                    if home.opens is None or self.cal.day(home.opens) <= 0:
+                        if home.closes is None or self.cal.day(home.closes) > 0:
+                            p.open_unit(0.0, self._new_unit(home.name, home.beds))
+
+    def _home_schedule(self):  # noqa: ANN202 - SimPy process
+        """Open and close homes on their dates."""
+        plan: list[tuple[float, int, ProvisionState, Any]] = []
+        for p in self.prov:
+            if p.spec.kind != "home":
+                continue
+            for home in p.spec.homes:  # type: ignore[union-attr]
+                opens = self.cal.day(home.opens) if home.opens else 0.0
+                if opens > 0:
+                    plan.append((opens, 1, p, home))
+                if home.closes is not None and self.cal.day(home.closes) > max(opens, 0.0):
+                    plan.append((self.cal.day(home.closes), 0, p, home))
+        plan.sort(key=lambda x: (x[0], x[1]))
+        for t, action, p, home in plan:
+            if t > self.env.now:
+                yield self.env.timeout(t - self.env.now)
+            if action == 1:
+                p.open_unit(self.env.now, self._new_unit(home.name, home.beds))
+                self._log("home_opened", p.pid, home.name)
+            else:
+                unit = next((u for u in p.units.values() if u.name == home.name), None)
+                if unit is not None:
+                    self._close(p, unit)
+                    self._log("home_closed", p.pid, home.name)
+
+    def _recruitment(self, p: ProvisionState):  # noqa: ANN202
+        spec = p.spec
+        rate = spec.recruitment_per_year / DAYS_PER_YEAR  # type: ignore[union-attr]
+        if rate <= 0:
+            return
+        sizes = [int(k) for k in spec.new_household_places]  # type: ignore[union-attr]
+        shares = np.array(list(spec.new_household_places.values()), dtype=float)  # type: ignore[union-attr]
+        shares = shares / shares.sum()
+        rng = self.rng["supply"]
+        while True:
+            yield self.env.timeout(rng.exponential(1.0 / rate))
+            places = sizes[int(rng.choice(len(sizes), p=shares))]
+            p.open_unit(self.env.now, self._new_unit(p.pid, places))
+            self._count(self.layout.i("recruited", p.pid))
+            self._log("recruited", p.pid, places)
+
+    def _deregistration(self, p: ProvisionState):  # noqa: ANN202
+        """Households leave fostering at a constant hazard each (retirement, resignation)."""
+        hazard = p.spec.deregistration_per_year / DAYS_PER_YEAR  # type: ignore[union-attr]
+        if hazard <= 0:
+            return
+        rng = self.rng["supply"]
+        while True:
+            n = len(p.units)
+            if n == 0:
+                yield self.env.timeout(30.0)  # wait for recruitment to bring households
+                continue
+            wait = rng.exponential(1.0 / (hazard * n))
+            yield self.env.timeout(wait)
+            units = list(p.units.values())
+            if not units:
+                continue
+            unit = units[int(rng.integers(len(units)))]
+            self._close(p, unit)
+
+    def _close(self, p: ProvisionState, unit: Unit) -> None:
+        """A household deregisters or a home closes: its children must move."""
+        movers = p.close_unit(self.env.now, unit)
+        if p.kind == "foster":
+            self._count(self.layout.i("deregistered", p.pid))
+            self._log("deregistered", p.pid, unit.uid)
+        for child in movers:
+            self._rehome(child, "provision_closed")
+
+    # ================================================================== population
+
+    def _new_child(self, dob: float, entered: float, needs: int, uasc: bool, disability: bool) -> Child:
+        key = int(self.rng["keys"].integers(0, 2**63))
+        c = Child(self._next_cid, dob, entered, needs, uasc, disability, key)
+        self._next_cid += 1
+        return c
+
+    def _draw_needs(self, rng: np.random.Generator, mix: dict[str, float]) -> int:
+        names = list(mix)
+        w = np.array(list(mix.values()), dtype=float)
+        return self.needs.index(names[int(rng.choice(len(names), p=w / w.sum()))])
+
+    def _setup_population(self) -> None:
+        rng = self.rng["population"]
+        for pid, group in self.s.population.items():
+            p = self.by_pid[pid]
+            mix = group.needs or {p.spec.needs[0]: 1.0}
+            for band, count in group.by_age.items():
+                lo, hi = AGE_BANDS[band]
+                for _ in range(count):
+                    age = lo + (hi - lo) * rng.random()
+                    dob = -age * DAYS_PER_YEAR
+                    entered = -rng.random() * min(age, 3.0) * DAYS_PER_YEAR
+                    c = self._new_child(
+                        dob, entered, self._draw_needs(rng, mix),
+                        bool(rng.random() < group.uasc_share),
+                        bool(rng.random() < group.disability_share),
+                    )
+                    self._admit(c)
+                    unit = self.search.first_free_unit(p, c) if p.has_units else None
+                    if p.has_units and unit is None:
+                        raise ValueError(
+                            f"population.{pid}: more children than open places at the start"
+                        )
+                    self._place(c, p, unit, suitable=p.spec.suitable, reason=0, move_kind=None)
+
+    def _admit(self, c: Child) -> None:
+        self.children[c.cid] = c
+        if c.uasc:
+            self.uasc_in_care += 1
+
+    # ================================================================== arrivals
+
+    def _entry_rate(self, t: float) -> float:
+        e = self.s.entries
+        season = e.seasonality
+        factor = season[self.cal.calendar_month(t)] * 12.0 / sum(season)
+        return e.per_year / DAYS_PER_YEAR * (1.0 + e.trend_per_year) ** (t / DAYS_PER_YEAR) * factor
+
+    def _arrivals(self):  # noqa: ANN202
+        """Sibling groups arrive as a Poisson process with trend and seasonality (thinning)."""
+        e = self.s.entries
+        if e.per_year <= 0:
+            return
+        sizes = [int(k) for k in e.sibling_group_size]
+        w = np.array(list(e.sibling_group_size.values()), dtype=float)
+        w = w / w.sum()
+        mean_size = float(np.dot(sizes, w))
+        season_max = max(e.seasonality) * 12.0 / sum(e.seasonality)
+        growth_max = max(1.0, (1.0 + e.trend_per_year) ** (self.cal.end / DAYS_PER_YEAR))
+        lam_max = e.per_year / DAYS_PER_YEAR * season_max * growth_max / mean_size
+        bands = list(e.age_mix)
+        bw = np.array(list(e.age_mix.values()), dtype=float)
+        bw = bw / bw.sum()
+        rng = self.rng["arrivals"]
+        while True:
+            yield self.env.timeout(rng.exponential(1.0 / lam_max))
+            t = self.env.now
+            accept = rng.random() * lam_max < self._entry_rate(t) / mean_size
+            if not accept:
+                continue
+            size = sizes[int(rng.choice(len(sizes), p=w))]
+            group = []
+            for _ in range(size):
+                band = bands[int(rng.choice(len(bands), p=bw))]
+                lo, hi = AGE_BANDS[band]
+                age = lo + (hi - lo) * rng.random()
+                needs = self._draw_needs(rng, e.needs_mix[band])
+                c = self._new_child(t - age * DAYS_PER_YEAR, t, needs, False,
+                                    bool(rng.random() < e.disability_share))
+                group.append(c)
+            self._enter(group)
+
+    def _uasc_rota(self):  # noqa: ANN202
+        """UASC arrive in batches on the National Transfer Scheme rota, up to the LA's cap."""
+        u = self.s.entries.uasc
+        rng = self.rng["uasc"]
+        bands = list(u.age_mix)
+        bw = np.array(list(u.age_mix.values()), dtype=float)
+        bw = bw / bw.sum()
+        needs = self.needs.index(u.needs) if u.needs else 0
+        while True:
+            yield self.env.timeout(u.rota_days)
+            n = int(rng.poisson(u.per_year * u.rota_days / DAYS_PER_YEAR))
+            if u.cap is not None:
+                n = min(n, max(0, u.cap - self.uasc_in_care))
+            t = self.env.now
+            for _ in range(n):
+                band = bands[int(rng.choice(len(bands), p=bw))]
+                lo, hi = AGE_BANDS[band]
+                age = lo + (hi - lo) * rng.random()
+                c = self._new_child(t - age * DAYS_PER_YEAR, t, needs, True, False)
+                self._enter([c])
+
+    def _enter(self, group: list[Child]) -> None:
+        for c in group:
+            self._admit(c)
+            self._count(self._i_entries)
+            if c.uasc:
+                self._count(self._i_entries_uasc)
+            self._log("entry", c.cid, c.uasc)
+        if len(group) > 1:
+            gid = self._next_group
+            self._next_group += 1
+            for c in group:
+                c.group = gid
+        self._find_and_place(group, move_kind=None)
+
+    # ================================================================== placing
+
+    def profile(self, c: Child, in_group: bool = False) -> Profile:
+        return Profile(
+            age=c.age(self.env.now), needs=self.needs[c.needs], uasc=c.uasc,
+            disability=c.disability, in_group=in_group,
+        )
+
+    def _find_and_place(self, group: list[Child], move_kind: str | None) -> None:
+        """Search for a group (or one child) and place them, splitting siblings if needed."""
+        outcome = self.search.find(group)
+        if outcome.found is None and len(group) > 1:
+            self._count(self._i_splits)
+            self._log("sibling_split", group[0].group, len(group))
+            for c in group:
+                self._find_and_place([c], move_kind)
+            return
+        for c in group:
+            if outcome.found is None:
+                self._place(c, self.fallback, None, suitable=False, reason=outcome.reason,
+                            move_kind=move_kind)
+                continue
+            p, unit, delay = outcome.found
+            if delay > 0:
+                # the offer comes later: wait in the emergency arrangement (or stay put)
+                self.reserved[p.index] += 1
+                c.pending = (p.index, self.env.now + delay)
+                if c.placement < 0 or move_kind in ("breakdown", "provision_closed"):
+                    self._place(c, self.fallback, None, suitable=False,
+                                reason=UNMET_REASONS.index("awaiting_offer"), move_kind=move_kind)
+                else:
+                    self._schedule(c)
+                continue
+            self._place(c, p, unit, suitable=p.spec.suitable, reason=outcome.reason,
+                        move_kind=move_kind)
+
+    def _vacate(self, c: Child) -> None:
+        if c.placement < 0:
+            return
+        old = self.prov[c.placement]
+        old.remove_child(self.env.now, c, c.unit)
+        if c.unmet_reason >= 0:
+            self._unmet_change(c.unmet_reason, -1)
+            c.unmet_reason = -1
+        c.placement = -1
+        c.unit = None
+
+    def _place(
+        self, c: Child, p: ProvisionState, unit: Unit | None, suitable: bool, reason: int,
+        move_kind: str | None,
+    ) -> None:
+        t = self.env.now
+        from_pid = self.pids[c.placement] if c.placement >= 0 else None
+        if c.placement >= 0:
+            self._vacate(c)
+            if move_kind is not None:
+                self._count(self._i_move[MOVE_KINDS.index(move_kind)])
+                self._count(self._i_moves_total)
+        p.add_child(t, c, unit, sole=self.sole[c.needs])
+        c.placement = p.index
+        c.unit = unit
+        c.placements_this_year += 1
+        if not suitable:
+            c.unmet_reason = reason
+            self._unmet_change(reason, +1)
+            self._count(self._i_unmet_new[reason])
+            c.retry_at = t + self.s.matching.retry_days
+        else:
+            c.retry_at = math.inf
+        self._log("placed", c.cid, from_pid, p.pid, unit.uid if unit else None,
+                  move_kind, None if suitable else UNMET_REASONS[reason])
+        self._schedule(c)
+
+    def _rehome(self, c: Child, move_kind: str) -> None:
+        """The child's placement has ended without them leaving care: find the next one."""
+        if c.pending is not None:
+            self._release_pending(c)
+        self._find_and_place([c], move_kind)
+
+    def _release_pending(self, c: Child) -> None:
+        if c.pending is not None:
+            self.reserved[c.pending[0]] -= 1
+            c.pending = None
+
+    def _unmet_change(self, reason: int, delta: int) -> None:
+        t = self.env.now
+        dt = t - self._unmet_t
+        if dt > 0:
+            for i, n in enumerate(self.unmet_count):
+                self._unmet_days[i] += n * dt
+            self._unmet_t = t
+        self.unmet_count[reason] += delta
+
+    # ================================================================== a child's next event
+
+    def _schedule(self, c: Child) -> None:
+        """Schedule the earliest of the child's competing events; stale ones are ignored."""
+        c.token += 1
+        t = self.env.now
+        age = c.age(t)
+        tic = c.years_in_care(t)
+        haz = self.hazards
+        # nudge past an edge we are standing on, so rounding cannot fire it twice
+        t_age = c.dob + haz.next_age_edge(age + 1e-7) * DAYS_PER_YEAR
+        t_next, what = t_age, ("age", 0)
+        next_tic = haz.next_tic_edge(tic + 1e-7)
+        if next_tic < math.inf:
+            t_tic = c.entered + next_tic * DAYS_PER_YEAR
+            if t_tic < t_next:
+                t_next, what = t_tic, ("tic", 0)
+        if c.retry_at < t_next:
+            t_next, what = c.retry_at, ("retry", 0)
+        if c.pending is not None and c.pending[1] < t_next:
+            t_next, what = c.pending[1], ("offer", 0)
+        comp = haz.competing(c.placement, age, c.needs, tic)
+        if comp.total > 0:
+            t_h = t + c.life.exponential(comp.total)
+            if t_h < t_next:
+                t_next, what = t_h, ("hazard", 0)
+        if t_next >= self.cal.end:
+            return  # nothing more happens to this child within the run
+        ev = self.env.timeout(max(0.0, t_next - t))
+        token = c.token
+        ev.callbacks.append(lambda _ev: self._fire(c, token, what[0], comp))
+
+    def _fire(self, c: Child, token: int, what: str, comp: Any) -> None:
+        if token != c.token or not c.in_care:
+            return  # superseded by a later change
+        self.n_events += 1
+        t = self.env.now
+        if what == "age":
+            if c.age(t) >= ADULT_AGE - 1e-6:
+                self._leave(c, len(self.exit_names) - 1)
+            else:
+                self._schedule(c)
+        elif what == "tic":
+            self._schedule(c)
+        elif what == "retry":
+            self._retry(c)
+        elif what == "offer":
+            self._offer_arrives(c)
+        else:
+            kind, idx = comp.pick(c.life.random())
+            if kind == EXIT:
+                self._leave(c, idx)
+            elif kind == BREAKDOWN:
+                self._log("breakdown", c.cid, self.pids[c.placement])
+                self._rehome(c, "breakdown")
+            elif kind == MOVE:
+                self._planned_move(c, idx)
+
+    def _retry(self, c: Child) -> None:
+        """A child in an unsuitable placement: look again."""
+        outcome = self.search.find([c], exclude=c.unit)
+        if outcome.found is not None:
+            p, unit, delay = outcome.found
+            if p.spec.suitable and p.index != c.placement:
+                if delay > 0:
+                    self.reserved[p.index] += 1
+                    c.pending = (p.index, self.env.now + delay)
+                    c.retry_at = math.inf
+                    self._schedule(c)
+                    return
+                self._place(c, p, unit, suitable=True, reason=0, move_kind="found_suitable")
+                return
+        c.retry_at = self.env.now + self.s.matching.retry_days
+        self._schedule(c)
+
+    def _offer_arrives(self, c: Child) -> None:
+        idx, _ = c.pending  # type: ignore[misc]
+        self._release_pending(c)
+        p = self.prov[idx]
+        self._place(c, p, None, suitable=p.spec.suitable, reason=0, move_kind="offer_arrived")
+
+    def _planned_move(self, c: Child, idx: int) -> None:
+        move = self.hazards.moves[idx]
+        outcome = self.search.find([c], order=move.to, exclude=c.unit, strict=True)
+        if outcome.found is None or not outcome.found[0].spec.suitable:
+            self._schedule(c)  # nowhere to move to: stay where they are
+            return
+        p, unit, delay = outcome.found
+        if delay > 0:
+            self.reserved[p.index] += 1
+            c.pending = (p.index, self.env.now + delay)
+            self._schedule(c)
+            return
+        self._log("planned_move", c.cid, move.name)
+        self._place(c, p, unit, suitable=True, reason=0, move_kind="planned")
+
+    # ================================================================== leaving care
+
+    def _leave(self, c: Child, exit_idx: int) -> None:
+        t = self.env.now
+        p = self.prov[c.placement]
+        unit = c.unit
+        name = self.exit_names[exit_idx]
+        self._release_pending(c)
+        self._vacate(c)
+        c.in_care = False
+        c.token += 1
+        del self.children[c.cid]
+        if c.uasc:
+            self.uasc_in_care -= 1
+        self._count(self._i_exit[exit_idx])
+        self._count(self._i_exits_total)
+        self._log("exit", c.cid, name, p.pid)
+        if name == "age_18":
+            sp = getattr(p.spec, "staying_put_probability", 0.0)
+            if sp > 0 and c.life.random() < sp and (unit is None or unit.is_open):
+                p.start_staying_put(t, unit)
+                years = draw(self.s.leaving_care.staying_put_years, c.life.random)
+                ev = self.env.timeout(years * DAYS_PER_YEAR)
+                ev.callbacks.append(lambda _e: p.end_staying_put(self.env.now, unit))
+            return
+        route = self.s.exits[name]
+        if (
+            route.carer_leaves_probability > 0
+            and unit is not None
+            and p.kind == "foster"
+            and unit.is_open
+            and c.life.random() < route.carer_leaves_probability
+        ):
+            self._close(p, unit)
+
+    # ================================================================== monthly figures
+
+    def _monthly(self):  # noqa: ANN202
+        L = self.layout
+        i_in_care = [L.i("in_care", p.pid) for p in self.prov]
+        i_days = [L.i("child_days", p.pid) for p in self.prov]
+        i_cost = [L.i("cost", p.pid) for p in self.prov]
+        i_places = {p.index: L.i("places", p.pid) for p in self.prov if p.has_units}
+        i_vac = {p.index: L.i("vacancies", p.pid) for p in self.prov if p.has_units}
+        i_hh = {p.index: L.i("households", p.pid) for p in self.prov if p.kind == "foster"}
+        i_loc = [L.i("in_care_by_location", loc) for loc in LOCATIONS]
+        i_total, i_cost_total = L.i("in_care", "total"), L.i("cost", "total")
+        i_sp_cost, i_sp = L.i("cost", "staying_put"), L.i("staying_put", "all")
+        i_unmet = [L.i("unmet_children", r) for r in UNMET_REASONS]
+        i_unmet_days = [L.i("unmet_child_days", r) for r in UNMET_REASONS]
+        i_unmet_total, i_unmet_days_total = L.i("unmet_children", "total"), L.i("unmet_child_days", "total")
+        i_uasc = L.i("uasc_in_care", "all")
+        sp_price = self.s.leaving_care.staying_put_weekly_cost
+        for m in range(self.months):
+            yield self.env.timeout(self.cal.bounds[m + 1] - self.env.now)
+            t = self.env.now
+            row = self.monthly[m]
+            year = m // 12
+            total_cost = 0.0
+            sp_days_all = 0.0
+            sp_all = 0
+            for p in self.prov:
+                child_days, place_days, sp_days = p.flush(t)
+                self.child_days_total += child_days
+                price = p.price(year)
+                cost = (place_days if p.per_place else child_days) * price / 7.0
+                row[i_in_care[p.index]] = p.children
+                row[i_days[p.index]] = child_days
+                row[i_cost[p.index]] = cost
+                row[i_loc[self.location_of[p.index]]] += p.children
+                total_cost += cost
+                sp_days_all += sp_days
+                sp_all += p.staying_put
+                if p.has_units:
+                    row[i_places[p.index]] = p.places
+                    row[i_vac[p.index]] = p.vacancies
+                if p.kind == "foster":
+                    row[i_hh[p.index]] = len(p.units)
+            sp_cost = sp_days_all * sp_price / 7.0
+            row[i_sp_cost] = sp_cost
+            row[i_sp] = sp_all
+            row[i_cost_total] = total_cost + sp_cost
+            row[i_total] = len(self.children)
+            row[i_uasc] = self.uasc_in_care
+            self._unmet_change(0, 0)  # bring the integrals up to now
+            for r in range(len(UNMET_REASONS)):
+                row[i_unmet[r]] = self.unmet_count[r]
+                row[i_unmet_days[r]] = self._unmet_days[r]
+                self._unmet_days[r] = 0.0
+            row[i_unmet_total] = sum(self.unmet_count)
+            row[i_unmet_days_total] = sum(row[i] for i in i_unmet_days)
+            if m % 12 == 11 or m == self.months - 1:
+                self._year_end(year)
+            self.month = min(m + 1, self.months - 1)
+
+    def _year_end(self, year: int) -> None:
+        """DfE stability measure: children in care at year end with 3+ placements in the year."""
+        n = len(self.children)
+        three = sum(1 for c in self.children.values() if c.placements_this_year >= 3)
+        self.yearly[year] = (n, three, three / n if n else 0.0)
+        for c in self.children.values():
+            c.placements_this_year = 1
+
+
+def simulate(scenario: Scenario, years: float, seed: int | np.random.SeedSequence,
+             record_events: bool = False) -> ReplicationResult:
+    """Run one replication and return its monthly and yearly arrays."""
+    return Model(scenario, years, seed, record_events=record_events).run()
