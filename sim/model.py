@@ -134,9 +134,11 @@ class Model:
 
     # ================================================================== supply
 
-    def _new_unit(self, name: str, places: int) -> Unit:
+    def _open_unit(self, p: ProvisionState, name: str, places: int) -> Unit:
         u = Unit(self._next_uid, name, places)
         self._next_uid += 1
+        p.open_unit(self.env.now, u)
+        self._log("unit_opened", p.pid, u.uid, places)
         return u
 
     def _setup_supply(self) -> None:
@@ -145,12 +147,12 @@ class Model:
             if spec.kind == "foster":
                 for h in spec.households:
                     for _ in range(h.count):
-                        p.open_unit(0.0, self._new_unit(p.pid, h.places))
+                        self._open_unit(p, p.pid, h.places)
             elif spec.kind == "home":
                 for home in spec.homes:
                     if home.opens is None or self.cal.day(home.opens) <= 0:
                         if home.closes is None or self.cal.day(home.closes) > 0:
-                            p.open_unit(0.0, self._new_unit(home.name, home.beds))
+                            self._open_unit(p, home.name, home.beds)
 
     def _home_schedule(self):  # noqa: ANN202 - SimPy process
         """Open and close homes on their dates."""
@@ -169,13 +171,11 @@ class Model:
             if t > self.env.now:
                 yield self.env.timeout(t - self.env.now)
             if action == 1:
-                p.open_unit(self.env.now, self._new_unit(home.name, home.beds))
-                self._log("home_opened", p.pid, home.name)
+                self._open_unit(p, home.name, home.beds)
             else:
                 unit = next((u for u in p.units.values() if u.name == home.name), None)
                 if unit is not None:
                     self._close(p, unit)
-                    self._log("home_closed", p.pid, home.name)
 
     def _recruitment(self, p: ProvisionState):  # noqa: ANN202
         spec = p.spec
@@ -189,9 +189,8 @@ class Model:
         while True:
             yield self.env.timeout(rng.exponential(1.0 / rate))
             places = sizes[int(rng.choice(len(sizes), p=shares))]
-            p.open_unit(self.env.now, self._new_unit(p.pid, places))
+            self._open_unit(p, p.pid, places)
             self._count(self.layout.i("recruited", p.pid))
-            self._log("recruited", p.pid, places)
 
     def _deregistration(self, p: ProvisionState):  # noqa: ANN202
         """Households leave fostering at a constant hazard each (retirement, resignation)."""
@@ -215,9 +214,9 @@ class Model:
     def _close(self, p: ProvisionState, unit: Unit) -> None:
         """A household deregisters or a home closes: its children must move."""
         movers = p.close_unit(self.env.now, unit)
+        self._log("unit_closed", p.pid, unit.uid)
         if p.kind == "foster":
             self._count(self.layout.i("deregistered", p.pid))
-            self._log("deregistered", p.pid, unit.uid)
         for child in movers:
             self._rehome(child, "provision_closed")
 
@@ -550,9 +549,10 @@ class Model:
             sp = getattr(p.spec, "staying_put_probability", 0.0)
             if sp > 0 and c.life.random() < sp and (unit is None or unit.is_open):
                 p.start_staying_put(t, unit)
+                self._log("staying_put_start", c.cid, p.pid, unit.uid if unit else None)
                 years = draw(self.s.leaving_care.staying_put_years, c.life.random)
                 ev = self.env.timeout(years * DAYS_PER_YEAR)
-                ev.callbacks.append(lambda _e: p.end_staying_put(self.env.now, unit))
+                ev.callbacks.append(lambda _e: self._end_staying_put(c, p, unit))
             return
         route = self.s.exits[name]
         if (
@@ -563,6 +563,12 @@ class Model:
             and c.life.random() < route.carer_leaves_probability
         ):
             self._close(p, unit)
+
+    def _end_staying_put(self, c: Child, p: ProvisionState, unit: Unit | None) -> None:
+        if unit is not None and not unit.is_open:
+            return  # the household closed and the arrangement ended with it
+        p.end_staying_put(self.env.now, unit)
+        self._log("staying_put_end", c.cid, p.pid, unit.uid if unit else None)
 
     # ================================================================== monthly figures
 

@@ -1,0 +1,146 @@
+"""The `sufficiency` command line.
+
+User mistakes (a bad scenario, an output folder that exists) print one clear message and
+exit with status 2; a traceback means a bug in the tool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import UserError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"expected a number of years between 0 and 100, got {value}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sufficiency",
+        description="Simulate placement demand and supply for children in care.",
+    )
+    p.add_argument("--version", action="version", version=f"sufficiency {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="run a scenario many times and write a folder of results")
+    r.add_argument("scenario", type=Path, help="scenario file (.toml)")
+    r.add_argument("--years", type=_positive_float, default=5, help="years to simulate (default 5)")
+    r.add_argument("--reps", type=_positive_int, default=200, help="replications (default 200)")
+    r.add_argument("--seed", type=int, default=20240401, help="master random seed (default 20240401)")
+    r.add_argument("--workers", type=_positive_int, default=None,
+                   help="processes to use (default: all cores)")
+    r.add_argument("--out", type=Path, default=None,
+                   help="output folder (default results/<scenario file name>)")
+    r.add_argument("--force", action="store_true", help="replace the output folder if it exists")
+    r.add_argument("--suppress-below", type=int, default=0, metavar="K",
+                   help="show counts of children below K as '<K' in summaries")
+    r.add_argument("--events", type=Path, default=None, metavar="FILE",
+                   help="also write the event log of replication 1 to FILE (CSV, for debugging)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar or headline lines")
+
+    v = sub.add_parser("validate", help="check scenario files without simulating")
+    v.add_argument("scenarios", type=Path, nargs="+", help="scenario files (.toml)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "validate":
+            return _validate(args)
+        return _run(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: no results were written", file=sys.stderr)
+        return 130
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from .scenario import load
+
+    worst = 0
+    for path in args.scenarios:
+        try:
+            s = load(path)
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            worst = exc.exit_code
+            continue
+        m = s.model
+        children = sum(sum(g.by_age.values()) for g in m.population.values())
+        print(f"ok: {path} — {m.scenario.name}: {len(m.provision)} provisions, "
+              f"{children} children at {m.scenario.start_date}, "
+              f"{m.entries.per_year:g} entries a year")
+    return worst
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .errors import OutputExistsError
+    from .montecarlo import run
+    from .report import headline_lines, write_report
+    from .scenario import load
+
+    scenario = load(args.scenario)
+    out = args.out or Path("results") / args.scenario.stem
+    if out.exists() and not args.force:
+        raise OutputExistsError(f"{out} already exists; use --force to replace it, or choose --out")
+    interactive = sys.stderr.isatty() and not args.quiet
+    if not args.quiet:
+        print(f"Running {scenario.name!r}: {args.reps} replications x {args.years:g} years "
+              f"(seed {args.seed})", file=sys.stderr)
+    results = run(scenario, years=args.years, reps=args.reps, seed=args.seed,
+                  workers=args.workers, progress=interactive)
+    folder = write_report(results, out, force=args.force, suppress_below=args.suppress_below)
+    if args.events is not None:
+        _write_events(scenario.model, args.years, args.seed, args.events)
+    if not args.quiet:
+        rate = results.n_events / results.wall_seconds if results.wall_seconds else 0.0
+        print(f"Done in {results.wall_seconds:.1f} s on {results.workers} worker(s), "
+              f"{rate:,.0f} events/s. Results in {folder}/", file=sys.stderr)
+        for line in headline_lines(results):
+            print("  " + line)
+    return 0
+
+
+def _write_events(scenario, years: float, seed: int, path: Path) -> None:  # noqa: ANN001
+    """The event log of the first replication, written atomically (for debugging only)."""
+    from .model import simulate
+    from .montecarlo import spawn_seeds
+
+    result = simulate(scenario, years, spawn_seeds(seed, 1)[0], record_events=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tmp.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["day", "event", "a", "b", "c", "d", "e", "f"])
+        for row in result.events or []:
+            w.writerow([f"{row[0]:.3f}", *row[1:]])
+    tmp.replace(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

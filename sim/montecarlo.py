@@ -1,0 +1,166 @@
+"""Monte Carlo: many replications of one scenario, each on its own seeded stream.
+
+One master seed gives, through `SeedSequence.spawn`, one child seed per replication; a
+replication's numbers depend only on its own seed, so results are identical whatever the
+number of workers, and two scenarios run with the same master seed share their random
+numbers wherever their events are the same (common random numbers).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .calendar import Calendar
+from .metrics import YEARLY, Layout
+from .model import simulate
+from .scenario import LoadedScenario
+from .schema import Scenario
+
+
+@dataclass
+class Results:
+    """All replications of one scenario: arrays of (replication, month, series)."""
+
+    scenario: Scenario
+    scenario_raw: dict[str, Any]
+    layout: Layout
+    months: list[str]
+    seed: int
+    monthly: np.ndarray  # (reps, months, series)
+    yearly: np.ndarray  # (reps, years, len(YEARLY))
+    n_events: int = 0
+    child_years: float = 0.0
+    wall_seconds: float = 0.0
+    workers: int = 1
+    version: str = __version__
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.scenario.scenario.name
+
+    @property
+    def reps(self) -> int:
+        return self.monthly.shape[0]
+
+    @property
+    def n_years(self) -> int:
+        return self.yearly.shape[1]
+
+    def series(self, metric: str, group: str) -> np.ndarray:
+        """(reps, months) array of one series."""
+        return self.monthly[:, :, self.layout.i(metric, group)]
+
+    def yearly_series(self, name: str) -> np.ndarray:
+        """(reps, years) array of one yearly measure (see metrics.YEARLY)."""
+        return self.yearly[:, :, YEARLY.index(name)]
+
+    def by_year(self, metric: str, group: str, how: str = "sum") -> np.ndarray:
+        """(reps, years): a monthly series summed over each year, or its year-end value."""
+        x = self.series(metric, group)
+        n_years = self.n_years
+        out = np.zeros((x.shape[0], n_years))
+        for y in range(n_years):
+            block = x[:, y * 12 : (y + 1) * 12]
+            out[:, y] = block.sum(axis=1) if how == "sum" else block[:, -1]
+        return out
+
+
+def spawn_seeds(seed: int, reps: int) -> list[np.random.SeedSequence]:
+    """The seed of replication i is the i-th child of the master seed, always."""
+    return np.random.SeedSequence(seed).spawn(reps)
+
+
+def _run_chunk(
+    scenario: Scenario, years: float, seeds: Sequence[np.random.SeedSequence]
+) -> tuple[np.ndarray, np.ndarray, int, float]:
+    monthly, yearly, events, child_years = [], [], 0, 0.0
+    for ss in seeds:
+        r = simulate(scenario, years, ss)
+        monthly.append(r.monthly)
+        yearly.append(r.yearly)
+        events += r.n_events
+        child_years += r.child_years
+    return np.stack(monthly), np.stack(yearly), events, child_years
+
+
+def run(
+    scenario: Scenario | LoadedScenario,
+    years: float = 5,
+    reps: int = 100,
+    seed: int = 20240401,
+    workers: int | None = None,
+    progress: bool | None = None,
+) -> Results:
+    """Run `reps` replications over `years` and gather their monthly figures."""
+    if isinstance(scenario, LoadedScenario):
+        model, raw = scenario.model, scenario.raw
+    else:
+        model, raw = scenario, scenario.model_dump(mode="json", by_alias=True)
+    if reps < 1:
+        raise ValueError("reps must be at least 1")
+    workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
+    workers = min(workers, reps)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    seeds = spawn_seeds(seed, reps)
+    chunk = max(1, min(25, reps // (workers * 4) or 1))
+    chunks = [(i, seeds[i : i + chunk]) for i in range(0, reps, chunk)]
+    layout = Layout.for_scenario(model)
+    months = max(1, round(years * 12))
+    cal = Calendar(model.scenario.start_date, months)
+
+    bar = _progress_bar(reps, model.scenario.name, progress)
+    started = time.perf_counter()
+    parts: dict[int, tuple[np.ndarray, np.ndarray, int, float]] = {}
+    if workers == 1:
+        for start, ss in chunks:
+            parts[start] = _run_chunk(model, years, ss)
+            bar.update(len(ss))
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(_run_chunk, model, years, ss): (start, len(ss)) for start, ss in chunks}
+            for fut in as_completed(futures):
+                start, n = futures[fut]
+                parts[start] = fut.result()
+                bar.update(n)
+    bar.close()
+    ordered = [parts[k] for k in sorted(parts)]
+    return Results(
+        scenario=model,
+        scenario_raw=raw,
+        layout=layout,
+        months=cal.labels(),
+        seed=seed,
+        monthly=np.concatenate([p[0] for p in ordered]),
+        yearly=np.concatenate([p[1] for p in ordered]),
+        n_events=sum(p[2] for p in ordered),
+        child_years=sum(p[3] for p in ordered),
+        wall_seconds=time.perf_counter() - started,
+        workers=workers,
+    )
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, name: str, enabled: bool) -> Any:
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=name[:30], unit="rep", leave=False, file=sys.stderr)
