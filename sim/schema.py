@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .ages import BAND_NAMES
 
@@ -98,6 +98,15 @@ class Meta(Strict):
     place: str = ""
     description: str = ""
     start_date: dt.date
+
+    @field_validator("start_date")
+    @classmethod
+    def _first_of_month(cls, d: dt.date) -> dt.date:
+        if d.day != 1:
+            raise ValueError(
+                f"{d} must be the first day of a month (results are reported by calendar month)"
+            )
+        return d
 
 
 class NeedsLevel(Strict):
@@ -371,6 +380,18 @@ class Scenario(Strict):
 Loc = tuple[str | int, ...]
 
 
+def _places_at_start(spec: Provision, start: dt.date) -> int:
+    if isinstance(spec, FosterProvision):
+        return sum(h.count * h.places for h in spec.households)
+    if isinstance(spec, HomeProvision):
+        return sum(
+            h.beds
+            for h in spec.homes
+            if (h.opens is None or h.opens <= start) and (h.closes is None or h.closes > start)
+        )
+    return 0
+
+
 def cross_reference_errors(s: Scenario) -> list[tuple[Loc, str]]:
     """Every name used somewhere must be defined somewhere: (key path, message) pairs."""
     provisions = set(s.provision)
@@ -442,6 +463,16 @@ def cross_reference_errors(s: Scenario) -> list[tuple[Loc, str]]:
     for reason, route in s.exits.items():
         for name in route.from_ or []:
             prov(f"exits.{reason}.from", name)
+    for pid, group in s.population.items():
+        spec = s.provision.get(pid)
+        if spec is None or spec.kind not in ("foster", "home"):
+            continue
+        places = _places_at_start(spec, s.scenario.start_date)
+        children = sum(group.by_age.values())
+        if children > places:
+            add(f"population.{pid}",
+                f"{children} children at the start but only {places} places open in "
+                f"{pid!r} on {s.scenario.start_date}")
     if "age_18" in s.exits:
         add("exits.age_18", "is reserved: turning 18 is handled by [leaving_care]")
     emergencies = [pid for pid, p in s.provision.items() if p.kind == "emergency"]
