@@ -26,7 +26,8 @@ from .provision import ProvisionState, Unit
 from .schema import Distribution, Scenario
 from .search import Search
 
-STREAMS = ("population", "arrivals", "uasc", "supply", "keys")
+#: Random streams of a replication, one per mechanism, always spawned in this order.
+STREAMS = ("population", "arrivals", "uasc", "supply")
 
 
 def draw(dist: Distribution, u: Callable[[], float]) -> float:
@@ -55,8 +56,12 @@ class Model:
     ) -> None:
         self.s = scenario
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        # one stream per mechanism, always spawned in this order: common random numbers
-        self.rng = dict(zip(STREAMS, (np.random.default_rng(c) for c in ss.spawn(len(STREAMS))), strict=True))
+        # one stream per mechanism (and per provision for supply), so that changing one
+        # mechanism in an option leaves the others' random numbers untouched
+        seeds = dict(zip(STREAMS, ss.spawn(len(STREAMS)), strict=True))
+        self.rng = {k: np.random.default_rng(v) for k, v in seeds.items() if k != "supply"}
+        # per provision: (recruitment, deregistration) seeds
+        self._supply_seeds = [x.spawn(2) for x in seeds["supply"].spawn(len(scenario.provision))]
         self.env = simpy.Environment()
         self.months = max(1, round(years * 12))
         self.cal = Calendar(scenario.scenario.start_date, self.months)
@@ -185,7 +190,7 @@ class Model:
         sizes = [int(k) for k in spec.new_household_places]  # type: ignore[union-attr]
         shares = np.array(list(spec.new_household_places.values()), dtype=float)  # type: ignore[union-attr]
         shares = shares / shares.sum()
-        rng = self.rng["supply"]
+        rng = np.random.default_rng(self._supply_seeds[p.index][0])
         while True:
             yield self.env.timeout(rng.exponential(1.0 / rate))
             places = sizes[int(rng.choice(len(sizes), p=shares))]
@@ -197,7 +202,7 @@ class Model:
         hazard = p.spec.deregistration_per_year / DAYS_PER_YEAR  # type: ignore[union-attr]
         if hazard <= 0:
             return
-        rng = self.rng["supply"]
+        rng = np.random.default_rng(self._supply_seeds[p.index][1])
         while True:
             n = len(p.units)
             if n == 0:
@@ -222,8 +227,11 @@ class Model:
 
     # ================================================================== population
 
-    def _new_child(self, dob: float, entered: float, needs: int, uasc: bool, disability: bool) -> Child:
-        key = int(self.rng["keys"].integers(0, 2**63))
+    def _new_child(
+        self, rng: np.random.Generator, dob: float, entered: float, needs: int, uasc: bool,
+        disability: bool,
+    ) -> Child:
+        key = int(rng.integers(0, 2**63))  # the child's own streams, from its arrival stream
         c = Child(self._next_cid, dob, entered, needs, uasc, disability, key)
         self._next_cid += 1
         return c
@@ -245,7 +253,7 @@ class Model:
                     dob = -age * DAYS_PER_YEAR
                     entered = -rng.random() * min(age, 3.0) * DAYS_PER_YEAR
                     c = self._new_child(
-                        dob, entered, self._draw_needs(rng, mix),
+                        rng, dob, entered, self._draw_needs(rng, mix),
                         bool(rng.random() < group.uasc_share),
                         bool(rng.random() < group.disability_share),
                     )
@@ -299,7 +307,7 @@ class Model:
                 lo, hi = AGE_BANDS[band]
                 age = lo + (hi - lo) * rng.random()
                 needs = self._draw_needs(rng, e.needs_mix[band])
-                c = self._new_child(t - age * DAYS_PER_YEAR, t, needs, False,
+                c = self._new_child(rng, t - age * DAYS_PER_YEAR, t, needs, False,
                                     bool(rng.random() < e.disability_share))
                 group.append(c)
             self._enter(group)
@@ -322,7 +330,7 @@ class Model:
                 band = bands[int(rng.choice(len(bands), p=bw))]
                 lo, hi = AGE_BANDS[band]
                 age = lo + (hi - lo) * rng.random()
-                c = self._new_child(t - age * DAYS_PER_YEAR, t, needs, True, False)
+                c = self._new_child(rng, t - age * DAYS_PER_YEAR, t, needs, True, False)
                 self._enter([c])
 
     def _enter(self, group: list[Child]) -> None:
@@ -492,6 +500,10 @@ class Model:
 
     def _retry(self, c: Child) -> None:
         """A child in an unsuitable placement: look again."""
+        if c.pending is not None:
+            c.retry_at = math.inf  # an offer is on its way
+            self._schedule(c)
+            return
         outcome = self.search.find([c], exclude=c.unit)
         if outcome.found is not None:
             p, unit, delay = outcome.found
@@ -515,6 +527,9 @@ class Model:
 
     def _planned_move(self, c: Child, idx: int) -> None:
         move = self.hazards.moves[idx]
+        if c.pending is not None:
+            self._schedule(c)  # already waiting for an offer elsewhere
+            return
         outcome = self.search.find([c], order=move.to, exclude=c.unit, strict=True)
         if outcome.found is None or not outcome.found[0].spec.suitable:
             self._schedule(c)  # nowhere to move to: stay where they are
