@@ -83,7 +83,7 @@ class HazardTable:
         rates: list[float] = []
         outcomes: list[tuple[int, int]] = []
         for i, route in enumerate(self.exits):
-            if route.from_ is not None and pid not in route.from_:
+            if (route.from_ is not None and pid not in route.from_) or pid in route.not_from:
                 continue
             r = route.rate_per_year.get(band, 0.0)
             for step in route.time_in_care:

@@ -171,16 +171,24 @@ class Model:
                     plan.append((opens, 1, p, home))
                 if home.closes is not None and self.cal.day(home.closes) > max(opens, 0.0):
                     plan.append((self.cal.day(home.closes), 0, p, home))
+                for r in home.resize:
+                    if self.cal.day(r.date) > 0:
+                        plan.append((self.cal.day(r.date), 2, p, (home, r.beds)))
         plan.sort(key=lambda x: (x[0], x[1]))
-        for t, action, p, home in plan:
+        for t, action, p, what in plan:
             if t > self.env.now:
                 yield self.env.timeout(t - self.env.now)
             if action == 1:
-                self._open_unit(p, home.name, home.beds)
+                self._open_unit(p, what.name, what.beds)
+                continue
+            name = what.name if action == 0 else what[0].name
+            unit = next((u for u in p.units.values() if u.name == name), None)
+            if unit is None:
+                continue
+            if action == 0:
+                self._close(p, unit)
             else:
-                unit = next((u for u in p.units.values() if u.name == home.name), None)
-                if unit is not None:
-                    self._close(p, unit)
+                self._resize(p, unit, what[1])
 
     def _recruitment(self, p: ProvisionState):  # noqa: ANN202
         spec = p.spec
@@ -215,6 +223,13 @@ class Model:
                 continue
             unit = units[int(rng.integers(len(units)))]
             self._close(p, unit)
+
+    def _resize(self, p: ProvisionState, unit: Unit, beds: int) -> None:
+        """Change a home's beds; the most recently placed children move out if it shrinks."""
+        p.resize_unit(self.env.now, unit, beds)
+        self._log("unit_resized", p.pid, unit.uid, beds)
+        while unit.occupied > unit.places and unit.children:
+            self._rehome(unit.children[-1], "provision_closed")
 
     def _close(self, p: ProvisionState, unit: Unit) -> None:
         """A household deregisters or a home closes: its children must move."""

@@ -181,16 +181,28 @@ class Household(Strict):
     places: Annotated[int, Field(ge=1, le=6)]
 
 
+class Resize(Strict):
+    date: dt.date
+    beds: PosInt
+
+
 class Home(Strict):
     name: str
     beds: PosInt
     opens: dt.date | None = None
     closes: dt.date | None = None
+    #: Change the number of beds on dates (e.g. cap a home at 3 beds from April 2025).
+    resize: list[Resize] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _dates(self) -> Home:
         if self.opens and self.closes and self.closes <= self.opens:
             raise ValueError(f"home {self.name!r} closes ({self.closes}) before it opens ({self.opens})")
+        for r in self.resize:
+            if (self.opens and r.date <= self.opens) or (self.closes and r.date >= self.closes):
+                raise ValueError(
+                    f"home {self.name!r} is resized on {r.date}, outside the dates it is open"
+                )
         return self
 
 
@@ -338,7 +350,10 @@ class TimeInCare(Strict):
 class ExitRoute(Strict):
     label: str = ""
     rate_per_year: dict[str, NonNeg]
+    #: Only children living in these provisions can leave this way (default: all) ...
     from_: list[str] | None = Field(default=None, alias="from")
+    #: ... except those living in these.
+    not_from: list[str] = Field(default_factory=list)
     time_in_care: list[TimeInCare] = Field(default_factory=list)
     #: Chance the carer leaves the foster pool when the child leaves this way (e.g. an SGO).
     carer_leaves_probability: Prob = 0.0
@@ -463,6 +478,8 @@ def cross_reference_errors(s: Scenario) -> list[tuple[Loc, str]]:
     for reason, route in s.exits.items():
         for name in route.from_ or []:
             prov(f"exits.{reason}.from", name)
+        for name in route.not_from:
+            prov(f"exits.{reason}.not_from", name)
     for pid, group in s.population.items():
         spec = s.provision.get(pid)
         if spec is None or spec.kind not in ("foster", "home"):
