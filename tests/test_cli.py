@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import subprocess
 import sys
 from pathlib import Path
@@ -34,7 +35,7 @@ def baseline_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subpro
 def test_run_writes_every_output(baseline_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     out, proc = baseline_run
     assert proc.returncode == 0, proc.stderr
-    for name in ["summary.md", "summary.csv", "summary_by_year.csv", "replications.csv",
+    for name in ["summary.md", "summary.csv", "summary_by_year.csv", "replications.csv.gz",
                  "yearly.csv", "scenario.toml", "run.json", "chart_children_in_care.png",
                  "chart_cost.png", "chart_unmet_demand.png", "chart_placed_in_area.png"]:
         assert (out / name).stat().st_size > 0, name
@@ -59,8 +60,8 @@ def test_saved_scenario_repeats_the_run_exactly(
     proc = cli("run", str(out / "scenario.toml"), "--years", "2", "--reps", "8", "--workers", "1",
                "--seed", "11", "--out", str(again), "--quiet")
     assert proc.returncode == 0, proc.stderr
-    first = (out / "replications.csv").read_text()
-    second = (again / "replications.csv").read_text()
+    first = gzip.decompress((out / "replications.csv.gz").read_bytes())
+    second = gzip.decompress((again / "replications.csv.gz").read_bytes())
     assert first == second  # same seed, different worker count: identical results
 
 

@@ -18,7 +18,7 @@ from sim.report import headline_lines, write_report
 
 DATA = Path(__file__).parent / "data"
 EXPECTED = (
-    "replications.csv",
+    "replications.csv.gz",
     "yearly.csv",
     "summary.csv",
     "summary_by_year.csv",
@@ -55,7 +55,7 @@ def test_every_file_is_written(folder: Path) -> None:
 
 
 def test_replications_hold_the_monthly_array_exactly(folder: Path, results: Results) -> None:
-    df = pd.read_csv(folder / "replications.csv")
+    df = pd.read_csv(folder / "replications.csv.gz")
     reps, months, series = results.monthly.shape
     assert len(df) == reps * months * series
     assert list(df.columns) == ["scenario", "seed", "replication", "month", "metric", "group",
@@ -212,7 +212,7 @@ def test_small_counts_are_suppressed(results: Results, tmp_path: Path) -> None:
     assert not money[["median", "p10", "p90"]].isin(["<5"]).any().any()
 
     # analysts' files are untouched
-    reps = pd.read_csv(out / "replications.csv")
+    reps = pd.read_csv(out / "replications.csv.gz")
     np.testing.assert_array_equal(reps["value"].to_numpy(), results.monthly.reshape(-1))
 
 
