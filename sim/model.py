@@ -10,7 +10,6 @@ one process that reads running totals, not from a log of events.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,29 +18,16 @@ import simpy
 from .ages import ADULT_AGE, AGE_BANDS, DAYS_PER_YEAR
 from .calendar import Calendar
 from .child import Child
+from .draws import Categorical, draw
 from .hazards import BREAKDOWN, EXIT, MOVE, HazardTable
 from .matching import Profile
 from .metrics import LOCATIONS, MOVE_KINDS, UNMET_REASONS, YEARLY, Layout, ReplicationResult
 from .provision import ProvisionState, Unit
-from .schema import Distribution, Scenario
+from .schema import Scenario
 from .search import Search
 
 #: Random streams of a replication, one per mechanism, always spawned in this order.
 STREAMS = ("population", "arrivals", "uasc", "supply")
-
-
-def draw(dist: Distribution, u: Callable[[], float]) -> float:
-    """One value from a scenario distribution using uniforms from `u`."""
-    kind = dist.dist
-    if kind == "fixed":
-        return dist.value  # type: ignore[union-attr]
-    if kind == "exponential":
-        return -math.log(1.0 - u()) * dist.mean  # type: ignore[union-attr]
-    if kind == "uniform":
-        return dist.low + (dist.high - dist.low) * u()  # type: ignore[union-attr]
-    # lognormal via Box-Muller
-    z = math.sqrt(-2.0 * math.log(1.0 - u())) * math.cos(2.0 * math.pi * u())
-    return dist.median * math.exp(dist.sigma * z)  # type: ignore[union-attr]
 
 
 class Model:
@@ -195,13 +181,11 @@ class Model:
         rate = spec.recruitment_per_year / DAYS_PER_YEAR  # type: ignore[union-attr]
         if rate <= 0:
             return
-        sizes = [int(k) for k in spec.new_household_places]  # type: ignore[union-attr]
-        shares = np.array(list(spec.new_household_places.values()), dtype=float)  # type: ignore[union-attr]
-        shares = shares / shares.sum()
+        sizes = Categorical({int(k): v for k, v in spec.new_household_places.items()})  # type: ignore[union-attr]
         rng = np.random.default_rng(self._supply_seeds[p.index][0])
         while True:
             yield self.env.timeout(rng.exponential(1.0 / rate))
-            places = sizes[int(rng.choice(len(sizes), p=shares))]
+            places = sizes.pick(rng.random())
             self._open_unit(p, p.pid, places)
             self._count(self.layout.i("recruited", p.pid))
 
@@ -251,16 +235,15 @@ class Model:
         self._next_cid += 1
         return c
 
-    def _draw_needs(self, rng: np.random.Generator, mix: dict[str, float]) -> int:
-        names = list(mix)
-        w = np.array(list(mix.values()), dtype=float)
-        return self.needs.index(names[int(rng.choice(len(names), p=w / w.sum()))])
+    def _needs_mix(self, mix: dict[str, float]) -> Categorical:
+        """A needs mix over needs-level indices."""
+        return Categorical({self.needs.index(k): v for k, v in mix.items()})
 
     def _setup_population(self) -> None:
         rng = self.rng["population"]
         for pid, group in self.s.population.items():
             p = self.by_pid[pid]
-            mix = group.needs or {p.spec.needs[0]: 1.0}
+            mix = self._needs_mix(group.needs or {p.spec.needs[0]: 1.0})
             for band, count in group.by_age.items():
                 lo, hi = AGE_BANDS[band]
                 for _ in range(count):
@@ -268,7 +251,7 @@ class Model:
                     dob = -age * DAYS_PER_YEAR
                     entered = -rng.random() * min(age, 3.0) * DAYS_PER_YEAR
                     c = self._new_child(
-                        rng, dob, entered, self._draw_needs(rng, mix),
+                        rng, dob, entered, mix.pick(rng.random()),
                         bool(rng.random() < group.uasc_share),
                         bool(rng.random() < group.disability_share),
                     )
@@ -298,16 +281,13 @@ class Model:
         e = self.s.entries
         if e.per_year <= 0:
             return
-        sizes = [int(k) for k in e.sibling_group_size]
-        w = np.array(list(e.sibling_group_size.values()), dtype=float)
-        w = w / w.sum()
-        mean_size = float(np.dot(sizes, w))
+        sizes = Categorical({int(k): v for k, v in e.sibling_group_size.items()})
+        mean_size = sizes.mean()
         season_max = max(e.seasonality) * 12.0 / sum(e.seasonality)
         growth_max = max(1.0, (1.0 + e.trend_per_year) ** (self.cal.end / DAYS_PER_YEAR))
         lam_max = e.per_year / DAYS_PER_YEAR * season_max * growth_max / mean_size
-        bands = list(e.age_mix)
-        bw = np.array(list(e.age_mix.values()), dtype=float)
-        bw = bw / bw.sum()
+        bands = Categorical(e.age_mix)
+        needs_by_band = {b: self._needs_mix(m) for b, m in e.needs_mix.items()}
         rng = self.rng["arrivals"]
         while True:
             yield self.env.timeout(rng.exponential(1.0 / lam_max))
@@ -315,13 +295,12 @@ class Model:
             accept = rng.random() * lam_max < self._entry_rate(t) / mean_size
             if not accept:
                 continue
-            size = sizes[int(rng.choice(len(sizes), p=w))]
             group = []
-            for _ in range(size):
-                band = bands[int(rng.choice(len(bands), p=bw))]
+            for _ in range(sizes.pick(rng.random())):
+                band = bands.pick(rng.random())
                 lo, hi = AGE_BANDS[band]
                 age = lo + (hi - lo) * rng.random()
-                needs = self._draw_needs(rng, e.needs_mix[band])
+                needs = needs_by_band[band].pick(rng.random())
                 c = self._new_child(rng, t - age * DAYS_PER_YEAR, t, needs, False,
                                     bool(rng.random() < e.disability_share))
                 group.append(c)
@@ -331,9 +310,7 @@ class Model:
         """UASC arrive in batches on the National Transfer Scheme rota, up to the LA's cap."""
         u = self.s.entries.uasc
         rng = self.rng["uasc"]
-        bands = list(u.age_mix)
-        bw = np.array(list(u.age_mix.values()), dtype=float)
-        bw = bw / bw.sum()
+        bands = Categorical(u.age_mix)
         needs = self.needs.index(u.needs) if u.needs else 0
         while True:
             yield self.env.timeout(u.rota_days)
@@ -342,8 +319,7 @@ class Model:
                 n = min(n, max(0, u.cap - self.uasc_in_care))
             t = self.env.now
             for _ in range(n):
-                band = bands[int(rng.choice(len(bands), p=bw))]
-                lo, hi = AGE_BANDS[band]
+                lo, hi = AGE_BANDS[bands.pick(rng.random())]
                 age = lo + (hi - lo) * rng.random()
                 c = self._new_child(rng, t - age * DAYS_PER_YEAR, t, needs, True, False)
                 self._enter([c])

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .draws import draw
 from .matching import (
     acceptance_probability,
     eligible,
@@ -52,8 +53,6 @@ class Search:
         exclude: Unit | None = None,
         strict: bool = False,
     ) -> Outcome:
-        from .model import draw  # local: model imports this module
-
         m = self.m
         n = len(group)
         profiles = [m.profile(c, in_group=n > 1) for c in group]

@@ -1,0 +1,54 @@
+"""Drawing from the scenario's distributions and mixes, fast enough for the event loop."""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable, Mapping
+
+from .schema import Distribution
+
+
+class Categorical:
+    """A fixed mix (e.g. age bands of entrants) drawn with one uniform and a bisection.
+
+    numpy's `choice(p=...)` re-validates the weights on every call; this does the work once.
+    """
+
+    __slots__ = ("cumulative", "values")
+
+    def __init__(self, mix: Mapping[str, float] | Mapping[int, float]) -> None:
+        total = float(sum(mix.values()))
+        if total <= 0:
+            raise ValueError("a mix needs at least one positive share")
+        self.values = list(mix)
+        acc, cum = 0.0, []
+        for w in mix.values():
+            acc += w / total
+            cum.append(acc)
+        cum[-1] = 1.0
+        self.cumulative = cum
+
+    def pick(self, u: float):  # noqa: ANN201 - returns one of the mix's keys
+        return self.values[bisect.bisect_right(self.cumulative, u)]
+
+    def mean(self) -> float:
+        prev, out = 0.0, 0.0
+        for v, c in zip(self.values, self.cumulative, strict=True):
+            out += float(v) * (c - prev)
+            prev = c
+        return out
+
+
+def draw(dist: Distribution, u: Callable[[], float]) -> float:
+    """One value from a scenario distribution, using uniforms from `u`."""
+    kind = dist.dist
+    if kind == "fixed":
+        return dist.value  # type: ignore[union-attr]
+    if kind == "exponential":
+        return -math.log(1.0 - u()) * dist.mean  # type: ignore[union-attr]
+    if kind == "uniform":
+        return dist.low + (dist.high - dist.low) * u()  # type: ignore[union-attr]
+    # lognormal: a standard normal by Box-Muller
+    z = math.sqrt(-2.0 * math.log(1.0 - u())) * math.cos(2.0 * math.pi * u())
+    return dist.median * math.exp(dist.sigma * z)  # type: ignore[union-attr]
