@@ -48,6 +48,7 @@ class Model:
         self.rng = {k: np.random.default_rng(v) for k, v in seeds.items() if k != "supply"}
         # per provision: (recruitment, deregistration) seeds
         self._supply_seeds = [x.spawn(2) for x in seeds["supply"].spawn(len(scenario.provision))]
+        self._dereg_rng = [np.random.default_rng(x[1]) for x in self._supply_seeds]
         self.env = simpy.Environment()
         self.months = max(1, round(years * 12))
         self.cal = Calendar(scenario.scenario.start_date, self.months)
@@ -100,14 +101,17 @@ class Model:
         for p in self.prov:
             if p.kind == "foster":
                 env.process(self._recruitment(p))
-                env.process(self._deregistration(p))
         env.process(self._home_schedule())
+        self._snapshot_columns()
         env.process(self._monthly())
 
     # ================================================================== running
 
     def run(self) -> ReplicationResult:
-        self.env.run(until=self.cal.end + 1e-6)  # take the last month-end snapshot too
+        # SimPy stops before any event due at the very end of the run: such an event
+        # belongs to the month after it. Then the last month-end snapshot.
+        self.env.run(until=self.cal.end)
+        self._snapshot(self.months - 1)
         return ReplicationResult(
             monthly=self.monthly,
             yearly=self.yearly,
@@ -130,6 +134,8 @@ class Model:
         self._next_uid += 1
         p.open_unit(self.env.now, u)
         self._log("unit_opened", p.pid, u.uid, places)
+        if p.kind == "foster":
+            self._schedule_deregistration(p, u)
         return u
 
     def _setup_supply(self) -> None:
@@ -189,24 +195,20 @@ class Model:
             self._open_unit(p, p.pid, places)
             self._count(self.layout.i("recruited", p.pid))
 
-    def _deregistration(self, p: ProvisionState):  # noqa: ANN202
-        """Households leave fostering at a constant hazard each (retirement, resignation)."""
-        hazard = p.spec.deregistration_per_year / DAYS_PER_YEAR  # type: ignore[union-attr]
+    def _schedule_deregistration(self, p: ProvisionState, unit: Unit) -> None:
+        """Each household leaves fostering at a constant hazard (retirement, resignation).
+
+        One waiting time per household, drawn when it opens: right whatever the size of the
+        pool does meanwhile, and one event per household at most.
+        """
+        hazard = p.spec.deregistration_per_year  # type: ignore[union-attr]
         if hazard <= 0:
             return
-        rng = np.random.default_rng(self._supply_seeds[p.index][1])
-        while True:
-            n = len(p.units)
-            if n == 0:
-                yield self.env.timeout(30.0)  # wait for recruitment to bring households
-                continue
-            wait = rng.exponential(1.0 / (hazard * n))
-            yield self.env.timeout(wait)
-            units = list(p.units.values())
-            if not units:
-                continue
-            unit = units[int(rng.integers(len(units)))]
-            self._close(p, unit)
+        wait = self._dereg_rng[p.index].exponential(DAYS_PER_YEAR / hazard)
+        if self.env.now + wait >= self.cal.end:
+            return
+        ev = self.env.timeout(wait)
+        ev.callbacks.append(lambda _e: self._close(p, unit) if unit.is_open else None)
 
     def _resize(self, p: ProvisionState, unit: Unit, beds: int) -> None:
         """Change a home's beds; the most recently placed children move out if it shrinks."""
@@ -286,6 +288,8 @@ class Model:
         season_max = max(e.seasonality) * 12.0 / sum(e.seasonality)
         growth_max = max(1.0, (1.0 + e.trend_per_year) ** (self.cal.end / DAYS_PER_YEAR))
         lam_max = e.per_year / DAYS_PER_YEAR * season_max * growth_max / mean_size
+        if not lam_max > 0:
+            return  # a rate too small to represent: no entries
         bands = Categorical(e.age_mix)
         needs_by_band = {b: self._needs_mix(m) for b, m in e.needs_mix.items()}
         rng = self.rng["arrivals"]
@@ -346,14 +350,16 @@ class Model:
             disability=c.disability, in_group=in_group,
         )
 
-    def _find_and_place(self, group: list[Child], move_kind: str | None) -> None:
+    def _find_and_place(
+        self, group: list[Child], move_kind: str | None, exclude: Unit | None = None
+    ) -> None:
         """Search for a group (or one child) and place them, splitting siblings if needed."""
-        outcome = self.search.find(group)
+        outcome = self.search.find(group, exclude=exclude)
         if outcome.found is None and len(group) > 1:
             self._count(self._i_splits)
             self._log("sibling_split", group[0].group, len(group))
             for c in group:
-                self._find_and_place([c], move_kind)
+                self._find_and_place([c], move_kind, exclude)
             return
         for c in group:
             if outcome.found is None:
@@ -415,7 +421,8 @@ class Model:
         """The child's placement has ended without them leaving care: find the next one."""
         if c.pending is not None:
             self._release_pending(c)
-        self._find_and_place([c], move_kind)
+        # never straight back into the household or home whose placement just ended
+        self._find_and_place([c], move_kind, exclude=c.unit)
 
     def _release_pending(self, c: Child) -> None:
         if c.pending is not None:
@@ -579,62 +586,66 @@ class Model:
     # ================================================================== monthly figures
 
     def _monthly(self):  # noqa: ANN202
-        L = self.layout
-        i_in_care = [L.i("in_care", p.pid) for p in self.prov]
-        i_days = [L.i("child_days", p.pid) for p in self.prov]
-        i_cost = [L.i("cost", p.pid) for p in self.prov]
-        i_places = {p.index: L.i("places", p.pid) for p in self.prov if p.has_units}
-        i_vac = {p.index: L.i("vacancies", p.pid) for p in self.prov if p.has_units}
-        i_hh = {p.index: L.i("households", p.pid) for p in self.prov if p.kind == "foster"}
-        i_loc = [L.i("in_care_by_location", loc) for loc in LOCATIONS]
-        i_total, i_cost_total = L.i("in_care", "total"), L.i("cost", "total")
-        i_sp_cost, i_sp = L.i("cost", "staying_put"), L.i("staying_put", "all")
-        i_unmet = [L.i("unmet_children", r) for r in UNMET_REASONS]
-        i_unmet_days = [L.i("unmet_child_days", r) for r in UNMET_REASONS]
-        i_unmet_total, i_unmet_days_total = L.i("unmet_children", "total"), L.i("unmet_child_days", "total")
-        i_uasc = L.i("uasc_in_care", "all")
-        sp_price = self.s.leaving_care.staying_put_weekly_cost
-        for m in range(self.months):
+        """One process takes every month-end snapshot but the last (see `run`)."""
+        for m in range(self.months - 1):
             yield self.env.timeout(self.cal.bounds[m + 1] - self.env.now)
-            t = self.env.now
-            row = self.monthly[m]
-            year = m // 12
-            total_cost = 0.0
-            sp_days_all = 0.0
-            sp_all = 0
-            for p in self.prov:
-                child_days, place_days, sp_days = p.flush(t)
-                self.child_days_total += child_days
-                price = p.price(year)
-                cost = (place_days if p.per_place else child_days) * price / 7.0
-                row[i_in_care[p.index]] = p.children
-                row[i_days[p.index]] = child_days
-                row[i_cost[p.index]] = cost
-                row[i_loc[self.location_of[p.index]]] += p.children
-                total_cost += cost
-                sp_days_all += sp_days
-                sp_all += p.staying_put
-                if p.has_units:
-                    row[i_places[p.index]] = p.places
-                    row[i_vac[p.index]] = p.vacancies
-                if p.kind == "foster":
-                    row[i_hh[p.index]] = len(p.units)
-            sp_cost = sp_days_all * sp_price / 7.0
-            row[i_sp_cost] = sp_cost
-            row[i_sp] = sp_all
-            row[i_cost_total] = total_cost + sp_cost
-            row[i_total] = len(self.children)
-            row[i_uasc] = self.uasc_in_care
-            self._unmet_change(0, 0)  # bring the integrals up to now
-            for r in range(len(UNMET_REASONS)):
-                row[i_unmet[r]] = self.unmet_count[r]
-                row[i_unmet_days[r]] = self._unmet_days[r]
-                self._unmet_days[r] = 0.0
-            row[i_unmet_total] = sum(self.unmet_count)
-            row[i_unmet_days_total] = sum(row[i] for i in i_unmet_days)
-            if m % 12 == 11 or m == self.months - 1:
-                self._year_end(year)
-            self.month = min(m + 1, self.months - 1)
+            self._snapshot(m)
+
+    def _snapshot_columns(self) -> None:
+        L = self.layout
+        self._ix = {
+            "in_care": [L.i("in_care", p.pid) for p in self.prov],
+            "days": [L.i("child_days", p.pid) for p in self.prov],
+            "cost": [L.i("cost", p.pid) for p in self.prov],
+            "places": {p.index: L.i("places", p.pid) for p in self.prov if p.has_units},
+            "vacancies": {p.index: L.i("vacancies", p.pid) for p in self.prov if p.has_units},
+            "households": {p.index: L.i("households", p.pid) for p in self.prov if p.kind == "foster"},
+            "location": [L.i("in_care_by_location", loc) for loc in LOCATIONS],
+            "unmet": [L.i("unmet_children", r) for r in UNMET_REASONS],
+            "unmet_days": [L.i("unmet_child_days", r) for r in UNMET_REASONS],
+        }
+
+    def _snapshot(self, m: int) -> None:
+        """Month-end figures: stocks now, and the time integrals since the last snapshot."""
+        L, ix = self.layout, self._ix
+        t = self.env.now
+        row = self.monthly[m]
+        year = m // 12
+        total_cost = 0.0
+        sp_days_all = 0.0
+        sp_all = 0
+        for p in self.prov:
+            child_days, place_days, sp_days = p.flush(t)
+            self.child_days_total += child_days
+            cost = (place_days if p.per_place else child_days) * p.price(year) / 7.0
+            row[ix["in_care"][p.index]] = p.children
+            row[ix["days"][p.index]] = child_days
+            row[ix["cost"][p.index]] = cost
+            row[ix["location"][self.location_of[p.index]]] += p.children
+            total_cost += cost
+            sp_days_all += sp_days
+            sp_all += p.staying_put
+            if p.has_units:
+                row[ix["places"][p.index]] = p.places
+                row[ix["vacancies"][p.index]] = p.vacancies
+            if p.kind == "foster":
+                row[ix["households"][p.index]] = len(p.units)
+        sp_cost = sp_days_all * self.s.leaving_care.staying_put_weekly_cost / 7.0
+        row[L.i("cost", "staying_put")] = sp_cost
+        row[L.i("staying_put", "all")] = sp_all
+        row[L.i("cost", "total")] = total_cost + sp_cost
+        row[L.i("in_care", "total")] = len(self.children)
+        row[L.i("uasc_in_care", "all")] = self.uasc_in_care
+        self._unmet_change(0, 0)  # bring the unmet integrals up to now
+        for r in range(len(UNMET_REASONS)):
+            row[ix["unmet"][r]] = self.unmet_count[r]
+            row[ix["unmet_days"][r]] = self._unmet_days[r]
+            self._unmet_days[r] = 0.0
+        row[L.i("unmet_children", "total")] = sum(self.unmet_count)
+        row[L.i("unmet_child_days", "total")] = sum(row[i] for i in ix["unmet_days"])
+        if m % 12 == 11 or m == self.months - 1:
+            self._year_end(year)
+        self.month = min(m + 1, self.months - 1)
 
     def _year_end(self, year: int) -> None:
         """DfE stability measure: children in care at year end with 3+ placements in the year."""

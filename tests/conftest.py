@@ -1,0 +1,99 @@
+"""Shared helpers for the model tests.
+
+* `minimal_raw()` gives a fresh, mutable copy of `tests/data/minimal.toml` as a dict, so a
+  test can change one thing and validate it with `scenario_from()`.
+* `RecordingModel` is the real `sim.model.Model` with two pieces of test instrumentation
+  and no change to its behaviour:
+    - every child ever created is kept in `all_children` (the event log has no date of
+      birth, needs level, UASC/disability flags or sibling group);
+    - a `("month_end", m)` row is written to the event log at the exact moment the
+      monthly snapshot of month m is taken, so a replay of the log can be compared with
+      the monthly arrays without guessing how events that fall exactly on a month
+      boundary were ordered relative to the snapshot;
+    - at each month end it checks that the places reserved for pending offers equal the
+      number of children waiting for them (`reservation_errors`).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `pytest` run without the package installed
+    sys.path.insert(0, str(ROOT))
+
+from sim.model import Model  # noqa: E402
+from sim.schema import Scenario, cross_reference_errors  # noqa: E402
+
+MINIMAL = Path(__file__).resolve().parent / "data" / "minimal.toml"
+
+with MINIMAL.open("rb") as _fh:
+    _MINIMAL_RAW: dict[str, Any] = tomllib.load(_fh)
+
+# Property tests: every example is a short simulation, so no per-example deadline.
+settings.register_profile(
+    "dev",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
+# Reproducible runs for CI: the same examples every time.
+settings.register_profile(
+    "ci",
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def minimal_raw() -> dict[str, Any]:
+    """A deep copy of the minimal test scenario as plain TOML data."""
+    return copy.deepcopy(_MINIMAL_RAW)
+
+
+def scenario_from(raw: dict[str, Any]) -> Scenario:
+    """Validate scenario data, including the cross-reference checks `load` makes."""
+    s = Scenario.model_validate(raw)
+    problems = cross_reference_errors(s)
+    assert not problems, problems
+    return s
+
+
+class RecordingModel(Model):
+    """`Model` that remembers its children and marks month ends in the event log."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.all_children: dict[int, Any] = {}
+        self.reservation_errors: list[tuple[int, list[int], list[int]]] = []
+        kwargs.setdefault("record_events", True)
+        super().__init__(*args, **kwargs)
+
+    def _new_child(self, *args: Any, **kwargs: Any) -> Any:
+        c = super()._new_child(*args, **kwargs)
+        self.all_children[c.cid] = c
+        return c
+
+    def _check_reservations(self, m: int) -> None:
+        """Places promised by pending offers == children waiting for an offer there."""
+        waiting = [0] * len(self.reserved)
+        for c in self.children.values():
+            if c.pending is not None:
+                waiting[c.pending[0]] += 1
+        if list(self.reserved) != waiting:
+            self.reservation_errors.append((m, list(self.reserved), waiting))
+
+    def _snapshot(self, m: int) -> None:
+        # a row exactly where the month-end snapshot happens, so the replay knows which
+        # side of it an event falling on a month boundary was counted
+        self._log("month_end", m)
+        self._check_reservations(m)
+        super()._snapshot(m)
