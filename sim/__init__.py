@@ -9,8 +9,8 @@ The public API a notebook or script needs:
 
 __version__ = "0.1.0"
 
-from .montecarlo import Results, run  # noqa: E402
-from .model import simulate  # noqa: E402
-from .scenario import LoadedScenario, load, loads  # noqa: E402
+from .model import simulate
+from .montecarlo import Results, run
+from .scenario import LoadedScenario, load, loads
 
 __all__ = ["LoadedScenario", "Results", "__version__", "load", "loads", "run", "simulate"]

@@ -59,7 +59,13 @@ class Child:
     )
 
     def __init__(
-        self, cid: int, dob: float, entered: float, needs: int, uasc: bool, disability: bool,
+        self,
+        cid: int,
+        dob: float,
+        entered: float,
+        needs: int,
+        uasc: bool,
+        disability: bool,
         key: int,
     ) -> None:
         self.cid = cid

@@ -32,7 +32,9 @@ def _positive_float(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not 0 < value <= 100:
-        raise argparse.ArgumentTypeError(f"expected a number of years between 0 and 100, got {value}")
+        raise argparse.ArgumentTypeError(
+            f"expected a number of years between 0 and 100, got {value}"
+        )
     return value
 
 
@@ -48,16 +50,33 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("scenario", type=Path, help="scenario file (.toml)")
     r.add_argument("--years", type=_positive_float, default=5, help="years to simulate (default 5)")
     r.add_argument("--reps", type=_positive_int, default=200, help="replications (default 200)")
-    r.add_argument("--seed", type=int, default=20240401, help="master random seed (default 20240401)")
-    r.add_argument("--workers", type=_positive_int, default=None,
-                   help="processes to use (default: all cores)")
-    r.add_argument("--out", type=Path, default=None,
-                   help="output folder (default results/<scenario file name>)")
+    r.add_argument(
+        "--seed", type=int, default=20240401, help="master random seed (default 20240401)"
+    )
+    r.add_argument(
+        "--workers", type=_positive_int, default=None, help="processes to use (default: all cores)"
+    )
+    r.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default results/<scenario file name>)",
+    )
     r.add_argument("--force", action="store_true", help="replace the output folder if it exists")
-    r.add_argument("--suppress-below", type=int, default=0, metavar="K",
-                   help="show counts of children below K as '<K' in summaries")
-    r.add_argument("--events", type=Path, default=None, metavar="FILE",
-                   help="also write the event log of replication 1 to FILE (CSV, for debugging)")
+    r.add_argument(
+        "--suppress-below",
+        type=int,
+        default=0,
+        metavar="K",
+        help="show counts of children below K as '<K' in summaries",
+    )
+    r.add_argument(
+        "--events",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write the event log of replication 1 to FILE (CSV, for debugging)",
+    )
     r.add_argument("--quiet", action="store_true", help="no progress bar or headline lines")
 
     v = sub.add_parser("validate", help="check scenario files without simulating")
@@ -92,9 +111,11 @@ def _validate(args: argparse.Namespace) -> int:
             continue
         m = s.model
         children = sum(sum(g.by_age.values()) for g in m.population.values())
-        print(f"ok: {path} — {m.scenario.name}: {len(m.provision)} provisions, "
-              f"{children} children at {m.scenario.start_date}, "
-              f"{m.entries.per_year:g} entries a year")
+        print(
+            f"ok: {path} — {m.scenario.name}: {len(m.provision)} provisions, "
+            f"{children} children at {m.scenario.start_date}, "
+            f"{m.entries.per_year:g} entries a year"
+        )
     return worst
 
 
@@ -110,23 +131,35 @@ def _run(args: argparse.Namespace) -> int:
         raise OutputExistsError(f"{out} already exists; use --force to replace it, or choose --out")
     interactive = sys.stderr.isatty() and not args.quiet
     if not args.quiet:
-        print(f"Running {scenario.name!r}: {args.reps} replications x {args.years:g} years "
-              f"(seed {args.seed})", file=sys.stderr)
-    results = run(scenario, years=args.years, reps=args.reps, seed=args.seed,
-                  workers=args.workers, progress=interactive)
+        print(
+            f"Running {scenario.name!r}: {args.reps} replications x {args.years:g} years "
+            f"(seed {args.seed})",
+            file=sys.stderr,
+        )
+    results = run(
+        scenario,
+        years=args.years,
+        reps=args.reps,
+        seed=args.seed,
+        workers=args.workers,
+        progress=interactive,
+    )
     folder = write_report(results, out, force=args.force, suppress_below=args.suppress_below)
     if args.events is not None:
         _write_events(scenario.model, args.years, args.seed, args.events)
     if not args.quiet:
         rate = results.n_events / results.wall_seconds if results.wall_seconds else 0.0
-        print(f"Done in {results.wall_seconds:.1f} s on {results.workers} worker(s), "
-              f"{rate:,.0f} events/s. Results in {folder}/", file=sys.stderr)
+        print(
+            f"Done in {results.wall_seconds:.1f} s on {results.workers} worker(s), "
+            f"{rate:,.0f} events/s. Results in {folder}/",
+            file=sys.stderr,
+        )
         for line in headline_lines(results):
             print("  " + line)
     return 0
 
 
-def _write_events(scenario, years: float, seed: int, path: Path) -> None:  # noqa: ANN001
+def _write_events(scenario, years: float, seed: int, path: Path) -> None:
     """The event log of the first replication, written atomically (for debugging only)."""
     from .model import simulate
     from .montecarlo import spawn_seeds

@@ -29,7 +29,7 @@ class Categorical:
         cum[-1] = 1.0
         self.cumulative = cum
 
-    def pick(self, u: float):  # noqa: ANN201 - returns one of the mix's keys
+    def pick(self, u: float):
         return self.values[bisect.bisect_right(self.cumulative, u)]
 
     def mean(self) -> float:

@@ -35,7 +35,9 @@ def rule_applies(when: When, p: Profile) -> bool:
     return when.sibling_group is None or when.sibling_group == p.in_group
 
 
-def preference_order(rules: tuple[PreferenceRule, ...] | list[PreferenceRule], p: Profile) -> list[str]:
+def preference_order(
+    rules: tuple[PreferenceRule, ...] | list[PreferenceRule], p: Profile
+) -> list[str]:
     """The provisions to try, best first: the order of the first rule that applies."""
     for rule in rules:
         if rule_applies(rule.when, p):
@@ -81,7 +83,9 @@ def acceptance_probability(compatibility: float, children_already_there: int) ->
     return compatibility**children_already_there
 
 
-def unit_can_host(places: int, occupied: int, sole_blocked: bool, group_size: int, sole: bool) -> bool:
+def unit_can_host(
+    places: int, occupied: int, sole_blocked: bool, group_size: int, sole: bool
+) -> bool:
     """Is there room in one household or home for a group, respecting sole occupancy?"""
     if sole_blocked:
         return False

@@ -61,7 +61,9 @@ class Model:
         self.n_events = 0
 
         self.pids = list(scenario.provision)
-        self.prov = [ProvisionState(pid, i, spec) for i, (pid, spec) in enumerate(scenario.provision.items())]
+        self.prov = [
+            ProvisionState(pid, i, spec) for i, (pid, spec) in enumerate(scenario.provision.items())
+        ]
         self.by_pid = {p.pid: p for p in self.prov}
         self.needs = list(scenario.needs)
         self.sole = [lvl.sole_occupancy for lvl in scenario.needs.values()]
@@ -147,11 +149,12 @@ class Model:
                         self._open_unit(p, p.pid, h.places)
             elif spec.kind == "home":
                 for home in spec.homes:
-                    if home.opens is None or self.cal.day(home.opens) <= 0:
-                        if home.closes is None or self.cal.day(home.closes) > 0:
-                            self._open_unit(p, home.name, home.beds)
+                    opened = home.opens is None or self.cal.day(home.opens) <= 0
+                    closed = home.closes is not None and self.cal.day(home.closes) <= 0
+                    if opened and not closed:
+                        self._open_unit(p, home.name, home.beds)
 
-    def _home_schedule(self):  # noqa: ANN202 - SimPy process
+    def _home_schedule(self):
         """Open and close homes on their dates."""
         plan: list[tuple[float, int, ProvisionState, Any]] = []
         for p in self.prov:
@@ -182,7 +185,7 @@ class Model:
             else:
                 self._resize(p, unit, what[1])
 
-    def _recruitment(self, p: ProvisionState):  # noqa: ANN202
+    def _recruitment(self, p: ProvisionState):
         spec = p.spec
         rate = spec.recruitment_per_year / DAYS_PER_YEAR  # type: ignore[union-attr]
         if rate <= 0:
@@ -229,7 +232,12 @@ class Model:
     # ================================================================== population
 
     def _new_child(
-        self, rng: np.random.Generator, dob: float, entered: float, needs: int, uasc: bool,
+        self,
+        rng: np.random.Generator,
+        dob: float,
+        entered: float,
+        needs: int,
+        uasc: bool,
         disability: bool,
     ) -> Child:
         key = int(rng.integers(0, 2**63))  # the child's own streams, from its arrival stream
@@ -253,7 +261,10 @@ class Model:
                     dob = -age * DAYS_PER_YEAR
                     entered = -rng.random() * min(age, 3.0) * DAYS_PER_YEAR
                     c = self._new_child(
-                        rng, dob, entered, mix.pick(rng.random()),
+                        rng,
+                        dob,
+                        entered,
+                        mix.pick(rng.random()),
                         bool(rng.random() < group.uasc_share),
                         bool(rng.random() < group.disability_share),
                     )
@@ -278,7 +289,7 @@ class Model:
         factor = season[self.cal.calendar_month(t)] * 12.0 / sum(season)
         return e.per_year / DAYS_PER_YEAR * (1.0 + e.trend_per_year) ** (t / DAYS_PER_YEAR) * factor
 
-    def _arrivals(self):  # noqa: ANN202
+    def _arrivals(self):
         """Sibling groups arrive as a Poisson process with trend and seasonality (thinning)."""
         e = self.s.entries
         if e.per_year <= 0:
@@ -305,12 +316,18 @@ class Model:
                 lo, hi = AGE_BANDS[band]
                 age = lo + (hi - lo) * rng.random()
                 needs = needs_by_band[band].pick(rng.random())
-                c = self._new_child(rng, t - age * DAYS_PER_YEAR, t, needs, False,
-                                    bool(rng.random() < e.disability_share))
+                c = self._new_child(
+                    rng,
+                    t - age * DAYS_PER_YEAR,
+                    t,
+                    needs,
+                    False,
+                    bool(rng.random() < e.disability_share),
+                )
                 group.append(c)
             self._enter(group)
 
-    def _uasc_rota(self):  # noqa: ANN202
+    def _uasc_rota(self):
         """UASC arrive in batches on the National Transfer Scheme rota, up to the LA's cap."""
         u = self.s.entries.uasc
         rng = self.rng["uasc"]
@@ -346,8 +363,11 @@ class Model:
 
     def profile(self, c: Child, in_group: bool = False) -> Profile:
         return Profile(
-            age=c.age(self.env.now), needs=self.needs[c.needs], uasc=c.uasc,
-            disability=c.disability, in_group=in_group,
+            age=c.age(self.env.now),
+            needs=self.needs[c.needs],
+            uasc=c.uasc,
+            disability=c.disability,
+            in_group=in_group,
         )
 
     def _find_and_place(
@@ -363,8 +383,14 @@ class Model:
             return
         for c in group:
             if outcome.found is None:
-                self._place(c, self.fallback, None, suitable=False, reason=outcome.reason,
-                            move_kind=move_kind)
+                self._place(
+                    c,
+                    self.fallback,
+                    None,
+                    suitable=False,
+                    reason=outcome.reason,
+                    move_kind=move_kind,
+                )
                 continue
             p, unit, delay = outcome.found
             if delay > 0:
@@ -372,13 +398,20 @@ class Model:
                 self.reserved[p.index] += 1
                 c.pending = (p.index, self.env.now + delay)
                 if c.placement < 0 or move_kind in ("breakdown", "provision_closed"):
-                    self._place(c, self.fallback, None, suitable=False,
-                                reason=UNMET_REASONS.index("awaiting_offer"), move_kind=move_kind)
+                    self._place(
+                        c,
+                        self.fallback,
+                        None,
+                        suitable=False,
+                        reason=UNMET_REASONS.index("awaiting_offer"),
+                        move_kind=move_kind,
+                    )
                 else:
                     self._schedule(c)
                 continue
-            self._place(c, p, unit, suitable=p.spec.suitable, reason=outcome.reason,
-                        move_kind=move_kind)
+            self._place(
+                c, p, unit, suitable=p.spec.suitable, reason=outcome.reason, move_kind=move_kind
+            )
 
     def _vacate(self, c: Child) -> None:
         if c.placement < 0:
@@ -392,7 +425,12 @@ class Model:
         c.unit = None
 
     def _place(
-        self, c: Child, p: ProvisionState, unit: Unit | None, suitable: bool, reason: int,
+        self,
+        c: Child,
+        p: ProvisionState,
+        unit: Unit | None,
+        suitable: bool,
+        reason: int,
         move_kind: str | None,
     ) -> None:
         t = self.env.now
@@ -413,8 +451,15 @@ class Model:
             c.retry_at = t + self.s.matching.retry_days
         else:
             c.retry_at = math.inf
-        self._log("placed", c.cid, from_pid, p.pid, unit.uid if unit else None,
-                  move_kind, None if suitable else UNMET_REASONS[reason])
+        self._log(
+            "placed",
+            c.cid,
+            from_pid,
+            p.pid,
+            unit.uid if unit else None,
+            move_kind,
+            None if suitable else UNMET_REASONS[reason],
+        )
         self._schedule(c)
 
     def _rehome(self, c: Child, move_kind: str) -> None:
@@ -585,7 +630,7 @@ class Model:
 
     # ================================================================== monthly figures
 
-    def _monthly(self):  # noqa: ANN202
+    def _monthly(self):
         """One process takes every month-end snapshot but the last (see `run`)."""
         for m in range(self.months - 1):
             yield self.env.timeout(self.cal.bounds[m + 1] - self.env.now)
@@ -599,7 +644,9 @@ class Model:
             "cost": [L.i("cost", p.pid) for p in self.prov],
             "places": {p.index: L.i("places", p.pid) for p in self.prov if p.has_units},
             "vacancies": {p.index: L.i("vacancies", p.pid) for p in self.prov if p.has_units},
-            "households": {p.index: L.i("households", p.pid) for p in self.prov if p.kind == "foster"},
+            "households": {
+                p.index: L.i("households", p.pid) for p in self.prov if p.kind == "foster"
+            },
             "location": [L.i("in_care_by_location", loc) for loc in LOCATIONS],
             "unmet": [L.i("unmet_children", r) for r in UNMET_REASONS],
             "unmet_days": [L.i("unmet_child_days", r) for r in UNMET_REASONS],
@@ -656,7 +703,11 @@ class Model:
             c.placements_this_year = 1
 
 
-def simulate(scenario: Scenario, years: float, seed: int | np.random.SeedSequence,
-             record_events: bool = False) -> ReplicationResult:
+def simulate(
+    scenario: Scenario,
+    years: float,
+    seed: int | np.random.SeedSequence,
+    record_events: bool = False,
+) -> ReplicationResult:
     """Run one replication and return its monthly and yearly arrays."""
     return Model(scenario, years, seed, record_events=record_events).run()

@@ -128,7 +128,9 @@ def run(
             bar.update(len(ss))
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(_run_chunk, model, years, ss): (start, len(ss)) for start, ss in chunks}
+            futures = {
+                pool.submit(_run_chunk, model, years, ss): (start, len(ss)) for start, ss in chunks
+            }
             for fut in as_completed(futures):
                 start, n = futures[fut]
                 parts[start] = fut.result()

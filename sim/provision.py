@@ -42,7 +42,9 @@ class Unit:
 class ProvisionState:
     """The live state of one provision."""
 
-    def __init__(self, pid: str, index: int, spec: Provision, start_year_price: float = 1.0) -> None:
+    def __init__(
+        self, pid: str, index: int, spec: Provision, start_year_price: float = 1.0
+    ) -> None:
         self.pid = pid
         self.index = index
         self.spec = spec

@@ -41,9 +41,22 @@ if TYPE_CHECKING:
 
 #: Fixed palette: provision i (in scenario order) always gets colour i, on every chart.
 PALETTE = (
-    "#332288", "#44AA99", "#DDCC77", "#CC6677", "#88CCEE", "#117733", "#AA4499",
-    "#999933", "#882255", "#E69F00", "#0072B2", "#D55E00", "#56B4E9", "#8C564B",
-    "#E7298A", "#BCBD22",
+    "#332288",
+    "#44AA99",
+    "#DDCC77",
+    "#CC6677",
+    "#88CCEE",
+    "#117733",
+    "#AA4499",
+    "#999933",
+    "#882255",
+    "#E69F00",
+    "#0072B2",
+    "#D55E00",
+    "#56B4E9",
+    "#8C564B",
+    "#E7298A",
+    "#BCBD22",
 )
 TOTAL_COLOUR = "#222222"
 UNMET_COLOUR = "#B2182B"
@@ -207,8 +220,10 @@ class _Derived:
         loc = {g: a[..., i] for g, i in self.groups("in_care_by_location")}
         near = loc["in_area"] + loc["within_20_miles"]
         placed = np.sum([loc[g] for g in loc], axis=0)
-        return {"in_area": _percent(loc["in_area"], placed),
-                "within_20_miles": _percent(near, placed)}
+        return {
+            "in_area": _percent(loc["in_area"], placed),
+            "within_20_miles": _percent(near, placed),
+        }
 
     def provisions(self) -> list[tuple[str, str, str]]:
         """(id, label, colour) of every provision, in scenario order."""
@@ -277,33 +292,91 @@ def _headline_measures(d: _Derived) -> list[_Measure]:
     ms: list[_Measure] = []
     add = ms.append
     provs = [(p, label) for p, label, _ in d.provisions() if p in dict(d.groups("in_care"))]
-    add(_Measure("in_care", "Children in care at year end", "All", "children",
-                 d.year_ends("in_care")))
+    add(
+        _Measure(
+            "in_care", "Children in care at year end", "All", "children", d.year_ends("in_care")
+        )
+    )
     for p, label in provs:
-        add(_Measure(f"in_care:{p}", "Children in care at year end", label, "children",
-                     d.year_ends("in_care", p)))
+        add(
+            _Measure(
+                f"in_care:{p}",
+                "Children in care at year end",
+                label,
+                "children",
+                d.year_ends("in_care", p),
+            )
+        )
     add(_Measure("cost", "Cost in year", "All", "£", d.year_sums("cost")))
     for g, _ in d.groups("cost"):
         if g != "total":
-            add(_Measure(f"cost:{g}", "Cost in year", d.group_label("cost", g), "£",
-                         d.year_sums("cost", g)))
-    add(_Measure("unmet_child_days", "Child-days not suitably placed in year", "All",
-                 "child-days", d.year_sums("unmet_child_days")))
-    add(_Measure("unmet_children", "Children not suitably placed at year end", "All",
-                 "children", d.year_ends("unmet_children")))
-    add(_Measure("unmet_new", "New unsuitable placements in year", "All", "placements",
-                 d.year_sums("unmet_new")))
+            add(
+                _Measure(
+                    f"cost:{g}",
+                    "Cost in year",
+                    d.group_label("cost", g),
+                    "£",
+                    d.year_sums("cost", g),
+                )
+            )
+    add(
+        _Measure(
+            "unmet_child_days",
+            "Child-days not suitably placed in year",
+            "All",
+            "child-days",
+            d.year_sums("unmet_child_days"),
+        )
+    )
+    add(
+        _Measure(
+            "unmet_children",
+            "Children not suitably placed at year end",
+            "All",
+            "children",
+            d.year_ends("unmet_children"),
+        )
+    )
+    add(
+        _Measure(
+            "unmet_new",
+            "New unsuitable placements in year",
+            "All",
+            "placements",
+            d.year_sums("unmet_new"),
+        )
+    )
     shares = d.location_shares(d.ends)
     add(_Measure("in_area", "% placed in area at year end", "All", "%", shares["in_area"]))
-    add(_Measure("within_20_miles", "% placed within 20 miles at year end (in area or nearby)",
-                 "All", "%", shares["within_20_miles"]))
+    add(
+        _Measure(
+            "within_20_miles",
+            "% placed within 20 miles at year end (in area or nearby)",
+            "All",
+            "%",
+            shares["within_20_miles"],
+        )
+    )
     add(_Measure("moves", "Placement moves in year", "All", "moves", d.year_sums("moves")))
-    add(_Measure("three_plus", "% of children in care at year end with 3+ placements in year",
-                 "All", "%", r.yearly_series("share_3plus_placements") * 100))
-    add(_Measure("entries", "Children entering care in year", "All", "children",
-                 d.year_sums("entries", "all")))
-    add(_Measure("exits", "Children leaving care in year", "All", "children",
-                 d.year_sums("exits")))
+    add(
+        _Measure(
+            "three_plus",
+            "% of children in care at year end with 3+ placements in year",
+            "All",
+            "%",
+            r.yearly_series("share_3plus_placements") * 100,
+        )
+    )
+    add(
+        _Measure(
+            "entries",
+            "Children entering care in year",
+            "All",
+            "children",
+            d.year_sums("entries", "all"),
+        )
+    )
+    add(_Measure("exits", "Children leaving care in year", "All", "children", d.year_sums("exits")))
     return ms
 
 
@@ -326,8 +399,9 @@ def _write_replications(results: Results, folder: Path) -> None:
     values = results.monthly.reshape(reps, -1)
     # gzip: about a tenth of the size (1.2 million rows for 200 runs of 5 years, too many
     # for Excel anyway); pandas and R read it as it is
-    with gzip.open(folder / "replications.csv.gz", "wt", compresslevel=3, encoding="utf-8",
-                   newline="") as fh:
+    with gzip.open(
+        folder / "replications.csv.gz", "wt", compresslevel=3, encoding="utf-8", newline=""
+    ) as fh:
         fh.write("scenario,seed,replication,month,metric,group,value\n")
         for k in range(reps):
             head = f"{scenario},{results.seed},{k + 1},"
@@ -363,16 +437,18 @@ def _write_yearly(d: _Derived, folder: Path) -> None:
     values = np.stack([c[2] for c in cols], axis=-1)  # (reps, years, measures)
     reps, years, n = values.shape
     year_end = [r.months[b.stop - 1] for b in d.blocks]
-    frame = pd.DataFrame({
-        "scenario": r.name,
-        "seed": r.seed,
-        "replication": np.repeat(np.arange(1, reps + 1), years * n),
-        "year": np.tile(np.repeat(np.arange(1, years + 1), n), reps),
-        "year_ending": np.tile(np.repeat(year_end, n), reps),
-        "measure": np.tile([c[0] for c in cols], reps * years),
-        "group": np.tile([c[1] for c in cols], reps * years),
-        "value": values.reshape(-1),
-    })
+    frame = pd.DataFrame(
+        {
+            "scenario": r.name,
+            "seed": r.seed,
+            "replication": np.repeat(np.arange(1, reps + 1), years * n),
+            "year": np.tile(np.repeat(np.arange(1, years + 1), n), reps),
+            "year_ending": np.tile(np.repeat(year_end, n), reps),
+            "measure": np.tile([c[0] for c in cols], reps * years),
+            "group": np.tile([c[1] for c in cols], reps * years),
+            "value": values.reshape(-1),
+        }
+    )
     frame.to_csv(folder / "yearly.csv", index=False)
 
 
@@ -383,15 +459,17 @@ def _write_summary(results: Results, folder: Path) -> None:
     p10, p90 = np.percentile(x, [10, 90], axis=0)
     n_months, n_series = med.shape
     metrics, groups = zip(*results.layout.series, strict=True)
-    frame = pd.DataFrame({
-        "month": np.repeat(results.months, n_series),
-        "metric": np.tile(metrics, n_months),
-        "group": np.tile(groups, n_months),
-        "median": med.reshape(-1),
-        "p10": p10.reshape(-1),
-        "p90": p90.reshape(-1),
-        "mean": x.mean(axis=0).reshape(-1),
-    })
+    frame = pd.DataFrame(
+        {
+            "month": np.repeat(results.months, n_series),
+            "metric": np.tile(metrics, n_months),
+            "group": np.tile(groups, n_months),
+            "median": med.reshape(-1),
+            "p10": p10.reshape(-1),
+            "p90": p90.reshape(-1),
+            "mean": x.mean(axis=0).reshape(-1),
+        }
+    )
     frame.to_csv(folder / "summary.csv", index=False)
 
 
@@ -401,8 +479,13 @@ def _write_summary_by_year(d: _Derived, measures: list[_Measure], folder: Path, 
     for y in range(d.n_years):
         for m in measures:
             med, p10, p90 = _quantiles(m.values[:, y])
-            row = {"year": y + 1, "period": d.period(y), "measure": m.label, "group": m.group,
-                   "unit": m.unit}
+            row = {
+                "year": y + 1,
+                "period": d.period(y),
+                "measure": m.label,
+                "group": m.group,
+                "unit": m.unit,
+            }
             for name, v in (("median", med), ("p10", p10), ("p90", p90)):
                 row[name] = _suppressed(float(v), m.unit, k) or _rounded(float(v), m.unit)
             rows.append(row)
@@ -667,19 +750,35 @@ def _figure(d: _Derived, title: str, size: tuple[float, float]) -> Figure:
     fig = Figure(figsize=size)
     fig.set_layout_engine("constrained", rect=(0, bottom, 1, 1 - top - bottom))
     fig.text(0.012, 1 - 0.3 / height, title, fontsize=15, fontweight="bold", va="center")
-    fig.text(0.012, 1 - 0.62 / height,
-             f"{d.r.name} · median and 10{DASH}90% range of {d.r.reps} runs",
-             fontsize=10.5, color="#444444", va="center")
-    fig.text(0.99, 0.12 / height,
-             f"sufficiency {d.r.version} · seed {d.r.seed} · {_duration(len(d.r.months))} "
-             f"from {_month_name(d.r.months[0])}",
-             fontsize=7.5, color="#777777", ha="right", va="center")
+    fig.text(
+        0.012,
+        1 - 0.62 / height,
+        f"{d.r.name} · median and 10{DASH}90% range of {d.r.reps} runs",
+        fontsize=10.5,
+        color="#444444",
+        va="center",
+    )
+    fig.text(
+        0.99,
+        0.12 / height,
+        f"sufficiency {d.r.version} · seed {d.r.seed} · {_duration(len(d.r.months))} "
+        f"from {_month_name(d.r.months[0])}",
+        fontsize=7.5,
+        color="#777777",
+        ha="right",
+        va="center",
+    )
     return fig
 
 
 def _fan(
-    ax: Axes, d: _Derived, data: np.ndarray, colour: str, label: str | None = None,
-    mean: bool = False, steps: bool = False,
+    ax: Axes,
+    d: _Derived,
+    data: np.ndarray,
+    colour: str,
+    label: str | None = None,
+    mean: bool = False,
+    steps: bool = False,
 ) -> None:
     """Median line over a shaded band holding the middle 80% of runs.
 
@@ -689,12 +788,14 @@ def _fan(
     x = np.array(_month_ends(d.r.months), dtype="datetime64[D]")
     med, p10, p90 = _quantiles(data)
     draw = "steps-mid" if steps else "default"
-    ax.fill_between(x, p10, p90, color=colour, alpha=0.22, linewidth=0,
-                    step="mid" if steps else None)
+    ax.fill_between(
+        x, p10, p90, color=colour, alpha=0.22, linewidth=0, step="mid" if steps else None
+    )
     ax.plot(x, med, color=colour, linewidth=2, label=label, drawstyle=draw)
     if mean:
-        ax.plot(x, np.nanmean(data, axis=0), color=colour, linewidth=1.2, linestyle="--",
-                drawstyle=draw)
+        ax.plot(
+            x, np.nanmean(data, axis=0), color=colour, linewidth=1.2, linestyle="--", drawstyle=draw
+        )
 
 
 def _style(ax: Axes, ylabel: str = "", counts: bool = True) -> None:
@@ -720,19 +821,21 @@ def _band_legend(ax: Axes, colour: str = "#666666", mean: bool = False, **kw: An
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    handles = [Line2D([], [], color=colour, linewidth=2, label="Median"),
-               Patch(color=colour, alpha=0.22, label=f"10{DASH}90% of runs")]
+    handles = [
+        Line2D([], [], color=colour, linewidth=2, label="Median"),
+        Patch(color=colour, alpha=0.22, label=f"10{DASH}90% of runs"),
+    ]
     if mean:
-        handles.append(Line2D([], [], color=colour, linewidth=1.2, linestyle="--",
-                              label="Mean"))
+        handles.append(Line2D([], [], color=colour, linewidth=1.2, linestyle="--", label="Mean"))
     ax.legend(handles=handles, frameon=False, fontsize=8.5, **kw)
 
 
 def _nothing_note(ax: Axes, data: np.ndarray, what: str) -> None:
     if not np.any(data):
         ax.set_ylim(0, 1)
-        ax.text(0.5, 0.5, f"No {what} in any run", transform=ax.transAxes, ha="center",
-                color="#777777")
+        ax.text(
+            0.5, 0.5, f"No {what} in any run", transform=ax.transAxes, ha="center", color="#777777"
+        )
 
 
 def _chart_children_in_care(d: _Derived) -> Figure:
@@ -773,18 +876,28 @@ def _chart_cost(d: _Derived) -> Figure:
     left.yaxis.set_major_formatter(money)
     _band_legend(left, TOTAL_COLOUR, loc="lower right")
 
-    rows = [(label, d.r.series("cost", pid).sum(axis=1), colour)
-            for pid, label, colour in d.provisions()]
+    rows = [
+        (label, d.r.series("cost", pid).sum(axis=1), colour)
+        for pid, label, colour in d.provisions()
+    ]
     sp = d.r.series("cost", "staying_put").sum(axis=1)
     rows.append(("Staying put (after 18)", sp, "#AAAAAA"))
     rows = [row for row in rows if np.any(row[1])][::-1]
     if rows:
-        med, p10, p90 = (np.array(a) for a in zip(*(_quantiles(x) for _, x, _ in rows),
-                                                 strict=True))
+        med, p10, p90 = (
+            np.array(a) for a in zip(*(_quantiles(x) for _, x, _ in rows), strict=True)
+        )
         ypos = np.arange(len(rows))
         right.barh(ypos, med, color=[c for *_, c in rows], height=0.7)
-        right.errorbar(med, ypos, xerr=[med - p10, p90 - med], fmt="none", ecolor="#333333",
-                       elinewidth=1, capsize=2)
+        right.errorbar(
+            med,
+            ypos,
+            xerr=[med - p10, p90 - med],
+            fmt="none",
+            ecolor="#333333",
+            elinewidth=1,
+            capsize=2,
+        )
         labels = [textwrap.fill(label, 32, max_lines=2, placeholder="…") for label, *_ in rows]
         right.set_yticks(ypos, labels, fontsize=8)
     right.xaxis.set_major_formatter(money)
@@ -810,8 +923,7 @@ def _chart_unmet_demand(d: _Derived) -> Figure:
     days = d.total("unmet_child_days")
     _fan(bottom, d, days, UNMET_COLOUR, mean=True)
     _style(bottom, "Child-days in month")
-    bottom.set_title("Child-days spent not suitably placed in each month", fontsize=10,
-                     loc="left")
+    bottom.set_title("Child-days spent not suitably placed in each month", fontsize=10, loc="left")
     _nothing_note(bottom, days, "child-days unsuitably placed")
     return fig
 
@@ -828,6 +940,11 @@ def _chart_placed_in_area(d: _Derived) -> Figure:
     _style(ax, "% of children in care at month end", counts=False)
     ax.set_ylim(0, 100)
     ax.yaxis.set_major_formatter(PercentFormatter(100, decimals=0))
-    ax.legend(frameon=False, loc="lower left", fontsize=9,
-              title=f"Lines: median; bands: 10{DASH}90% of runs", title_fontsize=8.5)
+    ax.legend(
+        frameon=False,
+        loc="lower left",
+        fontsize=9,
+        title=f"Lines: median; bands: 10{DASH}90% of runs",
+        title_fontsize=8.5,
+    )
     return fig

@@ -113,12 +113,19 @@ def _read_with_extends(
         provenance.update(own)
         return data, (path,)
     if not isinstance(base_name, str):
-        raise ScenarioError(path, "'extends' must be a file name", key="extends",
-                            expected='a string such as "baseline.toml"')
+        raise ScenarioError(
+            path,
+            "'extends' must be a file name",
+            key="extends",
+            expected='a string such as "baseline.toml"',
+        )
     base_path = path.parent / base_name
     if not base_path.exists():
-        raise ScenarioError(path, f"'extends' names {base_name!r}, which does not exist "
-                            f"(looked for {base_path})", key="extends")
+        raise ScenarioError(
+            path,
+            f"'extends' names {base_name!r}, which does not exist (looked for {base_path})",
+            key="extends",
+        )
     base, chain = _read_with_extends(base_path, provenance, (*seen, resolved))
     provenance.update(own)
     return _merge(base, data), (*chain, path)
@@ -181,15 +188,16 @@ def _user_loc(loc: tuple[Any, ...], raw: dict[str, Any]) -> Path_:
     out: list[str | int] = []
     node: Any = raw
     for step in loc:
-        if isinstance(node, dict) and step in node:
+        if (isinstance(node, dict) and step in node) or (
+            isinstance(node, list) and isinstance(step, int) and step < len(node)
+        ):
             node = node[step]
             out.append(step)
-        elif isinstance(node, list) and isinstance(step, int) and step < len(node):
-            node = node[step]
-            out.append(step)
-        elif isinstance(step, str) and step in _TAGS:
-            continue
-        elif step == "function-after" or (isinstance(step, str) and step.startswith("function")):
+        elif (
+            (isinstance(step, str) and step in _TAGS)
+            or step == "function-after"
+            or (isinstance(step, str) and step.startswith("function"))
+        ):
             continue
         else:
             out.append(step)

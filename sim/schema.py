@@ -197,7 +197,9 @@ class Home(Strict):
     @model_validator(mode="after")
     def _dates(self) -> Home:
         if self.opens and self.closes and self.closes <= self.opens:
-            raise ValueError(f"home {self.name!r} closes ({self.closes}) before it opens ({self.opens})")
+            raise ValueError(
+                f"home {self.name!r} closes ({self.closes}) before it opens ({self.opens})"
+            )
         for r in self.resize:
             if (self.opens and r.date <= self.opens) or (self.closes and r.date >= self.closes):
                 raise ValueError(
@@ -391,7 +393,6 @@ class Scenario(Strict):
     leaving_care: LeavingCare = Field(default_factory=LeavingCare)
 
 
-
 Loc = tuple[str | int, ...]
 
 
@@ -426,17 +427,23 @@ def cross_reference_errors(s: Scenario) -> list[tuple[Loc, str]]:
 
     def prov(where: str, name: str) -> None:
         if name not in provisions:
-            out.append((_loc(where),
-                f"names provision {name!r}, which is not defined; "
-                f"defined: {', '.join(sorted(provisions))}"
-            ))
+            out.append(
+                (
+                    _loc(where),
+                    f"names provision {name!r}, which is not defined; "
+                    f"defined: {', '.join(sorted(provisions))}",
+                )
+            )
 
     def need(where: str, name: str) -> None:
         if name not in needs:
-            out.append((_loc(where),
-                f"names needs level {name!r}, which is not defined; "
-                f"defined: {', '.join(needs)}"
-            ))
+            out.append(
+                (
+                    _loc(where),
+                    f"names needs level {name!r}, which is not defined; "
+                    f"defined: {', '.join(needs)}",
+                )
+            )
 
     def add(where: str, msg: str) -> None:
         out.append((_loc(where), msg))
@@ -457,9 +464,10 @@ def cross_reference_errors(s: Scenario) -> list[tuple[Loc, str]]:
     if s.matching.fallback in provisions:
         fb = s.provision[s.matching.fallback]
         if fb.kind != "emergency":
-            add("matching.fallback",
+            add(
+                "matching.fallback",
                 f"{s.matching.fallback!r} must be a provision of kind "
-                f"'emergency' (it is {fb.kind!r})"
+                f"'emergency' (it is {fb.kind!r})",
             )
     for i, rule in enumerate(s.matching.preferences):
         for name in rule.order:
@@ -487,13 +495,17 @@ def cross_reference_errors(s: Scenario) -> list[tuple[Loc, str]]:
         places = _places_at_start(spec, s.scenario.start_date)
         children = sum(group.by_age.values())
         if children > places:
-            add(f"population.{pid}",
+            add(
+                f"population.{pid}",
                 f"{children} children at the start but only {places} places open in "
-                f"{pid!r} on {s.scenario.start_date}")
+                f"{pid!r} on {s.scenario.start_date}",
+            )
     if "age_18" in s.exits:
         add("exits.age_18", "is reserved: turning 18 is handled by [leaving_care]")
     emergencies = [pid for pid, p in s.provision.items() if p.kind == "emergency"]
     if len(emergencies) > 1:
-        add("provision", f"only one provision may be of kind 'emergency' "
-            f"(found {', '.join(emergencies)})")
+        add(
+            "provision",
+            f"only one provision may be of kind 'emergency' (found {', '.join(emergencies)})",
+        )
     return out
