@@ -50,7 +50,7 @@ class HazardTable:
         for r in self.exits:
             tic |= {step.until_years for step in r.time_in_care}
         self.tic_edges = sorted(tic)
-        self._cache: dict[tuple[int, int, int, int, int], Competing] = {}
+        self._cache: dict[tuple[int, int, int, int], Competing] = {}
 
     # ------------------------------------------------------------------ thresholds
 
@@ -68,7 +68,7 @@ class HazardTable:
     def competing(self, placement: int, age: float, needs: int, years_in_care: float) -> Competing:
         age_step = bisect.bisect_right(self.age_edges, age)
         tic_step = bisect.bisect_right(self.tic_edges, years_in_care)
-        key = (placement, age_step, needs, tic_step, band_index(age))
+        key = (placement, age_step, needs, tic_step)  # band edges are among the age steps
         hit = self._cache.get(key)
         if hit is None:
             hit = self._cache[key] = self._build(placement, age, needs, years_in_care)

@@ -43,7 +43,7 @@ class ProvisionState:
     """The live state of one provision."""
 
     def __init__(
-        self, pid: str, index: int, spec: Provision, start_year_price: float = 1.0
+        self, pid: str, index: int, spec: Provision
     ) -> None:
         self.pid = pid
         self.index = index
