@@ -16,9 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-import os
-import secrets
-import shutil
 import textwrap
 import warnings
 from collections.abc import Callable
@@ -30,8 +27,8 @@ import numpy as np
 import pandas as pd
 import tomli_w
 
-from .errors import OutputExistsError
 from .metrics import YEARLY
+from .outputs import atomic_path
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -82,17 +79,8 @@ def write_report(
     for publication (summary.md, summary_by_year.csv); the analysts' files keep them.
     """
     out = Path(out)
-    if (out.exists() or out.is_symlink()) and not force:
-        raise _exists_error(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _sibling(out, "tmp")
-    try:
-        tmp.mkdir()
+    with atomic_path(out, force=force) as tmp:
         _write_all(results, tmp, out, max(0, int(suppress_below)))
-        _move_into_place(tmp, out, force)
-    except BaseException:
-        _remove(tmp)
-        raise
     return out
 
 
@@ -118,46 +106,6 @@ def headline_lines(results: Results) -> list[str]:
 
 
 # =========================================================================== whole or nothing
-
-
-def _exists_error(out: Path) -> OutputExistsError:
-    return OutputExistsError(
-        f"The output folder {out} already exists. Choose another folder, "
-        "or use --force to replace it."
-    )
-
-
-def _sibling(out: Path, tag: str) -> Path:
-    """A hidden name beside `out`: on the same disk, so renaming it is atomic."""
-    return out.parent / f".{out.name}.{tag}-{os.getpid()}-{secrets.token_hex(4)}"
-
-
-def _move_into_place(tmp: Path, out: Path, force: bool) -> None:
-    """Rename the finished folder to `out`; an old `out` goes only once the new one is in."""
-    if not (out.exists() or out.is_symlink()):
-        tmp.rename(out)
-        return
-    if not force:  # something appeared there while we were writing
-        raise _exists_error(out)
-    old = _sibling(out, "old")
-    out.rename(old)
-    try:
-        tmp.rename(out)
-    except BaseException:
-        old.rename(out)
-        raise
-    _remove(old)
-
-
-def _remove(path: Path) -> None:
-    """Delete a file, link or folder if it is there; never fail while cleaning up."""
-    try:
-        if path.is_symlink() or path.is_file():
-            path.unlink()
-        elif path.exists():
-            shutil.rmtree(path, ignore_errors=True)
-    except OSError:
-        pass
 
 
 def _write_all(results: Results, folder: Path, out: Path, k: int) -> None:
