@@ -39,6 +39,7 @@ class Model:
         years: float,
         seed: np.random.SeedSequence | int,
         record_events: bool = False,
+        keep_children: bool = False,
     ) -> None:
         self.s = scenario
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
@@ -58,6 +59,8 @@ class Model:
         self.yearly = np.zeros((self.n_years, len(YEARLY)))
         self.month = 0
         self.events: list[tuple] | None = [] if record_events else None
+        #: every child ever created, for writing synthetic child-level data (synth903)
+        self.all_children: list[Child] | None = [] if keep_children else None
         self.n_events = 0
 
         self.pids = list(scenario.provision)
@@ -243,6 +246,8 @@ class Model:
         key = int(rng.integers(0, 2**63))  # the child's own streams, from its arrival stream
         c = Child(self._next_cid, dob, entered, needs, uasc, disability, key)
         self._next_cid += 1
+        if self.all_children is not None:
+            self.all_children.append(c)
         return c
 
     def _needs_mix(self, mix: dict[str, float]) -> Categorical:

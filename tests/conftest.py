@@ -4,7 +4,7 @@
   test can change one thing and validate it with `scenario_from()`.
 * `RecordingModel` is the real `sim.model.Model` with two pieces of test instrumentation
   and no change to its behaviour:
-    - every child ever created is kept in `all_children` (the event log has no date of
+    - every child ever created is kept (`children_by_id`; the event log has no date of
       birth, needs level, UASC/disability flags or sibling group);
     - a `("month_end", m)` row is written to the event log at the exact moment the
       monthly snapshot of month m is taken, so a replay of the log can be compared with
@@ -72,15 +72,14 @@ class RecordingModel(Model):
     """`Model` that remembers its children and marks month ends in the event log."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.all_children: dict[int, Any] = {}
         self.reservation_errors: list[tuple[int, list[int], list[int]]] = []
         kwargs.setdefault("record_events", True)
+        kwargs.setdefault("keep_children", True)
         super().__init__(*args, **kwargs)
 
-    def _new_child(self, *args: Any, **kwargs: Any) -> Any:
-        c = super()._new_child(*args, **kwargs)
-        self.all_children[c.cid] = c
-        return c
+    @property
+    def children_by_id(self) -> dict[int, Any]:
+        return {c.cid: c for c in self.all_children or []}
 
     def _check_reservations(self, m: int) -> None:
         """Places promised by pending offers == children waiting for an offer there."""

@@ -213,7 +213,7 @@ class Replay:
         self.yearly = model.result.yearly
         self.months = model.months
         self.bounds = model.cal.bounds
-        self.kids = model.all_children
+        self.kids = model.children_by_id
         self.needs_names = list(s.needs)
         self.sole_needs = {i for i, lvl in enumerate(s.needs.values()) if lvl.sole_occupancy}
         self.fallback = s.matching.fallback
