@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import os
 import sys
 from pathlib import Path
@@ -35,6 +36,26 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"expected a number of years between 0 and 100, got {value}"
         )
+    return value
+
+
+def _date(text: str) -> dt.date:
+    try:
+        d = dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+    if d.day != 1:
+        raise argparse.ArgumentTypeError(f"expected the first day of a month, got {text}")
+    return d
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {value}")
     return value
 
 
@@ -81,15 +102,26 @@ def _parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="check scenario files without simulating")
     v.add_argument("scenarios", type=Path, nargs="+", help="scenario files (.toml)")
+
+    y = sub.add_parser("synth903", help="simulate a scenario and write its children as "
+                       "synthetic SSDA903 tables (test data, not real children)")
+    y.add_argument("scenario", type=Path, help="scenario file (.toml)")
+    y.add_argument("--years", type=_positive_float, default=6, help="years of history (default 6)")
+    y.add_argument("--out", type=Path, required=True, help="folder to write the CSVs to")
+    y.add_argument("--seed", type=int, default=903, help="random seed (default 903)")
+    y.add_argument("--start", type=_date, default=None, metavar="YYYY-MM-01",
+                   help="start the history on this date instead of the scenario's start date")
+    y.add_argument("--fault-rate", type=_probability, default=0.0, metavar="P",
+                   help="share of rows given a realistic data fault (default 0)")
+    y.add_argument("--force", action="store_true", help="replace the folder if it exists")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "validate":
-            return _validate(args)
-        return _run(args)
+        command = {"validate": _validate, "run": _run, "synth903": _synth903}
+        return command[args.command](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -156,6 +188,24 @@ def _run(args: argparse.Namespace) -> int:
         )
         for line in headline_lines(results):
             print("  " + line)
+    return 0
+
+
+def _synth903(args: argparse.Namespace) -> int:
+    from .outputs import check_free
+    from .scenario import load
+    from .ssda903.synth import write_903
+
+    check_free(args.out, args.force)
+    scenario = load(args.scenario).model
+    if args.start is not None:
+        meta = scenario.scenario.model_copy(update={"start_date": args.start})
+        scenario = scenario.model_copy(update={"scenario": meta})
+    counts = write_903(scenario, args.out, years=args.years, seed=args.seed,
+                       fault_rate=args.fault_rate, force=args.force)
+    faults = sum(v for k, v in counts.items() if k.startswith("fault_"))
+    print(f"Wrote {counts['episodes']:,} episodes of {counts['children']:,} synthetic children "
+          f"to {args.out}/ ({faults} rows with deliberate faults)")
     return 0
 
 
