@@ -49,6 +49,13 @@ def _date(text: str) -> dt.date:
     return d
 
 
+def _any_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
 def _probability(text: str) -> float:
     try:
         value = float(text)
@@ -114,13 +121,33 @@ def _parser() -> argparse.ArgumentParser:
     y.add_argument("--fault-rate", type=_probability, default=0.0, metavar="P",
                    help="share of rows given a realistic data fault (default 0)")
     y.add_argument("--force", action="store_true", help="replace the folder if it exists")
+
+    c = sub.add_parser("calibrate", help="fit a scenario to an LA's SSDA903 data")
+    c.add_argument("data", type=Path, help="folder of SSDA903 CSV files (Header, Episodes, UASC)")
+    c.add_argument("--at", type=_any_date, required=True, metavar="YYYY-MM-DD",
+                   help="the date the scenario starts from (a month end, e.g. 2023-03-31)")
+    c.add_argument("--out", type=Path, required=True, help="scenario file to write (.toml)")
+    c.add_argument("--years-back", type=_positive_float, default=3,
+                   help="years of data before --at to fit rates from (default 3)")
+    c.add_argument("--template", type=Path, default=None,
+                   help="scenario giving what the 903 cannot (default: calibration/template.toml)")
+    c.add_argument("--map", type=Path, default=None,
+                   help="placement code map (default: calibration/placement_map.toml)")
+    c.add_argument("--postcodes", type=Path, default=None, metavar="FILE",
+                   help="postcode-district centroids (CSV: district, easting, northing)")
+    c.add_argument("--report", type=Path, default=None,
+                   help="folder for the calibration report (default: next to --out)")
+    c.add_argument("--suppress-below", type=int, default=5, metavar="K",
+                   help="show counts under K as '<K' in the report (default 5)")
+    c.add_argument("--force", action="store_true", help="replace existing outputs")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        command = {"validate": _validate, "run": _run, "synth903": _synth903}
+        command = {"validate": _validate, "run": _run, "synth903": _synth903,
+                   "calibrate": _calibrate}
         return command[args.command](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -206,6 +233,22 @@ def _synth903(args: argparse.Namespace) -> int:
     faults = sum(v for k, v in counts.items() if k.startswith("fault_"))
     print(f"Wrote {counts['episodes']:,} episodes of {counts['children']:,} synthetic children "
           f"to {args.out}/ ({faults} rows with deliberate faults)")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    import time
+
+    from .calibrate import calibrate_files
+
+    started = time.perf_counter()
+    toml_path, report = calibrate_files(
+        args.data, args.at, args.out, years_back=args.years_back, template=args.template,
+        map_path=args.map, postcodes=args.postcodes, report=args.report,
+        suppress_below=args.suppress_below, force=args.force,
+    )
+    print(f"Wrote {toml_path} and {report}/calibration.md "
+          f"in {time.perf_counter() - started:.1f} s")
     return 0
 
 

@@ -92,19 +92,24 @@ def histories(scenario: Scenario, years: float, seed: int, mapping: dict) -> tup
             _, _, cid, from_pid, to_pid, _uid, move_kind, _unmet = row
             rec = kids[cid]
             place, provider = code_of[to_pid]
+            if rec.episodes and rec.episodes[-1].dec is None and rec.episodes[-1].decom == math.floor(t):
+                # moved again the same day: the return records where the child ended up
+                last = rec.episodes[-1]
+                last.place, last.provider, last.location = place, provider, loc_of[to_pid]
+                continue
             if rec.episodes and rec.episodes[-1].dec is None:
                 last = rec.episodes[-1]
-                last.dec, last.rec = t, "X1"
+                last.dec, last.rec = math.floor(t), "X1"
                 last.reason = _first_code(mapping, "moves", move_kind or "planned", "OTHER")
                 rne = "P"
             else:
                 rne = "S"
             start = entered[cid] if (from_pid is None and t == 0.0) else t
-            rec.episodes.append(Episode(start, rne, place, provider, loc_of[to_pid]))
+            rec.episodes.append(Episode(math.floor(start), rne, place, provider, loc_of[to_pid]))
         elif kind == "exit":
             _, _, cid, reason, _pid = row
             last = kids[cid].episodes[-1]
-            last.dec = t
+            last.dec = math.floor(t)
             if reason == "age_18" and cid in staying_put:
                 last.rec = "E17"
             else:
