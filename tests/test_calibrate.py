@@ -1,0 +1,226 @@
+"""Calibration from SSDA903: recover known rates from synthetic data; keep personal data in."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim.calibrate import DEFAULT_MAP, calibrate, read_map
+from sim.metrics import Layout
+from sim.model import simulate
+from sim.scenario import LoadedScenario, load
+from sim.schema import Scenario
+from sim.ssda903.read import read_903
+from sim.ssda903.synth import write_903
+
+ROOT = Path(__file__).resolve().parents[1]
+MINIMAL = ROOT / "tests" / "data" / "minimal.toml"
+START = dt.date(2014, 4, 1)
+YEARS = 8
+AT = dt.date(2022, 3, 31)  # the end of the synthetic history
+SEED = 17
+
+
+def stationary_raw() -> dict:
+    """The minimal scenario with steady supply and enough children for tight estimates."""
+    with MINIMAL.open("rb") as fh:
+        raw = tomllib.load(fh)
+    raw["scenario"]["start_date"] = START
+    raw["entries"]["per_year"] = 150
+    raw["entries"]["uasc"]["per_year"] = 0
+    homes = raw["provision"]["in_house_home"]
+    homes["homes"] = [{"name": f"Home {i}", "beds": 3} for i in range(4)]
+    raw["provision"]["solo_home"]["homes"] = [{"name": "Solo 1", "beds": 1}]
+    raw["provision"]["in_house_foster"]["households"] = [{"count": 30, "places": 2}]
+    raw["provision"]["in_house_foster"]["recruitment_per_year"] = 3
+    return raw
+
+
+@pytest.fixture(scope="module")
+def truth() -> Scenario:
+    return Scenario.model_validate(stationary_raw())
+
+
+@pytest.fixture(scope="module")
+def synthetic(truth: Scenario, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("s903") / "data"
+    write_903(truth, out, years=YEARS, seed=SEED)
+    return out
+
+
+@pytest.fixture(scope="module")
+def fitted(truth: Scenario, synthetic: Path):  # noqa: ANN201
+    template = LoadedScenario(model=truth, raw=stationary_raw(), path=MINIMAL, sources=(MINIMAL,))
+    return calibrate(read_903(synthetic), AT, template, read_map(None), years_back=5)
+
+
+def test_starting_population_is_the_simulated_stock(truth: Scenario, fitted) -> None:  # noqa: ANN001
+    """The calibrated population on the date is exactly who the simulation had in care then.
+
+    synth903 and this replay use the same seed, so the model's own month-end count is the
+    truth; solo_home is not calibrated (placement map) and is counted with in-house homes.
+    """
+    r = simulate(truth, YEARS, np.random.SeedSequence(SEED))
+    L = Layout.for_scenario(truth)
+    expected = {pid: int(r.monthly[-1, L.i("in_care", pid)]) for pid in truth.provision}
+    expected["in_house_home"] += expected.pop("solo_home")
+    got = {pid: sum(g["by_age"].values()) for pid, g in fitted.scenario["population"].items()}
+    assert got == {k: v for k, v in expected.items() if v}
+
+
+def test_entry_rate_is_recovered(fitted) -> None:  # noqa: ANN001
+    """150 children a year arrive in sibling groups of 1-3 (shares .7/.2/.1).
+
+    Over 5 years about 750 children arrive; a compound Poisson count has variance
+    E[N] E[S^2] / E[S] = 750 x 2.4 / 1.4 = 1,286, sd 36 children, 7.2 a year. We allow
+    4 sd (29 a year): a wrong rate by a fifth fails, chance alone almost never does.
+    """
+    assert abs(fitted.scenario["entries"]["per_year"] - 150) < 29
+    mix = fitted.scenario["entries"]["age_mix"]
+    with MINIMAL.open("rb") as fh:
+        true_mix = tomllib.load(fh)["entries"]["age_mix"]
+    for band, share in true_mix.items():
+        # ~750 entries: the sd of a share p is sqrt(p(1-p)/750) <= 0.018; allow 4 sd
+        assert abs(mix[band] - share) < 0.073, band
+
+
+def test_exit_hazards_are_recovered(truth: Scenario, fitted) -> None:  # noqa: ANN001
+    """Each fitted exit rate with over 40 child-years at risk is within 4.5 sd of the truth.
+
+    The sd of a Poisson rate estimate is sqrt(rate / years at risk); the half extra sd
+    allows for the time-in-care multiplier being estimated alongside.
+    """
+    checked = 0
+    for f in fitted.fitted:
+        m = re.match(r"exits\.(\w+)\.rate_per_year\.(.+)", f.key)
+        if not m or f.exposure < 40:
+            continue
+        true = truth.exits[m.group(1)].rate_per_year.get(m.group(2), 0.0)
+        sd = math.sqrt(max(true, 0.01) / f.exposure)
+        assert abs(f.value - true) < 4.5 * sd, (f.key, f.value, true, f.exposure)
+        checked += 1
+    assert checked >= 8
+
+
+def test_breakdown_rates_reproduce_observed_breakdowns(truth: Scenario, fitted) -> None:  # noqa: ANN001
+    """base x age multiplier, fitted, gives back the true hazard for a busy cell.
+
+    in-house foster, aged 10-15, standard needs: truth 0.25 x 1.5 = 0.375 a year. The
+    calibrated base is divided by the template's mean needs multiplier, so multiply it back.
+    """
+    s = fitted.scenario
+    from sim.calibrate import _mean_needs_multiplier
+
+    rate = (s["provision"]["in_house_foster"]["breakdown_per_year"]
+            * s["breakdown"]["age_multiplier"]["10-15"] * _mean_needs_multiplier(truth))
+    true_mean = 0.25 * 1.5 * _mean_needs_multiplier(truth)
+    # several hundred child-years in this cell: sd of the rate well under 0.06; allow ~0.2
+    assert abs(rate - true_mean) < 0.2, (rate, true_mean)
+
+
+def test_written_scenario_validates_and_runs(fitted) -> None:  # noqa: ANN001
+    from sim.tomlout import dumps
+
+    text = dumps(fitted.scenario, fitted.comments, "test")
+    s = Scenario.model_validate(tomllib.loads(text))
+    assert s.scenario.start_date == dt.date(2022, 4, 1)
+    r = simulate(s, 1, 1)
+    assert r.monthly.shape[0] == 12
+    assert "from the data" in text
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True,
+                          text=True, cwd=ROOT, check=False, timeout=600)
+
+
+def _personal_values(folder: Path) -> set[str]:
+    """Every CHILD id, date of birth and postcode in the synthetic input."""
+    values: set[str] = set()
+    for path in folder.glob("*.csv"):
+        with path.open(newline="") as fh:
+            for row in csv.DictReader(fh):
+                for col in ("CHILD", "DOB", "HOME_POST", "PL_POST", "MC_DOB"):
+                    v = (row.get(col) or "").strip()
+                    if v:
+                        values.add(v)
+                        if col == "DOB" and re.fullmatch(r"\d\d/\d\d/\d{4}", v):
+                            d, mth, y = v.split("/")
+                            values.add(f"{y}-{mth}-{d}")  # the ISO form too
+    return values
+
+
+def test_calibrate_command_keeps_personal_data_out(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    proc = cli("synth903", str(MINIMAL), "--years", "5", "--start", "2016-04-01", "--out",
+               str(data), "--fault-rate", "0.05", "--seed", "3")
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "la" / "baseline.toml"
+    proc = cli("calibrate", str(data), "--at", "2021-03-31", "--out", str(out),
+               "--template", str(MINIMAL), "--suppress-below", "5")
+    assert proc.returncode == 0, proc.stderr
+    assert "problem" in proc.stderr  # the deliberate faults are reported ...
+    personal = _personal_values(data)
+    assert len(personal) > 500
+    texts = {"stdout": proc.stdout, "stderr": proc.stderr}
+    for path in [out, *(out.parent / "baseline_calibration").iterdir()]:
+        texts[str(path)] = path.read_bytes().decode("latin-1")
+    for where, text in texts.items():
+        found = [v for v in personal if v in text]
+        assert not found, f"{where} contains personal data, e.g. {found[:3]}"
+    assert load(out).model.provision  # ... and the written scenario validates
+
+
+def test_suppression_in_the_report(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert cli("synth903", str(MINIMAL), "--years", "4", "--start", "2016-04-01",
+               "--out", str(data)).returncode == 0
+    out = tmp_path / "x.toml"
+    assert cli("calibrate", str(data), "--at", "2020-03-31", "--out", str(out),
+               "--template", str(MINIMAL), "--suppress-below", "10").returncode == 0
+    report = (tmp_path / "x_calibration" / "calibration.md").read_text()
+    rows = [r for r in report.splitlines() if r.startswith("| ") and "|---" not in r]
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        if cells[0].startswith(("exits.", "provision.", "moves[")):
+            events = cells[3]  # the events column is a count of children's events
+            assert events == "<10" or events == "0" or int(events.replace(",", "")) >= 10, row
+
+
+def test_unusable_data_writes_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "header_2020.csv").write_text("CHILD,SEX,DOB\n1,1,01/01/2010\n")
+    (data / "episodes_2020.csv").write_text("CHILD,RNE,LS\n1,S,C2\n")  # no DECOM, no PLACE
+    out = tmp_path / "out.toml"
+    proc = cli("calibrate", str(data), "--at", "2020-03-31", "--out", str(out))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "DECOM" in proc.stderr
+    assert not out.exists() and not (tmp_path / "out_calibration").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["data"]
+
+
+def test_missing_folder_and_bad_date(tmp_path: Path) -> None:
+    proc = cli("calibrate", str(tmp_path / "nowhere"), "--at", "2020-03-31", "--out", str(tmp_path / "o.toml"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    proc = cli("calibrate", str(tmp_path), "--at", "31/03/2020", "--out", str(tmp_path / "o.toml"))
+    assert proc.returncode == 2 and "YYYY-MM-DD" in proc.stderr
+
+
+def test_placement_map_is_complete_for_the_bundled_scenarios() -> None:
+    mapping = read_map(DEFAULT_MAP)
+    for path in (ROOT / "scenarios" / "darlington").glob("*.toml"):
+        for pid in load(path).model.provision:
+            assert pid in mapping["provision"], f"{pid} of {path.name} is not in the placement map"
