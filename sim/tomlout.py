@@ -60,7 +60,8 @@ def dumps(
     for path in notes.keys() - writer.used:
         if _lookup(data, path) is not None:
             raise ValueError(f"comment path {path!r} is not a key or element in the data")
-    return "\n".join(writer.out).strip("\n") + "\n" if writer.out else ""
+    text = "\n".join(writer.out).strip("\n")
+    return f"{text}\n" if text else ""
 
 
 class _Writer:
@@ -192,10 +193,13 @@ def _lookup(data: Any, path: KeyPath) -> Any:
     for step in path:
         if data is None:
             return None
-        if (isinstance(data, dict) and isinstance(step, str) and step in data) or (isinstance(data, list) and isinstance(step, int) and -len(data) <= step < len(data)):
-            data = data[step]
-        else:
+        in_dict = isinstance(data, dict) and isinstance(step, str) and step in data
+        in_list = (
+            isinstance(data, list) and isinstance(step, int) and -len(data) <= step < len(data)
+        )
+        if not (in_dict or in_list):
             return _MISSING
+        data = data[step]
     return data if path else _MISSING
 
 
