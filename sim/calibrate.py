@@ -129,6 +129,12 @@ def calibrate(
         f"{template.path}."
     )
 
+    skipped = sum(ds.skipped.values())
+    cal.notes.append(
+        f"Data checks: {len(ds.problems)} problem(s) reported by file, row and column when the "
+        f"command ran; {skipped:,} row(s) set aside"
+        + (" (" + "; ".join(f"{n:,} {why}" for why, n in ds.skipped.items()) + ")." if skipped else ".")
+    )
     pl = placements(ds).copy()
     per = periods(ds).copy()
     if pl.empty or per.empty:
