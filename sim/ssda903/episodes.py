@@ -14,9 +14,9 @@ fine for a supply model. Here:
   held. After a temporary stay the child is back in the same placement unless the carer's
   details (PLACE, PLACE_PROVIDER, PL_POST, URN) differ from before it.
 
-Both tables carry `start_observed` (extra to the agreed columns): False when the child was
-already in that period or placement before the data begin, so the start is only the
-first date seen (left-truncated), which matters when fitting durations.
+Both tables carry `start_observed` (extra to the agreed columns, as is `placement`): False
+when the child was already in that period or placement before the data begin, so `start`
+is only the first date seen (left-truncated), which matters when fitting durations.
 """
 
 from __future__ import annotations
@@ -114,7 +114,8 @@ def placements(ds: Dataset) -> pd.DataFrame:
     pl["reason"] = pl["REASON_PLACE_CHANGE"].where(move, pl["REC"].where(is_exit, ""))
     rne_next = pl.groupby(["CHILD", "period"])["RNE_first"].shift(-1)
     pl["RNE_next"] = rne_next.where(move, "")
-    pl["start_observed"] = pl["RNE_first"].isin(codes.RNE_NEW_CARER) | (pl["placement"] > 1)
+    pl["start_observed"] = (pl["RNE_first"].isin(codes.RNE_NEW_CARER) | (pl["placement"] > 1)
+                            | (pl["period"] > 1))
     return _typed(pl[PLACEMENT_COLUMNS])
 
 
@@ -124,7 +125,8 @@ def periods(ds: Dataset) -> pd.DataFrame:
     Columns: CHILD, period (1-based per child), start, end (NaT if open), REC (the exit
     code, "" if open), DOB, age_at_start (years), uasc (a UASC row whose DUC is blank or
     after the start, or the Header's UASC flag), first_PLACE / first_PLACE_PROVIDER (of
-    the first non-temporary episode), start_observed (the first episode has RNE S).
+    the first non-temporary episode), start_observed (the first episode has RNE S, or an
+    earlier period of the child was seen to end).
     """
     if ds.episodes.empty:
         return _empty(PERIOD_COLUMNS, {"start": DT, "end": DT, "DOB": DT, "period": int,
@@ -143,6 +145,7 @@ def periods(ds: Dataset) -> pd.DataFrame:
     pe["first_PLACE_PROVIDER"] = first_nt["PLACE_PROVIDER"]
     pe["start_observed"] = first_row["RNE"].eq("S")
     pe = pe.reset_index()
+    pe["start_observed"] |= pe["period"] > 1  # the exit before it was seen
 
     header = ds.header.set_index("CHILD")
     pe["DOB"] = _lookup(pe["CHILD"], header["DOB"]).astype(DT)

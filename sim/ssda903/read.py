@@ -5,19 +5,51 @@ of every `Problem` found, each naming the file, the spreadsheet row, the column,
 wrong and what was expected. A row that cannot be used is skipped (and counted in
 `Dataset.skipped`); a file that cannot be used at all raises `DataError`.
 
+Files: every *.csv under the folder whose name contains "header", "episode" (not the
+social-worker "SWEpisodes") or "uasc", in any case. Column names are matched ignoring case,
+spaces and hyphens (XML names CHILDID and PL are accepted). Dates are dd/mm/yyyy or
+yyyy-mm-dd, never month-first.
+
+Fatal (DataError): folder missing; no Episodes or no Header file; a required column
+missing (Header: CHILD, SEX, DOB; Episodes: CHILD, DECOM, RNE, LS, PLACE, DEC, REC; UASC:
+CHILD, DUC); an Excel workbook, UTF-16 or binary file; a line with more fields than the
+header; data for more than one LA. Text is read as UTF-8 (with or without BOM), else
+Latin-1.
+
+Episode rows skipped, each with a Problem: CHILD, DECOM, RNE or PLACE blank; DECOM or DEC
+not a date; unknown RNE, PLACE or REC; DEC before DECOM; DEC without REC or REC without
+DEC; child in no Header; DECOM before the child's DOB. Kept with the value blanked: an
+unknown LS, CIN, PLACE_PROVIDER or REASON_PLACE_CHANGE. Kept with one note per file:
+retired codes (Q1/Q2, E43/E44, E99). Skipped without a Problem: short breaks (LS V3/V4,
+left out of DfE statistics) and copies of an episode repeated in another year's file.
+Header rows: a bad DOB or SEX is reported and blanked, the child kept.
+
+Stitching follows `/work/shared/ssda903.md` section 6.1, with the open-episode rules of
+LIIA's `lds_ssda903_episodes_fix`; every change it makes is reported as a Problem:
+
+* the same (CHILD, DECOM) in several files: the latest file's copy, closed before open;
+* an open episode that a later file re-dated or no longer has: skipped;
+* an open episode followed by another: closed when the next starts (REC X1), or, if the
+  next is a new period (RNE S), at the end of its file's year or the day before, whichever
+  is first, with REC E99 (= care ended, reason not recorded);
+* open at the end of an older file, child in no later file: closed at that year's end, E99;
+* overlaps: if the later episode comes from a later file, the earlier one is cut short;
+  otherwise the earlier one is kept and the later one dropped (if it lies inside) or
+  started when the earlier ends;
+* REC X1 with a gap before the next episode: bridged if the next comes from a later file;
+  if the next is RNE S, or there is no next, REC becomes E99; otherwise kept with the gap.
+
 Personal data: the return holds child identifiers, dates of birth and postcodes. No
 message built here contains any of them. The only data values ever echoed are bad codes
 in code columns, and only when they look like a code and match no identifier or postcode
 in the files (a shifted column could otherwise put a postcode where a code belongs).
-
-Stitching follows `/work/shared/ssda903.md` section 6.1, with the open-episode rules of
-LIIA's `lds_ssda903_episodes_fix` (a later file is trusted over an earlier one).
 """
 
 from __future__ import annotations
 
 import io
 import re
+import warnings
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -43,6 +75,12 @@ UASC_REQUIRED = ("CHILD", "DUC")
 ALIASES = {"CHILDID": "CHILD", "CHILD_ID": "CHILD", "PL": "PLACE"}
 
 DATE_FORMS = "dd/mm/yyyy or yyyy-mm-dd"
+
+# `skipped` reasons that are the normal repetition of a child or an episode across years
+SKIP_HEADER_REPEAT = "Header: child repeated in another year's Header (latest kept)"
+SKIP_EPISODE_REPEAT = ("Episodes: same child and start date as another row (the copy in the "
+                       "latest file is used, a closed copy before an open one)")
+MERGED = {SKIP_HEADER_REPEAT: "Header rows", SKIP_EPISODE_REPEAT: "Episodes rows"}
 FAR_FUTURE = pd.Timestamp("2200-01-01")
 
 
@@ -82,6 +120,16 @@ class DataError(UserError):
 
 @dataclass
 class Dataset:
+    """The checked, stitched return.
+
+    header: one row per child: CHILD (str), SEX (str, "" if unknown), DOB (datetime64, NaT
+        if unusable), ETHNIC (str), UASC (bool: the Header's UASC flag, where there is one).
+    episodes: CHILD, DECOM, DEC (NaT while open), RNE, LS, CIN, PLACE, PLACE_PROVIDER, REC,
+        REASON_PLACE_CHANGE, HOME_POST, PL_POST, URN (str, "" if blank), sorted by CHILD,
+        DECOM, without overlaps; REC E99 marks an end of care the reader inferred.
+    uasc: CHILD, DUC (datetime64, NaT if blank).
+    """
+
     header: pd.DataFrame
     episodes: pd.DataFrame
     uasc: pd.DataFrame
@@ -105,10 +153,14 @@ class Dataset:
                 lines.append(f"  ... and {n - limit:,} more")
         else:
             lines.append("No problems found.")
-        if self.skipped:
-            total = sum(self.skipped.values())
-            lines.append(f"Rows skipped ({total:,}):")
-            lines += [f"  {n:,}  {reason}" for reason, n in self.skipped.items()]
+        bad = {r: n for r, n in self.skipped.items() if r not in MERGED}
+        if bad:
+            lines.append(f"Rows skipped ({sum(bad.values()):,}):")
+            lines += [f"  {n:,}  {reason}" for reason, n in bad.items()]
+        merged = {r: n for r, n in self.skipped.items() if r in MERGED}
+        if merged:
+            lines.append("Rows repeated in several years' files, read once: "
+                         + "; ".join(f"{n:,} {MERGED[r]}" for r, n in merged.items()) + ".")
         return "\n".join(lines)
 
 
@@ -196,7 +248,8 @@ def _year_in_name(filename: str) -> int | None:
 def _find_sources(root: Path) -> tuple[list[_Source], list[str]]:
     csvs = sorted((p for p in root.rglob("*") if p.is_file() and p.suffix.lower() == ".csv"),
                   key=lambda p: str(p.relative_to(root)).lower())
-    sources, ignored = [], []
+    sources: list[_Source] = []
+    ignored: list[str] = []
     for p in csvs:
         rel = p.relative_to(root).as_posix()
         table = _table_of(p.name)
@@ -240,9 +293,12 @@ def _read(src: _Source, required: tuple[str, ...]) -> pd.DataFrame:
     if "," not in first:
         sep = "\t" if "\t" in first else (";" if ";" in first else ",")
     try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                         skip_blank_lines=False, sep=sep)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        with warnings.catch_warnings():  # every row longer than the header: not a warning
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                             skip_blank_lines=False, sep=sep, index_col=False)
+    except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError,
+            ValueError) as exc:
         raise DataError(src.name, f"could not be read as CSV: {_short(exc)}",
                         "comma-separated values with the same number of fields on every line"
                         ) from None
@@ -277,8 +333,14 @@ def _read(src: _Source, required: tuple[str, ...]) -> pd.DataFrame:
 
 
 def _short(exc: Exception) -> str:
-    msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-    return msg[:200]
+    """pandas' complaint in the user's words (it never quotes data values)."""
+    msg = str(exc).strip()
+    m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
+    if m:
+        return f"line {m.group(2)} has {m.group(3)} fields but the header line has {m.group(1)}"
+    if isinstance(exc, pd.errors.ParserWarning):
+        return "the rows have more fields than the header line has column names"
+    return (msg.splitlines()[-1] if msg else type(exc).__name__)[:200]
 
 
 # ----------------------------------------------------------------------------- values
@@ -344,10 +406,11 @@ def _header(frames: list[pd.DataFrame], sources: list[_Source], log: _Log) -> pd
     h = h[~no_child].copy()
 
     h["DOB"], bad = _dates(h["DOB"])
-    log.rows(h, bad, "DOB", f"date of birth not understood (expected {DATE_FORMS}); kept "
-             "without a date of birth, so ages cannot be worked out for this child")
-    log.rows(h, h["DOB"].isna() & ~bad, "DOB", "date of birth is blank (expected "
-             f"{DATE_FORMS}); kept without a date of birth")
+    log.rows(h, bad, "DOB", f"date of birth not understood (expected {DATE_FORMS}); the "
+             "child is kept, with the date of birth from another Header file if there is one")
+    log.rows(h, h["DOB"].isna() & ~bad, "DOB", f"date of birth is blank (expected "
+             f"{DATE_FORMS}); the child is kept, with the date of birth from another Header "
+             "file if there is one")
 
     h["SEX"] = h["SEX"].str.upper()
     badsex = (h["SEX"] != "") & ~h["SEX"].isin(codes.LISTS["SEX"])
@@ -363,9 +426,13 @@ def _header(frames: list[pd.DataFrame], sources: list[_Source], log: _Log) -> pd
     latest = ~h.duplicated("CHILD", keep="last")
     log.rows(h, latest & (dob_n > 1), "DOB", "date of birth differs between Header rows for "
              "this child; the one in the latest file is used")
-    log.skip("Header: child repeated in another year's Header (latest kept)",
-             (~latest).sum())
-    h = h[latest]
+    log.skip(SKIP_HEADER_REPEAT, (~latest).sum())
+    # a later file's blank or bad value does not wipe out a good one from an earlier file
+    best_dob = h[h["DOB"].notna()].groupby("CHILD")["DOB"].last()
+    best_sex = h[h["SEX"] != ""].groupby("CHILD")["SEX"].last()
+    h = h[latest].copy()
+    h["DOB"] = h["DOB"].fillna(h["CHILD"].map(best_dob)).astype(DT)
+    h["SEX"] = h["SEX"].where(h["SEX"] != "", h["CHILD"].map(best_sex)).fillna("")
     return h[cols].sort_values("CHILD", kind="stable").reset_index(drop=True)
 
 
@@ -534,11 +601,17 @@ def _next(ep: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
     return ep["CHILD"].eq(ep["CHILD"].shift(-1)), ep.shift(-1)
 
 
-def _where(ep: pd.DataFrame, mask: pd.Series) -> pd.Series:
-    """'(file, row N)' of the next row, for messages that point at a second row."""
-    nxt = ep[["_file", "_row"]].shift(-1)
-    return ("(" + nxt["_file"].astype(str) + ", row "
-            + nxt["_row"].astype("Int64").astype(str) + ")").where(mask, "")
+def _at(ep: pd.DataFrame, mask: pd.Series, offset: int = 1,
+        pos: pd.Series | None = None) -> pd.Series:
+    """'(file, row N)' of the next row (offset 1), the previous (-1) or of row `pos`."""
+    if pos is None:
+        other = ep[["_file", "_row"]].shift(-offset)
+    else:
+        p = pos.fillna(0).astype(int).to_numpy()
+        other = pd.DataFrame({"_file": ep["_file"].to_numpy()[p],
+                              "_row": ep["_row"].to_numpy()[p]}, index=ep.index)
+    return ("(" + other["_file"].astype(str) + ", row "
+            + other["_row"].astype("Int64").astype(str) + ")").where(mask, "")
 
 
 def _stitch(ep: pd.DataFrame, end: pd.Timestamp | None, log: _Log) -> pd.DataFrame:
@@ -548,34 +621,42 @@ def _stitch(ep: pd.DataFrame, end: pd.Timestamp | None, log: _Log) -> pd.DataFra
     ep = ep.sort_values(["CHILD", "DECOM", "_year_end", "_closed", "_forder", "_row"],
                         kind="stable")
     dup = ep.duplicated(["CHILD", "DECOM"], keep="last")
-    log.skip("Episodes: same child and start date as another row (the copy in the latest "
-             "file is used, a closed copy before an open one)", dup.sum())
+    log.skip(SKIP_EPISODE_REPEAT, dup.sum())
     ep = ep[~dup].reset_index(drop=True)
 
-    # 2. an open episode whose later copy has a corrected start date: the later copy wins
+    # 2. an open episode from an older file that a later file no longer has (LIIA rules 3
+    #    and 3A). Had it still been open, the next year's file would repeat it.
     same, nxt = _next(ep)
-    alike = pd.Series(True, index=ep.index)
+    same_p, prv = ep["CHILD"].eq(ep["CHILD"].shift()), ep.shift()
+    stale = ep["DEC"].isna() & (ep["_year_end"] < end) if end is not None else same & False
+    alike_n, alike_p = same.copy(), same_p.copy()
     for c in ("RNE", "LS", "PLACE", "PLACE_PROVIDER", "PL_POST", "URN"):
-        alike &= ep[c].eq(nxt[c])
-    redated = same & ep["DEC"].isna() & (ep["_year_end"] < nxt["_year_end"]) & alike
+        alike_n &= ep[c].eq(nxt[c])
+        alike_p &= ep[c].eq(prv[c])
+    redated = stale & ((alike_n & (nxt["_year_end"] > ep["_year_end"]))
+                       | (alike_p & (prv["_year_end"] > ep["_year_end"])))
+    superseded = stale & ~redated & same_p & (prv["_year_end"] > ep["_year_end"])
     log.rows(ep, redated, "DECOM", "this open episode appears in a later file with a "
              "different start date (DECOM); the later file's copy is used and this row skipped")
-    log.skip("Episodes: replaced by a later file's copy with a corrected start date",
-             redated.sum())
-    ep = ep[~redated].reset_index(drop=True)
+    log.rows(ep, superseded, "DEC", "this open episode is not in the later file that holds "
+             "the child's earlier episode " + _at(ep, superseded, -1) + "; the later file is "
+             "taken as correct and this row skipped")
+    log.skip("Episodes: open episode replaced or removed in a later file", (redated
+             | superseded).sum())
+    ep = ep[~(redated | superseded)].reset_index(drop=True)
 
     # 3. open episodes that are not the child's last (doc 6.1 and LIIA rules 1/1A)
     same, nxt = _next(ep)
     open_next = same & ep["DEC"].isna()
     cont = open_next & nxt["RNE"].ne("S")
     log.rows(ep, cont, "DEC", "episode has no end date but the child's next episode "
-             + _where(ep, cont) + " continues the care: taken to end when that one starts "
+             + _at(ep, cont) + " continues the care: taken to end when that one starts "
              "(REC X1)")
     ep.loc[cont, "DEC"] = nxt.loc[cont, "DECOM"]
     ep.loc[cont, "REC"] = codes.REC_CONTINUES
     reentry = open_next & nxt["RNE"].eq("S")
     log.rows(ep, reentry, "DEC", "episode has no end date but the child starts a new period "
-             "of care later " + _where(ep, reentry) + ": taken to end at the end of this "
+             "of care later " + _at(ep, reentry) + ": taken to end at the end of this "
              "file's collection year or the day before the new start, whichever is first, "
              "reason unknown (REC E99)")
     guess = pd.concat([ep["_year_end"], nxt["DECOM"] - pd.Timedelta(days=1)], axis=1).min(axis=1)
@@ -597,24 +678,25 @@ def _stitch(ep: pd.DataFrame, end: pd.Timestamp | None, log: _Log) -> pd.DataFra
     cut = same & ep["DEC"].notna() & (ep["DEC"] > nxt["DECOM"]) & (
         ep["_year_end"] < nxt["_year_end"])
     log.rows(ep, cut, "DEC", "episode ends after the child's next episode starts; that "
-             "episode comes from a later file " + _where(ep, cut) + ", so this end date is "
+             "episode comes from a later file " + _at(ep, cut) + ", so this end date is "
              "moved to its start")
     ep.loc[cut, "DEC"] = nxt.loc[cut, "DECOM"]
     # Otherwise the earlier episode is kept: a later one inside it is dropped, one that runs
     # on past it starts when it ends.
     stop = ep["DEC"].fillna(FAR_FUTURE)
-    prev_max = stop.groupby(ep["CHILD"]).cummax().groupby(ep["CHILD"]).shift()
+    running = stop.groupby(ep["CHILD"]).cummax()
+    prev_max = running.groupby(ep["CHILD"]).shift()
+    # the row that set the running maximum, to point the user at it
+    setter = pd.Series(np.where(stop == running, np.arange(len(ep)), np.nan), index=ep.index)
+    setter = setter.groupby(ep["CHILD"]).ffill().groupby(ep["CHILD"]).shift()
     overlap = ep["DECOM"] < prev_max
     inside = overlap & (stop <= prev_max)
     runs_on = overlap & ~inside
-    prev = ep[["_file", "_row"]].shift(1)
-    prev_at = "(" + prev["_file"].astype(str) + ", row " + prev["_row"].astype(
-        "Int64").astype(str) + ")"
     log.rows(ep, inside, "DECOM", "episode lies within the dates of the child's earlier episode "
-             + prev_at + "; the earlier episode is kept and this row skipped")
+             + _at(ep, inside, pos=setter) + "; the earlier episode is kept and this row skipped")
     log.rows(ep, runs_on, "DECOM", "episode starts before the child's earlier episode "
-             + prev_at + " ends; the earlier episode is kept and this one taken to start "
-             "when it ends")
+             + _at(ep, runs_on, pos=setter) + " ends; the earlier episode is kept and this one "
+             "taken to start when it ends")
     log.skip("Episodes: overlaps an earlier episode of the same child", inside.sum())
     ep.loc[runs_on, "DECOM"] = prev_max[runs_on]
     ep = ep[~inside].reset_index(drop=True)
@@ -624,16 +706,19 @@ def _stitch(ep: pd.DataFrame, end: pd.Timestamp | None, log: _Log) -> pd.DataFra
     x1 = ep["REC"].eq(codes.REC_CONTINUES)
     gap = same & x1 & (nxt["DECOM"] > ep["DEC"])
     bridged = gap & (ep["_year_end"] < nxt["_year_end"])  # LIIA rule 5: later file trusted
+    log.rows(ep, bridged, "DEC", "REC is X1 (still looked after) but the child's next "
+             "episode " + _at(ep, bridged) + " starts later; that episode comes from a later "
+             "file, so this end date is moved to its start")
     ep.loc[bridged, "DEC"] = nxt.loc[bridged, "DECOM"]
     gap &= ~bridged
     left = gap & nxt["RNE"].eq("S")
     log.rows(ep, left, "REC", "REC is X1 (still looked after) but the child's next episode "
-             + _where(ep, left) + " starts later with RNE S: taken as an end of care, reason "
+             + _at(ep, left) + " starts later with RNE S: taken as an end of care, reason "
              "unknown (REC E99)")
     ep.loc[left, "REC"] = codes.REC_UNKNOWN_EXIT
     hole = gap & ~left
     log.rows(ep, hole, "DEC", "REC is X1 (still looked after) but the child's next episode "
-             + _where(ep, hole) + " starts later (expected it to start on the day this one "
+             + _at(ep, hole) + " starts later (expected it to start on the day this one "
              "ends); kept as one period of care with a gap")
     tail = ~same & x1
     log.rows(ep, tail, "REC", "REC is X1 (still looked after) but no later episode follows "
