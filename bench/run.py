@@ -1,0 +1,105 @@
+"""The standard benchmark: the county workload, 10 simulated years, monthly metrics.
+
+Prints seconds per replication, replications per second on 1 worker and on all cores,
+simulated events per second, events per child-year, peak memory, and the ratio of the
+model's events per second to a bare SimPy timeout loop timed in the same run (the ceiling
+for any SimPy model on this machine). The last line is meant for scripts:
+
+    county 10y: 1000 reps projected <seconds> s on <W> workers
+
+Usage: python bench/run.py [--reps N] [--scenario FILE] [--years Y] [--workers W]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import resource
+import sys
+import time
+from pathlib import Path
+
+import simpy
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sim import load, run  # noqa: E402
+from sim.model import simulate  # noqa: E402
+from sim.montecarlo import spawn_seeds  # noqa: E402
+
+
+def bare_simpy_events_per_second(n_processes: int = 1000, horizon: float = 3650.0) -> float:
+    """Events/s of the simplest SimPy model: processes that only wait random times."""
+
+    def waiter(env: simpy.Environment, rng: random.Random, counter: list[int]):  # noqa: ANN202
+        while True:
+            yield env.timeout(rng.expovariate(1 / 30.0))
+            counter[0] += 1
+
+    env = simpy.Environment()
+    rng = random.Random(1)
+    counter = [0]
+    for _ in range(n_processes):
+        env.process(waiter(env, rng, counter))
+    started = time.perf_counter()
+    env.run(until=horizon)
+    return counter[0] / (time.perf_counter() - started)
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process and of its finished children (MB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) / 1024
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--reps", type=int, default=1000, help="replications to time on all cores")
+    p.add_argument("--scenario", type=Path, default=ROOT / "scenarios" / "bench" / "county.toml")
+    p.add_argument("--years", type=float, default=10.0)
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--serial-reps", type=int, default=10, help="replications timed on 1 worker")
+    args = p.parse_args()
+
+    scenario = load(args.scenario)
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, SimPy {simpy.__version__}")
+    print(f"workload: {scenario.name}, {args.years:g} years, monthly metrics")
+
+    ceiling = bare_simpy_events_per_second()
+    print(f"bare SimPy timeout loop: {ceiling:,.0f} events/s")
+
+    # one worker, in this process: per-replication cost and events
+    seeds = spawn_seeds(1, args.serial_reps)
+    simulate(scenario.model, args.years, seeds[0])  # warm up imports and caches
+    events = child_years = 0.0
+    started = time.perf_counter()
+    for ss in seeds:
+        r = simulate(scenario.model, args.years, ss)
+        events += r.n_events
+        child_years += r.child_years
+    serial = time.perf_counter() - started
+    per_rep = serial / args.serial_reps
+    eps = events / serial
+    print(f"1 worker: {per_rep:.3f} s per replication, {1 / per_rep:.2f} reps/s, "
+          f"{eps:,.0f} events/s, {events / child_years:.2f} events per child-year")
+    print(f"model / bare SimPy: {eps / ceiling:.0%} of the ceiling")
+
+    # all cores, through the real Monte Carlo runner
+    started = time.perf_counter()
+    results = run(scenario, years=args.years, reps=args.reps, seed=1, workers=args.workers,
+                  progress=False)
+    wall = time.perf_counter() - started
+    print(f"{results.workers} workers: {args.reps} reps in {wall:.1f} s, "
+          f"{args.reps / wall:.2f} reps/s, {results.n_events / wall:,.0f} events/s")
+    print(f"peak memory: {peak_memory_mb():,.0f} MB")
+    projected = wall * 1000 / args.reps
+    print(f"county {args.years:g}y: 1000 reps projected {projected:.1f} s on {results.workers} workers")
+
+
+if __name__ == "__main__":
+    main()
