@@ -10,6 +10,7 @@ can be explained: no capacity, capacity but no match, or the market said no.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from .matching import (
     acceptance_probability,
     eligible,
     offer_probability,
+    only_as_last_resort,
     preference_order,
     unit_can_host,
 )
@@ -41,10 +43,69 @@ class Outcome:
     reason: int
 
 
+class _Fit:
+    """What a child of one profile may use: worked out once per profile, then reused."""
+
+    __slots__ = ("last_resort", "order", "plan", "strict")
+
+    def __init__(self, order: tuple[ProvisionState, ...], strict: frozenset[int],
+                 last_resort: frozenset[int]) -> None:
+        self.order = order  # the child's own preference order
+        self.strict = strict  # provisions that take the child under the normal rules
+        self.last_resort = last_resort  # ... and those that take them only as a last resort
+        # the two passes of a search in the child's own order
+        self.plan = (
+            tuple(p for p in order if p.index in strict),
+            tuple(p for p in order if p.index in last_resort),
+        )
+
+
 class Search:
     def __init__(self, model: Model) -> None:
         self.m = model
         self.rules = model.s.matching.preferences
+        # every age at which some eligibility rule or preference rule changes its answer:
+        # within two neighbouring edges, a profile's fit is the same, so it can be cached
+        edges: set[float] = set()
+        for spec in model.s.provision.values():
+            for ages in (spec.ages, spec.last_resort_ages):
+                if ages is not None:
+                    edges |= {ages.min_age, ages.max_age}
+        for rule in self.rules:
+            edges |= {rule.when.min_age, rule.when.max_age}
+        self.age_edges = sorted(edges)
+        self._fits: dict[tuple[int, int, bool, bool, bool], _Fit] = {}
+
+    def fit(self, c: Child, in_group: bool) -> _Fit:
+        m = self.m
+        key = (bisect.bisect_right(self.age_edges, c.age(m.env.now)), c.needs, c.uasc,
+               c.disability, in_group)
+        hit = self._fits.get(key)
+        if hit is None:
+            pr = m.profile(c, in_group=in_group)
+            order = tuple(m.by_pid[pid] for pid in preference_order(self.rules, pr))
+            strict = frozenset(p.index for p in m.prov if eligible(p.spec, pr))
+            last = frozenset(p.index for p in m.prov if only_as_last_resort(p.spec, pr))
+            hit = self._fits[key] = _Fit(order, strict, last)
+        return hit
+
+    def _passes(
+        self, group: list[Child], order: list[str] | None, strict_only: bool
+    ) -> tuple[tuple[ProvisionState, ...], ...]:
+        fits = [self.fit(c, len(group) > 1) for c in group]
+        if order is None and len(fits) == 1:
+            plan = fits[0].plan
+            return plan[:1] if strict_only else plan
+        seq = fits[0].order if order is None else tuple(self.m.by_pid[pid] for pid in order)
+        first = tuple(p for p in seq if all(p.index in f.strict for f in fits))
+        if strict_only:
+            return (first,)
+        last = tuple(
+            p for p in seq
+            if all(p.index in f.strict or p.index in f.last_resort for f in fits)
+            and not all(p.index in f.strict for f in fits)
+        )
+        return (first, last)
 
     def find(
         self,
@@ -55,25 +116,12 @@ class Search:
     ) -> Outcome:
         m = self.m
         n = len(group)
-        profiles = [m.profile(c, in_group=n > 1) for c in group]
-        if order is None:
-            order = preference_order(self.rules, profiles[0])
         rnd = group[0].match
         sole = any(m.sole[c.needs] for c in group)
         saw_capacity = declined = False
-        for last_resort in (False,) if strict else (False, True):
-            for pid in order:
-                p = m.by_pid[pid]
+        for candidates in self._passes(group, order, strict):
+            for p in candidates:
                 spec = p.spec
-                if last_resort:
-                    if spec.last_resort_ages is None:
-                        continue
-                    if not all(eligible(spec, pr, last_resort=True) for pr in profiles):
-                        continue
-                    if all(eligible(spec, pr) for pr in profiles):
-                        continue  # already tried under the normal rules
-                elif not all(eligible(spec, pr) for pr in profiles):
-                    continue
                 reason = NO_MATCH if saw_capacity else (DECLINED if declined else NO_CAPACITY)
                 if p.kind == "emergency":
                     return Outcome((p, None, 0.0), reason)
