@@ -491,47 +491,62 @@ class Model:
     # ================================================================== a child's next event
 
     def _schedule(self, c: Child) -> None:
-        """Schedule the earliest of the child's competing events; stale ones are ignored."""
+        """Schedule the child's next event; any event scheduled before this is now stale.
+
+        The rates of the competing risks change only at age and time-in-care edges, so the
+        waiting time is found by spending one exponential draw of cumulative hazard across
+        those pieces: one SimPy event per thing that happens, none per birthday.
+        """
         c.token += 1
         t = self.env.now
-        age = c.age(t)
-        tic = c.years_in_care(t)
+        end = self.cal.end
+        hard, what = end, ""
+        if c.retry_at < hard:
+            hard, what = c.retry_at, "retry"
+        if c.pending is not None and c.pending[1] < hard:
+            hard, what = c.pending[1], "offer"
         haz = self.hazards
-        # nudge past an edge we are standing on, so rounding cannot fire it twice
-        t_age = c.dob + haz.next_age_edge(age + 1e-7) * DAYS_PER_YEAR
-        t_next, what = t_age, ("age", 0)
-        next_tic = haz.next_tic_edge(tic + 1e-7)
-        if next_tic < math.inf:
-            t_tic = c.entered + next_tic * DAYS_PER_YEAR
-            if t_tic < t_next:
-                t_next, what = t_tic, ("tic", 0)
-        if c.retry_at < t_next:
-            t_next, what = c.retry_at, ("retry", 0)
-        if c.pending is not None and c.pending[1] < t_next:
-            t_next, what = c.pending[1], ("offer", 0)
-        comp = haz.competing(c.placement, age, c.needs, tic)
-        if comp.total > 0:
-            t_h = t + c.life.exponential(comp.total)
-            if t_h < t_next:
-                t_next, what = t_h, ("hazard", 0)
-        if t_next >= self.cal.end:
+        budget = -math.log(1.0 - c.life.random())  # cumulative hazard until the next event
+        dob, entered = c.dob, c.entered
+        s = t
+        while True:
+            age = (s - dob) / DAYS_PER_YEAR
+            tic = (s - entered) / DAYS_PER_YEAR
+            # nudge past an edge we are standing on, so rounding cannot find it twice
+            age_edge = haz.next_age_edge(age + 1e-7)
+            t_age = dob + age_edge * DAYS_PER_YEAR
+            seg_end = t_age
+            next_tic = haz.next_tic_edge(tic + 1e-7)
+            if next_tic < math.inf:
+                seg_end = min(seg_end, entered + next_tic * DAYS_PER_YEAR)
+            seg_end = min(seg_end, hard)
+            adult = age_edge >= ADULT_AGE and seg_end == t_age
+            comp = haz.competing(c.placement, age, c.needs, tic)
+            if comp.total > 0:
+                wait = budget / comp.total
+                if s + wait < seg_end:
+                    t_next, kind = s + wait, "hazard"
+                    break
+                budget -= comp.total * (seg_end - s)
+            if seg_end >= hard:
+                t_next, kind = hard, what
+                break
+            if adult:
+                t_next, kind = seg_end, "age_18"
+                break
+            s = seg_end
+        if t_next >= end or not kind:
             return  # nothing more happens to this child within the run
         ev = self.env.timeout(max(0.0, t_next - t))
         token = c.token
-        ev.callbacks.append(lambda _ev: self._fire(c, token, what[0], comp))
+        ev.callbacks.append(lambda _ev: self._fire(c, token, kind, comp))
 
     def _fire(self, c: Child, token: int, what: str, comp: Any) -> None:
         if token != c.token or not c.in_care:
             return  # superseded by a later change
         self.n_events += 1
-        t = self.env.now
-        if what == "age":
-            if c.age(t) >= ADULT_AGE - 1e-6:
-                self._leave(c, len(self.exit_names) - 1)
-            else:
-                self._schedule(c)
-        elif what == "tic":
-            self._schedule(c)
+        if what == "age_18":
+            self._leave(c, len(self.exit_names) - 1)
         elif what == "retry":
             self._retry(c)
         elif what == "offer":
