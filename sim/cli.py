@@ -140,6 +140,33 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--suppress-below", type=int, default=5, metavar="K",
                    help="show counts under K as '<K' in the report (default 5)")
     c.add_argument("--force", action="store_true", help="replace existing outputs")
+
+    b = sub.add_parser("backtest", help="calibrate on the data up to a date, simulate the "
+                       "years after it, and score the forecast against what happened")
+    b.add_argument("data", type=Path, help="folder of SSDA903 CSV files (Header, Episodes, UASC)")
+    b.add_argument("--train-until", type=_any_date, required=True, metavar="YYYY-MM-DD",
+                   help="pretend it is this date (a month end, e.g. 2021-03-31): only data "
+                        "known then are used to calibrate")
+    b.add_argument("--horizon", type=_positive_int, default=2,
+                   help="years to forecast and score after --train-until (default 2)")
+    b.add_argument("--reps", type=_positive_int, default=200, help="replications (default 200)")
+    b.add_argument("--out", type=Path, default=Path("results") / "backtest",
+                   help="output folder (default results/backtest)")
+    b.add_argument("--years-back", type=_positive_float, default=3,
+                   help="years of data before --train-until to fit rates from (default 3)")
+    b.add_argument("--template", type=Path, default=None,
+                   help="scenario giving what the 903 cannot (default: calibration/template.toml)")
+    b.add_argument("--map", type=Path, default=None,
+                   help="placement code map (default: calibration/placement_map.toml)")
+    b.add_argument("--seed", type=int, default=20240401,
+                   help="master random seed (default 20240401)")
+    b.add_argument("--workers", type=_positive_int, default=None,
+                   help="processes to use (default: all cores)")
+    b.add_argument("--suppress-below", type=int, default=5, metavar="K",
+                   help="show counts of children under K as '<K' in backtest.md and "
+                        "calibration.md (default 5)")
+    b.add_argument("--force", action="store_true", help="replace the output folder if it exists")
+    b.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
     return p
 
 
@@ -147,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         command = {"validate": _validate, "run": _run, "synth903": _synth903,
-                   "calibrate": _calibrate}
+                   "calibrate": _calibrate, "backtest": _backtest}
         return command[args.command](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -249,6 +276,29 @@ def _calibrate(args: argparse.Namespace) -> int:
     )
     print(f"Wrote {toml_path} and {report}/calibration.md "
           f"in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    import time
+
+    from .backtest import backtest_files, summary_lines
+
+    started = time.perf_counter()
+    interactive = sys.stderr.isatty() and not args.quiet
+    bt = backtest_files(
+        args.data, args.train_until, args.out, horizon=args.horizon, reps=args.reps,
+        years_back=args.years_back, template=args.template, map_path=args.map, seed=args.seed,
+        workers=args.workers, suppress_below=args.suppress_below, force=args.force,
+        progress=interactive, messages=None if args.quiet else sys.stderr,
+    )
+    if not args.quiet:
+        steps = ", ".join(f"{k} {v:.1f} s" for k, v in bt.seconds.items())
+        print(f"Backtest from {args.train_until}, {args.horizon} year(s), {args.reps} "
+              f"replications: done in {time.perf_counter() - started:.1f} s ({steps}). "
+              f"Results in {args.out}/", file=sys.stderr)
+        for line in summary_lines(bt):
+            print(line)
     return 0
 
 
