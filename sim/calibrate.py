@@ -239,7 +239,7 @@ def _entries(cal: Calibration, per: pd.DataFrame, pl: pd.DataFrame, s: Any, w0: 
         + ("" if significant else ", not clearly different from 0, so none is applied")
     )
     cal.fitted.append(Fitted("entries.per_year", e["per_year"], lo, hi, len(local), years,
-                             "Poisson rate; log-linear trend applied only if beyond 2 SE"))
+                             "Poisson rate; log-linear trend applied only if beyond 2 quasi-Poisson SE"))
     # seasonality: calendar-month counts shrunk halfway to flat (few years of data)
     cal_month = ((pd.Timestamp(cal.at) + pd.to_timedelta(local["t0"] + 1, unit="D")).dt.month - 1)
     by_month = np.bincount(cal_month, minlength=12).astype(float)
@@ -286,7 +286,10 @@ def _poisson_trend(counts: np.ndarray) -> tuple[float, float, float]:
             break
     mu = np.exp(a + b * m)
     h = np.array([[mu.sum(), (mu * m).sum()], [(mu * m).sum(), (mu * m * m).sum()]])
-    se = math.sqrt(np.linalg.inv(h)[1, 1])
+    # quasi-Poisson: sibling groups make monthly counts clumpier than Poisson, so widen the
+    # standard error by the observed over-dispersion (never narrow it)
+    dispersion = max(1.0, float(((counts - mu) ** 2 / mu).sum()) / max(1, len(counts) - 2))
+    se = math.sqrt(np.linalg.inv(h)[1, 1] * dispersion)
     return float(math.exp(a + b * m[-1])), float(b), se
 
 
@@ -404,18 +407,19 @@ def _breakdowns_and_moves(
         if pid in pids:
             E[pids.index(pid), band] += 1
     base, age_mult = two_factor_rates(E, X)
-    needs_mean = _mean_needs_multiplier(s)
     prov = cal.scenario["provision"]
     rows = []
     for i, pid in enumerate(pids):
         ev, ex = E[i].sum(), X[i].sum()
         if ex < 1.0:
             continue
+        needs_mean = _mean_needs_multiplier(s, pid)
         prov[pid]["breakdown_per_year"] = round(float(base[i] / needs_mean), 4)
         lo, hi = poisson_interval(ev, ex)
         cal.comments[("provision", pid, "breakdown_per_year")] = (
             f"from the data: {int(ev)} breakdowns over {ex:.0f} child-years "
-            f"(before age and needs multipliers; divided by the template's mean needs multiplier {needs_mean:.2f})"
+            f"(before age and needs multipliers; divided by the mean needs multiplier of the "
+            f"template's children here, {needs_mean:.2f})"
         )
         cal.fitted.append(Fitted(f"provision.{pid}.breakdown_per_year", prov[pid]["breakdown_per_year"],
                                  lo / needs_mean, hi / needs_mean, ev, ex,
@@ -446,21 +450,33 @@ def _breakdowns_and_moves(
                                  "planned moves / years at risk"))
 
 
-def _mean_needs_multiplier(s: Any) -> float:
+def _mean_needs_multiplier(s: Any, pid: str | None = None) -> float:
+    """Average breakdown multiplier for needs: of the children living in `pid` at the start
+    (the template's needs mix there) or, without one, of all entrants."""
     mult = s.breakdown.needs_multiplier
-    total = 0.0
-    for band, share in s.entries.age_mix.items():
-        for need, p in s.entries.needs_mix.get(band, {}).items():
-            total += share * p * mult.get(need, 1.0)
-    return total if total > 0 else 1.0
-
-
-# --------------------------------------------------------------------------- first placements
+    group = s.population.get(pid) if pid else None
+    shares = group.needs if group is not None and group.needs else _entry_needs_shares(s)
+    total = sum(p * mult.get(n, 1.0) for n, p in shares.items())
+    weight = sum(shares.values())
+    return total / weight if weight > 0 else 1.0
 
 
 def _first_placements(cal: Calibration, per: pd.DataFrame, pl: pd.DataFrame, s: Any, w0: float) -> None:
-    first = pl.drop_duplicates(["CHILD", "period"], keep="first")
-    first = first[(first["t0"] > w0) & (first["t0"] <= -1) & ~first["uasc"] & first["pid"].notna()]
+    """Offer probabilities from where new entrants were first placed, along the preference order.
+
+    A child whose first days were in the fallback (waiting for an offer, say) counts where
+    they went next if that was within a fortnight. Only children old enough for a provision
+    count as reaching it.
+    """
+    pl = pl.assign(next_start=pl.groupby(["CHILD", "period"])["t0"].shift(-1))
+    firsts = pl.drop_duplicates(["CHILD", "period"], keep="first").copy()
+    seconds = pl[pl.duplicated(["CHILD", "period"], keep="first")].drop_duplicates(
+        ["CHILD", "period"], keep="first").set_index(["CHILD", "period"])["pid"]
+    fallback = s.matching.fallback
+    waited = (firsts["pid"] == fallback) & (firsts["next_start"] - firsts["t0"] <= 14)
+    firsts.loc[waited, "pid"] = [seconds.get(k) for k in zip(firsts.loc[waited, "CHILD"],
+                                                             firsts.loc[waited, "period"], strict=True)]
+    first = firsts[(firsts["t0"] > w0) & (firsts["t0"] <= -1) & ~firsts["uasc"] & firsts["pid"].notna()]
     if first.empty:
         return
     first = first.assign(age=(first["t0"] - first["dob"]) / DAYS_PER_YEAR)
@@ -468,30 +484,45 @@ def _first_placements(cal: Calibration, per: pd.DataFrame, pl: pd.DataFrame, s: 
     mix = first.groupby(["band", "pid"]).size().unstack(fill_value=0)
     cal.tables["first_placement_mix"] = mix
     order = s.matching.preferences[-1].order
-    counts = first["pid"].value_counts()
-    n_total = len(first)
-    taken = 0
+    placed_earlier = pd.Series(False, index=first.index)
+    needs_weight = _entry_needs_shares(s)
     for pid in order:
-        k = int(counts.get(pid, 0))
-        reach = n_total - taken
         spec = s.provision[pid]
-        if spec.kind == "offer" and reach >= 20:
-            p = min(0.98, max(0.02, k / reach))
-            lo, hi = binomial_interval(k, reach)
-            entry = cal.scenario["provision"][pid]
-            old = entry.get("offer_probability")
-            if isinstance(old, dict):
-                mean = sum(old.values()) / len(old) if old else 1.0
-                entry["offer_probability"] = {n: round(min(1.0, v * p / mean), 3) for n, v in old.items()} if mean > 0 else old
-            else:
-                entry["offer_probability"] = round(p, 3)
-            cal.comments[("provision", pid, "offer_probability")] = (
-                f"from the data: {k} of {reach} new entrants not placed earlier in the "
-                "preference list were placed here first (approximation: capacity elsewhere ignored)"
-            )
-            cal.fitted.append(Fitted(f"provision.{pid}.offer_probability", p, lo, hi, k, reach,
-                                     "share of first placements among those reaching it"))
-        taken += k
+        here = first["pid"] == pid
+        old_enough = (first["age"] >= spec.ages.min_age) & (first["age"] < spec.ages.max_age)
+        reaching = ~placed_earlier & old_enough
+        k, reach = int((here & reaching).sum()), int(reaching.sum())
+        placed_earlier |= here
+        if spec.kind != "offer" or reach < 20:
+            continue
+        p = min(0.98, max(0.02, k / reach))
+        lo, hi = binomial_interval(k, reach)
+        entry = cal.scenario["provision"][pid]
+        old = entry.get("offer_probability")
+        if isinstance(old, dict):
+            # keep the template's contrast between needs levels, scaled so that the
+            # average over entrants' needs matches the observed share
+            w = {n: needs_weight.get(n, 0.0) for n in old}
+            mean = sum(old[n] * w[n] for n in old) / (sum(w.values()) or 1.0)
+            if mean > 0:
+                entry["offer_probability"] = {n: round(min(1.0, v * p / mean), 3) for n, v in old.items()}
+        else:
+            entry["offer_probability"] = round(p, 3)
+        cal.comments[("provision", pid, "offer_probability")] = (
+            f"from the data: {k} of {reach} new entrants old enough and not placed earlier in "
+            "the preference list were placed here first (approximation: capacity elsewhere ignored)"
+        )
+        cal.fitted.append(Fitted(f"provision.{pid}.offer_probability", p, lo, hi, k, reach,
+                                 "share of first placements among those reaching it"))
+
+
+def _entry_needs_shares(s: Any) -> dict[str, float]:
+    """Share of entrants at each needs level, from the template's entry mixes."""
+    out: dict[str, float] = {}
+    for band, share in s.entries.age_mix.items():
+        for need, p in s.entries.needs_mix.get(band, {}).items():
+            out[need] = out.get(need, 0.0) + share * p
+    return out
 
 
 # --------------------------------------------------------------------------- capacity

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import simpy
+from simpy.events import URGENT
 
 from .ages import ADULT_AGE, AGE_BANDS, DAYS_PER_YEAR
 from .calendar import Calendar
@@ -653,7 +654,12 @@ class Model:
     def _monthly(self):
         """One process takes every month-end snapshot but the last (see `run`)."""
         for m in range(self.months - 1):
-            yield self.env.timeout(self.cal.bounds[m + 1] - self.env.now)
+            # urgent: the month-end figures come before anything dated the 1st of the next
+            # month (a home closing on 1 April still had its children on 31 March)
+            tick = simpy.Event(self.env)
+            tick._ok, tick._value = True, None
+            self.env.schedule(tick, URGENT, self.cal.bounds[m + 1] - self.env.now)
+            yield tick
             self._snapshot(m)
 
     def _snapshot_columns(self) -> None:

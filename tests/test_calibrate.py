@@ -121,8 +121,8 @@ def test_breakdown_rates_reproduce_observed_breakdowns(truth: Scenario, fitted) 
     from sim.calibrate import _mean_needs_multiplier
 
     rate = (s["provision"]["in_house_foster"]["breakdown_per_year"]
-            * s["breakdown"]["age_multiplier"]["10-15"] * _mean_needs_multiplier(truth))
-    true_mean = 0.25 * 1.5 * _mean_needs_multiplier(truth)
+            * s["breakdown"]["age_multiplier"]["10-15"] * _mean_needs_multiplier(truth, "in_house_foster"))
+    true_mean = 0.25 * 1.5 * _mean_needs_multiplier(truth, "in_house_foster")
     # several hundred child-years in this cell: sd of the rate well under 0.06; allow ~0.2
     assert abs(rate - true_mean) < 0.2, (rate, true_mean)
 
