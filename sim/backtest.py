@@ -93,8 +93,10 @@ class Observed:
         dob = ds.header.drop_duplicates("CHILD").set_index("CHILD")["DOB"]
         self.pl = pl.assign(
             dob=pl["CHILD"].map(dob),
-            group=[codes.provision(p, q) for p, q in zip(pl["PLACE"], pl["PLACE_PROVIDER"],
-                                                         strict=True)],
+            group=[
+                codes.provision(p, q)
+                for p, q in zip(pl["PLACE"], pl["PLACE_PROVIDER"], strict=True)
+            ],
         )
         per = periods(ds)
         self.per = per[(per["age_at_start"] >= 0) & (per["age_at_start"] < 18)]
@@ -103,8 +105,9 @@ class Observed:
         """(children in care, children by provision group, children with unmapped codes)."""
         pl = self.pl
         age = (on - pl["dob"]).dt.days / DAYS_PER_YEAR
-        active = pl[(pl["start"] <= on) & (pl["end"].isna() | (pl["end"] > on))
-                    & (age >= 0) & (age < 18)]
+        active = pl[
+            (pl["start"] <= on) & (pl["end"].isna() | (pl["end"] > on)) & (age >= 0) & (age < 18)
+        ]
         by = active.dropna(subset=["group"]).groupby("group")["CHILD"].nunique()
         unmapped = int(active.loc[active["group"].isna(), "CHILD"].nunique())
         return int(active["CHILD"].nunique()), {str(k): int(v) for k, v in by.items()}, unmapped
@@ -153,8 +156,9 @@ class Metric:
 
     @property
     def inside(self) -> list[bool]:
-        return [bool(lo <= a <= hi) for a, lo, hi in zip(self.actual, self.p10, self.p90,
-                                                         strict=True)]
+        return [
+            bool(lo <= a <= hi) for a, lo, hi in zip(self.actual, self.p10, self.p90, strict=True)
+        ]
 
     @property
     def naive(self) -> list[float]:
@@ -179,8 +183,10 @@ class Metric:
 
     def ape(self, forecast: list[float] | np.ndarray) -> list[float]:
         """Absolute % error per year (NaN where nothing happened: no % of zero)."""
-        return [abs(f - a) / a * 100 if a > 0 else math.nan
-                for f, a in zip(forecast, self.actual, strict=True)]
+        return [
+            abs(f - a) / a * 100 if a > 0 else math.nan
+            for f, a in zip(forecast, self.actual, strict=True)
+        ]
 
     def scores(self) -> dict[str, float]:
         return {
@@ -223,17 +229,28 @@ class Backtest:
             ape_m, ape_n, ape_t = m.ape(med), m.ape(naive), m.ape(trend)
             for k in range(1, m.horizon + 1):
                 i = k - 1
-                out.append({
-                    "metric": m.key, "label": m.label, "kind": m.kind, "horizon_year": k,
-                    "from": (self.year_end(k - 1) + dt.timedelta(days=1)).isoformat()
-                    if m.kind == "flow" else "",
-                    "to": self.year_end(k).isoformat(),
-                    "actual": m.actual[i], "median": float(med[i]), "p10": float(lo[i]),
-                    "p90": float(hi[i]), "inside_80": m.inside[i],
-                    "ape_median": ape_m[i],
-                    "same_as_last_year": naive[i], "ape_same_as_last_year": ape_n[i],
-                    "linear_trend": trend[i], "ape_linear_trend": ape_t[i],
-                })
+                out.append(
+                    {
+                        "metric": m.key,
+                        "label": m.label,
+                        "kind": m.kind,
+                        "horizon_year": k,
+                        "from": (self.year_end(k - 1) + dt.timedelta(days=1)).isoformat()
+                        if m.kind == "flow"
+                        else "",
+                        "to": self.year_end(k).isoformat(),
+                        "actual": m.actual[i],
+                        "median": float(med[i]),
+                        "p10": float(lo[i]),
+                        "p90": float(hi[i]),
+                        "inside_80": m.inside[i],
+                        "ape_median": ape_m[i],
+                        "same_as_last_year": naive[i],
+                        "ape_same_as_last_year": ape_n[i],
+                        "linear_trend": trend[i],
+                        "ape_linear_trend": ape_t[i],
+                    }
+                )
         return out
 
 
@@ -316,12 +333,16 @@ def backtest(
     train = truncate(ds, T)
     cal = calibrate(train, at, template, mapping, years_back=years_back)
     name = cal.scenario["scenario"]["name"]
-    header = "\n".join([
-        name, "",
-        f"Written by `sufficiency backtest`: calibrated only from the data known on {at}.",
-        "Comments say which numbers come from the data and which from the template.", "",
-        *cal.notes,
-    ])
+    header = "\n".join(
+        [
+            name,
+            "",
+            f"Written by `sufficiency backtest`: calibrated only from the data known on {at}.",
+            "Comments say which numbers come from the data and which from the template.",
+            "",
+            *cal.notes,
+        ]
+    )
     text = dumps(cal.scenario, cal.comments, header)
     model = loads(text, name="calibrated scenario")
     seconds["calibrate"] = time.perf_counter() - t0
@@ -354,12 +375,19 @@ def backtest(
 
     metrics = []
     start_pop = {pid: sum(g.by_age.values()) for pid, g in model.population.items()}
-    metrics.append(Metric(
-        "in_care_total", "Children in care (all)", "stock", stock_x,
-        [stocks[x][0] for x in stock_x], [future[k][0] for k in ks],
-        results.by_year("in_care", "total", how="end"),
-        results.series("in_care", "total"), float(sum(start_pop.values())),
-    ))
+    metrics.append(
+        Metric(
+            "in_care_total",
+            "Children in care (all)",
+            "stock",
+            stock_x,
+            [stocks[x][0] for x in stock_x],
+            [future[k][0] for k in ks],
+            results.by_year("in_care", "total", how="end"),
+            results.series("in_care", "total"),
+            float(sum(start_pop.values())),
+        )
+    )
     unmapped = stocks[0][2]
     if unmapped:
         notes.append(
@@ -374,12 +402,19 @@ def backtest(
         members = [p for p, gg in groups.items() if gg == g]
         monthly = sum(results.series("in_care", p) for p in members)
         label = (model.provision[g].label or g) if g in model.provision else g
-        metrics.append(Metric(
-            f"in_care_{g}", f"In care: {label}", "stock", stock_x,
-            [stocks[x][1].get(g, 0) for x in stock_x], [future[k][1].get(g, 0) for k in ks],
-            sum(results.by_year("in_care", p, how="end") for p in members), monthly,
-            float(sum(start_pop.get(p, 0) for p in members)),
-        ))
+        metrics.append(
+            Metric(
+                f"in_care_{g}",
+                f"In care: {label}",
+                "stock",
+                stock_x,
+                [stocks[x][1].get(g, 0) for x in stock_x],
+                [future[k][1].get(g, 0) for k in ks],
+                sum(results.by_year("in_care", p, how="end") for p in members),
+                monthly,
+                float(sum(start_pop.get(p, 0) for p in members)),
+            )
+        )
     small = [g for g in order if 0 < stocks[0][1].get(g, 0) < MIN_CHILDREN]
     if small:
         notes.append(
@@ -390,20 +425,40 @@ def backtest(
     def year(k: int) -> tuple[pd.Timestamp, pd.Timestamp]:
         return _years_after(T, k - 1), _years_after(T, k)
 
-    metrics.append(Metric(
-        "entries", "Children starting care in the year (incl. UASC)", "flow", flow_x,
-        [obs.entries(*year(x)) for x in flow_x], [obs.entries(*year(k)) for k in ks],
-        results.by_year("entries", "all"),
-    ))
-    metrics.append(Metric(
-        "exits", "Children leaving care in the year (incl. at 18)", "flow", flow_x,
-        [obs.exits(*year(x)) for x in flow_x], [obs.exits(*year(k)) for k in ks],
-        results.by_year("exits", "total"),
-    ))
+    metrics.append(
+        Metric(
+            "entries",
+            "Children starting care in the year (incl. UASC)",
+            "flow",
+            flow_x,
+            [obs.entries(*year(x)) for x in flow_x],
+            [obs.entries(*year(k)) for k in ks],
+            results.by_year("entries", "all"),
+        )
+    )
+    metrics.append(
+        Metric(
+            "exits",
+            "Children leaving care in the year (incl. at 18)",
+            "flow",
+            flow_x,
+            [obs.exits(*year(x)) for x in flow_x],
+            [obs.exits(*year(k)) for k in ks],
+            results.by_year("exits", "total"),
+        )
+    )
     seconds["score"] = time.perf_counter() - t0
-    return Backtest(at=at, horizon=horizon, years_back=years_back, metrics=metrics,
-                    calibration=cal, scenario_text=text, results=results, notes=notes,
-                    seconds=seconds)
+    return Backtest(
+        at=at,
+        horizon=horizon,
+        years_back=years_back,
+        metrics=metrics,
+        calibration=cal,
+        scenario_text=text,
+        results=results,
+        notes=notes,
+        seconds=seconds,
+    )
 
 
 # =========================================================================== outputs
@@ -419,12 +474,20 @@ def _pct(v: float) -> str:
 
 
 def summary_table(bt: Backtest) -> list[list[str]]:
-    rows = [["metric", "MAPE median", "80% coverage", "MAPE same as last year",
-             "MAPE linear trend"]]
+    rows = [
+        ["metric", "MAPE median", "80% coverage", "MAPE same as last year", "MAPE linear trend"]
+    ]
     for m in bt.metrics:
         s = m.scores()
-        rows.append([m.key, _pct(s["mape_median"]), f"{sum(m.inside)}/{m.horizon}",
-                     _pct(s["mape_naive"]), _pct(s["mape_trend"])])
+        rows.append(
+            [
+                m.key,
+                _pct(s["mape_median"]),
+                f"{sum(m.inside)}/{m.horizon}",
+                _pct(s["mape_naive"]),
+                _pct(s["mape_trend"]),
+            ]
+        )
     return rows
 
 
@@ -432,8 +495,12 @@ def _aligned(rows: list[list[str]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = []
     for j, r in enumerate(rows):
-        out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                             for i, (c, w) in enumerate(zip(r, widths, strict=True))))
+        out.append(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
         if j == 0:
             out.append("  ".join("-" * w for w in widths))
     return out
@@ -454,8 +521,11 @@ def _reading(bt: Backtest) -> list[str]:
     wins = {"the simulation": 0, "same as last year": 0, "the linear trend": 0}
     for m in bt.metrics:
         s = m.scores()
-        options = {"the simulation": s["mape_median"], "same as last year": s["mape_naive"],
-                   "the linear trend": s["mape_trend"]}
+        options = {
+            "the simulation": s["mape_median"],
+            "same as last year": s["mape_naive"],
+            "the linear trend": s["mape_trend"],
+        }
         finite = {k: v for k, v in options.items() if np.isfinite(v)}
         if finite:
             wins[min(finite, key=lambda k: finite[k])] += 1
@@ -470,8 +540,10 @@ def _reading(bt: Backtest) -> list[str]:
         f"{_pct(total['mape_naive'])} for 'same as last year' and "
         f"{_pct(total['mape_trend'])} for a straight-line trend.",
         f"- Of the {len(bt.metrics)} measures, the most accurate central forecast was "
-        + ", ".join(f"{k}'s for {v}" if k == "the simulation" else f"{k} for {v}"
-                    for k, v in wins.items()) + ".",
+        + ", ".join(
+            f"{k}'s for {v}" if k == "the simulation" else f"{k} for {v}" for k, v in wins.items()
+        )
+        + ".",
     ]
     missed = [m.label for m in bt.metrics if not any(m.inside)]
     if missed:
@@ -509,8 +581,11 @@ def write_markdown(bt: Backtest, path: Path, k: int) -> None:
         "",
     ]
     if k:
-        lines += [f"Counts of children under {k} are shown as `<{k}`, and their percentage errors "
-                  "are left blank (they would give the count away).", ""]
+        lines += [
+            f"Counts of children under {k} are shown as `<{k}`, and their percentage errors "
+            "are left blank (they would give the count away).",
+            "",
+        ]
     lines += ["## Summary", ""]
     table = summary_table(bt)
     lines.append("| " + " | ".join(table[0]) + " |")
@@ -533,16 +608,18 @@ def write_markdown(bt: Backtest, path: Path, k: int) -> None:
         ape_m, ape_n, ape_t = m.ape(med), m.ape(m.naive), m.ape(m.trend)
         for i in range(m.horizon):
             hidden = bool(k) and 0 < m.actual[i] < k  # an error would give the count away
-            e_m, e_n, e_t = ("", "", "") if hidden else (_pct(ape_m[i]), _pct(ape_n[i]),
-                                                         _pct(ape_t[i]))
+            e_m, e_n, e_t = (
+                ("", "", "") if hidden else (_pct(ape_m[i]), _pct(ape_n[i]), _pct(ape_t[i]))
+            )
             lines.append(
                 f"| {bt.year_end(i + 1)} | {_count(m.actual[i], k)} | "
                 f"{med[i]:,.0f} ({lo[i]:,.0f}{DASH}{hi[i]:,.0f}) | "
                 f"{'yes' if m.inside[i] else 'no'} | {e_m} | "
                 f"{_count(m.naive[i], k)} ({e_n}) | {m.trend[i]:,.0f} ({e_t}) |"
             )
-        hist = ", ".join(f"{bt.year_end(x)}: {_count(v, k)}"
-                         for x, v in zip(m.history_x, m.history, strict=True))
+        hist = ", ".join(
+            f"{bt.year_end(x)}: {_count(v, k)}" for x, v in zip(m.history_x, m.history, strict=True)
+        )
         s = m.scores()
         lines += [
             "",
@@ -594,36 +671,59 @@ def _chart(bt: Backtest, m: Metric, path: Path) -> None:
     if m.kind == "stock" and m.monthly is not None:
         months = m.monthly.shape[1]
         first = (T + pd.Timedelta(days=1)).date()
-        ends = [np.datetime64((pd.Timestamp(first) + pd.DateOffset(months=i + 1)
-                               - pd.Timedelta(days=1)).date(), "D") for i in range(months)]
+        ends = [
+            np.datetime64(
+                (pd.Timestamp(first) + pd.DateOffset(months=i + 1) - pd.Timedelta(days=1)).date(),
+                "D",
+            )
+            for i in range(months)
+        ]
         x = np.array([np.datetime64(T.date(), "D"), *ends])
         q = np.percentile(m.monthly, [10, 50, 90], axis=0)
         q = np.concatenate([np.full((3, 1), m.start or 0.0), q], axis=1)
-        ax.fill_between(x, q[0], q[2], color=colour, alpha=0.22, linewidth=0,
-                        label=f"simulation 10{DASH}90%")
+        ax.fill_between(
+            x, q[0], q[2], color=colour, alpha=0.22, linewidth=0, label=f"simulation 10{DASH}90%"
+        )
         ax.plot(x, q[1], color=colour, linewidth=2, label="simulation median")
     else:
         med, lo, hi = m.median, m.p10, m.p90
         if m.horizon > 1:
-            ax.fill_between(fx, lo, hi, color=colour, alpha=0.22, linewidth=0,
-                            label=f"simulation 10{DASH}90%")
-        ax.errorbar(fx, med, yerr=[med - lo, hi - med], fmt="s-", color=colour, capsize=4,
-                    linewidth=2, label="simulation median" + (f" (10{DASH}90%)" if m.horizon == 1
-                                                              else ""))
+            ax.fill_between(
+                fx, lo, hi, color=colour, alpha=0.22, linewidth=0, label=f"simulation 10{DASH}90%"
+            )
+        ax.errorbar(
+            fx,
+            med,
+            yerr=[med - lo, hi - med],
+            fmt="s-",
+            color=colour,
+            capsize=4,
+            linewidth=2,
+            label="simulation median" + (f" (10{DASH}90%)" if m.horizon == 1 else ""),
+        )
     ref_x = [date(0), *fx]
     last = m.history[-1]
-    ax.plot(ref_x, [last] * len(ref_x), linestyle="--", color="#CC6677", linewidth=1.5,
-            label="same as last year")
+    ax.plot(
+        ref_x,
+        [last] * len(ref_x),
+        linestyle="--",
+        color="#CC6677",
+        linewidth=1.5,
+        label="same as last year",
+    )
     trend = m.trend_at(np.arange(0, m.horizon + 1, dtype=float))
-    ax.plot(ref_x, trend, linestyle="--", color="#117733", linewidth=1.5,
-            label="linear trend")
+    ax.plot(ref_x, trend, linestyle="--", color="#117733", linewidth=1.5, label="linear trend")
     if len(m.history_x) > 1:
-        ax.plot(hx, m.trend_at(np.asarray(m.history_x, float)), linestyle=":", color="#117733",
-                linewidth=1)
+        ax.plot(
+            hx,
+            m.trend_at(np.asarray(m.history_x, float)),
+            linestyle=":",
+            color="#117733",
+            linewidth=1,
+        )
     ax.plot(hx + fx, [*m.history, *m.actual], color="#999999", linewidth=1, zorder=2)
     ax.plot(hx, m.history, "o", color="#777777", label="actual (before the date)", zorder=3)
-    ax.plot(fx, m.actual, "o", color="#000000", markersize=7, label="actual (horizon)",
-            zorder=4)
+    ax.plot(fx, m.actual, "o", color="#000000", markersize=7, label="actual (horizon)", zorder=4)
     ax.axvline(np.datetime64(T.date(), "D"), color="#bbbbbb", linewidth=1)
     locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
     ax.xaxis.set_major_locator(locator)
@@ -686,8 +786,18 @@ def backtest_files(
     read_s = time.perf_counter() - t0
     if (ds.problems or ds.skipped) and messages is not None:
         print(ds.summary(), file=messages)
-    bt = backtest(ds, at, tpl, mapping, horizon=horizon, reps=reps, years_back=years_back,
-                  seed=seed, workers=workers, progress=progress)
+    bt = backtest(
+        ds,
+        at,
+        tpl,
+        mapping,
+        horizon=horizon,
+        reps=reps,
+        years_back=years_back,
+        seed=seed,
+        workers=workers,
+        progress=progress,
+    )
     bt.seconds = {"read": read_s, **bt.seconds}
     t0 = time.perf_counter()
     with atomic_path(out, force=force) as tmp:

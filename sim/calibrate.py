@@ -133,7 +133,11 @@ def calibrate(
     cal.notes.append(
         f"Data checks: {len(ds.problems)} problem(s) reported by file, row and column when the "
         f"command ran; {skipped:,} row(s) set aside"
-        + (" (" + "; ".join(f"{n:,} {why}" for why, n in ds.skipped.items()) + ")." if skipped else ".")
+        + (
+            " (" + "; ".join(f"{n:,} {why}" for why, n in ds.skipped.items()) + ")."
+            if skipped
+            else "."
+        )
     )
     pl = placements(ds).copy()
     per = periods(ds).copy()
@@ -144,7 +148,9 @@ def calibrate(
         df["dob"] = (df["CHILD"].map(dob) - origin) / pd.Timedelta(days=1)
         df["t0"] = (df["start"] - origin) / pd.Timedelta(days=1)
         df["t1"] = (df["end"] - origin) / pd.Timedelta(days=1)
-    pl["pid"] = [codes.provision(p, q) for p, q in zip(pl["PLACE"], pl["PLACE_PROVIDER"], strict=True)]
+    pl["pid"] = [
+        codes.provision(p, q) for p, q in zip(pl["PLACE"], pl["PLACE_PROVIDER"], strict=True)
+    ]
     unmapped = int(pl["pid"].isna().sum())
     if unmapped:
         cal.notes.append(
@@ -152,9 +158,14 @@ def calibrate(
             "map); they are left out of rates and the starting population."
         )
     care_start = per.set_index(["CHILD", "period"])["t0"]
-    pl["care_t0"] = [care_start.get((c, p), t) for c, p, t in zip(pl["CHILD"], pl["period"], pl["t0"], strict=True)]
+    pl["care_t0"] = [
+        care_start.get((c, p), t)
+        for c, p, t in zip(pl["CHILD"], pl["period"], pl["t0"], strict=True)
+    ]
     uasc = per.set_index(["CHILD", "period"])["uasc"]
-    pl["uasc"] = [bool(uasc.get((c, p), False)) for c, p in zip(pl["CHILD"], pl["period"], strict=True)]
+    pl["uasc"] = [
+        bool(uasc.get((c, p), False)) for c, p in zip(pl["CHILD"], pl["period"], strict=True)
+    ]
     pl = pl.sort_values(["CHILD", "t0"]).reset_index(drop=True)
     pl["next_pid"] = pl.groupby("CHILD")["pid"].shift(-1)
 
@@ -188,7 +199,9 @@ def _population(cal: Calibration, pl: pd.DataFrame, s: Any) -> None:
     population: dict[str, Any] = {}
     for pid, row in table.iterrows():
         old = cal.scenario.get("population", {}).get(pid, {})
-        group: dict[str, Any] = {"by_age": {b: int(row.get(b, 0)) for b in BAND_NAMES if row.get(b, 0)}}
+        group: dict[str, Any] = {
+            "by_age": {b: int(row.get(b, 0)) for b in BAND_NAMES if row.get(b, 0)}
+        }
         if "needs" in old:
             group["needs"] = old["needs"]
         n = int(row.sum())
@@ -204,13 +217,17 @@ def _population(cal: Calibration, pl: pd.DataFrame, s: Any) -> None:
     cal.scenario["population"] = population
     cal.tables["population"] = table
     total = int(table.values.sum())
-    cal.fitted.append(Fitted("population (children in care)", total, total, total, total, 0, "count on the date"))
+    cal.fitted.append(
+        Fitted("population (children in care)", total, total, total, total, 0, "count on the date")
+    )
 
 
 # --------------------------------------------------------------------------- entries
 
 
-def _entries(cal: Calibration, per: pd.DataFrame, pl: pd.DataFrame, s: Any, w0: float, years: float) -> None:
+def _entries(
+    cal: Calibration, per: pd.DataFrame, pl: pd.DataFrame, s: Any, w0: float, years: float
+) -> None:
     new = per[(per["t0"] > w0) & (per["t0"] <= -1)].copy()
     new["age"] = (new["t0"] - new["dob"]) / DAYS_PER_YEAR
     new = new[(new["age"] >= 0) & (new["age"] < 18)]
@@ -238,10 +255,19 @@ def _entries(cal: Calibration, per: pd.DataFrame, pl: pd.DataFrame, s: Any, w0: 
         f"from the data: fitted {math.exp(trend * 12) - 1:+.1%} a year (se {trend_se * 12:.1%})"
         + ("" if significant else ", not clearly different from 0, so none is applied")
     )
-    cal.fitted.append(Fitted("entries.per_year", e["per_year"], lo, hi, len(local), years,
-                             "Poisson rate; log-linear trend applied only if beyond 2 quasi-Poisson SE"))
+    cal.fitted.append(
+        Fitted(
+            "entries.per_year",
+            e["per_year"],
+            lo,
+            hi,
+            len(local),
+            years,
+            "Poisson rate; log-linear trend applied only if beyond 2 quasi-Poisson SE",
+        )
+    )
     # seasonality: calendar-month counts shrunk halfway to flat (few years of data)
-    cal_month = ((pd.Timestamp(cal.at) + pd.to_timedelta(local["t0"] + 1, unit="D")).dt.month - 1)
+    cal_month = (pd.Timestamp(cal.at) + pd.to_timedelta(local["t0"] + 1, unit="D")).dt.month - 1
     by_month = np.bincount(cal_month, minlength=12).astype(float)
     if by_month.sum() >= 120:
         mean = by_month.mean()
@@ -256,7 +282,9 @@ def _entries(cal: Calibration, per: pd.DataFrame, pl: pd.DataFrame, s: Any, w0: 
     if len(local) >= 20:
         e["age_mix"] = {b: round(float(mix.get(b, 0)) / len(local), 4) for b in BAND_NAMES}
         _renormalise(e["age_mix"])
-        cal.comments[("entries", "age_mix")] = f"from the data: age at entry of {len(local)} children"
+        cal.comments[("entries", "age_mix")] = (
+            f"from the data: age at entry of {len(local)} children"
+        )
     u = e.setdefault("uasc", {})
     u["per_year"] = round(len(uasc) / years, 2)
     cal.comments[("entries", "uasc", "per_year")] = (
@@ -264,7 +292,9 @@ def _entries(cal: Calibration, per: pd.DataFrame, pl: pd.DataFrame, s: Any, w0: 
     )
     if len(uasc) >= 10:
         umix = uasc["band"].value_counts()
-        u["age_mix"] = {b: round(float(umix[b]) / len(uasc), 4) for b in BAND_NAMES if umix.get(b, 0)}
+        u["age_mix"] = {
+            b: round(float(umix[b]) / len(uasc), 4) for b in BAND_NAMES if umix.get(b, 0)
+        }
         _renormalise(u["age_mix"])
     cal.tables["entries_by_month"] = pd.DataFrame({"entries": counts})
     cal.tables["entry_age_mix"] = mix.rename("children").to_frame()
@@ -299,7 +329,9 @@ def _poisson_trend(counts: np.ndarray) -> tuple[float, float, float]:
 def _exposure(pl: pd.DataFrame, s: Any, w0: float) -> list[Piece]:
     tic_edges = sorted({st.until_years for r in s.exits.values() for st in r.time_in_care})
     pieces: list[Piece] = []
-    for pid, t0, t1, dob, care in zip(pl["pid"], pl["t0"], pl["t1"], pl["dob"], pl["care_t0"], strict=True):
+    for pid, t0, t1, dob, care in zip(
+        pl["pid"], pl["t0"], pl["t1"], pl["dob"], pl["care_t0"], strict=True
+    ):
         if pid is None or (isinstance(pid, float) and math.isnan(pid)):
             continue
         a = max(t0, w0)
@@ -322,7 +354,9 @@ def _events_in_window(pl: pd.DataFrame, w0: float) -> pd.DataFrame:
 # --------------------------------------------------------------------------- exits
 
 
-def _exits(cal: Calibration, pl: pd.DataFrame, s: Any, codes: CodeMap, pieces: list[Piece], w0: float) -> None:
+def _exits(
+    cal: Calibration, pl: pd.DataFrame, s: Any, codes: CodeMap, pieces: list[Piece], w0: float
+) -> None:
     ended = _events_in_window(pl, w0)
     exits = ended[(ended["ended_by"] == "exit") & (ended["age"] < 17.99)].copy()
     exits["route"] = [codes.exit_of.get(r, "") for r in exits["reason"]]
@@ -362,8 +396,17 @@ def _exits(cal: Calibration, pl: pd.DataFrame, s: Any, codes: CodeMap, pieces: l
             crude = ev / ex
             if crude > 0:  # ... carried over to the fitted (time-in-care adjusted) rate
                 lo, hi = lo * rates[i] / crude, hi * rates[i] / crude
-            cal.fitted.append(Fitted(f"exits.{name}.rate_per_year.{band}", new_rates[band], lo, hi,
-                                     ev, ex, "events / years at risk (piecewise exponential)"))
+            cal.fitted.append(
+                Fitted(
+                    f"exits.{name}.rate_per_year.{band}",
+                    new_rates[band],
+                    lo,
+                    hi,
+                    ev,
+                    ex,
+                    "events / years at risk (piecewise exponential)",
+                )
+            )
             table_rows.append((name, band, ev, ex, new_rates[band], lo, hi))
         cal.scenario["exits"][name]["rate_per_year"] = new_rates
         cal.comments[("exits", name, "rate_per_year")] = (
@@ -421,9 +464,17 @@ def _breakdowns_and_moves(
             f"(before age and needs multipliers; divided by the mean needs multiplier of the "
             f"template's children here, {needs_mean:.2f})"
         )
-        cal.fitted.append(Fitted(f"provision.{pid}.breakdown_per_year", prov[pid]["breakdown_per_year"],
-                                 lo / needs_mean, hi / needs_mean, ev, ex,
-                                 "two-factor Poisson fit: provision x age band"))
+        cal.fitted.append(
+            Fitted(
+                f"provision.{pid}.breakdown_per_year",
+                prov[pid]["breakdown_per_year"],
+                lo / needs_mean,
+                hi / needs_mean,
+                ev,
+                ex,
+                "two-factor Poisson fit: provision x age band",
+            )
+        )
         rows.append((pid, ev, ex))
     weights = X.sum(axis=0)
     bd = cal.scenario.setdefault("breakdown", {})
@@ -431,13 +482,23 @@ def _breakdowns_and_moves(
         b: round(float(age_mult[j]), 3) for j, b in enumerate(BAND_NAMES) if weights[j] >= 1.0
     }
     cal.comments[("breakdown", "age_multiplier")] = "from the data: two-factor Poisson fit"
-    cal.tables["breakdowns"] = pd.DataFrame(rows, columns=["provision", "breakdowns", "child_years"])
+    cal.tables["breakdowns"] = pd.DataFrame(
+        rows, columns=["provision", "breakdowns", "child_years"]
+    )
     # planned moves: each rule of the template, its rate from the moves it describes
     planned = moves[moves["kind"] == "planned"]
     for i, rule in enumerate(s.moves):
-        ex = sum(p.years for p in pieces if p.provision in rule.from_ and rule.min_age <= p.age < rule.max_age)
-        hit = planned[planned["pid"].isin(rule.from_) & planned["next_pid"].isin(rule.to)
-                      & (planned["age"] >= rule.min_age) & (planned["age"] < rule.max_age)]
+        ex = sum(
+            p.years
+            for p in pieces
+            if p.provision in rule.from_ and rule.min_age <= p.age < rule.max_age
+        )
+        hit = planned[
+            planned["pid"].isin(rule.from_)
+            & planned["next_pid"].isin(rule.to)
+            & (planned["age"] >= rule.min_age)
+            & (planned["age"] < rule.max_age)
+        ]
         if ex < 1.0:
             continue
         rate = len(hit) / ex
@@ -446,8 +507,17 @@ def _breakdowns_and_moves(
         cal.comments[("moves", i)] = (
             f"rate from the data: {len(hit)} planned moves over {ex:.0f} child-years at risk"
         )
-        cal.fitted.append(Fitted(f"moves[{i}] {rule.name}", rate, lo, hi, len(hit), ex,
-                                 "planned moves / years at risk"))
+        cal.fitted.append(
+            Fitted(
+                f"moves[{i}] {rule.name}",
+                rate,
+                lo,
+                hi,
+                len(hit),
+                ex,
+                "planned moves / years at risk",
+            )
+        )
 
 
 def _mean_needs_multiplier(s: Any, pid: str | None = None) -> float:
@@ -461,7 +531,9 @@ def _mean_needs_multiplier(s: Any, pid: str | None = None) -> float:
     return total / weight if weight > 0 else 1.0
 
 
-def _first_placements(cal: Calibration, per: pd.DataFrame, pl: pd.DataFrame, s: Any, w0: float) -> None:
+def _first_placements(
+    cal: Calibration, per: pd.DataFrame, pl: pd.DataFrame, s: Any, w0: float
+) -> None:
     """Offer probabilities from where new entrants were first placed, along the preference order.
 
     A child whose first days were in the fallback (waiting for an offer, say) counts where
@@ -470,13 +542,20 @@ def _first_placements(cal: Calibration, per: pd.DataFrame, pl: pd.DataFrame, s: 
     """
     pl = pl.assign(next_start=pl.groupby(["CHILD", "period"])["t0"].shift(-1))
     firsts = pl.drop_duplicates(["CHILD", "period"], keep="first").copy()
-    seconds = pl[pl.duplicated(["CHILD", "period"], keep="first")].drop_duplicates(
-        ["CHILD", "period"], keep="first").set_index(["CHILD", "period"])["pid"]
+    seconds = (
+        pl[pl.duplicated(["CHILD", "period"], keep="first")]
+        .drop_duplicates(["CHILD", "period"], keep="first")
+        .set_index(["CHILD", "period"])["pid"]
+    )
     fallback = s.matching.fallback
     waited = (firsts["pid"] == fallback) & (firsts["next_start"] - firsts["t0"] <= 14)
-    firsts.loc[waited, "pid"] = [seconds.get(k) for k in zip(firsts.loc[waited, "CHILD"],
-                                                             firsts.loc[waited, "period"], strict=True)]
-    first = firsts[(firsts["t0"] > w0) & (firsts["t0"] <= -1) & ~firsts["uasc"] & firsts["pid"].notna()]
+    firsts.loc[waited, "pid"] = [
+        seconds.get(k)
+        for k in zip(firsts.loc[waited, "CHILD"], firsts.loc[waited, "period"], strict=True)
+    ]
+    first = firsts[
+        (firsts["t0"] > w0) & (firsts["t0"] <= -1) & ~firsts["uasc"] & firsts["pid"].notna()
+    ]
     if first.empty:
         return
     first = first.assign(age=(first["t0"] - first["dob"]) / DAYS_PER_YEAR)
@@ -505,15 +584,26 @@ def _first_placements(cal: Calibration, per: pd.DataFrame, pl: pd.DataFrame, s: 
             w = {n: needs_weight.get(n, 0.0) for n in old}
             mean = sum(old[n] * w[n] for n in old) / (sum(w.values()) or 1.0)
             if mean > 0:
-                entry["offer_probability"] = {n: round(min(1.0, v * p / mean), 3) for n, v in old.items()}
+                entry["offer_probability"] = {
+                    n: round(min(1.0, v * p / mean), 3) for n, v in old.items()
+                }
         else:
             entry["offer_probability"] = round(p, 3)
         cal.comments[("provision", pid, "offer_probability")] = (
             f"from the data: {k} of {reach} new entrants old enough and not placed earlier in "
             "the preference list were placed here first (approximation: capacity elsewhere ignored)"
         )
-        cal.fitted.append(Fitted(f"provision.{pid}.offer_probability", p, lo, hi, k, reach,
-                                 "share of first placements among those reaching it"))
+        cal.fitted.append(
+            Fitted(
+                f"provision.{pid}.offer_probability",
+                p,
+                lo,
+                hi,
+                k,
+                reach,
+                "share of first placements among those reaching it",
+            )
+        )
 
 
 def _entry_needs_shares(s: Any) -> dict[str, float]:
@@ -542,7 +632,8 @@ def _capacity(cal: Calibration, s: Any) -> None:
             if places < need or places > 2 * need:
                 scale = need / places if places else 1
                 entry["households"] = [
-                    {"count": max(1, math.ceil(h["count"] * scale)), "places": h["places"]} for h in hh
+                    {"count": max(1, math.ceil(h["count"] * scale)), "places": h["places"]}
+                    for h in hh
                 ]
                 n = sum(h["count"] for h in entry["households"])
                 dereg = float(entry.get("deregistration_per_year", 0.0))
@@ -560,7 +651,8 @@ def _capacity(cal: Calibration, s: Any) -> None:
             if beds < children:
                 extra = math.ceil((need - beds) / 3)
                 entry["homes"] = list(homes) + [
-                    {"name": f"{pid} home {i + 1} (sized by calibrate)", "beds": 3} for i in range(extra)
+                    {"name": f"{pid} home {i + 1} (sized by calibrate)", "beds": 3}
+                    for i in range(extra)
                 ]
                 cal.comments[("provision", pid, "homes")] = (
                     f"assumption: 3-bed homes added to hold the {children} children here at "
@@ -568,7 +660,9 @@ def _capacity(cal: Calibration, s: Any) -> None:
                 )
     for pid, spec in s.provision.items():
         if spec.kind in ("foster", "home") and pid not in cal.scenario["population"]:
-            cal.notes.append(f"No child was in {pid!r} on {cal.at}; its capacity is the template's.")
+            cal.notes.append(
+                f"No child was in {pid!r} on {cal.at}; its capacity is the template's."
+            )
 
 
 # --------------------------------------------------------------------------- distance
@@ -646,13 +740,16 @@ def read_map(path: Path | None) -> dict[str, Any]:
         with Path(path).open("rb") as fh:
             data = tomllib.load(fh)
     except FileNotFoundError:
-        raise ScenarioError(path, "file not found", expected="a placement code map (.toml)") from None
+        raise ScenarioError(
+            path, "file not found", expected="a placement code map (.toml)"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(path, f"is not valid TOML: {exc}") from None
     for pid, entry in data.get("provision", {}).items():
         if not isinstance(entry, dict) or not isinstance(entry.get("codes"), list):
-            raise ScenarioError(path, "needs a list of codes such as [\"U4/PR1\"]",
-                                key=f"provision.{pid}.codes")
+            raise ScenarioError(
+                path, 'needs a list of codes such as ["U4/PR1"]', key=f"provision.{pid}.codes"
+            )
     return data
 
 
@@ -666,8 +763,11 @@ def read_centroids(path: Path) -> pd.DataFrame:
     df.columns = [c.strip().lower() for c in df.columns]
     missing = {"district", "easting", "northing"} - set(df.columns)
     if missing:
-        raise ScenarioError(path, f"is missing column(s) {', '.join(sorted(missing))}",
-                            expected="columns district, easting, northing (metres)")
+        raise ScenarioError(
+            path,
+            f"is missing column(s) {', '.join(sorted(missing))}",
+            expected="columns district, easting, northing (metres)",
+        )
     df["district"] = df["district"].astype(str).str.strip().str.upper()
     return df
 
@@ -705,15 +805,17 @@ def calibrate_files(
         print(ds.summary(), file=sys.stderr)
     cal = calibrate(ds, at, tpl, mapping, years_back=years_back, centroids=centroids)
     name = cal.scenario["scenario"]["name"]
-    header = "\n".join([
-        f"{name}",
-        "",
-        "Written by `sufficiency calibrate`. Comments say which numbers come from the data",
-        "('from the data') and which from the template or an assumption; everything without",
-        "a comment is the template's. See the calibration report for intervals.",
-        "",
-        *cal.notes,
-    ])
+    header = "\n".join(
+        [
+            f"{name}",
+            "",
+            "Written by `sufficiency calibrate`. Comments say which numbers come from the data",
+            "('from the data') and which from the template or an assumption; everything without",
+            "a comment is the template's. See the calibration report for intervals.",
+            "",
+            *cal.notes,
+        ]
+    )
     text = dumps(cal.scenario, cal.comments, header)
     loads(text, name=str(out))  # never write a scenario that would not validate
     with atomic_path(report, force=force) as tmp:

@@ -18,14 +18,17 @@ def _count(v: float, k: int) -> str:
     return f"<{k}" if k and 0 < n < k else f"{n:,}"
 
 
-def write_report(cal: Calibration, folder: Path, scenario_name: str, suppress_below: int = 5) -> None:
+def write_report(
+    cal: Calibration, folder: Path, scenario_name: str, suppress_below: int = 5
+) -> None:
     """Write calibration.md and its charts into `folder` (which must exist)."""
     k = max(0, int(suppress_below))
     lines = [
         f"# Calibration: {scenario_name}",
         "",
         f"Fitted from SSDA903 data up to {cal.at}. Counts under {k} are shown as `<{k}`."
-        if k else f"Fitted from SSDA903 data up to {cal.at}.",
+        if k
+        else f"Fitted from SSDA903 data up to {cal.at}.",
         "",
         "## Notes",
         "",
@@ -47,26 +50,41 @@ def write_report(cal: Calibration, folder: Path, scenario_name: str, suppress_be
         )
     pop = cal.tables.get("population")
     if pop is not None and not pop.empty:
-        lines += ["", f"## Children in care on {cal.at}, by placement and age band", "",
-                  "| provision | " + " | ".join(pop.columns) + " | total |",
-                  "|---|" + "---|" * (len(pop.columns) + 1)]
+        lines += [
+            "",
+            f"## Children in care on {cal.at}, by placement and age band",
+            "",
+            "| provision | " + " | ".join(pop.columns) + " | total |",
+            "|---|" + "---|" * (len(pop.columns) + 1),
+        ]
         for pid, row in pop.iterrows():
             cells = " | ".join(_count(v, k) for v in row.values)
             lines.append(f"| {pid} | {cells} | {_count(row.sum(), k)} |")
     mix = cal.tables.get("first_placement_mix")
     if mix is not None and not mix.empty:
-        lines += ["", "## First placement of children entering care (not UASC), by age band", "",
-                  "| age band | " + " | ".join(mix.columns) + " |",
-                  "|---|" + "---|" * len(mix.columns)]
+        lines += [
+            "",
+            "## First placement of children entering care (not UASC), by age band",
+            "",
+            "| age band | " + " | ".join(mix.columns) + " |",
+            "|---|" + "---|" * len(mix.columns),
+        ]
         for band, row in mix.iterrows():
             lines.append(f"| {band} | " + " | ".join(_count(v, k) for v in row.values) + " |")
     dist = cal.tables.get("distance")
     if dist is not None and not dist.empty:
-        lines += ["", "## Distance from home (placements on the date)", "",
-                  "| provision | placements | within 20 miles | median miles |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "## Distance from home (placements on the date)",
+            "",
+            "| provision | placements | within 20 miles | median miles |",
+            "|---|---|---|---|",
+        ]
         for pid, row in dist.iterrows():
-            lines.append(f"| {pid} | {_count(row['placements'], k)} | {row['within_20']:.0%} | "
-                         f"{row['median_miles']:.1f} |")
+            lines.append(
+                f"| {pid} | {_count(row['placements'], k)} | {row['within_20']:.0%} | "
+                f"{row['median_miles']:.1f} |"
+            )
     lines += ["", "![Entries per month](entries.png)", "", "![Exit rates](exit_rates.png)", ""]
     (folder / "calibration.md").write_text("\n".join(lines), encoding="utf-8")
     _charts(cal, folder)
@@ -82,8 +100,12 @@ def _charts(cal: Calibration, folder: Path) -> None:
         y = entries["entries"].to_numpy()
         ax.bar(np.arange(len(y)), y, color="#88CCEE", label="entries (not UASC)")
         if len(y) >= 3:
-            ax.plot(np.arange(len(y)), np.convolve(y, np.ones(3) / 3, mode="same"), color="#332288",
-                    label="3-month average")
+            ax.plot(
+                np.arange(len(y)),
+                np.convolve(y, np.ones(3) / 3, mode="same"),
+                color="#332288",
+                label="3-month average",
+            )
     ax.set_xlabel("month of the calibration window")
     ax.set_ylabel("children starting care")
     ax.set_title("Entries to care per month", loc="left")
@@ -97,9 +119,17 @@ def _charts(cal: Calibration, folder: Path) -> None:
     if rates is not None and not rates.empty:
         labels = [f"{r} {b}" for r, b in zip(rates["route"], rates["band"], strict=True)]
         x = np.arange(len(labels))
-        ax.errorbar(x, rates["rate"], yerr=[(rates["rate"] - rates["low"]).clip(lower=0),
-                          (rates["high"] - rates["rate"]).clip(lower=0)],
-                    fmt="o", color="#AA4499", capsize=3)
+        ax.errorbar(
+            x,
+            rates["rate"],
+            yerr=[
+                (rates["rate"] - rates["low"]).clip(lower=0),
+                (rates["high"] - rates["rate"]).clip(lower=0),
+            ],
+            fmt="o",
+            color="#AA4499",
+            capsize=3,
+        )
         ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=7)
     ax.set_ylabel("exits per child-year at risk")
     ax.set_title("Exit rates by route and age band, with 90% intervals", loc="left")

@@ -110,61 +110,140 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check scenario files without simulating")
     v.add_argument("scenarios", type=Path, nargs="+", help="scenario files (.toml)")
 
-    y = sub.add_parser("synth903", help="simulate a scenario and write its children as "
-                       "synthetic SSDA903 tables (test data, not real children)")
+    y = sub.add_parser(
+        "synth903",
+        help="simulate a scenario and write its children as "
+        "synthetic SSDA903 tables (test data, not real children)",
+    )
     y.add_argument("scenario", type=Path, help="scenario file (.toml)")
     y.add_argument("--years", type=_positive_float, default=6, help="years of history (default 6)")
     y.add_argument("--out", type=Path, required=True, help="folder to write the CSVs to")
     y.add_argument("--seed", type=int, default=903, help="random seed (default 903)")
-    y.add_argument("--start", type=_date, default=None, metavar="YYYY-MM-01",
-                   help="start the history on this date instead of the scenario's start date")
-    y.add_argument("--fault-rate", type=_probability, default=0.0, metavar="P",
-                   help="share of rows given a realistic data fault (default 0)")
+    y.add_argument(
+        "--start",
+        type=_date,
+        default=None,
+        metavar="YYYY-MM-01",
+        help="start the history on this date instead of the scenario's start date",
+    )
+    y.add_argument(
+        "--fault-rate",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="share of rows given a realistic data fault (default 0)",
+    )
     y.add_argument("--force", action="store_true", help="replace the folder if it exists")
 
     c = sub.add_parser("calibrate", help="fit a scenario to an LA's SSDA903 data")
     c.add_argument("data", type=Path, help="folder of SSDA903 CSV files (Header, Episodes, UASC)")
-    c.add_argument("--at", type=_any_date, required=True, metavar="YYYY-MM-DD",
-                   help="the date the scenario starts from (a month end, e.g. 2023-03-31)")
+    c.add_argument(
+        "--at",
+        type=_any_date,
+        required=True,
+        metavar="YYYY-MM-DD",
+        help="the date the scenario starts from (a month end, e.g. 2023-03-31)",
+    )
     c.add_argument("--out", type=Path, required=True, help="scenario file to write (.toml)")
-    c.add_argument("--years-back", type=_positive_float, default=3,
-                   help="years of data before --at to fit rates from (default 3)")
-    c.add_argument("--template", type=Path, default=None,
-                   help="scenario giving what the 903 cannot (default: calibration/template.toml)")
-    c.add_argument("--map", type=Path, default=None,
-                   help="placement code map (default: calibration/placement_map.toml)")
-    c.add_argument("--postcodes", type=Path, default=None, metavar="FILE",
-                   help="postcode-district centroids (CSV: district, easting, northing)")
-    c.add_argument("--report", type=Path, default=None,
-                   help="folder for the calibration report (default: next to --out)")
-    c.add_argument("--suppress-below", type=int, default=5, metavar="K",
-                   help="show counts under K as '<K' in the report (default 5)")
+    c.add_argument(
+        "--years-back",
+        type=_positive_float,
+        default=3,
+        help="years of data before --at to fit rates from (default 3)",
+    )
+    c.add_argument(
+        "--template",
+        type=Path,
+        default=None,
+        help="scenario giving what the 903 cannot (default: calibration/template.toml)",
+    )
+    c.add_argument(
+        "--map",
+        type=Path,
+        default=None,
+        help="placement code map (default: calibration/placement_map.toml)",
+    )
+    c.add_argument(
+        "--postcodes",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="postcode-district centroids (CSV: district, easting, northing)",
+    )
+    c.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="folder for the calibration report (default: next to --out)",
+    )
+    c.add_argument(
+        "--suppress-below",
+        type=int,
+        default=5,
+        metavar="K",
+        help="show counts under K as '<K' in the report (default 5)",
+    )
     c.add_argument("--force", action="store_true", help="replace existing outputs")
 
-    b = sub.add_parser("backtest", help="calibrate on the data up to a date, simulate the "
-                       "years after it, and score the forecast against what happened")
+    b = sub.add_parser(
+        "backtest",
+        help="calibrate on the data up to a date, simulate the "
+        "years after it, and score the forecast against what happened",
+    )
     b.add_argument("data", type=Path, help="folder of SSDA903 CSV files (Header, Episodes, UASC)")
-    b.add_argument("--train-until", type=_any_date, required=True, metavar="YYYY-MM-DD",
-                   help="pretend it is this date (a month end, e.g. 2021-03-31): only data "
-                        "known then are used to calibrate")
-    b.add_argument("--horizon", type=_positive_int, default=2,
-                   help="years to forecast and score after --train-until (default 2)")
+    b.add_argument(
+        "--train-until",
+        type=_any_date,
+        required=True,
+        metavar="YYYY-MM-DD",
+        help="pretend it is this date (a month end, e.g. 2021-03-31): only data "
+        "known then are used to calibrate",
+    )
+    b.add_argument(
+        "--horizon",
+        type=_positive_int,
+        default=2,
+        help="years to forecast and score after --train-until (default 2)",
+    )
     b.add_argument("--reps", type=_positive_int, default=200, help="replications (default 200)")
-    b.add_argument("--out", type=Path, default=Path("results") / "backtest",
-                   help="output folder (default results/backtest)")
-    b.add_argument("--years-back", type=_positive_float, default=3,
-                   help="years of data before --train-until to fit rates from (default 3)")
-    b.add_argument("--template", type=Path, default=None,
-                   help="scenario giving what the 903 cannot (default: calibration/template.toml)")
-    b.add_argument("--map", type=Path, default=None,
-                   help="placement code map (default: calibration/placement_map.toml)")
-    b.add_argument("--seed", type=int, default=20240401,
-                   help="master random seed (default 20240401)")
-    b.add_argument("--workers", type=_positive_int, default=None,
-                   help="processes to use (default: all cores)")
-    b.add_argument("--suppress-below", type=int, default=5, metavar="K",
-                   help="show counts of children under K as '<K' in backtest.md and "
-                        "calibration.md (default 5)")
+    b.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results") / "backtest",
+        help="output folder (default results/backtest)",
+    )
+    b.add_argument(
+        "--years-back",
+        type=_positive_float,
+        default=3,
+        help="years of data before --train-until to fit rates from (default 3)",
+    )
+    b.add_argument(
+        "--template",
+        type=Path,
+        default=None,
+        help="scenario giving what the 903 cannot (default: calibration/template.toml)",
+    )
+    b.add_argument(
+        "--map",
+        type=Path,
+        default=None,
+        help="placement code map (default: calibration/placement_map.toml)",
+    )
+    b.add_argument(
+        "--seed", type=int, default=20240401, help="master random seed (default 20240401)"
+    )
+    b.add_argument(
+        "--workers", type=_positive_int, default=None, help="processes to use (default: all cores)"
+    )
+    b.add_argument(
+        "--suppress-below",
+        type=int,
+        default=5,
+        metavar="K",
+        help="show counts of children under K as '<K' in backtest.md and "
+        "calibration.md (default 5)",
+    )
     b.add_argument("--force", action="store_true", help="replace the output folder if it exists")
     b.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
     return p
@@ -173,8 +252,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        command = {"validate": _validate, "run": _run, "synth903": _synth903,
-                   "calibrate": _calibrate, "backtest": _backtest}
+        command = {
+            "validate": _validate,
+            "run": _run,
+            "synth903": _synth903,
+            "calibrate": _calibrate,
+            "backtest": _backtest,
+        }
         return command[args.command](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -255,11 +339,19 @@ def _synth903(args: argparse.Namespace) -> int:
     if args.start is not None:
         meta = scenario.scenario.model_copy(update={"start_date": args.start})
         scenario = scenario.model_copy(update={"scenario": meta})
-    counts = write_903(scenario, args.out, years=args.years, seed=args.seed,
-                       fault_rate=args.fault_rate, force=args.force)
+    counts = write_903(
+        scenario,
+        args.out,
+        years=args.years,
+        seed=args.seed,
+        fault_rate=args.fault_rate,
+        force=args.force,
+    )
     faults = sum(v for k, v in counts.items() if k.startswith("fault_"))
-    print(f"Wrote {counts['episodes']:,} episodes of {counts['children']:,} synthetic children "
-          f"to {args.out}/ ({faults} rows with deliberate faults)")
+    print(
+        f"Wrote {counts['episodes']:,} episodes of {counts['children']:,} synthetic children "
+        f"to {args.out}/ ({faults} rows with deliberate faults)"
+    )
     return 0
 
 
@@ -270,12 +362,18 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     toml_path, report = calibrate_files(
-        args.data, args.at, args.out, years_back=args.years_back, template=args.template,
-        map_path=args.map, postcodes=args.postcodes, report=args.report,
-        suppress_below=args.suppress_below, force=args.force,
+        args.data,
+        args.at,
+        args.out,
+        years_back=args.years_back,
+        template=args.template,
+        map_path=args.map,
+        postcodes=args.postcodes,
+        report=args.report,
+        suppress_below=args.suppress_below,
+        force=args.force,
     )
-    print(f"Wrote {toml_path} and {report}/calibration.md "
-          f"in {time.perf_counter() - started:.1f} s")
+    print(f"Wrote {toml_path} and {report}/calibration.md in {time.perf_counter() - started:.1f} s")
     return 0
 
 
@@ -287,16 +385,29 @@ def _backtest(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     interactive = sys.stderr.isatty() and not args.quiet
     bt = backtest_files(
-        args.data, args.train_until, args.out, horizon=args.horizon, reps=args.reps,
-        years_back=args.years_back, template=args.template, map_path=args.map, seed=args.seed,
-        workers=args.workers, suppress_below=args.suppress_below, force=args.force,
-        progress=interactive, messages=None if args.quiet else sys.stderr,
+        args.data,
+        args.train_until,
+        args.out,
+        horizon=args.horizon,
+        reps=args.reps,
+        years_back=args.years_back,
+        template=args.template,
+        map_path=args.map,
+        seed=args.seed,
+        workers=args.workers,
+        suppress_below=args.suppress_below,
+        force=args.force,
+        progress=interactive,
+        messages=None if args.quiet else sys.stderr,
     )
     if not args.quiet:
         steps = ", ".join(f"{k} {v:.1f} s" for k, v in bt.seconds.items())
-        print(f"Backtest from {args.train_until}, {args.horizon} year(s), {args.reps} "
-              f"replications: done in {time.perf_counter() - started:.1f} s ({steps}). "
-              f"Results in {args.out}/", file=sys.stderr)
+        print(
+            f"Backtest from {args.train_until}, {args.horizon} year(s), {args.reps} "
+            f"replications: done in {time.perf_counter() - started:.1f} s ({steps}). "
+            f"Results in {args.out}/",
+            file=sys.stderr,
+        )
         for line in summary_lines(bt):
             print(line)
     return 0

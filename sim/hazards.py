@@ -50,6 +50,7 @@ class HazardTable:
         for r in self.exits:
             tic |= {step.until_years for step in r.time_in_care}
         self.tic_edges = sorted(tic)
+        self.tic_edges_inf = (*self.tic_edges, float("inf"))  # with a last edge never reached
         self._cache: dict[tuple[int, int, int, int], Competing] = {}
 
     # ------------------------------------------------------------------ thresholds
@@ -68,7 +69,20 @@ class HazardTable:
     def competing(self, placement: int, age: float, needs: int, years_in_care: float) -> Competing:
         age_step = bisect.bisect_right(self.age_edges, age)
         tic_step = bisect.bisect_right(self.tic_edges, years_in_care)
-        key = (placement, age_step, needs, tic_step)  # band edges are among the age steps
+        return self.at(placement, age_step, needs, tic_step, age, years_in_care)
+
+    def at(
+        self,
+        placement: int,
+        age_step: int,
+        needs: int,
+        tic_step: int,
+        age: float,
+        years_in_care: float,
+    ) -> Competing:
+        """The risks in a state given by its steps (band edges are among the age steps);
+        `age` and `years_in_care` are any values within those steps."""
+        key = (placement, age_step, needs, tic_step)
         hit = self._cache.get(key)
         if hit is None:
             hit = self._cache[key] = self._build(placement, age, needs, years_in_care)
@@ -115,3 +129,15 @@ class HazardTable:
             acc += r
             cumulative.append(acc)
         return Competing(total=acc, cumulative=tuple(cumulative), outcomes=tuple(outcomes))
+
+
+#: Rates depend only on the scenario, so replications run in one process share the table.
+_TABLES: dict[int, tuple[Scenario, HazardTable]] = {}
+
+
+def shared_table(s: Scenario) -> HazardTable:
+    hit = _TABLES.get(id(s))
+    if hit is None or hit[0] is not s:
+        _TABLES.clear()  # one scenario at a time per process is the normal case
+        hit = _TABLES[id(s)] = (s, HazardTable(s))
+    return hit[1]

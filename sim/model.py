@@ -9,6 +9,7 @@ one process that reads running totals, not from a log of events.
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any
 
@@ -20,7 +21,7 @@ from .ages import ADULT_AGE, AGE_BANDS, DAYS_PER_YEAR
 from .calendar import Calendar
 from .child import Child
 from .draws import Categorical, draw
-from .hazards import BREAKDOWN, EXIT, MOVE, HazardTable
+from .hazards import BREAKDOWN, EXIT, MOVE, shared_table
 from .matching import Profile
 from .metrics import LOCATIONS, MOVE_KINDS, UNMET_REASONS, YEARLY, Layout, ReplicationResult
 from .provision import ProvisionState, Unit
@@ -72,7 +73,7 @@ class Model:
         self.needs = list(scenario.needs)
         self.sole = [lvl.sole_occupancy for lvl in scenario.needs.values()]
         self.fallback = self.by_pid[scenario.matching.fallback]
-        self.hazards = HazardTable(scenario)
+        self.hazards = shared_table(scenario)
         self.search = Search(self)
         self.exit_names = [*scenario.exits, "age_18"]
         self.location_of = [LOCATIONS.index(p.spec.location) for p in self.prov]
@@ -244,7 +245,7 @@ class Model:
         uasc: bool,
         disability: bool,
     ) -> Child:
-        key = int(rng.integers(0, 2**63))  # the child's own streams, from its arrival stream
+        key = int(rng.random() * 9007199254740992.0)  # 53 bits: the child's own streams
         c = Child(self._next_cid, dob, entered, needs, uasc, disability, key)
         self._next_cid += 1
         if self.all_children is not None:
@@ -507,22 +508,25 @@ class Model:
         if c.pending is not None and c.pending[1] < hard:
             hard, what = c.pending[1], "offer"
         haz = self.hazards
+        age_edges, tic_edges = haz.age_edges, haz.tic_edges_inf
+        dob, entered, placement, needs = c.dob, c.entered, c.placement, c.needs
+        # nudge past an edge we are standing on, so rounding cannot find it twice
+        a = bisect.bisect_right(age_edges, (t - dob) / DAYS_PER_YEAR + 1e-7)
+        k = bisect.bisect_right(tic_edges, (t - entered) / DAYS_PER_YEAR + 1e-7)
         budget = -math.log(1.0 - c.life.random())  # cumulative hazard until the next event
-        dob, entered = c.dob, c.entered
         s = t
         while True:
-            age = (s - dob) / DAYS_PER_YEAR
-            tic = (s - entered) / DAYS_PER_YEAR
-            # nudge past an edge we are standing on, so rounding cannot find it twice
-            age_edge = haz.next_age_edge(age + 1e-7)
-            t_age = dob + age_edge * DAYS_PER_YEAR
-            seg_end = t_age
-            next_tic = haz.next_tic_edge(tic + 1e-7)
-            if next_tic < math.inf:
-                seg_end = min(seg_end, entered + next_tic * DAYS_PER_YEAR)
-            seg_end = min(seg_end, hard)
-            adult = age_edge >= ADULT_AGE and seg_end == t_age
-            comp = haz.competing(c.placement, age, c.needs, tic)
+            t_age = dob + age_edges[a] * DAYS_PER_YEAR
+            t_tic = entered + tic_edges[k] * DAYS_PER_YEAR
+            seg_end = min(t_age, t_tic, hard)
+            comp = haz.at(
+                placement,
+                a,
+                needs,
+                k,
+                (s - dob) / DAYS_PER_YEAR + 1e-7,
+                (s - entered) / DAYS_PER_YEAR + 1e-7,
+            )
             if comp.total > 0:
                 wait = budget / comp.total
                 if s + wait < seg_end:
@@ -532,9 +536,13 @@ class Model:
             if seg_end >= hard:
                 t_next, kind = hard, what
                 break
-            if adult:
-                t_next, kind = seg_end, "age_18"
-                break
+            if seg_end == t_age:
+                if age_edges[a] >= ADULT_AGE:
+                    t_next, kind = seg_end, "age_18"
+                    break
+                a += 1
+            if seg_end == t_tic:
+                k += 1
             s = seg_end
         if t_next >= end or not kind:
             return  # nothing more happens to this child within the run

@@ -42,9 +42,7 @@ class Unit:
 class ProvisionState:
     """The live state of one provision."""
 
-    def __init__(
-        self, pid: str, index: int, spec: Provision
-    ) -> None:
+    def __init__(self, pid: str, index: int, spec: Provision) -> None:
         self.pid = pid
         self.index = index
         self.spec = spec

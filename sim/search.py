@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from .draws import draw
 from .matching import (
-    acceptance_probability,
     eligible,
     offer_probability,
     only_as_last_resort,
@@ -48,16 +47,29 @@ class _Fit:
 
     __slots__ = ("last_resort", "order", "plan", "strict")
 
-    def __init__(self, order: tuple[ProvisionState, ...], strict: frozenset[int],
-                 last_resort: frozenset[int]) -> None:
-        self.order = order  # the child's own preference order
+    def __init__(
+        self, order: tuple[int, ...], strict: frozenset[int], last_resort: frozenset[int]
+    ) -> None:
+        self.order = order  # the child's own preference order (provision indices)
         self.strict = strict  # provisions that take the child under the normal rules
         self.last_resort = last_resort  # ... and those that take them only as a last resort
         # the two passes of a search in the child's own order
         self.plan = (
-            tuple(p for p in order if p.index in strict),
-            tuple(p for p in order if p.index in last_resort),
+            tuple(i for i in order if i in strict),
+            tuple(i for i in order if i in last_resort),
         )
+
+
+#: Fits depend only on the scenario, so replications run in one process share them.
+_FITS: dict[int, tuple[object, dict]] = {}
+
+
+def _shared_fits(scenario: object) -> dict:
+    hit = _FITS.get(id(scenario))
+    if hit is None or hit[0] is not scenario:
+        _FITS.clear()  # one scenario at a time per process is the normal case
+        hit = _FITS[id(scenario)] = (scenario, {})
+    return hit[1]
 
 
 class Search:
@@ -74,16 +86,21 @@ class Search:
         for rule in self.rules:
             edges |= {rule.when.min_age, rule.when.max_age}
         self.age_edges = sorted(edges)
-        self._fits: dict[tuple[int, int, bool, bool, bool], _Fit] = {}
+        self._fits: dict[tuple[int, int, bool, bool, bool], _Fit] = _shared_fits(model.s)
 
     def fit(self, c: Child, in_group: bool) -> _Fit:
         m = self.m
-        key = (bisect.bisect_right(self.age_edges, c.age(m.env.now)), c.needs, c.uasc,
-               c.disability, in_group)
+        key = (
+            bisect.bisect_right(self.age_edges, c.age(m.env.now)),
+            c.needs,
+            c.uasc,
+            c.disability,
+            in_group,
+        )
         hit = self._fits.get(key)
         if hit is None:
             pr = m.profile(c, in_group=in_group)
-            order = tuple(m.by_pid[pid] for pid in preference_order(self.rules, pr))
+            order = tuple(m.by_pid[pid].index for pid in preference_order(self.rules, pr))
             strict = frozenset(p.index for p in m.prov if eligible(p.spec, pr))
             last = frozenset(p.index for p in m.prov if only_as_last_resort(p.spec, pr))
             hit = self._fits[key] = _Fit(order, strict, last)
@@ -91,19 +108,22 @@ class Search:
 
     def _passes(
         self, group: list[Child], order: list[str] | None, strict_only: bool
-    ) -> tuple[tuple[ProvisionState, ...], ...]:
+    ) -> tuple[tuple[int, ...], ...]:
+        """Provision indices to try, in order: under the normal rules, then as a last resort."""
         fits = [self.fit(c, len(group) > 1) for c in group]
         if order is None and len(fits) == 1:
             plan = fits[0].plan
             return plan[:1] if strict_only else plan
-        seq = fits[0].order if order is None else tuple(self.m.by_pid[pid] for pid in order)
-        first = tuple(p for p in seq if all(p.index in f.strict for f in fits))
+        by_pid = self.m.by_pid
+        seq = fits[0].order if order is None else tuple(by_pid[pid].index for pid in order)
+        first = tuple(i for i in seq if all(i in f.strict for f in fits))
         if strict_only:
             return (first,)
         last = tuple(
-            p for p in seq
-            if all(p.index in f.strict or p.index in f.last_resort for f in fits)
-            and not all(p.index in f.strict for f in fits)
+            i
+            for i in seq
+            if all(i in f.strict or i in f.last_resort for f in fits)
+            and not all(i in f.strict for f in fits)
         )
         return (first, last)
 
@@ -119,20 +139,25 @@ class Search:
         rnd = group[0].match
         sole = any(m.sole[c.needs] for c in group)
         saw_capacity = declined = False
+        prov = m.prov
         for candidates in self._passes(group, order, strict):
-            for p in candidates:
+            for i in candidates:
+                p = prov[i]
                 spec = p.spec
                 reason = NO_MATCH if saw_capacity else (DECLINED if declined else NO_CAPACITY)
                 if p.kind == "emergency":
                     return Outcome((p, None, 0.0), reason)
                 if p.has_units:
+                    compatibility = spec.compatibility
                     for unit in p.vacant.values():
-                        if unit is exclude or not unit_can_host(
-                            unit.places, unit.occupied, unit.sole_blocked, n, sole
-                        ):
+                        # unit_can_host and acceptance_probability, inlined: the hot loop
+                        if unit is exclude or unit.sole_blocked:
+                            continue
+                        occupied = len(unit.children) + unit.staying_put
+                        if (occupied or n > 1) if sole else unit.places - occupied < n:
                             continue
                         saw_capacity = True
-                        if rnd.random() < acceptance_probability(spec.compatibility, unit.occupied):
+                        if not occupied or rnd.random() < compatibility**occupied:
                             return Outcome((p, unit, 0.0), reason)
                     continue
                 cap = spec.max_children  # type: ignore[union-attr]

@@ -58,14 +58,12 @@ PLACE: dict[str, tuple[str, str]] = {
     "A3": ("placed for adoption with consent, with current foster carer", "Adoption"),
     "A4": ("placed for adoption with consent, not with current foster carer", "Adoption"),
     "A5": ("placed for adoption under placement order, with current foster carer", "Adoption"),
-    "A6": ("placed for adoption under placement order, not with current foster carer",
-           "Adoption"),
+    "A6": ("placed for adoption under placement order, not with current foster carer", "Adoption"),
     "H5": ("semi-independent living, not regulated (until 2024/25)", "Supported / 16+"),
     "K1": ("secure children's home", "Secure"),
     "K2": ("children's home", "Residential (children's home)"),
     "K3": ("Ofsted-registered supported accommodation (from 2024/25)", "Supported / 16+"),
-    "P1": ("placed with parents or others with parental responsibility",
-           "Placed with parents"),
+    "P1": ("placed with parents or others with parental responsibility", "Placed with parents"),
     "P2": ("independent living (until 2024/25)", "Supported / independent"),
     "P3": ("residential employment", "Other community"),
     "R1": ("residential care home", "Other residential"),
@@ -159,20 +157,25 @@ REASON_BREAKDOWN = frozenset({"CREQB", "CREQO", "CHILD", "ALLEG", "STAND", "CLOS
 REASON_RELABEL = "PLACE"  # same carer, same bed: not a move
 
 # --------------------------------------------------------------------------- SEX
-SEX: dict[str, str] = {"1": "male", "2": "female", "M": "male", "F": "female",
-                       "U": "unknown (2024/25 onwards)"}
+SEX: dict[str, str] = {
+    "1": "male",
+    "2": "female",
+    "M": "male",
+    "F": "female",
+    "U": "unknown (2024/25 onwards)",
+}
 
 # --------------------------------------------------------------------------- retired codes
 # (column, code) -> how the reader reads it. Reported once per file, never skipped.
 RETIRED: dict[tuple[str, str], str] = {
     ("PLACE", "Q1"): "retired code for foster care with a relative or friend, "
-                     "grouped with U1-U3 (Foster - kinship)",
+    "grouped with U1-U3 (Foster - kinship)",
     ("PLACE", "Q2"): "retired code for foster care with another carer, "
-                     "grouped with U4-U6 (Foster - mainstream)",
+    "grouped with U4-U6 (Foster - mainstream)",
     ("REC", "E43"): "retired SGO code, grouped with E45/E46 (SGO)",
     ("REC", "E44"): "retired SGO code, grouped with E47/E48 (SGO)",
     ("REC", "E99"): "not a DfE code: a cleaning tool's marker for 'care ended, reason not "
-                    "recorded', kept as an exit with unknown reason",
+    "recorded', kept as an exit with unknown reason",
 }
 
 # Short "expected ..." texts for problem messages.
@@ -180,13 +183,12 @@ EXPECTED: dict[str, str] = {
     "RNE": "one of S, L, P, T, B, U",
     "LS": "one of C1, C2, D1, E1, V2, V3, V4, L1-L3, J1-J3",
     "CIN": "one of N1-N8",
-    "PLACE": "a placement code: A3-A6, H5, K1-K3, P1-P3, R1-R3, R5, S1, T0-T4, U1-U6, "
-             "Z1, Z11-Z14",
+    "PLACE": "a placement code: A3-A6, H5, K1-K3, P1-P3, R1-R3, R5, S1, T0-T4, U1-U6, Z1, Z11-Z14",
     "PLACE_PROVIDER": "one of PR0-PR5",
     "REC": "X1 or an exit code: E11, E12, E13, E14, E15, E16, E17, E2, E3, E4A, E4B, "
-           "E41, E45-E48, E5-E9",
+    "E41, E45-E48, E5-E9",
     "REASON_PLACE_CHANGE": "one of CARPL, CLOSE, ALLEG, STAND, APPRR, CREQB, CREQO, CHILD, "
-                           "LAREQ, PLACE, CUSTOD, OTHER",
+    "LAREQ, PLACE, CUSTOD, OTHER",
     "SEX": "1 or 2 (M, F or U from 2024/25)",
 }
 

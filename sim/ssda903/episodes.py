@@ -27,10 +27,34 @@ import pandas as pd
 from . import codes
 from .read import DT, Dataset
 
-PLACEMENT_COLUMNS = ["CHILD", "period", "placement", "start", "end", "PLACE", "PLACE_PROVIDER",
-                     "HOME_POST", "PL_POST", "ended_by", "reason", "RNE_next", "start_observed"]
-PERIOD_COLUMNS = ["CHILD", "period", "start", "end", "REC", "DOB", "age_at_start", "uasc",
-                  "first_PLACE", "first_PLACE_PROVIDER", "start_observed"]
+PLACEMENT_COLUMNS = [
+    "CHILD",
+    "period",
+    "placement",
+    "start",
+    "end",
+    "PLACE",
+    "PLACE_PROVIDER",
+    "HOME_POST",
+    "PL_POST",
+    "ended_by",
+    "reason",
+    "RNE_next",
+    "start_observed",
+]
+PERIOD_COLUMNS = [
+    "CHILD",
+    "period",
+    "start",
+    "end",
+    "REC",
+    "DOB",
+    "age_at_start",
+    "uasc",
+    "first_PLACE",
+    "first_PLACE_PROVIDER",
+    "start_observed",
+]
 
 _CARER = ("PLACE", "PLACE_PROVIDER", "PL_POST", "URN")
 
@@ -56,7 +80,8 @@ def _keyed(ds: Dataset) -> pd.DataFrame:
     first_nt = prev_pos.isna()
     after_temp = (pos - prev_pos) > 1
     new_carer = nt["RNE"].isin(codes.RNE_NEW_CARER) & prev["REASON_PLACE_CHANGE"].ne(
-        codes.REASON_RELABEL)
+        codes.REASON_RELABEL
+    )
     differs = pd.Series(False, index=nt.index)
     for c in _CARER:  # a blank on either side says nothing
         differs |= (nt[c] != prev[c]) & (nt[c] != "") & prev[c].fillna("").ne("")
@@ -67,7 +92,8 @@ def _keyed(ds: Dataset) -> pd.DataFrame:
     g = ep.groupby(["CHILD", "period"])["placement"]
     ep["placement"] = g.ffill()  # a temporary stay belongs to the placement before it ...
     ep["placement"] = ep["placement"].fillna(  # ... or, at a period's start, the one after
-        ep.groupby(["CHILD", "period"])["placement"].bfill())
+        ep.groupby(["CHILD", "period"])["placement"].bfill()
+    )
     ep["placement"] = ep["placement"].astype(int)
     return ep
 
@@ -90,8 +116,10 @@ def placements(ds: Dataset) -> pd.DataFrame:
     of the next placement's first episode for a move, else ""), start_observed.
     """
     if ds.episodes.empty:
-        return _empty(PLACEMENT_COLUMNS, {"start": DT, "end": DT, "period": int,
-                                          "placement": int, "start_observed": bool})
+        return _empty(
+            PLACEMENT_COLUMNS,
+            {"start": DT, "end": DT, "period": int, "placement": int, "start_observed": bool},
+        )
     ep = _keyed(ds)
     keys = ["CHILD", "period", "placement"]
     nt = ep[~ep["_temp"]]
@@ -114,8 +142,9 @@ def placements(ds: Dataset) -> pd.DataFrame:
     pl["reason"] = pl["REASON_PLACE_CHANGE"].where(move, pl["REC"].where(is_exit, ""))
     rne_next = pl.groupby(["CHILD", "period"])["RNE_first"].shift(-1)
     pl["RNE_next"] = rne_next.where(move, "")
-    pl["start_observed"] = (pl["RNE_first"].isin(codes.RNE_NEW_CARER) | (pl["placement"] > 1)
-                            | (pl["period"] > 1))
+    pl["start_observed"] = (
+        pl["RNE_first"].isin(codes.RNE_NEW_CARER) | (pl["placement"] > 1) | (pl["period"] > 1)
+    )
     return _typed(pl[PLACEMENT_COLUMNS])
 
 
@@ -129,9 +158,18 @@ def periods(ds: Dataset) -> pd.DataFrame:
     earlier period of the child was seen to end).
     """
     if ds.episodes.empty:
-        return _empty(PERIOD_COLUMNS, {"start": DT, "end": DT, "DOB": DT, "period": int,
-                                       "age_at_start": float, "uasc": bool,
-                                       "start_observed": bool})
+        return _empty(
+            PERIOD_COLUMNS,
+            {
+                "start": DT,
+                "end": DT,
+                "DOB": DT,
+                "period": int,
+                "age_at_start": float,
+                "uasc": bool,
+                "start_observed": bool,
+            },
+        )
     ep = _keyed(ds)
     keys = ["CHILD", "period"]
     first_row = _first(ep, keys)

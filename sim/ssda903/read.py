@@ -65,10 +65,22 @@ DT = "datetime64[ns]"
 
 HEADER_REQUIRED = ("CHILD", "SEX", "DOB")
 EPISODES_REQUIRED = ("CHILD", "DECOM", "RNE", "LS", "PLACE", "DEC", "REC")
-EPISODES_OPTIONAL = ("CIN", "PLACE_PROVIDER", "REASON_PLACE_CHANGE", "HOME_POST", "PL_POST",
-                     "URN")
-EPISODE_COLUMNS = ("CHILD", "DECOM", "DEC", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER",
-                   "REC", "REASON_PLACE_CHANGE", "HOME_POST", "PL_POST", "URN")
+EPISODES_OPTIONAL = ("CIN", "PLACE_PROVIDER", "REASON_PLACE_CHANGE", "HOME_POST", "PL_POST", "URN")
+EPISODE_COLUMNS = (
+    "CHILD",
+    "DECOM",
+    "DEC",
+    "RNE",
+    "LS",
+    "CIN",
+    "PLACE",
+    "PLACE_PROVIDER",
+    "REC",
+    "REASON_PLACE_CHANGE",
+    "HOME_POST",
+    "PL_POST",
+    "URN",
+)
 UASC_REQUIRED = ("CHILD", "DUC")
 
 # other spellings seen in exports (XML tag names, tidy-ups)
@@ -78,8 +90,10 @@ DATE_FORMS = "dd/mm/yyyy or yyyy-mm-dd"
 
 # `skipped` reasons that are the normal repetition of a child or an episode across years
 SKIP_HEADER_REPEAT = "Header: child repeated in another year's Header (latest kept)"
-SKIP_EPISODE_REPEAT = ("Episodes: same child and start date as another row (the copy in the "
-                       "latest file is used, a closed copy before an open one)")
+SKIP_EPISODE_REPEAT = (
+    "Episodes: same child and start date as another row (the copy in the "
+    "latest file is used, a closed copy before an open one)"
+)
 MERGED = {SKIP_HEADER_REPEAT: "Header rows", SKIP_EPISODE_REPEAT: "Episodes rows"}
 FAR_FUTURE = pd.Timestamp("2200-01-01")
 
@@ -159,8 +173,11 @@ class Dataset:
             lines += [f"  {n:,}  {reason}" for reason, n in bad.items()]
         merged = {r: n for r, n in self.skipped.items() if r in MERGED}
         if merged:
-            lines.append("Rows repeated in several years' files, read once: "
-                         + "; ".join(f"{n:,} {MERGED[r]}" for r, n in merged.items()) + ".")
+            lines.append(
+                "Rows repeated in several years' files, read once: "
+                + "; ".join(f"{n:,} {MERGED[r]}" for r, n in merged.items())
+                + "."
+            )
         return "\n".join(lines)
 
 
@@ -178,8 +195,9 @@ class _Log:
     def add(self, file: str, row: int | None, column: str | None, message: str) -> None:
         self.problems.append(Problem(file, row, column, message))
 
-    def rows(self, df: pd.DataFrame, mask: pd.Series, column: str | None,
-             message: str | pd.Series) -> None:
+    def rows(
+        self, df: pd.DataFrame, mask: pd.Series, column: str | None, message: str | pd.Series
+    ) -> None:
         """One problem per row of `df` selected by `mask`."""
         if not mask.any():
             return
@@ -200,8 +218,12 @@ class _Log:
     def shown(self, value: str) -> str:
         """' 'ZZ9'' if `value` is safe to echo as a code, else ''."""
         v = value.strip().upper()
-        if (len(v) <= 6 and _CODE_LIKE.fullmatch(v) and v not in self.secrets
-                and v.replace(" ", "") not in self.secrets):
+        if (
+            len(v) <= 6
+            and _CODE_LIKE.fullmatch(v)
+            and v not in self.secrets
+            and v.replace(" ", "") not in self.secrets
+        ):
             return f" '{v}'"
         return ""
 
@@ -246,8 +268,10 @@ def _year_in_name(filename: str) -> int | None:
 
 
 def _find_sources(root: Path) -> tuple[list[_Source], list[str]]:
-    csvs = sorted((p for p in root.rglob("*") if p.is_file() and p.suffix.lower() == ".csv"),
-                  key=lambda p: str(p.relative_to(root)).lower())
+    csvs = sorted(
+        (p for p in root.rglob("*") if p.is_file() and p.suffix.lower() == ".csv"),
+        key=lambda p: str(p.relative_to(root)).lower(),
+    )
     sources: list[_Source] = []
     ignored: list[str] = []
     for p in csvs:
@@ -266,18 +290,26 @@ def _find_sources(root: Path) -> tuple[list[_Source], list[str]]:
 def _decode(src: _Source) -> str:
     data = src.path.read_bytes()
     if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise DataError(src.name, "this is an Excel workbook, not a CSV file",
-                        "a CSV file: open it in Excel and use Save As 'CSV UTF-8'")
+        raise DataError(
+            src.name,
+            "this is an Excel workbook, not a CSV file",
+            "a CSV file: open it in Excel and use Save As 'CSV UTF-8'",
+        )
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:4096]:
-        raise DataError(src.name, "this is not a plain-text CSV file (it looks like UTF-16 "
-                        "'Unicode text' or binary data)", "a CSV file saved as 'CSV UTF-8'")
+        raise DataError(
+            src.name,
+            "this is not a plain-text CSV file (it looks like UTF-16 "
+            "'Unicode text' or binary data)",
+            "a CSV file saved as 'CSV UTF-8'",
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("latin-1")  # Windows exports; codes and dates are ASCII anyway
     if not text.strip():
-        raise DataError(src.name, "the file is empty",
-                        "a header line of column names, then one row per record")
+        raise DataError(
+            src.name, "the file is empty", "a header line of column names, then one row per record"
+        )
     return text
 
 
@@ -295,18 +327,29 @@ def _read(src: _Source, required: tuple[str, ...]) -> pd.DataFrame:
     try:
         with warnings.catch_warnings():  # every row longer than the header: not a warning
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                             skip_blank_lines=False, sep=sep, index_col=False)
-    except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError,
-            ValueError) as exc:
-        raise DataError(src.name, f"could not be read as CSV: {_short(exc)}",
-                        "comma-separated values with the same number of fields on every line"
-                        ) from None
+            df = pd.read_csv(
+                io.StringIO(text),
+                dtype=str,
+                keep_default_na=False,
+                skip_blank_lines=False,
+                sep=sep,
+                index_col=False,
+            )
+    except (
+        pd.errors.ParserError,
+        pd.errors.ParserWarning,
+        pd.errors.EmptyDataError,
+        ValueError,
+    ) as exc:
+        raise DataError(
+            src.name,
+            f"could not be read as CSV: {_short(exc)}",
+            "comma-separated values with the same number of fields on every line",
+        ) from None
     names = [_norm_column(c) for c in df.columns]
     dupes = sorted({n for n in names if names.count(n) > 1 and not n.startswith("UNNAMED")})
     if dupes:
-        raise DataError(src.name, f"column {dupes[0]} appears more than once",
-                        "each column once")
+        raise DataError(src.name, f"column {dupes[0]} appears more than once", "each column once")
     df.columns = names
     df = df[[c for c in df.columns if not c.startswith("UNNAMED")]]
     missing = [c for c in required if c not in df.columns]
@@ -319,8 +362,11 @@ def _read(src: _Source, required: tuple[str, ...]) -> pd.DataFrame:
             f"the SSDA903 {src.table.capitalize()} columns {', '.join(required)}",
         )
     if "LA" in df.columns and df["LA"].str.strip().replace("", np.nan).nunique() > 1:
-        raise DataError(src.name, "holds data for more than one local authority (column LA)",
-                        "one LA's data: CHILD identifiers are only unique within an LA")
+        raise DataError(
+            src.name,
+            "holds data for more than one local authority (column LA)",
+            "one LA's data: CHILD identifiers are only unique within an LA",
+        )
     df = df.fillna("")
     for c in df.columns:
         df[c] = df[c].astype(str).str.strip()
@@ -355,8 +401,9 @@ def _dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     if uk.any():
         out[uk] = pd.to_datetime(s[uk], format="%d/%m/%Y", errors="coerce").astype(DT)
     if iso.any():
-        out[iso] = pd.to_datetime(s[iso].str.split(r"[ T]", regex=True).str[0],
-                                  format="%Y-%m-%d", errors="coerce").astype(DT)
+        out[iso] = pd.to_datetime(
+            s[iso].str.split(r"[ T]", regex=True).str[0], format="%Y-%m-%d", errors="coerce"
+        ).astype(DT)
     bad = (s != "") & out.isna()
     return out, bad
 
@@ -400,23 +447,40 @@ def _header(frames: list[pd.DataFrame], sources: list[_Source], log: _Log) -> pd
             h[c] = ""
 
     no_child = h["CHILD"] == ""
-    log.rows(h, no_child, "CHILD", "CHILD is blank (expected the child's identifier); "
-             "row skipped")
+    log.rows(h, no_child, "CHILD", "CHILD is blank (expected the child's identifier); row skipped")
     log.skip("Header: CHILD blank", no_child.sum())
     h = h[~no_child].copy()
 
     h["DOB"], bad = _dates(h["DOB"])
-    log.rows(h, bad, "DOB", f"date of birth not understood (expected {DATE_FORMS}); the "
-             "child is kept, with the date of birth from another Header file if there is one")
-    log.rows(h, h["DOB"].isna() & ~bad, "DOB", f"date of birth is blank (expected "
-             f"{DATE_FORMS}); the child is kept, with the date of birth from another Header "
-             "file if there is one")
+    log.rows(
+        h,
+        bad,
+        "DOB",
+        f"date of birth not understood (expected {DATE_FORMS}); the "
+        "child is kept, with the date of birth from another Header file if there is one",
+    )
+    log.rows(
+        h,
+        h["DOB"].isna() & ~bad,
+        "DOB",
+        f"date of birth is blank (expected "
+        f"{DATE_FORMS}); the child is kept, with the date of birth from another Header "
+        "file if there is one",
+    )
 
     h["SEX"] = h["SEX"].str.upper()
     badsex = (h["SEX"] != "") & ~h["SEX"].isin(codes.LISTS["SEX"])
-    log.rows(h, badsex, "SEX", h["SEX"].map(
-        lambda v: f"unknown SEX code{log.shown(v)} (expected {codes.EXPECTED['SEX']}); "
-                  "kept with SEX blank"))
+    log.rows(
+        h,
+        badsex,
+        "SEX",
+        h["SEX"].map(
+            lambda v: (
+                f"unknown SEX code{log.shown(v)} (expected {codes.EXPECTED['SEX']}); "
+                "kept with SEX blank"
+            )
+        ),
+    )
     h.loc[badsex, "SEX"] = ""
     h["UASC"] = h["UASC"].str.upper().isin({"1", "Y", "YES", "TRUE"})
 
@@ -424,8 +488,13 @@ def _header(frames: list[pd.DataFrame], sources: list[_Source], log: _Log) -> pd
     h = h.sort_values(["_rank", "_row"], kind="stable")
     dob_n = h.groupby("CHILD")["DOB"].transform("nunique")
     latest = ~h.duplicated("CHILD", keep="last")
-    log.rows(h, latest & (dob_n > 1), "DOB", "date of birth differs between Header rows for "
-             "this child; the one in the latest file is used")
+    log.rows(
+        h,
+        latest & (dob_n > 1),
+        "DOB",
+        "date of birth differs between Header rows for "
+        "this child; the one in the latest file is used",
+    )
     log.skip(SKIP_HEADER_REPEAT, (~latest).sum())
     # a later file's blank or bad value does not wipe out a good one from an earlier file
     best_dob = h[h["DOB"].notna()].groupby("CHILD")["DOB"].last()
@@ -437,9 +506,15 @@ def _header(frames: list[pd.DataFrame], sources: list[_Source], log: _Log) -> pd
 
 
 def _empty_header() -> pd.DataFrame:
-    return pd.DataFrame({"CHILD": pd.Series(dtype=str), "SEX": pd.Series(dtype=str),
-                         "DOB": pd.Series(dtype=DT), "ETHNIC": pd.Series(dtype=str),
-                         "UASC": pd.Series(dtype=bool)})
+    return pd.DataFrame(
+        {
+            "CHILD": pd.Series(dtype=str),
+            "SEX": pd.Series(dtype=str),
+            "DOB": pd.Series(dtype=DT),
+            "ETHNIC": pd.Series(dtype=str),
+            "UASC": pd.Series(dtype=bool),
+        }
+    )
 
 
 # ----------------------------------------------------------------------------- UASC
@@ -452,13 +527,17 @@ def _uasc(frames: list[pd.DataFrame], sources: list[_Source], log: _Log) -> pd.D
     rank = _file_rank(sources)
     u["_rank"] = u["_forder"].map(lambda o: rank[o])
     no_child = u["CHILD"] == ""
-    log.rows(u, no_child, "CHILD", "CHILD is blank (expected the child's identifier); "
-             "row skipped")
+    log.rows(u, no_child, "CHILD", "CHILD is blank (expected the child's identifier); row skipped")
     log.skip("UASC: CHILD blank", no_child.sum())
     u = u[~no_child].copy()
     u["DUC"], bad = _dates(u["DUC"])
-    log.rows(u, bad, "DUC", f"date UASC status ended not understood (expected {DATE_FORMS}); "
-             "kept as UASC with no end date")
+    log.rows(
+        u,
+        bad,
+        "DUC",
+        f"date UASC status ended not understood (expected {DATE_FORMS}); "
+        "kept as UASC with no end date",
+    )
     u = u.sort_values(["_rank", "_row"], kind="stable")
     u = u[~u.duplicated("CHILD", keep="last")]
     return u[["CHILD", "DUC"]].sort_values("CHILD", kind="stable").reset_index(drop=True)
@@ -477,14 +556,25 @@ _SKIP_BAD_CODE = ("RNE", "PLACE", "REC")  # the row means nothing without them
 _BLANK_BAD_CODE = ("LS", "CIN", "PLACE_PROVIDER", "REASON_PLACE_CHANGE")
 
 
-def _episodes(frames: list[pd.DataFrame], sources: list[_Source], header: pd.DataFrame,
-              log: _Log) -> tuple[pd.DataFrame, pd.Timestamp | None]:
+def _episodes(
+    frames: list[pd.DataFrame], sources: list[_Source], header: pd.DataFrame, log: _Log
+) -> tuple[pd.DataFrame, pd.Timestamp | None]:
     ep = pd.concat(frames, ignore_index=True)
     for c in EPISODES_OPTIONAL:
         if c not in ep.columns:
             ep[c] = ""
-    for c in ("RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "REC", "REASON_PLACE_CHANGE",
-              "HOME_POST", "PL_POST", "URN"):
+    for c in (
+        "RNE",
+        "LS",
+        "CIN",
+        "PLACE",
+        "PLACE_PROVIDER",
+        "REC",
+        "REASON_PLACE_CHANGE",
+        "HOME_POST",
+        "PL_POST",
+        "URN",
+    ):
         ep[c] = ep[c].str.upper()
     reason = pd.Series("", index=ep.index, dtype=object)  # why the row is skipped
 
@@ -494,17 +584,24 @@ def _episodes(frames: list[pd.DataFrame], sources: list[_Source], header: pd.Dat
 
     # required values
     for c, expected in _REQUIRED_VALUE.items():
-        fatal(ep[c] == "", c, f"{c} is blank (expected {expected}); row skipped",
-              "Episodes: required value blank (CHILD, DECOM, RNE or PLACE)")
-    log.rows(ep, ep["LS"] == "", "LS", f"LS is blank (expected {codes.EXPECTED['LS']}); "
-             "row kept")
+        fatal(
+            ep[c] == "",
+            c,
+            f"{c} is blank (expected {expected}); row skipped",
+            "Episodes: required value blank (CHILD, DECOM, RNE or PLACE)",
+        )
+    log.rows(ep, ep["LS"] == "", "LS", f"LS is blank (expected {codes.EXPECTED['LS']}); row kept")
 
     # dates
     ep["DECOM"], bad_decom = _dates(ep["DECOM"])
     ep["DEC"], bad_dec = _dates(ep["DEC"])
     for c, bad in (("DECOM", bad_decom), ("DEC", bad_dec)):
-        fatal(bad, c, f"{c} is not a date (expected {DATE_FORMS}); row skipped",
-              "Episodes: date not understood")
+        fatal(
+            bad,
+            c,
+            f"{c} is not a date (expected {DATE_FORMS}); row skipped",
+            "Episodes: date not understood",
+        )
 
     # codes
     for c in _SKIP_BAD_CODE + _BLANK_BAD_CODE:
@@ -512,8 +609,10 @@ def _episodes(frames: list[pd.DataFrame], sources: list[_Source], header: pd.Dat
         if not unknown.any():
             continue
         then = "row skipped" if c in _SKIP_BAD_CODE else f"row kept with {c} blank"
-        text = {v: f"unknown {c} code{log.shown(v)} (expected {codes.EXPECTED[c]}); {then}"
-                for v in ep.loc[unknown, c].unique()}
+        text = {
+            v: f"unknown {c} code{log.shown(v)} (expected {codes.EXPECTED[c]}); {then}"
+            for v in ep.loc[unknown, c].unique()
+        }
         msg = ep[c].map(text)
         if c in _SKIP_BAD_CODE:
             fatal(unknown, c, msg, "Episodes: unknown RNE, PLACE or REC code")
@@ -525,31 +624,54 @@ def _episodes(frames: list[pd.DataFrame], sources: list[_Source], header: pd.Dat
         if hit.any():
             for file, rows in ep.loc[hit, ["_file", "_row"]].groupby("_file", sort=False):
                 n = len(rows)
-                log.add(file, int(rows["_row"].min()), c,
-                        f"{c} code '{code}' in {n} row{'s' if n > 1 else ''} (first shown): "
-                        f"{note}; rows kept")
+                log.add(
+                    file,
+                    int(rows["_row"].min()),
+                    c,
+                    f"{c} code '{code}' in {n} row{'s' if n > 1 else ''} (first shown): "
+                    f"{note}; rows kept",
+                )
 
     # consistency of the row
-    fatal(ep["DEC"].notna() & ep["DECOM"].notna() & (ep["DEC"] < ep["DECOM"]), "DEC",
-          "episode ends before it starts (expected DEC on or after DECOM); row skipped",
-          "Episodes: DEC before DECOM")
-    fatal(ep["DEC"].notna() & (ep["REC"] == ""), "REC",
-          "DEC is given but REC is blank (expected both, or both blank while the episode "
-          "is open); row skipped", "Episodes: DEC and REC not both given")
-    fatal(~bad_dec & ep["DEC"].isna() & (ep["REC"] != ""), "DEC",
-          "REC is given but DEC is blank (expected both, or both blank while the episode "
-          "is open); row skipped", "Episodes: DEC and REC not both given")
+    fatal(
+        ep["DEC"].notna() & ep["DECOM"].notna() & (ep["DEC"] < ep["DECOM"]),
+        "DEC",
+        "episode ends before it starts (expected DEC on or after DECOM); row skipped",
+        "Episodes: DEC before DECOM",
+    )
+    fatal(
+        ep["DEC"].notna() & (ep["REC"] == ""),
+        "REC",
+        "DEC is given but REC is blank (expected both, or both blank while the episode "
+        "is open); row skipped",
+        "Episodes: DEC and REC not both given",
+    )
+    fatal(
+        ~bad_dec & ep["DEC"].isna() & (ep["REC"] != ""),
+        "DEC",
+        "REC is given but DEC is blank (expected both, or both blank while the episode "
+        "is open); row skipped",
+        "Episodes: DEC and REC not both given",
+    )
 
     # against Header
     known = ep["CHILD"].isin(header["CHILD"])
-    fatal((ep["CHILD"] != "") & ~known, "CHILD",
-          "this child has no row in any Header file (expected every child in Episodes to be "
-          "in Header); row skipped", "Episodes: child not in Header")
+    fatal(
+        (ep["CHILD"] != "") & ~known,
+        "CHILD",
+        "this child has no row in any Header file (expected every child in Episodes to be "
+        "in Header); row skipped",
+        "Episodes: child not in Header",
+    )
     dob = header.set_index("CHILD")["DOB"].reindex(ep["CHILD"].to_numpy())
     dob = pd.Series(dob.to_numpy(), index=ep.index).astype(DT)
-    fatal(ep["DECOM"] < dob, "DECOM",
-          "episode starts before the child's date of birth in Header (expected DECOM on or "
-          "after DOB); row skipped", "Episodes: starts before date of birth")
+    fatal(
+        ep["DECOM"] < dob,
+        "DECOM",
+        "episode starts before the child's date of birth in Header (expected DECOM on or "
+        "after DOB); row skipped",
+        "Episodes: starts before date of birth",
+    )
 
     for why, n in reason[reason != ""].value_counts().items():
         log.skip(str(why), int(n))
@@ -590,36 +712,48 @@ def _missing_years(ep: pd.DataFrame, log: _Log) -> None:
     gaps = sorted(set(range(years[0], years[-1] + 1)) - set(years))
     if gaps:
         names = ", ".join(f"{y - 1}-{str(y)[2:]}" for y in gaps)
-        log.add("(data folder)", None, None,
-                f"no Episodes data for the collection year{'s' if len(gaps) > 1 else ''} "
-                f"{names} (expected one file per year, or one file covering all years): "
-                "children who left care in a missing year are taken to leave at the end of "
-                "the year before")
+        log.add(
+            "(data folder)",
+            None,
+            None,
+            f"no Episodes data for the collection year{'s' if len(gaps) > 1 else ''} "
+            f"{names} (expected one file per year, or one file covering all years): "
+            "children who left care in a missing year are taken to leave at the end of "
+            "the year before",
+        )
 
 
 def _next(ep: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
     return ep["CHILD"].eq(ep["CHILD"].shift(-1)), ep.shift(-1)
 
 
-def _at(ep: pd.DataFrame, mask: pd.Series, offset: int = 1,
-        pos: pd.Series | None = None) -> pd.Series:
+def _at(
+    ep: pd.DataFrame, mask: pd.Series, offset: int = 1, pos: pd.Series | None = None
+) -> pd.Series:
     """'(file, row N)' of the next row (offset 1), the previous (-1) or of row `pos`."""
     if pos is None:
         other = ep[["_file", "_row"]].shift(-offset)
     else:
         p = pos.fillna(0).astype(int).to_numpy()
-        other = pd.DataFrame({"_file": ep["_file"].to_numpy()[p],
-                              "_row": ep["_row"].to_numpy()[p]}, index=ep.index)
-    return ("(" + other["_file"].astype(str) + ", row "
-            + other["_row"].astype("Int64").astype(str) + ")").where(mask, "")
+        other = pd.DataFrame(
+            {"_file": ep["_file"].to_numpy()[p], "_row": ep["_row"].to_numpy()[p]}, index=ep.index
+        )
+    return (
+        "("
+        + other["_file"].astype(str)
+        + ", row "
+        + other["_row"].astype("Int64").astype(str)
+        + ")"
+    ).where(mask, "")
 
 
 def _stitch(ep: pd.DataFrame, end: pd.Timestamp | None, log: _Log) -> pd.DataFrame:
     """Join the years into one history per child, fixing what stitching exposes."""
     # 1. the same episode in several files: keep the latest file's copy, closed over open
     ep["_closed"] = ep["DEC"].notna()
-    ep = ep.sort_values(["CHILD", "DECOM", "_year_end", "_closed", "_forder", "_row"],
-                        kind="stable")
+    ep = ep.sort_values(
+        ["CHILD", "DECOM", "_year_end", "_closed", "_forder", "_row"], kind="stable"
+    )
     dup = ep.duplicated(["CHILD", "DECOM"], keep="last")
     log.skip(SKIP_EPISODE_REPEAT, dup.sum())
     ep = ep[~dup].reset_index(drop=True)
@@ -633,32 +767,56 @@ def _stitch(ep: pd.DataFrame, end: pd.Timestamp | None, log: _Log) -> pd.DataFra
     for c in ("RNE", "LS", "PLACE", "PLACE_PROVIDER", "PL_POST", "URN"):
         alike_n &= ep[c].eq(nxt[c])
         alike_p &= ep[c].eq(prv[c])
-    redated = stale & ((alike_n & (nxt["_year_end"] > ep["_year_end"]))
-                       | (alike_p & (prv["_year_end"] > ep["_year_end"])))
+    redated = stale & (
+        (alike_n & (nxt["_year_end"] > ep["_year_end"]))
+        | (alike_p & (prv["_year_end"] > ep["_year_end"]))
+    )
     superseded = stale & ~redated & same_p & (prv["_year_end"] > ep["_year_end"])
-    log.rows(ep, redated, "DECOM", "this open episode appears in a later file with a "
-             "different start date (DECOM); the later file's copy is used and this row skipped")
-    log.rows(ep, superseded, "DEC", "this open episode is not in the later file that holds "
-             "the child's earlier episode " + _at(ep, superseded, -1) + "; the later file is "
-             "taken as correct and this row skipped")
-    log.skip("Episodes: open episode replaced or removed in a later file", (redated
-             | superseded).sum())
+    log.rows(
+        ep,
+        redated,
+        "DECOM",
+        "this open episode appears in a later file with a "
+        "different start date (DECOM); the later file's copy is used and this row skipped",
+    )
+    log.rows(
+        ep,
+        superseded,
+        "DEC",
+        "this open episode is not in the later file that holds "
+        "the child's earlier episode " + _at(ep, superseded, -1) + "; the later file is "
+        "taken as correct and this row skipped",
+    )
+    log.skip(
+        "Episodes: open episode replaced or removed in a later file", (redated | superseded).sum()
+    )
     ep = ep[~(redated | superseded)].reset_index(drop=True)
 
     # 3. open episodes that are not the child's last (doc 6.1 and LIIA rules 1/1A)
     same, nxt = _next(ep)
     open_next = same & ep["DEC"].isna()
     cont = open_next & nxt["RNE"].ne("S")
-    log.rows(ep, cont, "DEC", "episode has no end date but the child's next episode "
-             + _at(ep, cont) + " continues the care: taken to end when that one starts "
-             "(REC X1)")
+    log.rows(
+        ep,
+        cont,
+        "DEC",
+        "episode has no end date but the child's next episode "
+        + _at(ep, cont)
+        + " continues the care: taken to end when that one starts "
+        "(REC X1)",
+    )
     ep.loc[cont, "DEC"] = nxt.loc[cont, "DECOM"]
     ep.loc[cont, "REC"] = codes.REC_CONTINUES
     reentry = open_next & nxt["RNE"].eq("S")
-    log.rows(ep, reentry, "DEC", "episode has no end date but the child starts a new period "
-             "of care later " + _at(ep, reentry) + ": taken to end at the end of this "
-             "file's collection year or the day before the new start, whichever is first, "
-             "reason unknown (REC E99)")
+    log.rows(
+        ep,
+        reentry,
+        "DEC",
+        "episode has no end date but the child starts a new period "
+        "of care later " + _at(ep, reentry) + ": taken to end at the end of this "
+        "file's collection year or the day before the new start, whichever is first, "
+        "reason unknown (REC E99)",
+    )
     guess = pd.concat([ep["_year_end"], nxt["DECOM"] - pd.Timedelta(days=1)], axis=1).min(axis=1)
     guess = pd.concat([guess, ep["DECOM"]], axis=1).max(axis=1)
     ep.loc[reentry, "DEC"] = guess[reentry]
@@ -667,19 +825,30 @@ def _stitch(ep: pd.DataFrame, end: pd.Timestamp | None, log: _Log) -> pd.DataFra
     # 4. open at the end of an older file and absent from every later file (LIIA rule 2)
     if end is not None:
         lost = ~same & ep["DEC"].isna() & (ep["_year_end"] < end)
-        log.rows(ep, lost, "DEC", "episode is open at the end of this file's collection year "
-                 "but the child is in no later Episodes file: taken to end at the end of that "
-                 "year, reason unknown (REC E99)")
+        log.rows(
+            ep,
+            lost,
+            "DEC",
+            "episode is open at the end of this file's collection year "
+            "but the child is in no later Episodes file: taken to end at the end of that "
+            "year, reason unknown (REC E99)",
+        )
         ep.loc[lost, "DEC"] = ep.loc[lost, "_year_end"]
         ep.loc[lost, "REC"] = codes.REC_UNKNOWN_EXIT
 
     # 5. overlaps. A later file's next episode is trusted: this one is cut short (doc 6.1).
     same, nxt = _next(ep)
-    cut = same & ep["DEC"].notna() & (ep["DEC"] > nxt["DECOM"]) & (
-        ep["_year_end"] < nxt["_year_end"])
-    log.rows(ep, cut, "DEC", "episode ends after the child's next episode starts; that "
-             "episode comes from a later file " + _at(ep, cut) + ", so this end date is "
-             "moved to its start")
+    cut = (
+        same & ep["DEC"].notna() & (ep["DEC"] > nxt["DECOM"]) & (ep["_year_end"] < nxt["_year_end"])
+    )
+    log.rows(
+        ep,
+        cut,
+        "DEC",
+        "episode ends after the child's next episode starts; that "
+        "episode comes from a later file " + _at(ep, cut) + ", so this end date is "
+        "moved to its start",
+    )
     ep.loc[cut, "DEC"] = nxt.loc[cut, "DECOM"]
     # Otherwise the earlier episode is kept: a later one inside it is dropped, one that runs
     # on past it starts when it ends.
@@ -692,11 +861,23 @@ def _stitch(ep: pd.DataFrame, end: pd.Timestamp | None, log: _Log) -> pd.DataFra
     overlap = ep["DECOM"] < prev_max
     inside = overlap & (stop <= prev_max)
     runs_on = overlap & ~inside
-    log.rows(ep, inside, "DECOM", "episode lies within the dates of the child's earlier episode "
-             + _at(ep, inside, pos=setter) + "; the earlier episode is kept and this row skipped")
-    log.rows(ep, runs_on, "DECOM", "episode starts before the child's earlier episode "
-             + _at(ep, runs_on, pos=setter) + " ends; the earlier episode is kept and this one "
-             "taken to start when it ends")
+    log.rows(
+        ep,
+        inside,
+        "DECOM",
+        "episode lies within the dates of the child's earlier episode "
+        + _at(ep, inside, pos=setter)
+        + "; the earlier episode is kept and this row skipped",
+    )
+    log.rows(
+        ep,
+        runs_on,
+        "DECOM",
+        "episode starts before the child's earlier episode "
+        + _at(ep, runs_on, pos=setter)
+        + " ends; the earlier episode is kept and this one "
+        "taken to start when it ends",
+    )
     log.skip("Episodes: overlaps an earlier episode of the same child", inside.sum())
     ep.loc[runs_on, "DECOM"] = prev_max[runs_on]
     ep = ep[~inside].reset_index(drop=True)
@@ -706,23 +887,45 @@ def _stitch(ep: pd.DataFrame, end: pd.Timestamp | None, log: _Log) -> pd.DataFra
     x1 = ep["REC"].eq(codes.REC_CONTINUES)
     gap = same & x1 & (nxt["DECOM"] > ep["DEC"])
     bridged = gap & (ep["_year_end"] < nxt["_year_end"])  # LIIA rule 5: later file trusted
-    log.rows(ep, bridged, "DEC", "REC is X1 (still looked after) but the child's next "
-             "episode " + _at(ep, bridged) + " starts later; that episode comes from a later "
-             "file, so this end date is moved to its start")
+    log.rows(
+        ep,
+        bridged,
+        "DEC",
+        "REC is X1 (still looked after) but the child's next "
+        "episode " + _at(ep, bridged) + " starts later; that episode comes from a later "
+        "file, so this end date is moved to its start",
+    )
     ep.loc[bridged, "DEC"] = nxt.loc[bridged, "DECOM"]
     gap &= ~bridged
     left = gap & nxt["RNE"].eq("S")
-    log.rows(ep, left, "REC", "REC is X1 (still looked after) but the child's next episode "
-             + _at(ep, left) + " starts later with RNE S: taken as an end of care, reason "
-             "unknown (REC E99)")
+    log.rows(
+        ep,
+        left,
+        "REC",
+        "REC is X1 (still looked after) but the child's next episode "
+        + _at(ep, left)
+        + " starts later with RNE S: taken as an end of care, reason "
+        "unknown (REC E99)",
+    )
     ep.loc[left, "REC"] = codes.REC_UNKNOWN_EXIT
     hole = gap & ~left
-    log.rows(ep, hole, "DEC", "REC is X1 (still looked after) but the child's next episode "
-             + _at(ep, hole) + " starts later (expected it to start on the day this one "
-             "ends); kept as one period of care with a gap")
+    log.rows(
+        ep,
+        hole,
+        "DEC",
+        "REC is X1 (still looked after) but the child's next episode "
+        + _at(ep, hole)
+        + " starts later (expected it to start on the day this one "
+        "ends); kept as one period of care with a gap",
+    )
     tail = ~same & x1
-    log.rows(ep, tail, "REC", "REC is X1 (still looked after) but no later episode follows "
-             "for this child: taken as an end of care, reason unknown (REC E99)")
+    log.rows(
+        ep,
+        tail,
+        "REC",
+        "REC is X1 (still looked after) but no later episode follows "
+        "for this child: taken as an end of care, reason unknown (REC E99)",
+    )
     ep.loc[tail, "REC"] = codes.REC_UNKNOWN_EXIT
     return ep.sort_values(["CHILD", "DECOM"], kind="stable")
 
@@ -734,28 +937,36 @@ def read_903(data_dir: str | Path) -> Dataset:
     """Read every Header, Episodes and UASC CSV under `data_dir` into one checked history."""
     root = Path(data_dir)
     if not root.exists():
-        raise DataError(root, "folder not found",
-                        "a folder holding the SSDA903 CSV tables (Header and Episodes)")
+        raise DataError(
+            root,
+            "folder not found",
+            "a folder holding the SSDA903 CSV tables (Header and Episodes)",
+        )
     if not root.is_dir():
-        raise DataError(root, "this is a file, not a folder",
-                        "the folder holding the SSDA903 CSV tables")
+        raise DataError(
+            root, "this is a file, not a folder", "the folder holding the SSDA903 CSV tables"
+        )
     sources, ignored = _find_sources(root)
     tables = {s.table for s in sources}
     if "episodes" not in tables or "header" not in tables:
         what = "Episodes" if "episodes" not in tables else "Header"
         seen = [s.name for s in sources] + ignored
         xml = [p.name for p in root.rglob("*.xml")]
-        hint = (f"; CSV files found: {', '.join(seen[:10])}{' ...' if len(seen) > 10 else ''}"
-                if seen else "; no CSV files found")
+        hint = (
+            f"; CSV files found: {', '.join(seen[:10])}{' ...' if len(seen) > 10 else ''}"
+            if seen
+            else "; no CSV files found"
+        )
         if xml and not seen:
             hint += " (the XML form of the return is not read: export the CSV tables)"
-        raise DataError(root, f"no {what} file{hint}",
-                        f"a CSV file whose name contains '{what.lower()}', e.g. "
-                        f"{what.lower()}_2023.csv")
+        raise DataError(
+            root,
+            f"no {what} file{hint}",
+            f"a CSV file whose name contains '{what.lower()}', e.g. {what.lower()}_2023.csv",
+        )
 
     log = _Log()
-    required = {"header": HEADER_REQUIRED, "episodes": EPISODES_REQUIRED,
-                "uasc": UASC_REQUIRED}
+    required = {"header": HEADER_REQUIRED, "episodes": EPISODES_REQUIRED, "uasc": UASC_REQUIRED}
     frames: dict[str, list[pd.DataFrame]] = {"header": [], "episodes": [], "uasc": []}
     for s in sources:
         df = _read(s, required[s.table])
@@ -769,9 +980,13 @@ def read_903(data_dir: str | Path) -> Dataset:
         if s.table == "episodes":
             absent = [c for c in EPISODES_OPTIONAL if c not in df.columns]
             if absent:
-                log.add(s.name, None, ", ".join(absent),
-                        f"column{'s' if len(absent) > 1 else ''} not found; left blank "
-                        f"(expected all the SSDA903 Episodes columns)")
+                log.add(
+                    s.name,
+                    None,
+                    ", ".join(absent),
+                    f"column{'s' if len(absent) > 1 else ''} not found; left blank "
+                    f"(expected all the SSDA903 Episodes columns)",
+                )
 
     header = _header(frames["header"], sources, log)
     uasc = _uasc(frames["uasc"], sources, log)
@@ -779,6 +994,12 @@ def read_903(data_dir: str | Path) -> Dataset:
 
     order = {s.name: s.order for s in sources}
     log.problems.sort(key=lambda p: (order.get(p.file, -1), p.row or 0))
-    return Dataset(header=header, episodes=episodes, uasc=uasc, problems=log.problems,
-                   skipped=dict(log.skipped), files=[s.name for s in sources],
-                   collection_end=end)
+    return Dataset(
+        header=header,
+        episodes=episodes,
+        uasc=uasc,
+        problems=log.problems,
+        skipped=dict(log.skipped),
+        files=[s.name for s in sources],
+        collection_end=end,
+    )

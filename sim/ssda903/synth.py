@@ -32,8 +32,19 @@ DISTRICTS = ROOT / "calibration" / "synthetic_postcode_districts.csv"
 
 HEADER_COLUMNS = ["CHILD", "SEX", "DOB", "ETHNIC", "UPN", "MOTHER", "MC_DOB"]
 EPISODE_COLUMNS = [
-    "CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "DEC", "REC",
-    "REASON_PLACE_CHANGE", "HOME_POST", "PL_POST", "URN",
+    "CHILD",
+    "DECOM",
+    "RNE",
+    "LS",
+    "CIN",
+    "PLACE",
+    "PLACE_PROVIDER",
+    "DEC",
+    "REC",
+    "REASON_PLACE_CHANGE",
+    "HOME_POST",
+    "PL_POST",
+    "URN",
 ]
 UASC_COLUMNS = ["CHILD", "SEX", "DOB", "DUC"]
 ETHNIC = ["WBRI", "WBRI", "WBRI", "WBRI", "WOTH", "MWBC", "MOTH", "APKN", "BAFR", "OOTH"]
@@ -70,10 +81,13 @@ def _first_code(mapping: dict, section: str, name: str, default: str) -> str:
     return codes[0] if codes else default
 
 
-def histories(scenario: Scenario, years: float, seed: int, mapping: dict) -> tuple[list[ChildRecord], Model]:
+def histories(
+    scenario: Scenario, years: float, seed: int, mapping: dict
+) -> tuple[list[ChildRecord], Model]:
     """Simulate once and turn the event log into each child's episodes."""
-    model = Model(scenario, years, np.random.SeedSequence(seed), record_events=True,
-                  keep_children=True)
+    model = Model(
+        scenario, years, np.random.SeedSequence(seed), record_events=True, keep_children=True
+    )
     model.run()
     loc_of = {pid: spec.location for pid, spec in scenario.provision.items()}
     code_of = {}
@@ -92,7 +106,11 @@ def histories(scenario: Scenario, years: float, seed: int, mapping: dict) -> tup
             _, _, cid, from_pid, to_pid, _uid, move_kind, _unmet = row
             rec = kids[cid]
             place, provider = code_of[to_pid]
-            if rec.episodes and rec.episodes[-1].dec is None and rec.episodes[-1].decom == math.floor(t):
+            if (
+                rec.episodes
+                and rec.episodes[-1].dec is None
+                and rec.episodes[-1].decom == math.floor(t)
+            ):
                 # moved again the same day: the return records where the child ended up
                 last = rec.episodes[-1]
                 last.place, last.provider, last.location = place, provider, loc_of[to_pid]
@@ -127,8 +145,10 @@ class _Writer:
         with DISTRICTS.open() as fh:
             rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
         self.home_districts = [r["district"] for r in rows if r["zone"] == "in_area"]
-        self.by_zone = {z: [r["district"] for r in rows if r["zone"] == z]
-                        for z in ("in_area", "within_20_miles", "beyond_20_miles")}
+        self.by_zone = {
+            z: [r["district"] for r in rows if r["zone"] == z]
+            for z in ("in_area", "within_20_miles", "beyond_20_miles")
+        }
         self.faults: dict[str, int] = dict.fromkeys(FAULTS, 0)
 
     def date(self, t: float) -> dt.date:
@@ -140,8 +160,10 @@ class _Writer:
     def postcode(self, districts: list[str]) -> str:
         d = districts[int(self.rng.integers(len(districts)))]
         letters = "ABDEFGHJLNPQRSTUWXYZ"
-        return (f"{d} {int(self.rng.integers(1, 10))}"
-                f"{letters[int(self.rng.integers(20))]}{letters[int(self.rng.integers(20))]}")
+        return (
+            f"{d} {int(self.rng.integers(1, 10))}"
+            f"{letters[int(self.rng.integers(20))]}{letters[int(self.rng.integers(20))]}"
+        )
 
     def child_id(self, used: set[str]) -> str:
         while True:
@@ -182,8 +204,15 @@ def write_903(
         dob = w.text(r.dob)
         upn = f"A{int(w.rng.integers(10**11, 10**12))}"
         upn = upn if len(upn) == 13 else "UN4"
-        header_rows[r.cid] = [ids[r.cid], sex, dob, ETHNIC[int(w.rng.integers(len(ETHNIC)))],
-                              upn, "0" if sex == "2" else "", ""]
+        header_rows[r.cid] = [
+            ids[r.cid],
+            sex,
+            dob,
+            ETHNIC[int(w.rng.integers(len(ETHNIC)))],
+            upn,
+            "0" if sex == "2" else "",
+            "",
+        ]
         if r.uasc:
             uasc_rows[r.cid] = [ids[r.cid], sex, dob, w.text(r.dob + ADULT_AGE * DAYS_PER_YEAR)]
         home[r.cid] = w.postcode(w.home_districts)
@@ -202,11 +231,29 @@ def write_903(
                     if ep.decom > y1 or (ep.dec is not None and ep.dec < y0):
                         continue
                     closed = ep.dec is not None and ep.dec <= y1 and ep.dec < end_day
-                    pl_post = home[r.cid] if ep.place == "P1" else w.postcode(w.by_zone[ep.location])
-                    urn = f"SC{int(w.rng.integers(10**5, 10**6))}" if ep.place in ("K1", "K2", "K3") else ""
-                    row = [ids[r.cid], w.text(ep.decom), ep.rne, ls, cin, ep.place, ep.provider,
-                           w.text(ep.dec) if closed else "", ep.rec if closed else "",
-                           ep.reason if closed and ep.rec == "X1" else "", home[r.cid], pl_post, urn]
+                    pl_post = (
+                        home[r.cid] if ep.place == "P1" else w.postcode(w.by_zone[ep.location])
+                    )
+                    urn = (
+                        f"SC{int(w.rng.integers(10**5, 10**6))}"
+                        if ep.place in ("K1", "K2", "K3")
+                        else ""
+                    )
+                    row = [
+                        ids[r.cid],
+                        w.text(ep.decom),
+                        ep.rne,
+                        ls,
+                        cin,
+                        ep.place,
+                        ep.provider,
+                        w.text(ep.dec) if closed else "",
+                        ep.rec if closed else "",
+                        ep.reason if closed and ep.rec == "X1" else "",
+                        home[r.cid],
+                        pl_post,
+                        urn,
+                    ]
                     ep_rows.append(_fault(w, row))
                     in_year.add(r.cid)
             counts["episodes"] += len(ep_rows)
@@ -215,8 +262,11 @@ def write_903(
             if w.fault_rate > 0:
                 hdr = [_dob_fault(w, h) for h in hdr]
             _write_csv(tmp / f"header_{year}.csv", HEADER_COLUMNS, hdr)
-            _write_csv(tmp / f"uasc_{year}.csv", UASC_COLUMNS,
-                       [uasc_rows[c] for c in sorted(in_year) if c in uasc_rows])
+            _write_csv(
+                tmp / f"uasc_{year}.csv",
+                UASC_COLUMNS,
+                [uasc_rows[c] for c in sorted(in_year) if c in uasc_rows],
+            )
         (tmp / "README.txt").write_text(
             "Synthetic SSDA903 data made by `sufficiency synth903`: every child, date and "
             "postcode is invented by a simulation of the scenario below. Not real data.\n"
