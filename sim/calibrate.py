@@ -113,7 +113,8 @@ def calibrate(
     start = at + dt.timedelta(days=1)
     if start.day != 1:
         raise CalibrationError(
-            f"--at {at} must be the last day of a month (e.g. {at.replace(day=1) - dt.timedelta(days=1)}), "
+            f"--at {at} must be the last day of a month "
+            f"(e.g. {at.replace(day=1) - dt.timedelta(days=1)}), "
             "so the calibrated scenario starts on the first of the next month"
         )
     raw = copy.deepcopy(template.raw)
@@ -288,7 +289,8 @@ def _entries(
     u = e.setdefault("uasc", {})
     u["per_year"] = round(len(uasc) / years, 2)
     cal.comments[("entries", "uasc", "per_year")] = (
-        f"from the data: {len(uasc)} UASC started care in {years:g} years; cap and rota from the template"
+        f"from the data: {len(uasc)} UASC started care in {years:g} years; "
+        "cap and rota from the template"
     )
     if len(uasc) >= 10:
         umix = uasc["band"].value_counts()
@@ -643,7 +645,8 @@ def _capacity(cal: Calibration, s: Any) -> None:
                     "occupancy (the 903 does not record approved places); edit to your real numbers"
                 )
                 cal.comments[("provision", pid, "recruitment_per_year")] = (
-                    "assumption: recruitment that keeps the pool steady at the template's deregistration rate"
+                    "assumption: recruitment that keeps the pool steady at the template's "
+                    "deregistration rate"
                 )
         elif spec.kind == "home":
             homes = entry.get("homes", [])

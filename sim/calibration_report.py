@@ -45,9 +45,8 @@ def write_report(
     for f in cal.fitted:
         interval = "" if np.isnan(f.low) else f"{f.low:.3g} to {f.high:.3g}"
         at_risk = f"{f.exposure:,.0f}" if f.exposure else ""
-        lines.append(
-            f"| {f.key} | {f.value:.4g} | {interval} | {_count(f.events, k)} | {at_risk} | {f.method} |"
-        )
+        events = _count(f.events, k)
+        lines.append(f"| {f.key} | {f.value:.4g} | {interval} | {events} | {at_risk} | {f.method} |")
     pop = cal.tables.get("population")
     if pop is not None and not pop.empty:
         lines += [

@@ -11,6 +11,7 @@ spells does not.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -51,7 +52,7 @@ def split_exposure(
             cuts.add(t)
     times = sorted(cuts)
     out = []
-    for a, b in zip(times, times[1:], strict=False):
+    for a, b in itertools.pairwise(times):
         mid = (a + b) / 2
         age = (mid - dob) / DAYS_PER_YEAR
         band = band_index(age)
