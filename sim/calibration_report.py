@@ -46,7 +46,8 @@ def write_report(
         interval = "" if np.isnan(f.low) else f"{f.low:.3g} to {f.high:.3g}"
         at_risk = f"{f.exposure:,.0f}" if f.exposure else ""
         events = _count(f.events, k)
-        lines.append(f"| {f.key} | {f.value:.4g} | {interval} | {events} | {at_risk} | {f.method} |")
+        cells = [f.key, f"{f.value:.4g}", interval, events, at_risk, f.method]
+        lines.append("| " + " | ".join(cells) + " |")
     pop = cal.tables.get("population")
     if pop is not None and not pop.empty:
         lines += [
