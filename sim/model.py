@@ -57,6 +57,7 @@ class Model:
         self.cal = Calendar(scenario.scenario.start_date, self.months)
         self.layout = Layout.for_scenario(scenario)
         self.monthly = np.zeros((self.months, len(self.layout)))
+        self._flows = [0.0] * len(self.layout)  # this month's counts so far
         self.n_years = math.ceil(self.months / 12)
         self.yearly = np.zeros((self.n_years, len(YEARLY)))
         self.month = 0
@@ -141,7 +142,8 @@ class Model:
             self.events.append((self.env.now, *row))
 
     def _count(self, i: int, n: float = 1.0) -> None:
-        self.monthly[self.month, i] += n
+        """Add to a flow of the current month (kept in a list: numpy indexing is slow)."""
+        self._flows[i] += n
 
     # ================================================================== supply
 
@@ -700,6 +702,8 @@ class Model:
         L, ix = self.layout, self._ix
         t = self.env.now
         row = self.monthly[m]
+        row += self._flows
+        self._flows = [0.0] * len(self.layout)
         year = m // 12
         total_cost = 0.0
         sp_days_all = 0.0
