@@ -106,6 +106,20 @@ def _parser() -> argparse.ArgumentParser:
         help="also write the event log of replication 1 to FILE (CSV, for debugging)",
     )
     r.add_argument("--quiet", action="store_true", help="no progress bar or headline lines")
+    r.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="where replications run: this machine's processes (local, the default) or "
+        "a Dask cluster (dask: a local cluster of --workers processes, or --scheduler)",
+    )
+    r.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="with --engine dask, use the running Dask scheduler at ADDRESS "
+        "(e.g. tcp://10.0.0.5:8786) instead of starting a local cluster",
+    )
 
     v = sub.add_parser("validate", help="check scenario files without simulating")
     v.add_argument("scenarios", type=Path, nargs="+", help="scenario files (.toml)")
@@ -246,6 +260,56 @@ def _parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--force", action="store_true", help="replace the output folder if it exists")
     b.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+
+    w = sub.add_parser(
+        "sweep",
+        help="run a grid of variants of a scenario (same random numbers) and chart the response",
+    )
+    w.add_argument("scenario", type=Path, help="scenario file (.toml)")
+    w.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="KEY=VALUES",
+        help="a dotted key of the scenario and its values: a range start:stop:step (stop "
+        "included), a comma-separated list (2024-04-01,2025-04-01 or true,false), or a "
+        "|-separated list of TOML values; repeat for more keys (the grid is every combination)",
+    )
+    w.add_argument(
+        "--grid",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a TOML file with a [vary] table of keys and lists of values (for structured "
+        "values such as lists of homes)",
+    )
+    w.add_argument("--years", type=_positive_float, default=5, help="years to simulate (default 5)")
+    w.add_argument(
+        "--reps", type=_positive_int, default=100, help="replications per variant (default 100)"
+    )
+    w.add_argument(
+        "--seed", type=int, default=20240401, help="master random seed (default 20240401)"
+    )
+    w.add_argument(
+        "--workers", type=_positive_int, default=None, help="processes to use (default: all cores)"
+    )
+    w.add_argument(
+        "--out", type=Path, default=None, help="output folder (default results/<scenario>-sweep)"
+    )
+    w.add_argument("--force", action="store_true", help="replace the output folder if it exists")
+    w.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default=None,
+        help="where replications run (as for run; default local)",
+    )
+    w.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="with --engine dask, the running Dask scheduler to use",
+    )
+    w.add_argument("--quiet", action="store_true", help="no progress bar or table")
     return p
 
 
@@ -258,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             "synth903": _synth903,
             "calibrate": _calibrate,
             "backtest": _backtest,
+            "sweep": _sweep,
         }
         return command[args.command](args)
     except UserError as exc:
@@ -313,6 +378,8 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         workers=args.workers,
         progress=interactive,
+        engine=args.engine,
+        scheduler=args.scheduler,
     )
     folder = write_report(results, out, force=args.force, suppress_below=args.suppress_below)
     if args.events is not None:
@@ -320,7 +387,8 @@ def _run(args: argparse.Namespace) -> int:
     if not args.quiet:
         rate = results.n_events / results.wall_seconds if results.wall_seconds else 0.0
         print(
-            f"Done in {results.wall_seconds:.1f} s on {results.workers} worker(s), "
+            f"Done in {results.wall_seconds:.1f} s on {results.workers} worker(s) "
+            f"({args.engine}), "
             f"{rate:,.0f} events/s. Results in {folder}/",
             file=sys.stderr,
         )
@@ -409,6 +477,55 @@ def _backtest(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         for line in summary_lines(bt):
+            print(line)
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .scenario import load
+    from .sweep import (
+        check_out,
+        command_line,
+        parse_vary,
+        read_grid,
+        run_sweep,
+        table_lines,
+        write_sweep,
+    )
+
+    if not args.vary and args.grid is None:
+        raise UserError("nothing to sweep: give --vary KEY=VALUES (one or more) or --grid FILE")
+    axes = [parse_vary(text) for text in args.vary]
+    if args.grid is not None:
+        axes += read_grid(args.grid)
+    out = args.out or Path("results") / f"{args.scenario.stem}-sweep"
+    check_out(out, args.force)
+    loaded = load(args.scenario)
+    extra = {k: getattr(args, k) for k in ("engine", "scheduler") if getattr(args, k) is not None}
+    command = command_line(
+        args.scenario, args.vary, args.grid, args.years, args.reps, args.seed, out, extra
+    )
+    interactive = sys.stderr.isatty() and not args.quiet
+    sw = run_sweep(
+        loaded,
+        axes,
+        years=args.years,
+        reps=args.reps,
+        seed=args.seed,
+        workers=args.workers,
+        progress=interactive,
+        engine=args.engine,
+        scheduler=args.scheduler,
+        command=command,
+    )
+    write_sweep(sw, out, force=args.force)
+    if not args.quiet:
+        print(
+            f"Swept {len(sw.results)} variants x {args.reps} replications x {args.years:g} "
+            f"year(s) (seed {args.seed}) in {sw.wall_seconds:.1f} s. Results in {out}/",
+            file=sys.stderr,
+        )
+        for line in table_lines(sw):
             print(line)
     return 0
 

@@ -8,11 +8,11 @@ numbers wherever their events are the same (common random numbers).
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ import numpy as np
 
 from . import __version__
 from .calendar import Calendar
+from .engines import open_engine
 from .metrics import YEARLY, Layout
 from .model import simulate
 from .scenario import LoadedScenario
@@ -82,15 +83,20 @@ def spawn_seeds(seed: int, reps: int) -> list[np.random.SeedSequence]:
 
 def _run_chunk(
     scenario: Scenario, years: float, seeds: Sequence[np.random.SeedSequence]
-) -> tuple[np.ndarray, np.ndarray, int, float]:
-    monthly, yearly, events, child_years = [], [], 0, 0.0
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """Replications of one chunk: their monthly and yearly arrays, events, child-years.
+
+    Child-years are returned per replication (not summed) so the total is added up in
+    replication order and does not depend on how the replications were chunked.
+    """
+    monthly, yearly, events, child_years = [], [], 0, []
     for ss in seeds:
         r = simulate(scenario, years, ss)
         monthly.append(r.monthly)
         yearly.append(r.yearly)
         events += r.n_events
-        child_years += r.child_years
-    return np.stack(monthly), np.stack(yearly), events, child_years
+        child_years.append(r.child_years)
+    return np.stack(monthly), np.stack(yearly), events, np.array(child_years, dtype=float)
 
 
 def run(
@@ -100,43 +106,47 @@ def run(
     seed: int = 20240401,
     workers: int | None = None,
     progress: bool | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    chunk_size: int | None = None,
 ) -> Results:
-    """Run `reps` replications over `years` and gather their monthly figures."""
+    """Run `reps` replications over `years` and gather their monthly figures.
+
+    `engine` is "local" (this machine's processes) or "dask" (a LocalCluster of `workers`
+    processes, or the cluster at `scheduler`, e.g. "tcp://10.0.0.5:8786"). Replications go
+    out in chunks of `chunk_size` (default: sized to the workers); the same seed gives
+    identical results on any engine, worker count and chunk size.
+    """
     if isinstance(scenario, LoadedScenario):
         model, raw = scenario.model, scenario.raw
     else:
         model, raw = scenario, scenario.model_dump(mode="json", by_alias=True)
     if reps < 1:
         raise ValueError("reps must be at least 1")
+    if chunk_size is not None and chunk_size < 1:
+        raise ValueError("chunk_size must be at least 1")
     workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
     workers = min(workers, reps)
     if progress is None:
         progress = sys.stderr.isatty()
     seeds = spawn_seeds(seed, reps)
-    chunk = max(1, min(25, reps // (workers * 4) or 1))
-    chunks = [(i, seeds[i : i + chunk]) for i in range(0, reps, chunk)]
     layout = Layout.for_scenario(model)
     months = max(1, round(years * 12))
     cal = Calendar(model.scenario.start_date, months)
 
-    bar = _progress_bar(reps, model.scenario.name, progress)
-    started = time.perf_counter()
-    parts: dict[int, tuple[np.ndarray, np.ndarray, int, float]] = {}
-    if workers == 1:
-        for start, ss in chunks:
-            parts[start] = _run_chunk(model, years, ss)
-            bar.update(len(ss))
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {
-                pool.submit(_run_chunk, model, years, ss): (start, len(ss)) for start, ss in chunks
-            }
-            for fut in as_completed(futures):
-                start, n = futures[fut]
-                parts[start] = fut.result()
-                bar.update(n)
-    bar.close()
-    ordered = [parts[k] for k in sorted(parts)]
+    with open_engine(engine, workers, scheduler) as runner:
+        # With a user's scheduler, its worker threads (not --workers) size the chunks.
+        chunk = chunk_size or max(1, min(25, reps // (runner.workers * 4) or 1))
+        chunks = [(i, seeds[i : i + chunk]) for i in range(0, reps, chunk)]
+        bar = _progress_bar(reps, model.scenario.name, progress)
+        started = time.perf_counter()
+        try:
+            parts = runner.run_chunks(_run_chunk, (model, years), chunks, bar.update)
+        finally:
+            bar.close()
+        wall = time.perf_counter() - started
+        used = runner.workers
+    ordered = [parts[k] for k, _ in chunks]
     return Results(
         scenario=model,
         scenario_raw=raw,
@@ -146,9 +156,10 @@ def run(
         monthly=np.concatenate([p[0] for p in ordered]),
         yearly=np.concatenate([p[1] for p in ordered]),
         n_events=sum(p[2] for p in ordered),
-        child_years=sum(p[3] for p in ordered),
-        wall_seconds=time.perf_counter() - started,
-        workers=workers,
+        child_years=math.fsum(np.concatenate([p[3] for p in ordered])),
+        wall_seconds=wall,
+        workers=used,
+        meta={"engine": engine, **({"scheduler": scheduler} if scheduler else {})},
     )
 
 

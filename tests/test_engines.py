@@ -1,0 +1,132 @@
+"""The Dask engine gives exactly the local engine's numbers, even when a worker dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+
+import numpy as np
+import pytest
+from conftest import MINIMAL
+
+from sim import engines, montecarlo
+from sim.errors import UserError
+from sim.montecarlo import run
+from sim.scenario import load
+
+try:
+    from dask.distributed import Client, LocalCluster
+except ImportError:  # the package works without Dask; these tests need it
+    Client = LocalCluster = None
+
+needs_dask = pytest.mark.skipif(
+    Client is None, reason="dask[distributed] not installed (pip install 'dask[distributed]')"
+)
+
+
+@pytest.fixture(scope="module")
+def minimal():
+    return load(MINIMAL)
+
+
+def same(a, b) -> None:
+    np.testing.assert_array_equal(a.monthly, b.monthly)
+    np.testing.assert_array_equal(a.yearly, b.yearly)
+    assert (a.n_events, a.child_years) == (b.n_events, b.child_years)
+
+
+@needs_dask
+def test_dask_local_cluster_gives_the_local_engines_numbers(minimal) -> None:
+    kw = dict(years=2, reps=12, seed=11, progress=False)
+    one = run(minimal, workers=1, **kw)
+    two = run(minimal, workers=2, **kw)
+    dask = run(minimal, workers=2, engine="dask", **kw)
+    same(one, two)
+    same(one, dask)
+    assert dask.reps == 12 and dask.workers == 2
+    assert dask.meta["engine"] == "dask"
+    # Chunking is bookkeeping only: one replication per task changes nothing.
+    same(one, run(minimal, workers=2, engine="local", chunk_size=5, **kw))
+
+
+class _Counter:
+    """Stands in for the progress bar: counts finished replications, flags the first."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.first = threading.Event()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        self.first.set()
+
+    def close(self) -> None:
+        pass
+
+
+@needs_dask
+def test_a_worker_killed_mid_run_loses_nothing_and_counts_nothing_twice(
+    minimal, monkeypatch
+) -> None:
+    kw = dict(years=5, reps=120, seed=23, progress=False)
+    undisturbed = run(minimal, workers=1, **kw)
+
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        addr = cluster.scheduler_address
+        worker, pid = next(iter(client.run(os.getpid).items()))
+        bar = _Counter()
+        monkeypatch.setattr(montecarlo, "_progress_bar", lambda *_: bar)
+        killed: dict = {}
+        finished = threading.Event()
+
+        def kill_one_worker_after_first_results() -> None:
+            if bar.first.wait(timeout=30) and not finished.is_set():
+                os.kill(pid, signal.SIGKILL)
+                killed.update(worker=worker, done_before_kill=bar.done)
+
+        killer = threading.Thread(target=kill_one_worker_after_first_results, daemon=True)
+        killer.start()
+        try:
+            disturbed = run(minimal, engine="dask", scheduler=addr, chunk_size=2, **kw)
+        finally:
+            finished.set()
+            bar.first.set()
+            killer.join(timeout=10)
+
+        assert killed, "the worker was never killed: the run finished too fast to test"
+        assert killed["done_before_kill"] < 120 / 2, killed  # killed early in the run
+        assert disturbed.reps == 120
+        same(undisturbed, disturbed)
+        # The user's scheduler is left running: it still answers and still has workers.
+        client.wait_for_workers(1, timeout=10)
+        assert client.submit(sum, [1, 2], pure=False).result(timeout=10) == 3
+
+
+@needs_dask
+def test_an_unreachable_scheduler_is_a_clear_user_error(minimal, monkeypatch) -> None:
+    monkeypatch.setattr(engines, "CONNECT_TIMEOUT", 1)
+    with pytest.raises(UserError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9"):
+        run(minimal, years=1, reps=2, engine="dask", scheduler="tcp://127.0.0.1:9", progress=False)
+
+
+def test_dask_not_installed_is_a_clear_user_error(minimal, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # import fails
+    with pytest.raises(UserError, match=r"pip install 'dask\[distributed\]'"):
+        run(minimal, years=1, reps=2, engine="dask", progress=False)
+
+
+def test_a_scheduler_needs_the_dask_engine(minimal) -> None:
+    with pytest.raises(UserError, match="--scheduler needs --engine dask"):
+        run(minimal, years=1, reps=2, scheduler="tcp://127.0.0.1:8786", progress=False)
+
+
+def test_an_unknown_engine_is_refused(minimal) -> None:
+    with pytest.raises(UserError, match="unknown engine 'spark'"):
+        run(minimal, years=1, reps=2, engine="spark", progress=False)
