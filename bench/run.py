@@ -56,6 +56,22 @@ def peak_memory_mb() -> float:
     return max(own, kids) / 1024
 
 
+def _peak_of_run(scenario: Path, years: float, reps: int, workers: int) -> float:
+    """Peak memory (MB) of a fresh process that runs `reps` replications and keeps the results."""
+    import subprocess
+
+    code = (
+        "import resource, sys; sys.path.insert(0, %r)\n"
+        "from sim import load, run\n"
+        "r = run(load(%r), years=%r, reps=%d, seed=1, workers=%d, progress=False)\n"
+        "own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "print(max(own, kids) / 1024)\n"
+    ) % (str(ROOT), str(scenario), years, reps, workers)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reps", type=int, default=1000, help="replications to time on all cores")
@@ -63,7 +79,14 @@ def main() -> None:
     p.add_argument("--years", type=float, default=10.0)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     p.add_argument("--serial-reps", type=int, default=10, help="replications timed on 1 worker")
+    p.add_argument("--memory", type=int, nargs=2, metavar=("SMALL", "LARGE"), default=None,
+                   help="also compare peak memory of SMALL and LARGE replications, each run "
+                        "in a fresh process (e.g. --memory 100 10000)")
     args = p.parse_args()
+    if args.memory:
+        small, large = (_peak_of_run(args.scenario, args.years, n, args.workers) for n in args.memory)
+        print(f"peak memory: {args.memory[0]} reps {small:,.0f} MB, {args.memory[1]} reps "
+              f"{large:,.0f} MB: ratio {large / small:.2f} (target 1.5 or less)")
 
     scenario = load(args.scenario)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
