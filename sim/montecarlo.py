@@ -146,17 +146,30 @@ def run(
             bar.close()
         wall = time.perf_counter() - started
         used = runner.workers
-    ordered = [parts[k] for k, _ in chunks]
+    # Move each chunk into place and let it go, so the run never holds two copies of the
+    # replications at once (np.empty commits memory only as it is filled).
+    first = parts[chunks[0][0]]
+    monthly = np.empty((reps, *first[0].shape[1:]), dtype=first[0].dtype)
+    yearly = np.empty((reps, *first[1].shape[1:]), dtype=first[1].dtype)
+    child_years = np.empty(reps)
+    n_events = 0
+    del first
+    for start, ss in chunks:
+        part = parts.pop(start)
+        end = start + len(ss)
+        monthly[start:end], yearly[start:end], child_years[start:end] = part[0], part[1], part[3]
+        n_events += part[2]
+        del part
     return Results(
         scenario=model,
         scenario_raw=raw,
         layout=layout,
         months=cal.labels(),
         seed=seed,
-        monthly=np.concatenate([p[0] for p in ordered]),
-        yearly=np.concatenate([p[1] for p in ordered]),
-        n_events=sum(p[2] for p in ordered),
-        child_years=math.fsum(np.concatenate([p[3] for p in ordered])),
+        monthly=monthly,
+        yearly=yearly,
+        n_events=n_events,
+        child_years=math.fsum(child_years),
         wall_seconds=wall,
         workers=used,
         meta={"engine": engine, **({"scheduler": scheduler} if scheduler else {})},
