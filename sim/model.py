@@ -277,7 +277,7 @@ class Model:
                 for _ in range(count):
                     age = lo + (hi - lo) * rng.random()
                     dob = -age * DAYS_PER_YEAR
-                    entered = -rng.random() * min(age, 3.0) * DAYS_PER_YEAR
+                    entered = -rng.random() * min(age, group.max_years_in_care) * DAYS_PER_YEAR
                     c = self._new_child(
                         rng,
                         dob,

@@ -167,6 +167,10 @@ class PopulationGroup(Strict):
     needs: dict[str, Prob] | None = None
     uasc_share: Prob = 0.0
     disability_share: Prob = 0.0
+    #: How long these children have already been in care is not known from counts: it is
+    #: drawn uniformly up to this many years (never more than the child's age). It matters
+    #: only for exit rates that depend on time in care.
+    max_years_in_care: Annotated[float, Field(gt=0, le=18)] = 3.0
 
     @model_validator(mode="after")
     def _mix(self) -> PopulationGroup:
