@@ -2,10 +2,12 @@
 
 Both engines have one interface: open one (a context manager), read `.workers` (how many
 replications can run at once, for sizing chunks), then `run_chunks(task, args, chunks,
-on_done)`, which calls `task(*args, seeds)` for every `(start, seeds)` chunk and returns
-the results keyed by `start`. Which engine or worker ran a chunk never changes its result:
-replication i always uses the i-th child seed (see `montecarlo.spawn_seeds`), so the
-results are placed by start index, never by arrival order.
+on_done, sink=None)`, which calls `task(*args, seeds)` for every `(start, seeds)` chunk
+and returns the results keyed by `start`, or, given a `sink`, hands each result to
+`sink(start, result)` as it arrives and keeps none (so memory does not grow with them).
+Which engine or worker ran a chunk never changes its result: replication i always uses
+the i-th child seed (see `montecarlo.spawn_seeds`), so the results are placed by start
+index, never by arrival order.
 
 Dask is imported only when asked for, so the package works without it.
 """
@@ -27,6 +29,8 @@ CONNECT_TIMEOUT = 10  # seconds to reach a scheduler, and to wait for its first 
 INSTALL_DASK = "install dask[distributed]: pip install 'dask[distributed]'"
 
 Chunks = Sequence[tuple[int, Sequence[Any]]]
+#: Receives each chunk's result, with its start index, as soon as it arrives.
+Sink = Callable[[int, Any], None]
 
 
 class EngineError(UserError):
@@ -54,11 +58,13 @@ class LocalEngine:
         args: tuple[Any, ...],
         chunks: Chunks,
         on_done: Callable[[int], None],
+        sink: Sink | None = None,
     ) -> dict[int, Any]:
         parts: dict[int, Any] = {}
+        take = sink or parts.__setitem__
         if self.workers == 1:
             for start, seeds in chunks:
-                parts[start] = task(*args, seeds)
+                take(start, task(*args, seeds))
                 on_done(len(seeds))
             return parts
         with ProcessPoolExecutor(max_workers=self.workers) as pool:
@@ -66,8 +72,10 @@ class LocalEngine:
                 pool.submit(task, *args, seeds): (start, len(seeds)) for start, seeds in chunks
             }
             for fut in as_completed(futures):
-                start, n = futures[fut]
-                parts[start] = fut.result()
+                # Forget the future as well, or it would keep its result alive.
+                start, n = futures.pop(fut)
+                take(start, fut.result())
+                del fut
                 on_done(n)
         return parts
 
@@ -178,6 +186,7 @@ class DaskEngine:
         args: tuple[Any, ...],
         chunks: Chunks,
         on_done: Callable[[int], None],
+        sink: Sink | None = None,
     ) -> dict[int, Any]:
         from dask.distributed import as_completed as dask_completed
 
@@ -194,10 +203,11 @@ class DaskEngine:
             )
             futures[fut.key] = (fut, start, len(seeds))
         parts: dict[int, Any] = {}
+        take = sink or parts.__setitem__
         try:
             for fut in dask_completed([f for f, _, _ in futures.values()]):
                 _, start, n = futures[fut.key]
-                parts[start] = fut.result()
+                take(start, fut.result())
                 fut.release()
                 on_done(n)
         finally:

@@ -25,18 +25,24 @@ from .metrics import YEARLY, Layout
 from .model import simulate
 from .scenario import LoadedScenario
 from .schema import Scenario
+from .store import ReplicationStore
 
 
 @dataclass
 class Results:
-    """All replications of one scenario: arrays of (replication, month, series)."""
+    """All replications of one scenario: monthly series on disk, yearly ones in memory.
+
+    The monthly figures, (replication, month, series), live in a `ReplicationStore` so
+    that memory stays flat however many replications are run; read them a series at a
+    time with `series` and `by_year`. `monthly` builds the whole array, for small runs.
+    """
 
     scenario: Scenario
     scenario_raw: dict[str, Any]
     layout: Layout
     months: list[str]
     seed: int
-    monthly: np.ndarray  # (reps, months, series)
+    store: ReplicationStore  # (reps, months, series), series-major on disk
     yearly: np.ndarray  # (reps, years, len(YEARLY))
     n_events: int = 0
     child_years: float = 0.0
@@ -50,16 +56,24 @@ class Results:
         return self.scenario.scenario.name
 
     @property
+    def monthly(self) -> np.ndarray:
+        """The whole (reps, months, series) array, built in memory on each call.
+
+        Convenient for small runs (tests, sweeps, backtests); the report never uses it.
+        """
+        return self.store.to_array()
+
+    @property
     def reps(self) -> int:
-        return self.monthly.shape[0]
+        return self.store.reps
 
     @property
     def n_years(self) -> int:
         return self.yearly.shape[1]
 
     def series(self, metric: str, group: str) -> np.ndarray:
-        """(reps, months) array of one series."""
-        return self.monthly[:, :, self.layout.i(metric, group)]
+        """(reps, months) array of one series, read from the store alone."""
+        return self.store.series(self.layout.i(metric, group))
 
     def yearly_series(self, name: str) -> np.ndarray:
         """(reps, years) array of one yearly measure (see metrics.YEARLY)."""
@@ -134,6 +148,22 @@ def run(
     months = max(1, round(years * 12))
     cal = Calendar(model.scenario.start_date, months)
 
+    store = ReplicationStore(reps, months, len(layout))
+    yearly: np.ndarray | None = None
+    child_years = np.empty(reps)
+    n_events = 0
+
+    def keep(start: int, part: tuple[np.ndarray, np.ndarray, int, np.ndarray]) -> None:
+        """Write a finished chunk to the store and let it go: memory stays flat in reps."""
+        nonlocal yearly, n_events
+        chunk_monthly, chunk_yearly, events, chunk_child_years = part
+        end = start + len(chunk_monthly)
+        store.write(start, chunk_monthly)
+        if yearly is None:
+            yearly = np.empty((reps, *chunk_yearly.shape[1:]), dtype=chunk_yearly.dtype)
+        yearly[start:end], child_years[start:end] = chunk_yearly, chunk_child_years
+        n_events += events
+
     with open_engine(engine, workers, scheduler) as runner:
         # With a user's scheduler, its worker threads (not --workers) size the chunks.
         chunk = chunk_size or max(1, min(25, reps // (runner.workers * 4) or 1))
@@ -141,32 +171,19 @@ def run(
         bar = _progress_bar(reps, model.scenario.name, progress)
         started = time.perf_counter()
         try:
-            parts = runner.run_chunks(_run_chunk, (model, years), chunks, bar.update)
+            runner.run_chunks(_run_chunk, (model, years), chunks, bar.update, sink=keep)
         finally:
             bar.close()
         wall = time.perf_counter() - started
         used = runner.workers
-    # Move each chunk into place and let it go, so the run never holds two copies of the
-    # replications at once (np.empty commits memory only as it is filled).
-    first = parts[chunks[0][0]]
-    monthly = np.empty((reps, *first[0].shape[1:]), dtype=first[0].dtype)
-    yearly = np.empty((reps, *first[1].shape[1:]), dtype=first[1].dtype)
-    child_years = np.empty(reps)
-    n_events = 0
-    del first
-    for start, ss in chunks:
-        part = parts.pop(start)
-        end = start + len(ss)
-        monthly[start:end], yearly[start:end], child_years[start:end] = part[0], part[1], part[3]
-        n_events += part[2]
-        del part
+    assert yearly is not None  # reps >= 1, so at least one chunk arrived
     return Results(
         scenario=model,
         scenario_raw=raw,
         layout=layout,
         months=cal.labels(),
         seed=seed,
-        monthly=monthly,
+        store=store,
         yearly=yearly,
         n_events=n_events,
         child_years=math.fsum(child_years),

@@ -64,6 +64,8 @@ COUNT_UNITS = ("children", "placements", "moves", "child-days")
 #: Flows summed over each year in yearly.csv, and stocks read at each year end.
 YEAR_FLOWS = ("entries", "exits", "moves", "unmet_new", "unmet_child_days", "cost")
 YEAR_STOCKS = ("in_care", "in_care_by_location", "unmet_children")
+#: Values of replications.csv.gz read from the store at once (8 MB of float64).
+REPLICATION_BLOCK = 1 << 20
 
 # =========================================================================== public API
 
@@ -125,7 +127,11 @@ def _write_all(results: Results, folder: Path, out: Path, k: int) -> None:
 
 
 class _Derived:
-    """The run's arrays cut into the shapes the report needs: totals, years, shares."""
+    """The run's arrays cut into the shapes the report needs: totals, years, shares.
+
+    Figures are read from the results one series at a time, and only when asked for, so
+    the report never holds more than a few (reps, months) series at once.
+    """
 
     def __init__(self, results: Results) -> None:
         self.r = results
@@ -133,39 +139,74 @@ class _Derived:
         self.blocks = [
             slice(y * 12, min((y + 1) * 12, len(results.months))) for y in range(self.n_years)
         ]
-        self.sums = np.stack([results.monthly[:, b].sum(axis=1) for b in self.blocks], axis=1)
-        self.ends = np.stack([results.monthly[:, b.stop - 1] for b in self.blocks], axis=1)
+        self._sums: dict[int, np.ndarray] = {}  # series position -> (reps, years)
+        self._ends: dict[int, np.ndarray] = {}
 
     def groups(self, metric: str) -> list[tuple[str, int]]:
         return self.r.layout.columns(metric)
 
     def total(self, metric: str) -> np.ndarray:
         """(reps, months): the metric's 'total' series, or the sum of its groups."""
-        return self._total(self.r.monthly, metric)
+        cols = dict(self.groups(metric))
+        if "total" in cols:
+            return self.r.store.series(cols["total"])
+        out: np.ndarray | None = None
+        for i in cols.values():  # one series at a time, in layout order
+            x = self.r.store.series(i)
+            out = x if out is None else out + x
+        assert out is not None, f"metric {metric!r} has no series"
+        return out
 
     def year_sums(self, metric: str, group: str | None = None) -> np.ndarray:
         """(reps, years): a flow summed over each year."""
-        return self._pick(self.sums, metric, group)
+        return self._pick(self._year_sums, metric, group)
 
     def year_ends(self, metric: str, group: str | None = None) -> np.ndarray:
         """(reps, years): a stock at the end of each year (or of the run)."""
-        return self._pick(self.ends, metric, group)
+        return self._pick(self._year_ends, metric, group)
 
-    def _pick(self, a: np.ndarray, metric: str, group: str | None) -> np.ndarray:
-        if group is None:
-            return self._total(a, metric)
-        return a[..., self.r.layout.i(metric, group)]
+    def _year_sums(self, i: int) -> np.ndarray:
+        if i not in self._sums:
+            x = self.r.store.series(i)
+            # Added month by month, in order: the same sums, to the last bit, as those of
+            # the whole (reps, months, series) array that earlier versions summed.
+            sums = []
+            for b in self.blocks:
+                acc = x[:, b.start].copy()
+                for m in range(b.start + 1, b.stop):
+                    acc += x[:, m]
+                sums.append(acc)
+            self._sums[i] = np.stack(sums, axis=1)
+        return self._sums[i]
 
-    def _total(self, a: np.ndarray, metric: str) -> np.ndarray:
+    def _year_ends(self, i: int) -> np.ndarray:
+        if i not in self._ends:
+            x = self.r.store.series(i)
+            self._ends[i] = np.stack([x[:, b.stop - 1] for b in self.blocks], axis=1)
+        return self._ends[i]
+
+    def _pick(
+        self, by_year: Callable[[int], np.ndarray], metric: str, group: str | None
+    ) -> np.ndarray:
+        """One group's (reps, years) figures, or the metric's total."""
+        if group is not None:
+            return by_year(self.r.layout.i(metric, group))
         cols = dict(self.groups(metric))
         if "total" in cols:
-            return a[..., cols["total"]]
-        return a[..., list(cols.values())].sum(axis=-1)
+            return by_year(cols["total"])
+        # (reps, years, groups) is small: summed as a stack, as before, for equal bits.
+        return np.stack([by_year(i) for i in cols.values()], axis=-1).sum(axis=-1)
 
-    def location_shares(self, a: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """% of children in care placed in area, and in area or within 20 miles."""
-        a = self.r.monthly if a is None else a
-        loc = {g: a[..., i] for g, i in self.groups("in_care_by_location")}
+    def location_shares(self, at_year_end: bool = False) -> dict[str, np.ndarray]:
+        """% of children in care placed in area, and in area or within 20 miles.
+
+        Month by month, (reps, months), or at each year end, (reps, years).
+        """
+        metric = "in_care_by_location"
+        if at_year_end:
+            loc = {g: self.year_ends(metric, g) for g, _ in self.groups(metric)}
+        else:
+            loc = {g: self.r.store.series(i) for g, i in self.groups(metric)}
         near = loc["in_area"] + loc["within_20_miles"]
         placed = np.sum([loc[g] for g in loc], axis=0)
         return {
@@ -294,7 +335,7 @@ def _headline_measures(d: _Derived) -> list[_Measure]:
             d.year_sums("unmet_new"),
         )
     )
-    shares = d.location_shares(d.ends)
+    shares = d.location_shares(at_year_end=True)
     add(_Measure("in_area", "% placed in area at year end", "All", "%", shares["in_area"]))
     add(
         _Measure(
@@ -337,24 +378,29 @@ def _write_replications(results: Results, folder: Path) -> None:
     Written a replication at a time from preformatted pieces: five times faster than
     pandas for a million rows, and values keep every digit (counts print as integers).
     """
-    reps = results.monthly.shape[0]
+    store = results.store
     tail = [
         f"{_csv_field(m)},{_csv_field(metric)},{_csv_field(group)},"
         for m in results.months
         for metric, group in results.layout.series
     ]
     scenario = _csv_field(results.name)
-    values = results.monthly.reshape(reps, -1)
+    # replications are read a block at a time (about 8 MB), never all at once
+    step = max(1, REPLICATION_BLOCK // (store.months * store.n_series))
     # gzip: about a tenth of the size (1.2 million rows for 200 runs of 5 years, too many
     # for Excel anyway); pandas and R read it as it is
     with gzip.open(
         folder / "replications.csv.gz", "wt", compresslevel=3, encoding="utf-8", newline=""
     ) as fh:
         fh.write("scenario,seed,replication,month,metric,group,value\n")
-        for k in range(reps):
-            head = f"{scenario},{results.seed},{k + 1},"
-            text = _numbers(values[k])
-            fh.write("".join([head + t + v + "\n" for t, v in zip(tail, text, strict=True)]))
+        for r0 in range(0, store.reps, step):
+            values = store.rep_block(r0, r0 + step)
+            values = values.reshape(values.shape[0], -1)
+            for j, row in enumerate(values):
+                head = f"{scenario},{results.seed},{r0 + j + 1},"
+                text = _numbers(row)
+                fh.write("".join([head + t + v + "\n" for t, v in zip(tail, text, strict=True)]))
+            del values
 
 
 def _numbers(v: np.ndarray) -> list[str]:
@@ -401,11 +447,18 @@ def _write_yearly(d: _Derived, folder: Path) -> None:
 
 
 def _write_summary(results: Results, folder: Path) -> None:
-    """Median, 10th and 90th percentile and mean of every series, month by month."""
-    x = results.monthly
-    med = np.median(x, axis=0)
-    p10, p90 = np.percentile(x, [10, 90], axis=0)
-    n_months, n_series = med.shape
+    """Median, 10th and 90th percentile and mean of every series, month by month.
+
+    Computed a series at a time, so memory is that of one series, not of the run.
+    """
+    store = results.store
+    n_months, n_series = store.months, store.n_series
+    med, p10, p90, mean = (np.empty((n_months, n_series)) for _ in range(4))
+    for s in range(n_series):
+        x = store.series(s)
+        med[:, s] = np.median(x, axis=0)
+        p10[:, s], p90[:, s] = np.percentile(x, [10, 90], axis=0)
+        mean[:, s] = x.mean(axis=0)
     metrics, groups = zip(*results.layout.series, strict=True)
     frame = pd.DataFrame(
         {
@@ -415,7 +468,7 @@ def _write_summary(results: Results, folder: Path) -> None:
             "median": med.reshape(-1),
             "p10": p10.reshape(-1),
             "p90": p90.reshape(-1),
-            "mean": x.mean(axis=0).reshape(-1),
+            "mean": mean.reshape(-1),
         }
     )
     frame.to_csv(folder / "summary.csv", index=False)

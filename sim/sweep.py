@@ -434,7 +434,10 @@ def run_sweep(
 
 
 def _measures(v: Variant, res: Any, seconds: float) -> VariantResult:
-    loc = {g: res.monthly[:, -1, i] for g, i in res.layout.columns("in_care_by_location")}
+    loc = {
+        g: res.series("in_care_by_location", g)[:, -1]
+        for g, _ in res.layout.columns("in_care_by_location")
+    }
     placed = np.sum(list(loc.values()), axis=0)
     in_area = np.full(placed.shape, np.nan)
     np.divide(loc["in_area"] * 100.0, placed, out=in_area, where=placed > 0)
