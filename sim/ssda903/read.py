@@ -439,17 +439,10 @@ def _header(frames: list[pd.DataFrame], sources: list[_Source], log: _Log) -> pd
     cols = ["CHILD", "SEX", "DOB", "ETHNIC", "UASC"]
     if not frames:
         return _empty_header()
-    h = pd.concat(frames, ignore_index=True)
-    rank = _file_rank(sources)
-    h["_rank"] = h["_forder"].map(lambda o: rank[o])
+    h = _stack(frames, sources, log, "Header")
     for c in ("ETHNIC", "UASC"):
         if c not in h.columns:
             h[c] = ""
-
-    no_child = h["CHILD"] == ""
-    log.rows(h, no_child, "CHILD", "CHILD is blank (expected the child's identifier); row skipped")
-    log.skip("Header: CHILD blank", no_child.sum())
-    h = h[~no_child].copy()
 
     h["DOB"], bad = _dates(h["DOB"])
     log.rows(
@@ -505,6 +498,19 @@ def _header(frames: list[pd.DataFrame], sources: list[_Source], log: _Log) -> pd
     return h[cols].sort_values("CHILD", kind="stable").reset_index(drop=True)
 
 
+def _stack(
+    frames: list[pd.DataFrame], sources: list[_Source], log: _Log, table: str
+) -> pd.DataFrame:
+    """One table's rows from every file, ranked by file age, without rows that name no child."""
+    df = pd.concat(frames, ignore_index=True)
+    rank = _file_rank(sources)
+    df["_rank"] = df["_forder"].map(lambda o: rank[o])
+    no_child = df["CHILD"] == ""
+    log.rows(df, no_child, "CHILD", "CHILD is blank (expected the child's identifier); row skipped")
+    log.skip(f"{table}: CHILD blank", no_child.sum())
+    return df[~no_child].copy()
+
+
 def _empty_header() -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -523,13 +529,7 @@ def _empty_header() -> pd.DataFrame:
 def _uasc(frames: list[pd.DataFrame], sources: list[_Source], log: _Log) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({"CHILD": pd.Series(dtype=str), "DUC": pd.Series(dtype=DT)})
-    u = pd.concat(frames, ignore_index=True)
-    rank = _file_rank(sources)
-    u["_rank"] = u["_forder"].map(lambda o: rank[o])
-    no_child = u["CHILD"] == ""
-    log.rows(u, no_child, "CHILD", "CHILD is blank (expected the child's identifier); row skipped")
-    log.skip("UASC: CHILD blank", no_child.sum())
-    u = u[~no_child].copy()
+    u = _stack(frames, sources, log, "UASC")
     u["DUC"], bad = _dates(u["DUC"])
     log.rows(
         u,
