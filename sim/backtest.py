@@ -289,13 +289,9 @@ def _data_end(ds: Dataset) -> pd.Timestamp:
 
 
 def check_date(at: dt.date) -> None:
-    if (at + dt.timedelta(days=1)).day != 1:
-        first_next = (at.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
-        last = first_next - dt.timedelta(days=1)
-        raise BacktestError(
-            f"--train-until {at} must be the last day of a month (e.g. {last}), so the "
-            "calibrated scenario starts on the first of the next month"
-        )
+    from .calibrate import check_month_end
+
+    check_month_end(at, "--train-until")
 
 
 def backtest(

@@ -99,6 +99,16 @@ class CodeMap:
 # =========================================================================== the fit
 
 
+def check_month_end(at: dt.date, option: str = "--at") -> None:
+    """A calibrated scenario starts on the 1st, so the data date must be a month end."""
+    if (at + dt.timedelta(days=1)).day != 1:
+        last = (at.replace(day=1) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        raise CalibrationError(
+            f"{option} {at} must be the last day of a month (e.g. {last}), so the "
+            "calibrated scenario starts on the first of the next month"
+        )
+
+
 def calibrate(
     ds: Dataset,
     at: dt.date,
@@ -110,13 +120,8 @@ def calibrate(
     """Fit a scenario starting the day after `at` from the `years_back` years before it."""
     from .ssda903.episodes import periods, placements
 
+    check_month_end(at)
     start = at + dt.timedelta(days=1)
-    if start.day != 1:
-        raise CalibrationError(
-            f"--at {at} must be the last day of a month "
-            f"(e.g. {at.replace(day=1) - dt.timedelta(days=1)}), "
-            "so the calibrated scenario starts on the first of the next month"
-        )
     raw = copy.deepcopy(template.raw)
     s = template.model
     codes = CodeMap(mapping, list(s.provision), list(s.exits))

@@ -2,9 +2,9 @@
 
 Both engines have one interface: open one (a context manager), read `.workers` (how many
 replications can run at once, for sizing chunks), then `run_chunks(task, args, chunks,
-on_done, sink=None)`, which calls `task(*args, seeds)` for every `(start, seeds)` chunk
-and returns the results keyed by `start`, or, given a `sink`, hands each result to
-`sink(start, result)` as it arrives and keeps none (so memory does not grow with them).
+on_done, sink)`, which calls `task(*args, seeds)` for every `(start, seeds)` chunk and
+hands each result to `sink(start, result)` as it arrives, keeping none (so memory does not
+grow with the number of replications).
 Which engine or worker ran a chunk never changes its result: replication i always uses
 the i-th child seed (see `montecarlo.spawn_seeds`), so the results are placed by start
 index, never by arrival order.
@@ -58,15 +58,13 @@ class LocalEngine:
         args: tuple[Any, ...],
         chunks: Chunks,
         on_done: Callable[[int], None],
-        sink: Sink | None = None,
-    ) -> dict[int, Any]:
-        parts: dict[int, Any] = {}
-        take = sink or parts.__setitem__
+        sink: Sink,
+    ) -> None:
         if self.workers == 1:
             for start, seeds in chunks:
-                take(start, task(*args, seeds))
+                sink(start, task(*args, seeds))
                 on_done(len(seeds))
-            return parts
+            return
         with ProcessPoolExecutor(max_workers=self.workers) as pool:
             futures = {
                 pool.submit(task, *args, seeds): (start, len(seeds)) for start, seeds in chunks
@@ -74,10 +72,9 @@ class LocalEngine:
             for fut in as_completed(futures):
                 # Forget the future as well, or it would keep its result alive.
                 start, n = futures.pop(fut)
-                take(start, fut.result())
+                sink(start, fut.result())
                 del fut
                 on_done(n)
-        return parts
 
 
 def _worker_version() -> str:
@@ -186,8 +183,8 @@ class DaskEngine:
         args: tuple[Any, ...],
         chunks: Chunks,
         on_done: Callable[[int], None],
-        sink: Sink | None = None,
-    ) -> dict[int, Any]:
+        sink: Sink,
+    ) -> None:
         from dask.distributed import as_completed as dask_completed
 
         run_id = uuid.uuid4().hex[:12]  # keys unique on a shared scheduler
@@ -202,12 +199,10 @@ class DaskEngine:
                 key=f"sufficiency-{run_id}-{start}",
             )
             futures[fut.key] = (fut, start, len(seeds))
-        parts: dict[int, Any] = {}
-        take = sink or parts.__setitem__
         try:
             for fut in dask_completed([f for f, _, _ in futures.values()]):
                 _, start, n = futures[fut.key]
-                take(start, fut.result())
+                sink(start, fut.result())
                 fut.release()
                 on_done(n)
         finally:
@@ -215,7 +210,6 @@ class DaskEngine:
             pending = [f for f, _, _ in futures.values() if not f.done()]
             if pending:
                 self.client.cancel(pending)
-        return parts
 
 
 def open_engine(engine: str, workers: int | None, scheduler: str | None = None) -> Any:

@@ -563,19 +563,9 @@ def _episodes(
     for c in EPISODES_OPTIONAL:
         if c not in ep.columns:
             ep[c] = ""
-    for c in (
-        "RNE",
-        "LS",
-        "CIN",
-        "PLACE",
-        "PLACE_PROVIDER",
-        "REC",
-        "REASON_PLACE_CHANGE",
-        "HOME_POST",
-        "PL_POST",
-        "URN",
-    ):
-        ep[c] = ep[c].str.upper()
+    for c in EPISODE_COLUMNS:
+        if c not in ("CHILD", "DECOM", "DEC"):  # codes and postcodes: case does not matter
+            ep[c] = ep[c].str.upper()
     reason = pd.Series("", index=ep.index, dtype=object)  # why the row is skipped
 
     def fatal(mask: pd.Series, column: str, message: str | pd.Series, why: str) -> None:
