@@ -43,6 +43,8 @@ class Child:
         "disability",
         "dob",
         "entered",
+        "fit",
+        "fit_until",
         "group",
         "in_care",
         "life",
@@ -85,6 +87,8 @@ class Child:
         self.retry_at = math.inf
         self.pending: tuple[int, float] | None = None  # (provision index, arrival time)
         self.token = 0  # bumped whenever the child's next event is rescheduled
+        self.fit: object = None  # the search's cached fit for this child alone ...
+        self.fit_until = 0.0  # ... valid until this time (the next age at which rules change)
 
     def age(self, t: float) -> float:
         return (t - self.dob) / DAYS_PER_YEAR

@@ -6,7 +6,34 @@ import bisect
 import math
 from collections.abc import Callable, Mapping
 
+import numpy as np
+
 from .schema import Distribution
+
+
+class Uniforms:
+    """Uniforms on [0, 1) from a numpy Generator, drawn a block at a time.
+
+    A scalar call to numpy costs several times what taking the next value from a list
+    does; the sequence is the same whatever the block size, so runs stay reproducible.
+    """
+
+    __slots__ = ("_block", "_it", "_rng")
+
+    def __init__(self, rng: np.random.Generator, block: int = 512) -> None:
+        self._rng = rng
+        self._block = block
+        self._it = iter(())
+
+    def random(self) -> float:
+        u = next(self._it, None)
+        if u is None:
+            self._it = iter(self._rng.random(self._block).tolist())
+            u = next(self._it)
+        return u
+
+    def exponential(self, mean: float) -> float:
+        return -math.log(1.0 - self.random()) * mean
 
 
 class Categorical:

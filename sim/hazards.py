@@ -51,7 +51,13 @@ class HazardTable:
             tic |= {step.until_years for step in r.time_in_care}
         self.tic_edges = sorted(tic)
         self.tic_edges_inf = (*self.tic_edges, float("inf"))  # with a last edge never reached
-        self._cache: dict[tuple[int, int, int, int], Competing] = {}
+        #: per (placement, needs): a list over age steps of lists over time-in-care steps,
+        #: filled as states are met; indexing two lists is the cheapest lookup there is
+        n_age, n_tic = len(self.age_edges) + 1, len(self.tic_edges) + 1
+        self.grid: list[list[list[Competing | None]]] = [
+            [[None] * n_tic for _ in range(n_age)]
+            for _ in range(len(self.specs) * len(self.needs))
+        ]
 
     # ------------------------------------------------------------------ thresholds
 
@@ -82,10 +88,10 @@ class HazardTable:
     ) -> Competing:
         """The risks in a state given by its steps (band edges are among the age steps);
         `age` and `years_in_care` are any values within those steps."""
-        key = (placement, age_step, needs, tic_step)
-        hit = self._cache.get(key)
+        cell = self.grid[placement * len(self.needs) + needs][age_step]
+        hit = cell[tic_step]
         if hit is None:
-            hit = self._cache[key] = self._build(placement, age, needs, years_in_care)
+            hit = cell[tic_step] = self._build(placement, age, needs, years_in_care)
         return hit
 
     def _build(self, placement: int, age: float, needs: int, years_in_care: float) -> Competing:

@@ -20,7 +20,7 @@ from simpy.events import URGENT
 from .ages import ADULT_AGE, AGE_BANDS, DAYS_PER_YEAR
 from .calendar import Calendar
 from .child import Child
-from .draws import Categorical, draw
+from .draws import Categorical, Uniforms, draw
 from .hazards import BREAKDOWN, EXIT, MOVE, shared_table
 from .matching import Profile
 from .metrics import LOCATIONS, MOVE_KINDS, UNMET_REASONS, YEARLY, Layout, ReplicationResult
@@ -51,7 +51,7 @@ class Model:
         self.rng = {k: np.random.default_rng(v) for k, v in seeds.items() if k != "supply"}
         # per provision: (recruitment, deregistration) seeds
         self._supply_seeds = [x.spawn(2) for x in seeds["supply"].spawn(len(scenario.provision))]
-        self._dereg_rng = [np.random.default_rng(x[1]) for x in self._supply_seeds]
+        self._dereg_rng = [Uniforms(np.random.default_rng(x[1])) for x in self._supply_seeds]
         self.env = simpy.Environment()
         self.months = max(1, round(years * 12))
         self.cal = Calendar(scenario.scenario.start_date, self.months)
@@ -72,8 +72,10 @@ class Model:
         ]
         self.by_pid = {p.pid: p for p in self.prov}
         self.needs = list(scenario.needs)
+        self.n_needs = len(self.needs)
         self.sole = [lvl.sole_occupancy for lvl in scenario.needs.values()]
         self.fallback = self.by_pid[scenario.matching.fallback]
+        self.retry_days = scenario.matching.retry_days
         self.hazards = shared_table(scenario)
         self.search = Search(self)
         self.exit_names = [*scenario.exits, "age_18"]
@@ -249,7 +251,7 @@ class Model:
 
     def _new_child(
         self,
-        rng: np.random.Generator,
+        rng: Uniforms | np.random.Generator,
         dob: float,
         entered: float,
         needs: int,
@@ -268,7 +270,7 @@ class Model:
         return Categorical({self.needs.index(k): v for k, v in mix.items()})
 
     def _setup_population(self) -> None:
-        rng = self.rng["population"]
+        rng = Uniforms(self.rng["population"])
         for pid, group in self.s.population.items():
             p = self.by_pid[pid]
             mix = self._needs_mix(group.needs or {p.spec.needs[0]: 1.0})
@@ -321,7 +323,7 @@ class Model:
             return  # a rate too small to represent: no entries
         bands = Categorical(e.age_mix)
         needs_by_band = {b: self._needs_mix(m) for b, m in e.needs_mix.items()}
-        rng = self.rng["arrivals"]
+        rng = Uniforms(self.rng["arrivals"])
         while True:
             yield self.env.timeout(rng.exponential(1.0 / lam_max))
             t = self.env.now
@@ -453,11 +455,12 @@ class Model:
     ) -> None:
         t = self.env.now
         from_pid = self.pids[c.placement] if c.placement >= 0 else None
+        flows = self._flows
         if c.placement >= 0:
             self._vacate(c)
             if move_kind is not None:
-                self._count(self._i_move[MOVE_KINDS.index(move_kind)])
-                self._count(self._i_moves_total)
+                flows[self._i_move[MOVE_KINDS.index(move_kind)]] += 1
+                flows[self._i_moves_total] += 1
         p.add_child(t, c, unit, sole=self.sole[c.needs])
         c.placement = p.index
         c.unit = unit
@@ -465,19 +468,20 @@ class Model:
         if not suitable:
             c.unmet_reason = reason
             self._unmet_change(reason, +1)
-            self._count(self._i_unmet_new[reason])
-            c.retry_at = t + self.s.matching.retry_days
+            flows[self._i_unmet_new[reason]] += 1
+            c.retry_at = t + self.retry_days
         else:
             c.retry_at = math.inf
-        self._log(
-            "placed",
-            c.cid,
-            from_pid,
-            p.pid,
-            unit.uid if unit else None,
-            move_kind,
-            None if suitable else UNMET_REASONS[reason],
-        )
+        if self.events is not None:
+            self._log(
+                "placed",
+                c.cid,
+                from_pid,
+                p.pid,
+                unit.uid if unit else None,
+                move_kind,
+                None if suitable else UNMET_REASONS[reason],
+            )
         self._schedule(c)
 
     def _rehome(self, c: Child, move_kind: str) -> None:
@@ -520,7 +524,8 @@ class Model:
             hard, what = c.pending[1], "offer"
         haz = self.hazards
         age_edges, tic_edges = haz.age_edges, haz.tic_edges_inf
-        dob, entered, placement, needs = c.dob, c.entered, c.placement, c.needs
+        dob, entered = c.dob, c.entered
+        grid = haz.grid[c.placement * self.n_needs + c.needs]
         # nudge past an edge we are standing on, so rounding cannot find it twice
         a = bisect.bisect_right(age_edges, (t - dob) / DAYS_PER_YEAR + 1e-7)
         k = bisect.bisect_right(tic_edges, (t - entered) / DAYS_PER_YEAR + 1e-7)
@@ -529,11 +534,13 @@ class Model:
         while True:
             t_age = dob + age_edges[a] * DAYS_PER_YEAR
             t_tic = entered + tic_edges[k] * DAYS_PER_YEAR
-            seg_end = min(t_age, t_tic, hard)
-            comp = haz.at(
-                placement,
+            seg_end = t_age if t_age < t_tic else t_tic
+            if hard < seg_end:
+                seg_end = hard
+            comp = grid[a][k] or haz.at(
+                c.placement,
                 a,
-                needs,
+                c.needs,
                 k,
                 (s - dob) / DAYS_PER_YEAR + 1e-7,
                 (s - entered) / DAYS_PER_YEAR + 1e-7,
@@ -599,7 +606,7 @@ class Model:
                     return
                 self._place(c, p, unit, suitable=True, reason=0, move_kind="found_suitable")
                 return
-        c.retry_at = self.env.now + self.s.matching.retry_days
+        c.retry_at = self.env.now + self.retry_days
         self._schedule(c)
 
     def _offer_arrives(self, c: Child) -> None:

@@ -80,7 +80,12 @@ class ProvisionState:
     # ------------------------------------------------------------------ units
 
     def _reindex(self, unit: Unit) -> None:
-        if unit.is_open and unit.free > 0:
+        # Unit.free, inlined: this runs at every placement and move
+        if (
+            unit.is_open
+            and not unit.sole_blocked
+            and unit.places > len(unit.children) + unit.staying_put
+        ):
             self.vacant[unit.uid] = unit
         else:
             self.vacant.pop(unit.uid, None)
@@ -146,7 +151,8 @@ class ProvisionState:
 
     @property
     def vacancies(self) -> int:
-        return sum(u.free for u in self.units.values()) if self.has_units else 0
+        # the vacancy index holds exactly the open units with a free place
+        return sum(u.free for u in self.vacant.values())
 
     def price(self, year: int) -> float:
         """Weekly price in scenario year `year` (0 = first): uprated once a year."""

@@ -11,9 +11,11 @@ can be explained: no capacity, capacity but no match, or the market said no.
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .ages import DAYS_PER_YEAR
 from .draws import draw
 from .matching import (
     eligible,
@@ -87,16 +89,25 @@ class Search:
             edges |= {rule.when.min_age, rule.when.max_age}
         self.age_edges = sorted(edges)
         self._fits: dict[tuple[int, int, bool, bool, bool], _Fit] = _shared_fits(model.s)
+        # a sibling group's passes depend only on its members' fits and the order asked for
+        self._group_passes: dict[tuple, tuple[tuple[int, ...], ...]] = {}
+        #: a provider's chance of offering, by needs-level index (offer provisions only)
+        self.offer_by_needs: dict[int, list[float]] = {}
+        for p in model.prov:
+            prob = getattr(p.spec, "offer_probability", None)
+            if prob is not None:
+                self.offer_by_needs[p.index] = [
+                    prob.get(name, 0.0) if isinstance(prob, dict) else prob
+                    for name in model.needs
+                ]
 
     def fit(self, c: Child, in_group: bool) -> _Fit:
         m = self.m
-        key = (
-            bisect.bisect_right(self.age_edges, c.age(m.env.now)),
-            c.needs,
-            c.uasc,
-            c.disability,
-            in_group,
-        )
+        now = m.env.now
+        if not in_group and c.fit is not None and now < c.fit_until:
+            return c.fit  # the child has not crossed an age at which a rule changes
+        step = bisect.bisect_right(self.age_edges, c.age(now))
+        key = (step, c.needs, c.uasc, c.disability, in_group)
         hit = self._fits.get(key)
         if hit is None:
             pr = m.profile(c, in_group=in_group)
@@ -104,16 +115,30 @@ class Search:
             strict = frozenset(p.index for p in m.prov if eligible(p.spec, pr))
             last = frozenset(p.index for p in m.prov if only_as_last_resort(p.spec, pr))
             hit = self._fits[key] = _Fit(order, strict, last)
+        if not in_group:
+            c.fit = hit
+            edges = self.age_edges
+            c.fit_until = c.dob + edges[step] * DAYS_PER_YEAR if step < len(edges) else math.inf
         return hit
 
     def _passes(
         self, group: list[Child], order: list[str] | None, strict_only: bool
     ) -> tuple[tuple[int, ...], ...]:
         """Provision indices to try, in order: under the normal rules, then as a last resort."""
-        fits = [self.fit(c, len(group) > 1) for c in group]
-        if order is None and len(fits) == 1:
-            plan = fits[0].plan
+        if len(group) == 1 and order is None:
+            plan = self.fit(group[0], False).plan
             return plan[:1] if strict_only else plan
+        fits = [self.fit(c, len(group) > 1) for c in group]
+        key = (*map(id, fits), None if order is None else tuple(order), strict_only)
+        hit = self._group_passes.get(key)
+        if hit is None:
+            hit = self._group_passes[key] = self._combine(fits, order, strict_only)
+        return hit
+
+    def _combine(
+        self, fits: list[_Fit], order: list[str] | None, strict_only: bool
+    ) -> tuple[tuple[int, ...], ...]:
+        """Provisions that take every member of a group, in the first member's order."""
         by_pid = self.m.by_pid
         seq = fits[0].order if order is None else tuple(by_pid[pid].index for pid in order)
         first = tuple(i for i in seq if all(i in f.strict for f in fits))
@@ -137,7 +162,7 @@ class Search:
         m = self.m
         n = len(group)
         rnd = group[0].match
-        sole = any(m.sole[c.needs] for c in group)
+        sole = m.sole[group[0].needs] if n == 1 else any(m.sole[c.needs] for c in group)
         saw_capacity = declined = False
         prov = m.prov
         for candidates in self._passes(group, order, strict):
@@ -163,13 +188,9 @@ class Search:
                 cap = spec.max_children  # type: ignore[union-attr]
                 if cap is not None and p.children + m.reserved[p.index] + n > cap:
                     continue
-                prob = spec.offer_probability  # type: ignore[union-attr]
-                base = (
-                    min(prob.get(m.needs[c.needs], 0.0) for c in group)
-                    if isinstance(prob, dict)
-                    else prob
-                )
-                if rnd.random() < offer_probability(base, n, spec.sibling_offer_factor):  # type: ignore[union-attr]
+                by_needs = self.offer_by_needs[i]
+                base = by_needs[group[0].needs] if n == 1 else min(by_needs[c.needs] for c in group)
+                if rnd.random() < (base if n == 1 else offer_probability(base, n, spec.sibling_offer_factor)):  # type: ignore[union-attr]
                     delay = draw(spec.offer_delay_days, rnd.random)  # type: ignore[union-attr]
                     return Outcome((p, None, delay), reason)
                 declined = True
