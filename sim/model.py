@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import bisect
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
 import simpy
-from simpy.events import URGENT
+from simpy.events import URGENT, Timeout
 
 from .ages import ADULT_AGE, AGE_BANDS, DAYS_PER_YEAR
 from .calendar import Calendar
@@ -324,8 +325,9 @@ class Model:
         bands = Categorical(e.age_mix)
         needs_by_band = {b: self._needs_mix(m) for b, m in e.needs_mix.items()}
         rng = Uniforms(self.rng["arrivals"])
+        env = self.env
         while True:
-            yield self.env.timeout(rng.exponential(1.0 / lam_max))
+            yield Timeout(env, rng.exponential(1.0 / lam_max))
             t = self.env.now
             accept = rng.random() * lam_max < self._entry_rate(t) / mean_size
             if not accept:
@@ -564,11 +566,11 @@ class Model:
             s = seg_end
         if t_next >= end or not kind:
             return  # nothing more happens to this child within the run
-        ev = self.env.timeout(max(0.0, t_next - t))
-        token = c.token
-        ev.callbacks.append(lambda _ev: self._fire(c, token, kind, comp))
+        # Timeout itself, not env.timeout: that goes through a descriptor on every call
+        ev = Timeout(self.env, max(0.0, t_next - t))
+        ev.callbacks.append(partial(self._fire, c, c.token, kind, comp))
 
-    def _fire(self, c: Child, token: int, what: str, comp: Any) -> None:
+    def _fire(self, c: Child, token: int, what: str, comp: Any, _event: Any = None) -> None:
         if token != c.token or not c.in_care:
             return  # superseded by a later change
         self.n_events += 1

@@ -165,6 +165,12 @@ class Search:
         sole = m.sole[group[0].needs] if n == 1 else any(m.sole[c.needs] for c in group)
         saw_capacity = declined = False
         prov = m.prov
+        # Each household with children accepts the newcomer independently, with chance
+        # compatibility ** occupants. One uniform decides which is the first to accept: the
+        # chance that all so far refused (`refused_all`) is walked down until it falls below
+        # it. Same law as a draw per household, with one draw per search.
+        u = -1.0
+        refused_all = 1.0
         for candidates in self._passes(group, order, strict):
             for i in candidates:
                 p = prov[i]
@@ -182,7 +188,12 @@ class Search:
                         if (occupied or n > 1) if sole else unit.places - occupied < n:
                             continue
                         saw_capacity = True
-                        if not occupied or rnd.random() < compatibility**occupied:
+                        if not occupied:
+                            return Outcome((p, unit, 0.0), reason)
+                        if u < 0.0:
+                            u = 1.0 - rnd.random()  # on (0, 1]
+                        refused_all *= 1.0 - compatibility**occupied
+                        if refused_all < u:
                             return Outcome((p, unit, 0.0), reason)
                     continue
                 cap = spec.max_children  # type: ignore[union-attr]
