@@ -310,6 +310,53 @@ def _parser() -> argparse.ArgumentParser:
         help="with --engine dask, the running Dask scheduler to use",
     )
     w.add_argument("--quiet", action="store_true", help="no progress bar or table")
+
+    k = sub.add_parser(
+        "compare",
+        help="run a baseline and options with the same random numbers and compare them",
+    )
+    k.add_argument("baseline", type=Path, help="the baseline scenario file (.toml)")
+    k.add_argument("options", type=Path, nargs="+", help="option scenario files (.toml)")
+    k.add_argument("--years", type=_positive_float, default=5, help="years to simulate (default 5)")
+    k.add_argument(
+        "--reps", type=_positive_int, default=500, help="replications per scenario (default 500)"
+    )
+    k.add_argument(
+        "--seed", type=int, default=20240401, help="master random seed (default 20240401)"
+    )
+    k.add_argument(
+        "--workers", type=_positive_int, default=None, help="processes to use (default: all cores)"
+    )
+    k.add_argument("--out", type=Path, default=None, help="output folder (default results/options)")
+    k.add_argument("--force", action="store_true", help="replace the output folder if it exists")
+    k.add_argument(
+        "--suppress-below",
+        type=int,
+        default=5,
+        metavar="K",
+        help="show counts of children below K as '<K' in published tables (default 5)",
+    )
+    k.add_argument(
+        "--rank-by",
+        default="net_cost,unmet_child_days",
+        metavar="MEASURES",
+        help="comma-separated measures to rank the options on (default "
+        "net_cost,unmet_child_days; also placement_cost, option_cost, unmet_children, "
+        "pct_in_area, children_3plus)",
+    )
+    k.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="where replications run (as for run; default local)",
+    )
+    k.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="with --engine dask, the running Dask scheduler to use",
+    )
+    k.add_argument("--quiet", action="store_true", help="no progress bar or sentences")
     return p
 
 
@@ -323,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
             "calibrate": _calibrate,
             "backtest": _backtest,
             "sweep": _sweep,
+            "compare": _compare,
         }
         return command[args.command](args)
     except UserError as exc:
@@ -527,6 +575,58 @@ def _sweep(args: argparse.Namespace) -> int:
         )
         for line in table_lines(sw):
             print(line)
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    import time
+
+    from .compare import command_line, compare, write_outputs
+    from .outputs import check_free
+    from .scenario import load
+
+    started = time.perf_counter()
+    out = args.out or Path("results") / "options"
+    check_free(out, args.force)
+    files = [args.baseline, *args.options]
+    scenarios = [load(f) for f in files]  # every file checked before anything runs
+    rank_by = [m.strip() for m in args.rank_by.split(",") if m.strip()]
+    interactive = sys.stderr.isatty() and not args.quiet
+    if not args.quiet:
+        print(
+            f"Comparing {len(files) - 1} option(s) with {scenarios[0].name!r}: "
+            f"{args.reps} replications x {args.years:g} years each (seed {args.seed})",
+            file=sys.stderr,
+        )
+    cmp = compare(
+        scenarios,
+        years=args.years,
+        reps=args.reps,
+        seed=args.seed,
+        workers=args.workers,
+        progress=interactive,
+        engine=args.engine,
+        scheduler=args.scheduler,
+        rank_by=rank_by,
+        suppress_below=args.suppress_below,
+    )
+    tail = [
+        f"--years={args.years:g}",
+        f"--reps={args.reps}",
+        f"--seed={args.seed}",
+        f"--suppress-below={args.suppress_below}",
+        f"--rank-by={','.join(rank_by)}",
+        f"--out={out}",
+    ]
+    write_outputs(cmp, out, force=args.force, command=command_line(files, tail))
+    if not args.quiet:
+        for text in cmp.sentences:
+            print(text)
+        print(
+            f"Done in {time.perf_counter() - started:.1f} s (simulation "
+            f"{cmp.wall_seconds:.1f} s). Results in {out}/",
+            file=sys.stderr,
+        )
     return 0
 
 

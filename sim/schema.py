@@ -382,6 +382,41 @@ class LeavingCare(Strict):
     staying_put_weekly_cost: NonNeg = 0.0
 
 
+class OptionCost(Strict):
+    """A cost of the option itself, outside the placement budget the model simulates.
+
+    Capital and staffing of a new home, a recruitment campaign, an enhanced allowance:
+    these decide whether an option pays for itself, so `sufficiency compare` adds them to
+    the placement cost of each year. `one_off` is paid on `starts`; `per_year` is paid
+    from `starts` until the day before `ends` (or the end of the run), pro rata by days.
+    Both are at the prices of the first scenario year and rise by `inflation_per_year`
+    each scenario year, as placement prices do.
+    """
+
+    item: str = Field(min_length=1)
+    one_off: NonNeg = 0.0
+    per_year: NonNeg = 0.0
+    #: Default: the scenario's start date.
+    starts: dt.date | None = None
+    #: The first day the running cost is no longer paid (default: paid to the end of the run).
+    ends: dt.date | None = None
+    inflation_per_year: Annotated[float, Field(ge=-0.5, le=1)] = 0.0
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _sensible(self) -> OptionCost:
+        if self.one_off == 0 and self.per_year == 0:
+            raise ValueError(
+                f"option cost {self.item!r} has no amount: give one_off, per_year or both"
+            )
+        if self.starts and self.ends and self.ends <= self.starts:
+            raise ValueError(
+                f"option cost {self.item!r} ends ({self.ends}) on or before it starts "
+                f"({self.starts})"
+            )
+        return self
+
+
 class Scenario(Strict):
     """A whole scenario after `extends` has been resolved."""
 
@@ -395,6 +430,8 @@ class Scenario(Strict):
     moves: list[PlannedMove] = Field(default_factory=list)
     exits: dict[str, ExitRoute] = Field(default_factory=dict)
     leaving_care: LeavingCare = Field(default_factory=LeavingCare)
+    #: The option's own costs (`[[option_costs]]`), added to placement costs by `compare`.
+    option_costs: list[OptionCost] = Field(default_factory=list)
 
 
 Loc = tuple[str | int, ...]
@@ -503,6 +540,21 @@ def cross_reference_errors(s: Scenario) -> list[tuple[Loc, str]]:
                 f"population.{pid}",
                 f"{children} children at the start but only {places} places open in "
                 f"{pid!r} on {s.scenario.start_date}",
+            )
+    start = s.scenario.start_date
+    for i, c in enumerate(s.option_costs):
+        if c.starts is not None and c.starts < start:
+            add(
+                f"option_costs[{i}].starts",
+                f"option cost {c.item!r} starts on {c.starts}, before the scenario starts "
+                f"({start}); costs before the start are not counted, so start it on or "
+                "after the start date",
+            )
+        if c.ends is not None and c.ends <= start:
+            add(
+                f"option_costs[{i}].ends",
+                f"option cost {c.item!r} ends on {c.ends}, on or before the scenario "
+                f"starts ({start})",
             )
     if "age_18" in s.exits:
         add("exits.age_18", "is reserved: turning 18 is handled by [leaving_care]")
