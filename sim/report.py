@@ -29,6 +29,21 @@ import tomli_w
 
 from .metrics import YEARLY
 from .outputs import atomic_path
+from .presentation import (
+    COUNT_UNITS,  # noqa: F401  (re-exported: other modules read it from here)
+    DASH,
+    PALETTE,  # noqa: F401
+    TOTAL_COLOUR,
+    UNMET_COLOUR,
+    money_formatter,
+    provision_colours,
+    style_axes,
+)
+from .presentation import count as _int
+from .presentation import money as _money
+from .presentation import money_full as _money_full
+from .presentation import pct as _pct
+from .presentation import suppressed as _suppressed
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -36,31 +51,6 @@ if TYPE_CHECKING:
 
     from .montecarlo import Results
 
-#: Fixed palette: provision i (in scenario order) always gets colour i, on every chart.
-PALETTE = (
-    "#332288",
-    "#44AA99",
-    "#DDCC77",
-    "#CC6677",
-    "#88CCEE",
-    "#117733",
-    "#AA4499",
-    "#999933",
-    "#882255",
-    "#E69F00",
-    "#0072B2",
-    "#D55E00",
-    "#56B4E9",
-    "#8C564B",
-    "#E7298A",
-    "#BCBD22",
-)
-TOTAL_COLOUR = "#222222"
-UNMET_COLOUR = "#B2182B"
-DASH = "\u2013"  # en dash, for ranges: "231\u2013270"
-#: Units that count children or things that happen to them: small values can identify a
-#: child, so they are the ones suppressed. Money and percentages never are.
-COUNT_UNITS = ("children", "placements", "moves", "child-days")
 #: Flows summed over each year in yearly.csv, and stocks read at each year end.
 YEAR_FLOWS = ("entries", "exits", "moves", "unmet_new", "unmet_child_days", "cost")
 YEAR_STOCKS = ("in_care", "in_care_by_location", "unmet_children")
@@ -105,6 +95,15 @@ def headline_lines(results: Results) -> list[str]:
         f"3+ placements {final}: {_range(three, _pct)}",
         f"Placement moves {final}: {_range(moves, _int)}",
     ]
+
+
+def charts(results: Results) -> list[tuple[str, Figure]]:
+    """The run report's fan charts as (file name, figure), for reports that embed them.
+
+    The same figures the output folder saves as PNG: children in care by placement
+    type, cost, children not suitably placed, and placed in area.
+    """
+    return _charts(_Derived(results))
 
 
 # =========================================================================== whole or nothing
@@ -217,10 +216,8 @@ class _Derived:
     def provisions(self) -> list[tuple[str, str, str]]:
         """(id, label, colour) of every provision, in scenario order."""
         s = self.r.scenario
-        return [
-            (pid, spec.label or pid, PALETTE[i % len(PALETTE)])
-            for i, (pid, spec) in enumerate(s.provision.items())
-        ]
+        colours = provision_colours(s)
+        return [(pid, spec.label or pid, colours[pid]) for pid, spec in s.provision.items()]
 
     def group_label(self, metric: str, group: str) -> str:
         s = self.r.scenario
@@ -500,13 +497,6 @@ def _rounded(v: float, unit: str) -> float:
     return round(v) if unit == "£" else round(v, 1)
 
 
-def _suppressed(v: float, unit: str, k: int) -> str | None:
-    """'<K' for a count that is above 0 but below K, else None (show the number)."""
-    if k > 0 and unit in COUNT_UNITS and 0 < v < k:
-        return f"<{k}"
-    return None
-
-
 # =========================================================================== scenario and run
 
 
@@ -677,28 +667,6 @@ def _md_notes(d: _Derived, out: Path, k: int) -> list[str]:
 # =========================================================================== formatting
 
 
-def _int(v: float) -> str:
-    return f"{round(v):,}"
-
-
-def _pct(v: float) -> str:
-    return f"{round(v)}%"
-
-
-def _money(v: float) -> str:
-    """Short money: £850, £250k, £61.2m."""
-    if abs(v) >= 1e6:
-        return f"£{v / 1e6:,.1f}m"
-    if abs(v) >= 1e3:
-        return f"£{v / 1e3:,.0f}k"
-    return f"£{v:,.0f}"
-
-
-def _money_full(v: float) -> str:
-    """Money with separators, to the nearest £1,000 once it is large: £7,812,000."""
-    return f"£{round(v, -3) if abs(v) >= 1e5 else round(v):,.0f}"
-
-
 def _range(x: np.ndarray, show: Callable[[float], str], prefix: str = "") -> str:
     med, p10, p90 = (float(v) for v in _quantiles(x))
     if np.isnan(med):
@@ -732,14 +700,18 @@ def _month_ends(labels: list[str]) -> list[dt.date]:
 
 
 def _write_charts(d: _Derived, folder: Path) -> None:
-    for name, draw in (
-        ("chart_children_in_care.png", _chart_children_in_care),
-        ("chart_cost.png", _chart_cost),
-        ("chart_unmet_demand.png", _chart_unmet_demand),
-        ("chart_placed_in_area.png", _chart_placed_in_area),
-    ):
-        fig = draw(d)
+    for name, fig in _charts(d):
         fig.savefig(folder / name, dpi=150, facecolor="white")
+
+
+def _charts(d: _Derived) -> list[tuple[str, Figure]]:
+    """Every chart of the run report, in the order a reader wants them."""
+    return [
+        ("chart_children_in_care.png", _chart_children_in_care(d)),
+        ("chart_cost.png", _chart_cost(d)),
+        ("chart_unmet_demand.png", _chart_unmet_demand(d)),
+        ("chart_placed_in_area.png", _chart_placed_in_area(d)),
+    ]
 
 
 def _figure(d: _Derived, title: str, size: tuple[float, float]) -> Figure:
@@ -799,22 +771,9 @@ def _fan(
         )
 
 
-def _style(ax: Axes, ylabel: str = "", counts: bool = True) -> None:
-    import matplotlib.dates as mdates
-    from matplotlib.ticker import MaxNLocator
-
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.set_ylim(bottom=0)
-    if counts:  # no half children on the axis
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=2))
-    ax.grid(axis="y", color="#dddddd", linewidth=0.8)
-    ax.set_axisbelow(True)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    if ylabel:
-        ax.set_ylabel(ylabel)
+def _style(ax: Axes, ylabel: str = "", counts: bool = True, money: bool = False) -> None:
+    """A fan chart's axes: months along the bottom, levels from zero up."""
+    style_axes(ax, ylabel, money, dates=True, counts=counts, from_zero=True)
 
 
 def _band_legend(ax: Axes, colour: str = "#666666", mean: bool = False, **kw: Any) -> None:
@@ -865,16 +824,12 @@ def _chart_children_in_care(d: _Derived) -> Figure:
 
 def _chart_cost(d: _Derived) -> Figure:
     """Monthly total cost fan, and where the money goes over the whole run."""
-    from matplotlib.ticker import FuncFormatter
-
     n_rows = len(d.provisions()) + 1
     fig = _figure(d, "Cost of placements", (11, max(5.6, 1.6 + 0.36 * n_rows)))
     left, right = fig.subplots(1, 2, width_ratios=(3, 2))
     _fan(left, d, d.total("cost"), TOTAL_COLOUR)
-    _style(left, "Total cost in month (£)", counts=False)
+    _style(left, "Total cost in month (£)", counts=False, money=True)
     left.set_title("Total cost per month", fontsize=10, loc="left")
-    money = FuncFormatter(lambda v, _pos: _money(v))
-    left.yaxis.set_major_formatter(money)
     _band_legend(left, TOTAL_COLOUR, loc="lower right")
 
     rows = [
@@ -901,7 +856,7 @@ def _chart_cost(d: _Derived) -> Figure:
         )
         labels = [textwrap.fill(label, 32, max_lines=2, placeholder="…") for label, *_ in rows]
         right.set_yticks(ypos, labels, fontsize=8)
-    right.xaxis.set_major_formatter(money)
+    right.xaxis.set_major_formatter(money_formatter())
     right.set_xlabel(f"Cost over {_duration(len(d.r.months))} (£): median, line 10{DASH}90%")
     right.set_title("By placement type", fontsize=10, loc="left")
     right.grid(axis="x", color="#dddddd", linewidth=0.8)

@@ -1,0 +1,245 @@
+"""The options workbook: opens, puts the summary first, years across, formats and suppresses."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pytest
+from openpyxl.cell.cell import Cell
+from openpyxl.workbook.workbook import Workbook
+
+from sim.compare import METRICS, Comparison, compare
+from sim.workbook import write_workbook
+
+DARLINGTON = Path(__file__).parents[1] / "scenarios" / "darlington"
+OPTIONS = ("baseline.toml", "foster-plus-10.toml", "solo-homes.toml")
+K = 5
+CHANCE_ROW = "Chance better than baseline"
+#: Summary-table columns that hold counts of children (or child-days).
+SUMMARY_COUNT_HEADERS = (
+    "Child-days not suitably placed: median",
+    "Children with 3+ placements: median",
+)
+
+
+@pytest.fixture(scope="module")
+def cmp() -> Comparison:
+    files = [DARLINGTON / name for name in OPTIONS]
+    return compare(files, years=2, reps=6, seed=7, workers=1, progress=False)
+
+
+@pytest.fixture(scope="module")
+def book(cmp: Comparison, tmp_path_factory: pytest.TempPathFactory) -> Workbook:
+    path = tmp_path_factory.mktemp("workbook") / "options.xlsx"
+    write_workbook(cmp, path)
+    return openpyxl.load_workbook(path)
+
+
+@pytest.fixture(scope="module")
+def suppressed_book(cmp: Comparison, tmp_path_factory: pytest.TempPathFactory) -> Workbook:
+    path = tmp_path_factory.mktemp("workbook") / "options.xlsx"
+    write_workbook(dataclasses.replace(cmp, suppress_below=K), path)
+    return openpyxl.load_workbook(path)
+
+
+# =========================================================================== helpers
+
+
+def _metric_sheet(book: Workbook, key: str) -> openpyxl.worksheet.worksheet.Worksheet:
+    """The sheet whose title (cell A1) names the metric."""
+    hits = [ws for ws in book.worksheets if str(ws["A1"].value).startswith(METRICS[key].label)]
+    assert len(hits) == 1, f"one sheet for {key}, found {[ws.title for ws in hits]}"
+    return hits[0]
+
+
+def _header_row(ws: openpyxl.worksheet.worksheet.Worksheet) -> int:
+    for row in ws.iter_rows(max_col=2):
+        if row[0].value == "Option" and row[1].value == "Figure":
+            return row[0].row
+    raise AssertionError(f"no header row in {ws.title}")
+
+
+def _figure_rows(ws: openpyxl.worksheet.worksheet.Worksheet) -> dict[tuple[str, str], list[Cell]]:
+    """(option label, figure) -> the cells of that row, one per period."""
+    out = {}
+    for row in ws.iter_rows(min_row=_header_row(ws) + 1):
+        if row[1].value is not None:
+            out[(row[0].value, row[1].value)] = list(row[2:])
+    return out
+
+
+def _summary_table(book: Workbook) -> tuple[list[str], list[list[Cell]]]:
+    ws = book["Summary"]
+    rows = list(ws.iter_rows())
+    start = next(i for i, r in enumerate(rows) if r[0].value == "Option")
+    header = [c.value for c in rows[start]]
+    return header, [r for r in rows[start + 1 :] if r[0].value]
+
+
+def _count_cells(book: Workbook) -> Iterator[Cell]:
+    """Every cell that holds a count of children or child-days, on every sheet."""
+    for key, metric in METRICS.items():
+        if metric.unit not in ("children", "child-days"):
+            continue
+        for (_, figure), cells in _figure_rows(_metric_sheet(book, key)).items():
+            if figure != CHANCE_ROW:
+                yield from cells
+    header, rows = _summary_table(book)
+    for name in SUMMARY_COUNT_HEADERS:
+        j = header.index(name)
+        yield from (r[j] for r in rows)
+
+
+# =========================================================================== tests
+
+
+def test_summary_sheet_is_first_and_names_every_option(book: Workbook, cmp: Comparison) -> None:
+    assert book.sheetnames[0] == "Summary"
+    text = [str(c.value) for row in book["Summary"].iter_rows() for c in row if c.value]
+    for name in cmp.names:
+        assert any(name in t for t in text), name
+    for sentence in cmp.sentences:
+        assert sentence in text
+    _, rows = _summary_table(book)
+    assert [r[0].value for r in rows] == [f"{cmp.names[0]} (baseline)", *cmp.names[1:]]
+    settings = {row[0].value: row[1].value for row in book["Summary"].iter_rows(max_col=2)}
+    assert settings["Replications (runs) of each option"] == 6
+    assert settings["Master seed (the same for every option)"] == 7
+
+
+def test_summary_figures_are_the_comparison(book: Workbook, cmp: Comparison) -> None:
+    header, rows = _summary_table(book)
+    col = {h: j for j, h in enumerate(header)}
+    s = cmp.summary
+    for i, row in enumerate(rows):
+        cost = cmp.values["net_cost"][i, :, -1]
+        assert row[col["Net cost: median"]].value == pytest.approx(np.median(cost))
+        assert row[col["Net cost: 95%"]].value == pytest.approx(np.percentile(cost, 95))
+        in_area = np.median(cmp.values["pct_in_area"][i, :, -1])
+        assert row[col["% placed in area: median"]].value == pytest.approx(in_area / 100)
+        diff = row[col["Net cost, difference from baseline: median"]].value
+        chance = row[col["Chance cheaper than baseline"]].value
+        if i == 0:
+            assert diff is None and chance is None
+            continue
+        ours = s[(s["option"] == cmp.names[i]) & (s["metric"] == "net_cost")].iloc[-1]
+        assert diff == pytest.approx(ours["diff_median"])
+        assert chance == pytest.approx(ours["prob_better"])
+        ranked = cmp.ranking.set_index("option")["overall_rank"]
+        assert row[col["Rank"]].value == ranked[cmp.names[i]]
+
+
+def test_one_sheet_per_metric_with_the_years_as_columns(book: Workbook, cmp: Comparison) -> None:
+    assert len(book.sheetnames) == 1 + len(METRICS) + 2  # summary, metrics, costs, notes
+    for key in METRICS:
+        ws = _metric_sheet(book, key)
+        header = [c.value for c in ws[_header_row(ws)]]
+        assert header == ["Option", "Figure", *cmp.periods]
+        assert ws.freeze_panes == f"C{_header_row(ws) + 1}"
+        rows = _figure_rows(ws)
+        v = cmp.values[key]
+        scale = 100 if METRICS[key].unit == "percent" else 1
+        base = rows[(f"{cmp.names[0]} (baseline)", "Median")]
+        got = [c.value * scale for c in base]
+        np.testing.assert_allclose(got, np.median(v[0], axis=0))
+        option = rows[(cmp.names[2], "5%")]
+        np.testing.assert_allclose(
+            [c.value * scale for c in option], np.percentile(v[2], 5, axis=0)
+        )
+        d = cmp.diff(key)[1]
+        diff = [c.value for c in rows[(cmp.names[1], "Median difference")]]
+        np.testing.assert_allclose(diff, np.median(d, axis=0), atol=1e-9)
+
+
+def test_money_cells_carry_a_pound_format(book: Workbook) -> None:
+    money = [k for k, m in METRICS.items() if m.unit == "money"]
+    assert money
+    n = 0
+    for key in money:
+        for (_, figure), cells in _figure_rows(_metric_sheet(book, key)).items():
+            for c in cells:
+                if figure == CHANCE_ROW:
+                    assert c.number_format == "0%"
+                else:
+                    assert isinstance(c.value, (int, float)), (key, figure, c.value)
+                    assert "£" in c.number_format, (key, figure, c.number_format)
+                    n += 1
+    assert n > 0
+    header, rows = _summary_table(book)
+    for r in rows:
+        assert "£" in r[header.index("Net cost: median")].number_format
+
+
+def test_percentages_are_fractions_with_a_percent_format(book: Workbook) -> None:
+    rows = _figure_rows(_metric_sheet(book, "pct_in_area"))
+    levels = [c for (_, f), cells in rows.items() if f in ("Median", "5%", "95%") for c in cells]
+    assert levels
+    for c in levels:
+        assert 0 <= c.value <= 1 and c.number_format.endswith("%")
+
+
+def test_no_formulas(book: Workbook) -> None:
+    for ws in book.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                assert c.data_type != "f", (ws.title, c.coordinate)
+
+
+def test_small_counts_are_suppressed(book: Workbook, suppressed_book: Workbook) -> None:
+    # without suppression, these small runs do have counts between 1 and K-1 ...
+    plain = [c.value for c in _count_cells(book)]
+    assert all(isinstance(v, (int, float)) for v in plain)
+    assert any(0 < abs(v) < K for v in plain), "the test needs some small counts"
+    # ... and with it, every one of them is "<K" (or "-<K" for a difference)
+    cells = list(_count_cells(suppressed_book))
+    assert len(cells) == len(plain)
+    for c, before in zip(cells, plain, strict=True):
+        if 0 < abs(before) < K:
+            assert c.value == ("-" if before < 0 else "") + f"<{K}", c.coordinate
+        else:
+            assert isinstance(c.value, (int, float)) and (c.value == 0 or abs(c.value) >= K)
+            assert c.value == before
+    notes = " ".join(str(r[1].value) for r in suppressed_book["Notes"].iter_rows(max_col=2))
+    assert f"<{K}" in notes
+
+
+def test_money_and_percentages_are_never_suppressed(
+    book: Workbook, suppressed_book: Workbook
+) -> None:
+    for key, metric in METRICS.items():
+        if metric.unit in ("money", "percent"):
+            a = _figure_rows(_metric_sheet(book, key))
+            b = _figure_rows(_metric_sheet(suppressed_book, key))
+            assert {k: [c.value for c in v] for k, v in a.items()} == {
+                k: [c.value for c in v] for k, v in b.items()
+            }
+
+
+def test_option_costs_sheet(book: Workbook, cmp: Comparison) -> None:
+    ws = book["Option costs"]
+    items = [r[1].value for r in ws.iter_rows(min_row=5) if r[0].value]
+    assert items == [c.item for costs in cmp.option_costs for c in costs]
+    assert all(n for n in items)
+
+
+def test_written_whole_or_not_at_all(
+    cmp: Comparison, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "options.xlsx"
+    write_workbook(cmp, path)
+    write_workbook(cmp, path)  # a second run replaces the file
+    before = path.read_bytes()
+
+    def boom(self: Workbook, filename: str) -> None:
+        Path(filename).write_bytes(b"half a workbook")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Workbook, "save", boom)
+    with pytest.raises(RuntimeError):
+        write_workbook(cmp, path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["options.xlsx"]
