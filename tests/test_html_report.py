@@ -1,0 +1,378 @@
+"""The HTML comparison report: self-contained, names every option, hides small counts,
+and really renders in a browser with the network cut off."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from sim.compare import METRICS, compare
+from sim.compare_charts import chart_differences
+from sim.html_report import write_html
+
+ROOT = Path(__file__).resolve().parents[1]
+DARLINGTON = ROOT / "scenarios" / "darlington"
+OPTIONS = ["baseline.toml", "foster-plus-10.toml", "solo-homes.toml"]
+K = 5
+#: A sentence no report should pass through as markup or as a link.
+HOSTILE = "Note <script>alert('x')</script> & see https://example.org/costs"
+COUNT_UNITS = ("children", "child-days")
+WIDTH, HEIGHT = 1200, 1600
+
+
+@pytest.fixture(scope="module")
+def cmp():
+    c = compare(
+        [DARLINGTON / name for name in OPTIONS],
+        years=2,
+        reps=6,
+        seed=11,
+        workers=1,
+        progress=False,
+        suppress_below=K,
+    )
+    c.sentences = [*c.sentences, HOSTILE]
+    return c
+
+
+@pytest.fixture(scope="module")
+def report(cmp, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("html") / "options.html"
+    write_html(cmp, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def text(report) -> str:
+    return report.read_text(encoding="utf-8")
+
+
+# =========================================================================== the file
+
+
+class _Tags(HTMLParser):
+    """Every start tag with its attributes, and the tables under each h3 heading."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.tables: list[tuple[str, list[list[str]]]] = []  # (heading, rows of cells)
+        self._heading: str | None = None
+        self._in_h3 = False
+        self._cell: list[str] | None = None
+        self._rows: list[list[str]] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag in ("h2", "h3"):
+            self._in_h3, self._heading = True, ""
+        elif tag == "table":
+            self._rows = []
+        elif tag == "tr" and self._rows is not None:
+            self._rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("h2", "h3"):
+            self._in_h3 = False
+        elif tag in ("td", "th") and self._cell is not None and self._rows:
+            self._rows[-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "table" and self._rows is not None:
+            self.tables.append((self._heading or "", self._rows))
+            self._rows = None
+
+    def handle_data(self, data):
+        if self._in_h3:
+            self._heading = (self._heading or "") + data
+        if self._cell is not None:
+            self._cell.append(data + " ")
+
+
+def _parse(text: str) -> _Tags:
+    p = _Tags()
+    p.feed(text)
+    return p
+
+
+def test_file_makes_no_external_reference(text):
+    low = text.lower()
+    assert "http://" not in low and "https://" not in low
+    assert "@import" not in low and "<script" not in low and "<link" not in low
+    assert "<iframe" not in low and "<object" not in low and "<embed" not in low
+    assert re.search(r"""(src|href)\s*=\s*["']?//""", low) is None
+    assert re.search(r"url\((?!\s*['\"]?data:)", low) is None
+    tags = _parse(text).tags
+    images = [a for t, a in tags if t == "img"]
+    assert len(images) >= 4 + 4 * len(OPTIONS)  # comparison charts + fan charts per option
+    for t, attrs in tags:
+        for name in ("src", "href", "srcset", "poster", "data", "action"):
+            value = attrs.get(name)
+            if value is not None:
+                assert value.startswith(("data:", "#")), (t, name, value[:60])
+    for attrs in images:
+        src = attrs["src"]
+        assert src.startswith("data:image/png;base64,")
+        png = base64.b64decode(src.split(",", 1)[1])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+        assert attrs.get("alt")
+
+
+def test_text_is_escaped_and_typed_addresses_are_not_links(text):
+    assert "<script>alert" not in text
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; see" in text
+    assert "example.org/costs" in text  # still readable, just not a reference
+
+
+def test_every_option_is_named_in_the_header_tables_and_assumptions(cmp, text):
+    header = text[: text.index("</header>")]
+    for name in cmp.names:
+        assert html.escape(name) in header
+        assert text.count(html.escape(name)) >= 4, name
+    for sentence in cmp.sentences:
+        assert html.escape(sentence).replace("://", ":&#8203;//") in text
+    assumptions = [rows for head, rows in _parse(text).tables if "Assumptions" in head]
+    assert assumptions, "no assumptions table"
+    rows = assumptions[0]
+    assert rows[0] == ["", *cmp.names]
+
+    def row(label: str) -> list[list[str]]:
+        return [r[1:] for r in rows if r and r[0] == label]
+
+    # what each option changes is in its own column, and the row is marked as differing
+    (recruit,) = row("Households recruited a year")
+    assert recruit == ["7.7", "13", "7.7"]
+    assert any(r[2].startswith("2 homes, 2 beds") and r[0] == "none" for r in row("Homes and beds"))
+    (costs,) = row("One-off and running costs")
+    assert costs[0] == "none" and "£88,000 a year" in costs[1] and "£138,000 one-off" in costs[2]
+    for label in ("Households recruited a year", "One-off and running costs"):
+        assert f'<tr class="differs"><th scope="row">{label}</th>' in text
+    assert '<tr><th scope="row">Entries a year</th>' in text  # the same everywhere
+
+
+def test_numbers_match_the_comparison(cmp, text):
+    net = cmp.summary[(cmp.summary["metric"] == "net_cost")]
+    horizon = net[net["period"] == cmp.periods[-1]].set_index("option")
+    tables = dict(_parse(text).tables)
+    table = tables[next(h for h in tables if h.startswith(METRICS["net_cost"].label))]
+    by_option = {r[0].replace("(level)", "").strip(): r for r in table[1:]}
+    from sim.presentation import money
+
+    for name in cmp.names[1:]:
+        cell = by_option[name][-1]
+        med = horizon.loc[name, "diff_median"]
+        shown = money(med) if med < 0 else "+" + money(med)
+        assert cell.startswith(shown), (cell, shown)
+        assert f"better in {round(horizon.loc[name, 'prob_better'] * 100)}% of runs" in cell
+
+
+def _count_cells(text: str) -> list[str]:
+    """Every table cell that holds a count of children or child-days."""
+    tables = _parse(text).tables
+    labels = {m.label: m.unit for m in METRICS.values()}
+    cells: list[str] = []
+    for head, rows in tables:
+        unit = next((u for label, u in labels.items() if head.startswith(label)), None)
+        if unit in COUNT_UNITS:
+            cells += [c for r in rows[1:] for c in r[1:]]
+        if head.startswith("Ranking"):
+            header = rows[0]
+            for i, h in enumerate(header):
+                if any(
+                    h.startswith(METRICS[m].label)
+                    for m in METRICS
+                    if METRICS[m].unit in COUNT_UNITS
+                ):
+                    cells += [r[i] for r in rows[1:]]
+    return cells
+
+
+def _numbers(cell: str) -> list[float]:
+    cell = re.sub(r"better in \d+% of runs|90%:", "", cell)
+    return [float(n.replace(",", "")) for n in re.findall(r"(?<![<\d])-?\d[\d,]*(?:\.\d+)?", cell)]
+
+
+def test_no_count_below_k_is_shown(text):
+    cells = _count_cells(text)
+    assert len(cells) > 20
+    shown = [v for c in cells for v in _numbers(c)]
+    assert shown, "no counts found in the tables"
+    assert all(v == 0 or abs(v) >= K for v in shown), sorted(shown, key=abs)[:5]
+    assert any(f"<{K}" in c for c in cells), "this run has small counts: they must show as <K"
+
+
+def test_a_large_k_hides_every_small_count(cmp):
+    big = dataclasses.replace(cmp, suppress_below=10**6)
+    from sim.html_report import _comparison
+
+    cells = _count_cells(f"<section>{_comparison(big)}</section>")
+    assert cells and all(v == 0 for c in cells for v in _numbers(c))
+    unsuppressed = dataclasses.replace(cmp, suppress_below=0)
+    cells = _count_cells(_comparison(unsuppressed))
+    assert not any("<" in c for c in cells)
+    assert any(0 < abs(v) < K for c in cells for v in _numbers(c))
+
+
+def test_chart_labels_of_counts_are_suppressed(cmp):
+    from matplotlib.text import Annotation
+
+    labels = [a.get_text() for a in chart_differences(cmp).findobj(Annotation)]
+    counts = [t for t in labels if "£" not in t and "points" not in t]
+    assert len(counts) == 3 * (len(cmp.names) - 1)  # child-days, children, 3+ placements
+    values = [float(n.replace(",", "")) for t in counts for n in re.findall(r"(?<!<)\d[\d,]*", t)]
+    assert all(v == 0 or v >= K for v in values), counts
+    assert any(f"<{K}" in t for t in counts)
+    assert any("£" in t for t in labels)
+
+
+def test_a_failed_write_leaves_the_old_file_alone(cmp, tmp_path):
+    old = tmp_path / "report.html"
+    old.write_text("old report", encoding="utf-8")
+    broken = dataclasses.replace(cmp, summary=cmp.summary.drop(columns="diff_p95"))
+    with pytest.raises(KeyError):
+        write_html(broken, old)
+    assert list(tmp_path.iterdir()) == [old] and old.read_text(encoding="utf-8") == "old report"
+
+
+# =========================================================================== in a browser
+
+
+def _browser() -> str | None:
+    for name in ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _headless(browser: str, page: Path, tmp: Path, *extra: str) -> subprocess.CompletedProcess:
+    """Chromium with every name unresolvable and a proxy to nowhere: no request can leave."""
+    cmd = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        f"--user-data-dir={tmp / 'profile'}",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--proxy-server=http://127.0.0.1:9",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--hide-scrollbars",
+        *extra,
+        page.resolve().as_uri(),
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=False)
+
+
+def _page_requests(netlog: Path) -> list[str]:
+    """Addresses the page asked the network for (not the browser's own housekeeping)."""
+    events = json.loads(netlog.read_text())["events"]
+    out = []
+    for e in events:
+        p = e.get("params") or {}
+        url = p.get("url", "")
+        if url.startswith(("http", "ws", "ftp")) and p.get("initiator") not in (
+            None,
+            "not an origin",
+        ):
+            out.append(url)
+    return sorted(set(out))
+
+
+@pytest.fixture(scope="module")
+def browser() -> str:
+    found = _browser()
+    if found is None:
+        pytest.skip(
+            "no Chromium found (/usr/bin/chromium, chromium or chromium-browser on PATH): "
+            "install Debian's 'chromium' package (.ci/run does) to run the browser test"
+        )
+    return found
+
+
+@pytest.fixture(scope="module")
+def screenshot(browser, report, tmp_path_factory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("browser")
+    shot, netlog = tmp / "top.png", tmp / "net.json"
+    done = _headless(
+        browser,
+        report,
+        tmp,
+        f"--window-size={WIDTH},{HEIGHT}",
+        f"--screenshot={shot}",
+        f"--log-net-log={netlog}",
+    )
+    assert shot.exists(), done.stderr[-2000:]
+    return shot, netlog
+
+
+def test_browser_renders_the_report(screenshot):
+    from PIL import Image
+
+    shot, _ = screenshot
+    with Image.open(shot) as im:
+        assert im.format == "PNG" and im.size == (WIDTH, HEIGHT)
+        colours = im.convert("RGB").getcolors(maxcolors=1_000_000)
+    assert colours is not None and len(colours) > 50  # text, swatches, rules: not blank
+    white = max(colours)[1]
+    assert white == (255, 255, 255)
+
+
+def test_browser_makes_no_request(browser, screenshot, tmp_path):
+    _, netlog = screenshot
+    assert _page_requests(netlog) == []
+    # the same check does see a page that asks for something on the internet
+    leaky = tmp_path / "leaky.html"
+    leaky.write_text('<p>x</p><img src="http://example.invalid/x.png">', encoding="utf-8")
+    log = tmp_path / "leaky.json"
+    _headless(
+        browser, leaky, tmp_path, "--screenshot=" + str(tmp_path / "x.png"), f"--log-net-log={log}"
+    )
+    assert _page_requests(log) == ["http://example.invalid/x.png"]
+
+
+def test_browser_dom_has_every_option(browser, report, cmp, tmp_path):
+    done = _headless(browser, report, tmp_path, "--dump-dom")
+    dom = done.stdout
+    assert "</html>" in dom, done.stderr[-2000:]
+    for name in cmp.names:
+        assert html.escape(name, quote=False) in dom
+    assert dom.count("data:image/png;base64,") >= 4 + 4 * len(OPTIONS)
+
+
+def _squash(s: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", s.lower())
+
+
+def test_option_names_can_be_read_off_the_screenshot(screenshot, cmp, tmp_path):
+    tesseract = shutil.which("tesseract")
+    if tesseract is None:
+        pytest.skip("tesseract (Debian 'tesseract-ocr') is not installed: no OCR check")
+    from PIL import Image
+
+    shot, _ = screenshot
+    top = tmp_path / "top.png"
+    with Image.open(shot) as im:
+        im.crop((0, 0, WIDTH, 450)).save(top)
+    done = subprocess.run(
+        [tesseract, str(top), "-", "--psm", "6"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"OMP_THREAD_LIMIT": "1", "PATH": "/usr/bin:/bin"},
+    )
+    read = _squash(done.stdout)
+    for name in cmp.names:
+        assert _squash(name) in read, (name, done.stdout)
