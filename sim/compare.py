@@ -66,6 +66,7 @@ from . import __version__
 from .calendar import add_months
 from .errors import ScenarioError, UserError
 from .outputs import atomic_path
+from .presentation import duration
 from .scenario import LoadedScenario, load
 from .schema import OptionCost, Scenario
 
@@ -285,14 +286,7 @@ def period_labels(start: dt.date, months: int) -> list[str]:
             last = add_months(first, 11)
             text = f"{first:%b %Y} to {last:%b %Y}"
         labels.append(text if n == 12 else f"{text} ({n} months)")
-    return [*labels, f"All {_duration_number(months)}"]
-
-
-def _duration_number(months: int) -> str:
-    if months % 12:
-        return f"{months} months"
-    years = months // 12
-    return f"{years} year{'s' if years != 1 else ''}"
+    return [*labels, f"All {duration(months)}"]
 
 
 def _duration_words(months: int) -> str:
@@ -446,7 +440,7 @@ def break_even_years(net_cost: np.ndarray, option: int) -> np.ndarray:
 
 def break_even_table(cmp: Comparison) -> pd.DataFrame:
     """When each option pays for itself: median and 5-95% of replications' years."""
-    never = f"not within {_duration_number(cmp.months)}"
+    never = f"not within {duration(cmp.months)}"
     labels = [*cmp.periods[:-1], never]
     rows = []
     for i in range(1, len(cmp.names)):
@@ -636,15 +630,16 @@ def _show(v: float, unit: str, k: int) -> str:
         return pct(v)
     if v == 0:
         return "0"
-    if abs(v) < 10 and not (0 < abs(v) < k):  # averages of a few children: one decimal
-        return f"{v:.1f}"
+    if abs(v) < 10 and not (0 < abs(v) < k) and v != round(v):
+        return f"{v:.1f}"  # averages of a few children: one decimal
     return count(v, k)
 
 
 def _signed(v: float, unit: str, k: int) -> str:
     """A change with its sign: '+£956k', '-76', '+2.5 points' (percentage points)."""
     if unit == "percent":
-        return "0 points" if v == 0 else f"{v:+.1f} points"
+        v = round(v, 1)
+        return "0 points" if v == 0 else f"{v:+.1f} points"  # never "-0.0"
     text = _show(v, unit, k)
     return text if text.startswith("-") or v <= 0 else f"+{text}"
 
@@ -680,6 +675,11 @@ def _ranking_md(cmp: Comparison) -> list[str]:
     return lines
 
 
+def break_even_spread(p5_year: str, p95_year: str) -> str:
+    """'2023/24 to 2025/26', or one label when both ends are the same."""
+    return p5_year if p5_year == p95_year else f"{p5_year} to {p95_year}"
+
+
 def _break_even_md(cmp: Comparison) -> list[str]:
     head = ["Option", "Own costs", "Pays for itself by (median)", "5-95% of runs", "Within run"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -687,7 +687,7 @@ def _break_even_md(cmp: Comparison) -> list[str]:
 
     for i, row in enumerate(cmp.break_even.itertuples(index=False), start=1):
         own = float(cmp.values["option_cost"][i, 0, -1])
-        spread = row.p5_year if row.p5_year == row.p95_year else f"{row.p5_year} to {row.p95_year}"
+        spread = break_even_spread(row.p5_year, row.p95_year)
         lines.append(
             f"| {row.option} | {money(own)} | {row.median_year} | {spread} | "
             f"{row.prob_within_horizon:.0%} |"

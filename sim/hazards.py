@@ -55,8 +55,7 @@ class HazardTable:
         #: filled as states are met; indexing two lists is the cheapest lookup there is
         n_age, n_tic = len(self.age_edges) + 1, len(self.tic_edges) + 1
         self.grid: list[list[list[Competing | None]]] = [
-            [[None] * n_tic for _ in range(n_age)]
-            for _ in range(len(self.specs) * len(self.needs))
+            [[None] * n_tic for _ in range(n_age)] for _ in range(len(self.specs) * len(self.needs))
         ]
 
     # ------------------------------------------------------------------ thresholds

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .compare import METRICS, Metric
+from .compare import METRICS, Metric, break_even_spread
 from .outputs import atomic_path
 from .presentation import DASH, count, money, money_full, option_colour, pct, provision_colours
 from .schema import FosterProvision, Home, HomeProvision, OfferProvision, OptionCost, Scenario
@@ -249,7 +249,7 @@ def _break_even(cmp: Comparison) -> str:
         [
             _option_cell(cmp, str(r["option"])),
             escape(str(r["median_year"])),
-            escape(f"{r['p5_year']} to {r['p95_year']}"),
+            escape(break_even_spread(r["p5_year"], r["p95_year"])),
             escape(pct(float(r["prob_within_horizon"]) * 100)),
         ]
         for _, r in table.iterrows()

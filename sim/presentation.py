@@ -198,3 +198,11 @@ def money_formatter() -> Any:
             return f"{sign}£{abs(v) / 1e6:,.{decimals}f}m"
 
     return _Money()
+
+
+def duration(months: int) -> str:
+    """A run's length as a heading says it: '5 years', '1 year', '18 months'."""
+    if months % 12:
+        return f"{months} months"
+    years = months // 12
+    return f"{years} year{'s' if years != 1 else ''}"

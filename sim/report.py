@@ -35,6 +35,7 @@ from .presentation import (
     PALETTE,  # noqa: F401
     TOTAL_COLOUR,
     UNMET_COLOUR,
+    duration,
     money_formatter,
     provision_colours,
     style_axes,
@@ -91,7 +92,7 @@ def headline_lines(results: Results) -> list[str]:
         f"Children in care, {last}: {_range(in_care, _int, '10-90%: ')}",
         f"Not suitably placed, {last}: {_range(unmet, _int)}",
         f"Placed in area, {last}: {_range(in_area, _pct)}",
-        f"Total cost over {_duration(len(results.months))}: {_range(cost, _money)}",
+        f"Total cost over {duration(len(results.months))}: {_range(cost, _money)}",
         f"3+ placements {final}: {_range(three, _pct)}",
         f"Placement moves {final}: {_range(moves, _int)}",
     ]
@@ -617,7 +618,7 @@ def _md_notes(d: _Derived, out: Path, k: int) -> list[str]:
         "## What was run",
         "",
         f"Scenario **{r.name}**{place}, starting {_month_name(r.months[0])}, over "
-        f"{_duration(len(r.months))} ({r.months[0]} to {r.months[-1]}): {r.reps} replications "
+        f"{duration(len(r.months))} ({r.months[0]} to {r.months[-1]}): {r.reps} replications "
         f"with master seed {r.seed}, sufficiency version {r.version}. The run took "
         f"{r.wall_seconds:,.1f} seconds on {r.workers} worker(s) and simulated "
         f"{r.child_years:,.0f} child-years.",
@@ -679,13 +680,6 @@ def _month_name(label: str, short: bool = False) -> str:
     return dt.datetime.strptime(label, "%Y-%m").strftime("%b %Y" if short else "%B %Y")
 
 
-def _duration(n_months: int) -> str:
-    if n_months % 12:
-        return f"{n_months} months"
-    years = n_months // 12
-    return f"{years} year{'s' if years != 1 else ''}"
-
-
 def _month_ends(labels: list[str]) -> list[dt.date]:
     """The last day of each month: stocks are month-end counts, flows end there too."""
     out = []
@@ -734,7 +728,7 @@ def _figure(d: _Derived, title: str, size: tuple[float, float]) -> Figure:
     fig.text(
         0.99,
         0.12 / height,
-        f"sufficiency {d.r.version} · seed {d.r.seed} · {_duration(len(d.r.months))} "
+        f"sufficiency {d.r.version} · seed {d.r.seed} · {duration(len(d.r.months))} "
         f"from {_month_name(d.r.months[0])}",
         fontsize=7.5,
         color="#777777",
@@ -857,7 +851,7 @@ def _chart_cost(d: _Derived) -> Figure:
         labels = [textwrap.fill(label, 32, max_lines=2, placeholder="…") for label, *_ in rows]
         right.set_yticks(ypos, labels, fontsize=8)
     right.xaxis.set_major_formatter(money_formatter())
-    right.set_xlabel(f"Cost over {_duration(len(d.r.months))} (£): median, line 10{DASH}90%")
+    right.set_xlabel(f"Cost over {duration(len(d.r.months))} (£): median, line 10{DASH}90%")
     right.set_title("By placement type", fontsize=10, loc="left")
     right.grid(axis="x", color="#dddddd", linewidth=0.8)
     right.set_axisbelow(True)

@@ -97,8 +97,7 @@ class Search:
             prob = getattr(p.spec, "offer_probability", None)
             if prob is not None:
                 self.offer_by_needs[p.index] = [
-                    prob.get(name, 0.0) if isinstance(prob, dict) else prob
-                    for name in model.needs
+                    prob.get(name, 0.0) if isinstance(prob, dict) else prob for name in model.needs
                 ]
 
     def fit(self, c: Child, in_group: bool) -> _Fit:
@@ -200,8 +199,12 @@ class Search:
                 if cap is not None and p.children + m.reserved[p.index] + n > cap:
                     continue
                 by_needs = self.offer_by_needs[i]
-                base = by_needs[group[0].needs] if n == 1 else min(by_needs[c.needs] for c in group)
-                if rnd.random() < (base if n == 1 else offer_probability(base, n, spec.sibling_offer_factor)):  # type: ignore[union-attr]
+                if n == 1:
+                    chance = by_needs[group[0].needs]
+                else:
+                    base = min(by_needs[c.needs] for c in group)
+                    chance = offer_probability(base, n, spec.sibling_offer_factor)  # type: ignore[union-attr]
+                if rnd.random() < chance:
                     delay = draw(spec.offer_delay_days, rnd.random)  # type: ignore[union-attr]
                     return Outcome((p, None, delay), reason)
                 declined = True

@@ -41,6 +41,7 @@ from pydantic import ValidationError
 
 from .errors import ScenarioError, UserError
 from .outputs import atomic_path, check_free
+from .presentation import duration
 from .scenario import LoadedScenario, _explain
 from .schema import Scenario, cross_reference_errors
 
@@ -513,13 +514,6 @@ def rows(sw: Sweep) -> list[dict[str, Any]]:
     return out
 
 
-def _duration(months: int) -> str:
-    if months % 12:
-        return f"{months} months"
-    y = months // 12
-    return f"{y} year{'s' if y != 1 else ''}"
-
-
 def short_key(key: str) -> str:
     """The last two parts of a key: `entries.per_year`, `in_house_foster.recruitment_per_year`."""
     parts = [s for s in parse_key(key) if isinstance(s, str)]
@@ -641,7 +635,7 @@ def _years_arg(sw: Sweep) -> str:
 def _markdown(sw: Sweep, out: Path) -> str:
     from .report import DASH, _money
 
-    horizon = _duration(len(sw.months))
+    horizon = duration(len(sw.months))
     lines = [
         f"# Sweep: {sw.loaded.name}",
         "",
@@ -758,7 +752,7 @@ def chart(sw: Sweep) -> Any:
 
     fig = Figure(figsize=(11, 5.8))
     fig.set_layout_engine("constrained", rect=(0, 0.04, 1, 0.86))
-    horizon = _duration(len(sw.months))
+    horizon = duration(len(sw.months))
     fig.text(
         0.012,
         0.955,

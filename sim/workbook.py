@@ -204,6 +204,8 @@ def _summary_cells(
 
 
 def _break_even_cells(cmp: Comparison, name: str) -> list[_Cell]:
+    from .compare import break_even_spread
+
     be = cmp.break_even
     hit = be[be["option"] == name]
     if hit.empty:
@@ -211,7 +213,7 @@ def _break_even_cells(cmp: Comparison, name: str) -> list[_Cell]:
     r = hit.iloc[0]
     return [
         _Cell(str(r["median_year"])),
-        _Cell(f"{r['p5_year']} to {r['p95_year']}"),
+        _Cell(break_even_spread(r["p5_year"], r["p95_year"])),
         _chance(r["prob_within_horizon"]),
     ]
 

@@ -67,7 +67,8 @@ def stationary_raw(per_year: float = 400) -> dict[str, Any]:
     e["trend_per_year"] = 0.0
     e["sibling_group_size"] = {"1": 1.0}
     raw["exits"]["return_home"]["rate_per_year"] = dict.fromkeys(
-        ["under_1", "1-4", "5-9", "10-15", "16-17"], 0.4)
+        ["under_1", "1-4", "5-9", "10-15", "16-17"], 0.4
+    )
     raw["exits"]["sgo"]["carer_leaves_probability"] = 0.0
     raw["breakdown"]["needs_multiplier"] = {}
     prov = raw["provision"]
@@ -75,9 +76,13 @@ def stationary_raw(per_year: float = 400) -> dict[str, Any]:
     prov["solo_home"]["homes"] = []
     foster = prov["in_house_foster"]
     places = round(per_year * 0.2)
-    foster.update(households=[{"count": places, "places": 1}], new_household_places={"1": 1.0},
-                  recruitment_per_year=places * foster["deregistration_per_year"],
-                  ages={"max_age": 1}, staying_put_probability=0.0)
+    foster.update(
+        households=[{"count": places, "places": 1}],
+        new_household_places={"1": 1.0},
+        recruitment_per_year=places * foster["deregistration_per_year"],
+        ages={"max_age": 1},
+        staying_put_probability=0.0,
+    )
     prov["ifa"]["staying_put_probability"] = 0.0
     del prov["external_home"]["offer_delay_days"]
     prov["ifa"]["offer_probability"] = 0.85
@@ -89,8 +94,9 @@ def stationary_raw(per_year: float = 400) -> dict[str, Any]:
 
 
 def template_of(raw: dict[str, Any]) -> LoadedScenario:
-    return LoadedScenario(model=scenario_from(raw), raw=raw, path=Path("stationary.toml"),
-                          sources=())
+    return LoadedScenario(
+        model=scenario_from(raw), raw=raw, path=Path("stationary.toml"), sources=()
+    )
 
 
 # --------------------------------------------------------------------------- truncate
@@ -168,7 +174,9 @@ def test_counts_from_the_return_are_the_simulations_own() -> None:
         assert unmapped == 0
         model_by_group: dict[str, float] = {}
         for pid, g in groups.items():
-            model_by_group[g] = model_by_group.get(g, 0) + run.monthly[month, layout.i("in_care", pid)]
+            model_by_group[g] = (
+                model_by_group.get(g, 0) + run.monthly[month, layout.i("in_care", pid)]
+            )
         assert {g: v for g, v in model_by_group.items() if v} == by_group, day
     for y in range(years):
         a = start + pd.DateOffset(years=y) - pd.Timedelta(days=1)
@@ -190,8 +198,9 @@ def stationary(tmp_path_factory: pytest.TempPathFactory) -> Backtest:
     # 6 years of rates: calibrate's estimation error, which the simulation's interval does
     # not hold, is then well under the chance it does hold (with 3 years it is about as
     # large, and the coverage of the total drops to about 50%: see the note in the report)
-    return backtest(ds, T, template_of(raw), read_map(None), horizon=HORIZON, reps=100,
-                    years_back=6, seed=7)
+    return backtest(
+        ds, T, template_of(raw), read_map(None), horizon=HORIZON, reps=100, years_back=6, seed=7
+    )
 
 
 def test_stationary_scores_every_measure(stationary: Backtest) -> None:
@@ -243,17 +252,30 @@ def test_stationary_total_in_care_is_close(stationary: Backtest) -> None:
 def _table(bt: Backtest) -> str:
     from sim.backtest import summary_lines
 
-    return "\n" + "\n".join(summary_lines(bt)) + "\n" + "\n".join(
-        f"{r['metric']} {r['horizon_year']}: {r['actual']} vs {r['median']} "
-        f"({r['p10']}-{r['p90']})" for r in bt.rows())
+    return (
+        "\n"
+        + "\n".join(summary_lines(bt))
+        + "\n"
+        + "\n".join(
+            f"{r['metric']} {r['horizon_year']}: {r['actual']} vs {r['median']} "
+            f"({r['p10']}-{r['p90']})"
+            for r in bt.rows()
+        )
+    )
 
 
 # --------------------------------------------------------------------------- command line
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True,
-                          text=True, cwd=ROOT, check=False, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "sim.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=600,
+    )
 
 
 def test_command_line_end_to_end(tmp_path: Path) -> None:
@@ -262,19 +284,50 @@ def test_command_line_end_to_end(tmp_path: Path) -> None:
     data = tmp_path / "903"
     write_903(scenario_from(raw), data, years=5, seed=11)
     out = tmp_path / "bt"
-    args = ["backtest", str(data), "--train-until", "2021-03-31", "--horizon", "2",
-            "--reps", "10", "--workers", "1", "--years-back", "2", "--out", str(out)]
+    args = [
+        "backtest",
+        str(data),
+        "--train-until",
+        "2021-03-31",
+        "--horizon",
+        "2",
+        "--reps",
+        "10",
+        "--workers",
+        "1",
+        "--years-back",
+        "2",
+        "--out",
+        str(out),
+    ]
     proc = cli(*args)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
-    for name in ("backtest.csv", "backtest.md", "scenario.toml", "calibration.md",
-                 "backtest_in_care_total.png", "backtest_entries.png", "backtest_exits.png"):
+    for name in (
+        "backtest.csv",
+        "backtest.md",
+        "scenario.toml",
+        "calibration.md",
+        "backtest_in_care_total.png",
+        "backtest_entries.png",
+        "backtest_exits.png",
+    ):
         assert (out / name).stat().st_size > 0, name
     assert "in_care_total" in proc.stdout and "MAPE" in proc.stdout
     table = pd.read_csv(out / "backtest.csv")
     assert set(table["horizon_year"]) == {1, 2}
-    assert {"actual", "median", "p10", "p90", "inside_80", "ape_median", "same_as_last_year",
-            "ape_same_as_last_year", "linear_trend", "ape_linear_trend"} <= set(table.columns)
+    assert {
+        "actual",
+        "median",
+        "p10",
+        "p90",
+        "inside_80",
+        "ape_median",
+        "same_as_last_year",
+        "ape_same_as_last_year",
+        "linear_trend",
+        "ape_linear_trend",
+    } <= set(table.columns)
 
     before = (out / "backtest.md").read_text()
     again = cli(*args)

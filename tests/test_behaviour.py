@@ -153,8 +153,12 @@ def test_uasc_rota_reproduces_its_rate() -> None:
 
 def test_uasc_cap_is_respected() -> None:
     raw = minimal_raw()
-    raw["entries"]["uasc"] = {"per_year": 200.0, "rota_days": 14.0, "cap": 7,
-                              "age_mix": {"16-17": 1.0}}
+    raw["entries"]["uasc"] = {
+        "per_year": 200.0,
+        "rota_days": 14.0,
+        "cap": 7,
+        "age_mix": {"16-17": 1.0},
+    }
     s = scenario_from(raw)
     res = run(s, years=3, reps=4, seed=8, workers=1, progress=False)
     assert res.series("uasc_in_care", "all").max() == 7  # reached, never exceeded
@@ -270,7 +274,7 @@ def test_breakdown_rate_is_reproduced() -> None:
     d = res.series("moves", "breakdown").sum()
     e = res.child_years
     assert d > 400
-    assert abs(d / e - 0.5) < 4 * 0.5 / math.sqrt(d), (d / e)
+    assert abs(d / e - 0.5) < 4 * 0.5 / math.sqrt(d), d / e
 
 
 def test_recruitment_rate_is_reproduced() -> None:

@@ -58,12 +58,12 @@ def synthetic(truth: Scenario, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 @pytest.fixture(scope="module")
-def fitted(truth: Scenario, synthetic: Path):  # noqa: ANN201
+def fitted(truth: Scenario, synthetic: Path):
     template = LoadedScenario(model=truth, raw=stationary_raw(), path=MINIMAL, sources=(MINIMAL,))
     return calibrate(read_903(synthetic), AT, template, read_map(None), years_back=5)
 
 
-def test_starting_population_is_the_simulated_stock(truth: Scenario, fitted) -> None:  # noqa: ANN001
+def test_starting_population_is_the_simulated_stock(truth: Scenario, fitted) -> None:
     """The calibrated population on the date is exactly who the simulation had in care then.
 
     synth903 and this replay use the same seed, so the model's own month-end count is the
@@ -77,7 +77,7 @@ def test_starting_population_is_the_simulated_stock(truth: Scenario, fitted) -> 
     assert got == {k: v for k, v in expected.items() if v}
 
 
-def test_entry_rate_is_recovered(fitted) -> None:  # noqa: ANN001
+def test_entry_rate_is_recovered(fitted) -> None:
     """150 children a year arrive in sibling groups of 1-3 (shares .7/.2/.1).
 
     Over 5 years about 750 children arrive; a compound Poisson count has variance
@@ -93,7 +93,7 @@ def test_entry_rate_is_recovered(fitted) -> None:  # noqa: ANN001
         assert abs(mix[band] - share) < 0.073, band
 
 
-def test_exit_hazards_are_recovered(truth: Scenario, fitted) -> None:  # noqa: ANN001
+def test_exit_hazards_are_recovered(truth: Scenario, fitted) -> None:
     """Each fitted exit rate with over 40 child-years at risk is within 4.5 sd of the truth.
 
     The sd of a Poisson rate estimate is sqrt(rate / years at risk); the half extra sd
@@ -111,7 +111,7 @@ def test_exit_hazards_are_recovered(truth: Scenario, fitted) -> None:  # noqa: A
     assert checked >= 8
 
 
-def test_breakdown_rates_reproduce_observed_breakdowns(truth: Scenario, fitted) -> None:  # noqa: ANN001
+def test_breakdown_rates_reproduce_observed_breakdowns(truth: Scenario, fitted) -> None:
     """base x age multiplier, fitted, gives back the true hazard for a busy cell.
 
     in-house foster, aged 10-15, standard needs: truth 0.25 x 1.5 = 0.375 a year. The
@@ -120,14 +120,17 @@ def test_breakdown_rates_reproduce_observed_breakdowns(truth: Scenario, fitted) 
     s = fitted.scenario
     from sim.calibrate import _mean_needs_multiplier
 
-    rate = (s["provision"]["in_house_foster"]["breakdown_per_year"]
-            * s["breakdown"]["age_multiplier"]["10-15"] * _mean_needs_multiplier(truth, "in_house_foster"))
+    rate = (
+        s["provision"]["in_house_foster"]["breakdown_per_year"]
+        * s["breakdown"]["age_multiplier"]["10-15"]
+        * _mean_needs_multiplier(truth, "in_house_foster")
+    )
     true_mean = 0.25 * 1.5 * _mean_needs_multiplier(truth, "in_house_foster")
     # several hundred child-years in this cell: sd of the rate well under 0.06; allow ~0.2
     assert abs(rate - true_mean) < 0.2, (rate, true_mean)
 
 
-def test_written_scenario_validates_and_runs(fitted) -> None:  # noqa: ANN001
+def test_written_scenario_validates_and_runs(fitted) -> None:
     from sim.tomlout import dumps
 
     text = dumps(fitted.scenario, fitted.comments, "test")
@@ -142,8 +145,14 @@ def test_written_scenario_validates_and_runs(fitted) -> None:  # noqa: ANN001
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True,
-                          text=True, cwd=ROOT, check=False, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "sim.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=600,
+    )
 
 
 def _personal_values(folder: Path) -> set[str]:
@@ -164,12 +173,34 @@ def _personal_values(folder: Path) -> set[str]:
 
 def test_calibrate_command_keeps_personal_data_out(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    proc = cli("synth903", str(MINIMAL), "--years", "5", "--start", "2016-04-01", "--out",
-               str(data), "--fault-rate", "0.05", "--seed", "3")
+    proc = cli(
+        "synth903",
+        str(MINIMAL),
+        "--years",
+        "5",
+        "--start",
+        "2016-04-01",
+        "--out",
+        str(data),
+        "--fault-rate",
+        "0.05",
+        "--seed",
+        "3",
+    )
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "la" / "baseline.toml"
-    proc = cli("calibrate", str(data), "--at", "2021-03-31", "--out", str(out),
-               "--template", str(MINIMAL), "--suppress-below", "5")
+    proc = cli(
+        "calibrate",
+        str(data),
+        "--at",
+        "2021-03-31",
+        "--out",
+        str(out),
+        "--template",
+        str(MINIMAL),
+        "--suppress-below",
+        "5",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "problem" in proc.stderr  # the deliberate faults are reported ...
     personal = _personal_values(data)
@@ -185,11 +216,28 @@ def test_calibrate_command_keeps_personal_data_out(tmp_path: Path) -> None:
 
 def test_suppression_in_the_report(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    assert cli("synth903", str(MINIMAL), "--years", "4", "--start", "2016-04-01",
-               "--out", str(data)).returncode == 0
+    assert (
+        cli(
+            "synth903", str(MINIMAL), "--years", "4", "--start", "2016-04-01", "--out", str(data)
+        ).returncode
+        == 0
+    )
     out = tmp_path / "x.toml"
-    assert cli("calibrate", str(data), "--at", "2020-03-31", "--out", str(out),
-               "--template", str(MINIMAL), "--suppress-below", "10").returncode == 0
+    assert (
+        cli(
+            "calibrate",
+            str(data),
+            "--at",
+            "2020-03-31",
+            "--out",
+            str(out),
+            "--template",
+            str(MINIMAL),
+            "--suppress-below",
+            "10",
+        ).returncode
+        == 0
+    )
     report = (tmp_path / "x_calibration" / "calibration.md").read_text()
     rows = [r for r in report.splitlines() if r.startswith("| ") and "|---" not in r]
     for row in rows:
@@ -213,7 +261,14 @@ def test_unusable_data_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_missing_folder_and_bad_date(tmp_path: Path) -> None:
-    proc = cli("calibrate", str(tmp_path / "nowhere"), "--at", "2020-03-31", "--out", str(tmp_path / "o.toml"))
+    proc = cli(
+        "calibrate",
+        str(tmp_path / "nowhere"),
+        "--at",
+        "2020-03-31",
+        "--out",
+        str(tmp_path / "o.toml"),
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     proc = cli("calibrate", str(tmp_path), "--at", "31/03/2020", "--out", str(tmp_path / "o.toml"))
     assert proc.returncode == 2 and "YYYY-MM-DD" in proc.stderr

@@ -20,24 +20,56 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the command line as a user would (module form works before `pip install`)."""
     return subprocess.run(
         [sys.executable, "-m", "sim.cli", *args],
-        capture_output=True, text=True, cwd=ROOT, check=False, timeout=600,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=600,
     )
 
 
 @pytest.fixture(scope="module")
-def baseline_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+def baseline_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
     out = tmp_path_factory.mktemp("cli") / "baseline"
-    proc = cli("run", str(BASELINE), "--years", "2", "--reps", "8", "--workers", "2",
-               "--seed", "11", "--out", str(out), "--events", str(out.parent / "events.csv"))
+    proc = cli(
+        "run",
+        str(BASELINE),
+        "--years",
+        "2",
+        "--reps",
+        "8",
+        "--workers",
+        "2",
+        "--seed",
+        "11",
+        "--out",
+        str(out),
+        "--events",
+        str(out.parent / "events.csv"),
+    )
     return out, proc
 
 
-def test_run_writes_every_output(baseline_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+def test_run_writes_every_output(
+    baseline_run: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
     out, proc = baseline_run
     assert proc.returncode == 0, proc.stderr
-    for name in ["summary.md", "summary.csv", "summary_by_year.csv", "replications.csv.gz",
-                 "yearly.csv", "scenario.toml", "run.json", "chart_children_in_care.png",
-                 "chart_cost.png", "chart_unmet_demand.png", "chart_placed_in_area.png"]:
+    for name in [
+        "summary.md",
+        "summary.csv",
+        "summary_by_year.csv",
+        "replications.csv.gz",
+        "yearly.csv",
+        "scenario.toml",
+        "run.json",
+        "chart_children_in_care.png",
+        "chart_cost.png",
+        "chart_unmet_demand.png",
+        "chart_placed_in_area.png",
+    ]:
         assert (out / name).stat().st_size > 0, name
     assert "Children in care" in proc.stdout  # headline lines at the end
     assert "Traceback" not in proc.stderr
@@ -57,8 +89,21 @@ def test_saved_scenario_repeats_the_run_exactly(
     out, _ = baseline_run
     assert load(out / "scenario.toml").model == load(BASELINE).model
     again = tmp_path / "again"
-    proc = cli("run", str(out / "scenario.toml"), "--years", "2", "--reps", "8", "--workers", "1",
-               "--seed", "11", "--out", str(again), "--quiet")
+    proc = cli(
+        "run",
+        str(out / "scenario.toml"),
+        "--years",
+        "2",
+        "--reps",
+        "8",
+        "--workers",
+        "1",
+        "--seed",
+        "11",
+        "--out",
+        str(again),
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     first = gzip.decompress((out / "replications.csv.gz").read_bytes())
     second = gzip.decompress((again / "replications.csv.gz").read_bytes())
@@ -78,9 +123,16 @@ def test_existing_output_is_not_overwritten(
 
 def test_force_replaces_output(tmp_path: Path) -> None:
     out = tmp_path / "r"
-    assert cli("run", str(BASELINE), "--years", "1", "--reps", "2", "--out", str(out), "--quiet").returncode == 0
+    assert (
+        cli(
+            "run", str(BASELINE), "--years", "1", "--reps", "2", "--out", str(out), "--quiet"
+        ).returncode
+        == 0
+    )
     (out / "marker.txt").write_text("old run")
-    proc = cli("run", str(BASELINE), "--years", "1", "--reps", "2", "--out", str(out), "--force", "--quiet")
+    proc = cli(
+        "run", str(BASELINE), "--years", "1", "--reps", "2", "--out", str(out), "--force", "--quiet"
+    )
     assert proc.returncode == 0, proc.stderr
     assert not (out / "marker.txt").exists()
     assert not [p for p in tmp_path.iterdir() if p.name != "r"]  # no temporary folders left

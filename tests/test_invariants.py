@@ -91,7 +91,9 @@ def scenarios(draw: st.DrawFn) -> tuple[Scenario, float, int]:
     p["ifa"]["accepts_uasc"] = draw(st.booleans())
     p["ifa"]["price_inflation_per_year"] = draw(st.floats(0, 0.2))
     p["external_home"]["offer_probability"] = {
-        "standard": draw(prob), "complex": draw(prob), "very_complex": draw(prob),
+        "standard": draw(prob),
+        "complex": draw(prob),
+        "very_complex": draw(prob),
     }
     p["external_home"]["offer_delay_days"] = draw(st.sampled_from(DELAYS))
     p["supported"]["offer_probability"] = draw(prob)
@@ -126,7 +128,8 @@ def scenarios(draw: st.DrawFn) -> tuple[Scenario, float, int]:
         dates = sorted(draw(st.sets(st.sampled_from(RESIZE_DATES), max_size=2)))
         home["resize"] = [
             {"date": d, "beds": draw(st.integers(1, 6))}
-            for d in dates if "closes" not in home or d < home["closes"]
+            for d in dates
+            if "closes" not in home or d < home["closes"]
         ]
     solo = p["solo_home"]
     solo["homes"] = [{"name": "Solo 1", "beds": draw(st.integers(1, 3))}]
@@ -140,8 +143,7 @@ def scenarios(draw: st.DrawFn) -> tuple[Scenario, float, int]:
         raw["matching"]["preferences"][0]["order"] = ["solo_home", "in_house_home", "external_home"]
         share = draw(st.sampled_from([0.05, 0.3]))
         for band in ("10-15", "16-17"):
-            e["needs_mix"][band] = {"standard": 0.7 - share, "complex": 0.3,
-                                    "very_complex": share}
+            e["needs_mix"][band] = {"standard": 0.7 - share, "complex": 0.3, "very_complex": share}
 
     for pid in p:
         if "breakdown_per_year" in p[pid]:
@@ -285,8 +287,10 @@ class Replay:
                 self.bad("capacity", f"children {sorted(u.children)} left in closed unit {uid}")
                 u.children.clear()
             elif u.open and u.occupants > u.places:
-                self.bad("capacity", f"unit {uid} ({u.pid}) has {u.occupants} occupants in "
-                         f"{u.places} places")
+                self.bad(
+                    "capacity",
+                    f"unit {uid} ({u.pid}) has {u.occupants} occupants in {u.places} places",
+                )
 
     def _flow(self, metric: str, group: str) -> None:
         self.flows[self.month][(metric, group)] += 1
@@ -297,12 +301,17 @@ class Replay:
     def _check_unit(self, uid: int, what: str) -> None:
         u = self.units[uid]
         if u.occupants > u.places:
-            self.bad("capacity", f"{what}: unit {uid} ({u.pid}) has {u.occupants} occupants "
-                     f"in {u.places} places")
+            self.bad(
+                "capacity",
+                f"{what}: unit {uid} ({u.pid}) has {u.occupants} occupants in {u.places} places",
+            )
         sole = [c for c in u.children if self.kids[c].needs in self.sole_needs]
         if sole and u.occupants > 1:
-            self.bad("sole", f"{what}: sole-occupancy child {sole} shares unit {uid} ({u.pid}) "
-                     f"with {u.occupants - 1} other(s)")
+            self.bad(
+                "sole",
+                f"{what}: sole-occupancy child {sole} shares unit {uid} ({u.pid}) "
+                f"with {u.occupants - 1} other(s)",
+            )
 
     def _remove(self, cid: int) -> Where:
         w = self.where.pop(cid)
@@ -368,12 +377,22 @@ class Replay:
         self._flow("entries", "all")
         if uasc:
             self._flow("entries", "uasc")
-            n_uasc = sum(1 for c in self.entered | self.population
-                         if c not in self.exited and self.kids[c].uasc)
+            n_uasc = sum(
+                1
+                for c in self.entered | self.population
+                if c not in self.exited and self.kids[c].uasc
+            )
             self.peak_uasc = max(self.peak_uasc, n_uasc)
 
-    def on_placed(self, cid: int, from_pid: str | None, to: str, uid: int | None,
-                move_kind: str | None, reason: str | None) -> None:
+    def on_placed(
+        self,
+        cid: int,
+        from_pid: str | None,
+        to: str,
+        uid: int | None,
+        move_kind: str | None,
+        reason: str | None,
+    ) -> None:
         s = self.s
         spec = s.provision[to]
         prev = self.where.get(cid)
@@ -390,8 +409,10 @@ class Replay:
             self.first_place[cid] = (self.t, to, uid, reason)
         else:
             if prev is None or prev.pid != from_pid:
-                self.bad("log", f"child {cid} moved from {from_pid} but lives in "
-                         f"{prev.pid if prev else None}")
+                self.bad(
+                    "log",
+                    f"child {cid} moved from {from_pid} but lives in {prev.pid if prev else None}",
+                )
             if move_kind is not None:
                 self._flow("moves", move_kind)
                 self._flow("moves", "total")
@@ -408,8 +429,10 @@ class Replay:
 
         # ---- suitability and units
         if (reason is None) != spec.suitable:
-            self.bad("eligibility", f"child {cid} in {to} (suitable={spec.suitable}) "
-                     f"with unmet reason {reason}")
+            self.bad(
+                "eligibility",
+                f"child {cid} in {to} (suitable={spec.suitable}) with unmet reason {reason}",
+            )
         if (uid is not None) != (spec.kind in ("foster", "home")):
             self.bad("log", f"child {cid} placed in {to} ({spec.kind}) with unit {uid}")
         if uid is not None:
@@ -527,9 +550,12 @@ class Replay:
             ok = self._eligible(cid, spec, spec.last_resort_ages, upper)
         if not ok:
             c = self.kids[cid]
-            self.bad("eligibility", f"child {cid} (age {self._age(cid):.3f}, needs "
-                     f"{self.needs_names[c.needs]}, uasc {c.uasc}, disability {c.disability}) "
-                     f"placed in {to} ({move_kind})")
+            self.bad(
+                "eligibility",
+                f"child {cid} (age {self._age(cid):.3f}, needs "
+                f"{self.needs_names[c.needs]}, uasc {c.uasc}, disability {c.disability}) "
+                f"placed in {to} ({move_kind})",
+            )
         if move_kind not in ("planned", "offer_arrived") and to not in self._orders(cid):
             self.bad("eligibility", f"child {cid} placed in {to}, not in its preference order")
 
@@ -552,8 +578,9 @@ class Replay:
                     break
         return out
 
-    def _check_planned(self, cid: int, name: str, from_pid: str | None, to: str,
-                       move_kind: str | None) -> None:
+    def _check_planned(
+        self, cid: int, name: str, from_pid: str | None, to: str, move_kind: str | None
+    ) -> None:
         mv = self.moves.get(name)
         if mv is None:
             return
@@ -566,8 +593,11 @@ class Replay:
             or not mv.min_age <= age < mv.max_age
             or (mv.needs is not None and self.needs_names[c.needs] not in mv.needs)
         ):
-            self.bad("eligibility", f"planned move {name!r} of child {cid} aged {age:.3f} "
-                     f"from {from_pid} to {to} ({move_kind})")
+            self.bad(
+                "eligibility",
+                f"planned move {name!r} of child {cid} aged {age:.3f} "
+                f"from {from_pid} to {to} ({move_kind})",
+            )
 
     # ------------------------------------------------------------------ against the arrays
 
@@ -581,8 +611,11 @@ class Replay:
         in_care = len(self.where)
         self._cmp("counters", m, "in_care", "total", in_care)
         if in_care != len(self.entered) + len(self.population) - len(self.exited):
-            self.bad("conservation", f"month {m}: {in_care} placed, but "
-                     f"{len(self.population)} + {len(self.entered)} - {len(self.exited)}")
+            self.bad(
+                "conservation",
+                f"month {m}: {in_care} placed, but "
+                f"{len(self.population)} + {len(self.entered)} - {len(self.exited)}",
+            )
         by_loc = Counter()
         for pid, spec in s.provision.items():
             self._cmp("counters", m, "in_care", pid, self.n_kids[pid])
@@ -604,8 +637,9 @@ class Replay:
             self._cmp("counters", m, "unmet_children", r, self.n_unmet[r])
         self._cmp("counters", m, "unmet_children", "total", sum(self.n_unmet.values()))
         self._cmp("counters", m, "staying_put", "all", len(self.staying_put))
-        self._cmp("counters", m, "uasc_in_care", "all",
-                  sum(1 for c in self.where if self.kids[c].uasc))
+        self._cmp(
+            "counters", m, "uasc_in_care", "all", sum(1 for c in self.where if self.kids[c].uasc)
+        )
 
     def _check_integrals(self, m: int) -> None:
         s = self.s
@@ -640,24 +674,43 @@ class Replay:
         for m in range(self.months):
             f = self.flows[m]
             for (metric, group), i in L.index.items():
-                if metric in ("entries", "exits", "moves", "unmet_new", "sibling_splits",
-                              "recruited", "deregistered"):
+                if metric in (
+                    "entries",
+                    "exits",
+                    "moves",
+                    "unmet_new",
+                    "sibling_splits",
+                    "recruited",
+                    "deregistered",
+                ):
                     want = f[(metric, group)]
                     if self.monthly[m, i] != want:
-                        self.bad("counters", f"month {m} {metric}[{group}]: "
-                                 f"model {self.monthly[m, i]}, replay {want}")
+                        self.bad(
+                            "counters",
+                            f"month {m} {metric}[{group}]: "
+                            f"model {self.monthly[m, i]}, replay {want}",
+                        )
 
     def _check_totals(self) -> None:
         start, entries = len(self.population), len(self.entered)
         if start + entries != len(self.where) + len(self.exited):
-            self.bad("conservation", f"{start} + {entries} != {len(self.where)} in care "
-                     f"+ {len(self.exited)} exits")
+            self.bad(
+                "conservation",
+                f"{start} + {entries} != {len(self.where)} in care + {len(self.exited)} exits",
+            )
         if set(self.where) != set(self.m.children):
             self.bad("conservation", "children in care differ from the model's")
-        if not math.isclose(self.m.result.child_years, self.total_child_days / DAYS_PER_YEAR,
-                            rel_tol=1e-6, abs_tol=1e-6):
-            self.bad("costs", f"child_years {self.m.result.child_years} vs "
-                     f"{self.total_child_days / DAYS_PER_YEAR}")
+        if not math.isclose(
+            self.m.result.child_years,
+            self.total_child_days / DAYS_PER_YEAR,
+            rel_tol=1e-6,
+            abs_tol=1e-6,
+        ):
+            self.bad(
+                "costs",
+                f"child_years {self.m.result.child_years} vs "
+                f"{self.total_child_days / DAYS_PER_YEAR}",
+            )
         # sibling groups placed together went to one place that takes groups
         groups: dict[int, list[int]] = defaultdict(list)
         for cid in self.entered:
@@ -765,18 +818,23 @@ def test_monthly_arrays_are_consistent(case: tuple[Scenario, float, int]) -> Non
             assert np.all(col("in_care", pid) <= col("places", pid))
         if spec.kind == "foster":
             assert np.all(col("households", pid) <= col("places", pid))
-    np.testing.assert_array_equal(col("unmet_children", "total"),
-                                  total_of("unmet_children", list(UNMET_REASONS)))
-    np.testing.assert_allclose(col("unmet_child_days", "total"),
-                               total_of("unmet_child_days", list(UNMET_REASONS)), rtol=1e-9)
+    np.testing.assert_array_equal(
+        col("unmet_children", "total"), total_of("unmet_children", list(UNMET_REASONS))
+    )
+    np.testing.assert_allclose(
+        col("unmet_child_days", "total"),
+        total_of("unmet_child_days", list(UNMET_REASONS)),
+        rtol=1e-9,
+    )
     np.testing.assert_array_equal(col("moves", "total"), total_of("moves", list(MOVE_KINDS)))
-    np.testing.assert_array_equal(col("exits", "total"),
-                                  total_of("exits", [*s.exits, "age_18"]))
+    np.testing.assert_array_equal(col("exits", "total"), total_of("exits", [*s.exits, "age_18"]))
     np.testing.assert_array_equal(col("in_care", "total"), total_of("in_care", pids))
-    np.testing.assert_array_equal(col("in_care", "total"),
-                                  total_of("in_care_by_location", list(LOCATIONS)))
-    np.testing.assert_allclose(col("cost", "total"),
-                               total_of("cost", [*pids, "staying_put"]), rtol=1e-9)
+    np.testing.assert_array_equal(
+        col("in_care", "total"), total_of("in_care_by_location", list(LOCATIONS))
+    )
+    np.testing.assert_allclose(
+        col("cost", "total"), total_of("cost", [*pids, "staying_put"]), rtol=1e-9
+    )
     assert np.all(col("entries", "uasc") <= col("entries", "all"))
     assert np.all(col("uasc_in_care", "all") <= col("in_care", "total"))
     # a child counts at most one day a day: everyone in care during a month was in care
@@ -837,8 +895,10 @@ def test_sole_occupancy_in_shared_homes(seed: int) -> None:
     rp = replay(scenario_from(raw), 3.0, seed)
     assert_clean(rp, "sole", "capacity", "eligibility", "log")
     sole_in_shared = {
-        row[2] for row in rp.m.result.events
-        if row[1] == "placed" and row[4] == "in_house_home"
+        row[2]
+        for row in rp.m.result.events
+        if row[1] == "placed"
+        and row[4] == "in_house_home"
         and rp.kids[row[2]].needs in rp.sole_needs
     }
     assert len(sole_in_shared) >= 5  # the rule was exercised
@@ -848,8 +908,16 @@ def test_replay_of_the_minimal_scenario_is_clean() -> None:
     """The replay itself, on a known scenario with every mechanism active."""
     rp = replay(scenario_from(minimal_raw()), 3.0, 2024)
     kinds = Counter(row[1] for row in rp.m.result.events)
-    for kind in ("entry", "exit", "breakdown", "planned_move", "sibling_split",
-                 "staying_put_start", "unit_closed", "unit_opened"):
+    for kind in (
+        "entry",
+        "exit",
+        "breakdown",
+        "planned_move",
+        "sibling_split",
+        "staying_put_start",
+        "unit_closed",
+        "unit_opened",
+    ):
         assert kinds[kind] > 0, kind
     assert_clean(rp, "log", "conservation", "capacity", "sole", "eligibility", "counters", "costs")
 

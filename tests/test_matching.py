@@ -35,14 +35,23 @@ from sim.schema import (
 
 
 def home(**kw) -> HomeProvision:
-    base = {"kind": "home", "needs": ["standard", "complex"], "location": "in_area",
-            "weekly_cost": 1000.0}
+    base = {
+        "kind": "home",
+        "needs": ["standard", "complex"],
+        "location": "in_area",
+        "weekly_cost": 1000.0,
+    }
     return HomeProvision(**(base | kw))
 
 
 def offer(**kw) -> OfferProvision:
-    base = {"kind": "offer", "needs": ["standard"], "location": "in_area", "weekly_cost": 500.0,
-            "offer_probability": 0.5}
+    base = {
+        "kind": "offer",
+        "needs": ["standard"],
+        "location": "in_area",
+        "weekly_cost": 500.0,
+        "offer_probability": 0.5,
+    }
     return OfferProvision(**(base | kw))
 
 
@@ -95,8 +104,9 @@ def test_preference_order_of_the_minimal_scenario() -> None:
 
 
 def test_rule_applies_needs_all_conditions() -> None:
-    w = When(min_age=5, max_age=12, needs=["complex"], uasc=False, disability=True,
-             sibling_group=False)
+    w = When(
+        min_age=5, max_age=12, needs=["complex"], uasc=False, disability=True, sibling_group=False
+    )
     ok = kid(6, "complex", uasc=False, disability=True, in_group=False)
     assert rule_applies(w, ok)
     assert not rule_applies(w, kid(6, "standard", disability=True))
@@ -143,8 +153,13 @@ def test_last_resort_without_last_resort_ages_is_the_normal_rule() -> None:
 
 
 def test_last_resort_does_not_relax_needs_or_flags() -> None:
-    spec = home(ages=AgeRange(min_age=11), last_resort_ages=AgeRange(min_age=0),
-                accepts_disability=False, accepts_uasc=False, takes_sibling_groups=False)
+    spec = home(
+        ages=AgeRange(min_age=11),
+        last_resort_ages=AgeRange(min_age=0),
+        accepts_disability=False,
+        accepts_uasc=False,
+        takes_sibling_groups=False,
+    )
     assert eligible(spec, kid(5), last_resort=True)
     assert not eligible(spec, kid(5, "very_complex"), last_resort=True)
     assert not eligible(spec, kid(5, disability=True), last_resort=True)
@@ -240,14 +255,16 @@ def test_offer_probability_never_rises_with_group_size(base: float, n: int, f: f
         (3, 0, True, 1, True, False),
     ],
 )
-def test_unit_can_host(places: int, occupied: int, blocked: bool, n: int, sole: bool,
-                       expected: bool) -> None:
+def test_unit_can_host(
+    places: int, occupied: int, blocked: bool, n: int, sole: bool, expected: bool
+) -> None:
     assert unit_can_host(places, occupied, blocked, n, sole) is expected
 
 
 @given(st.integers(1, 6), st.integers(0, 6), st.booleans(), st.integers(1, 6), st.booleans())
-def test_unit_can_host_never_overfills(places: int, occupied: int, blocked: bool, n: int,
-                                       sole: bool) -> None:
+def test_unit_can_host_never_overfills(
+    places: int, occupied: int, blocked: bool, n: int, sole: bool
+) -> None:
     if unit_can_host(places, occupied, blocked, n, sole):
         assert occupied + n <= places
         assert not blocked
@@ -309,25 +326,34 @@ def test_search_last_resort_respects_the_last_resort_ages() -> None:
 
 def test_search_explains_why_nothing_was_found() -> None:
     # nobody offers, no place: market declined (kinship, ifa said no)
-    m = search_model(**{"provision/external_home/offer_probability": 0.0,
-                        "provision/in_house_home/homes": []})
+    m = search_model(
+        **{"provision/external_home/offer_probability": 0.0, "provision/in_house_home/homes": []}
+    )
     out = m.search.find([child(m, 12)])
     assert out.found is None
     assert UNMET_REASONS[out.reason] == "market_declined"
     # no offers asked for (needs not met by any offer), no places: no capacity
-    m = search_model(**{"provision/in_house_home/homes": [],
-                        "provision/external_home/needs": ["complex"],
-                        "provision/kinship/needs": ["complex"],
-                        "provision/ifa/needs": ["complex"],
-                        "provision/supported/needs": ["complex"]})
+    m = search_model(
+        **{
+            "provision/in_house_home/homes": [],
+            "provision/external_home/needs": ["complex"],
+            "provision/kinship/needs": ["complex"],
+            "provision/ifa/needs": ["complex"],
+            "provision/supported/needs": ["complex"],
+        }
+    )
     out = m.search.find([child(m, 12)])
     assert out.found is None
     assert UNMET_REASONS[out.reason] == "no_capacity"
 
 
 def test_search_finds_no_match_when_nobody_is_compatible() -> None:
-    m = search_model(**{"provision/in_house_home/compatibility": 0.0,
-                        "provision/external_home/offer_probability": 0.0})
+    m = search_model(
+        **{
+            "provision/in_house_home/compatibility": 0.0,
+            "provision/external_home/offer_probability": 0.0,
+        }
+    )
     first = child(m, 12, cid=1)
     home_p = m.by_pid["in_house_home"]
     unit = next(iter(home_p.units.values()))
@@ -338,8 +364,12 @@ def test_search_finds_no_match_when_nobody_is_compatible() -> None:
 
 
 def test_search_keeps_a_sole_occupancy_child_alone() -> None:
-    m = search_model(**{"provision/in_house_home/needs": ["standard", "complex", "very_complex"],
-                        "matching/preferences/0/order": ["in_house_home"]})
+    m = search_model(
+        **{
+            "provision/in_house_home/needs": ["standard", "complex", "very_complex"],
+            "matching/preferences/0/order": ["in_house_home"],
+        }
+    )
     home_p = m.by_pid["in_house_home"]
     unit = next(iter(home_p.units.values()))
     assert m.search.find([child(m, 12, "very_complex")]).found[1] is unit

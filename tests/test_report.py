@@ -58,12 +58,23 @@ def test_replications_hold_the_monthly_array_exactly(folder: Path, results: Resu
     df = pd.read_csv(folder / "replications.csv.gz")
     reps, months, series = results.monthly.shape
     assert len(df) == reps * months * series
-    assert list(df.columns) == ["scenario", "seed", "replication", "month", "metric", "group",
-                                "value"]
+    assert list(df.columns) == [
+        "scenario",
+        "seed",
+        "replication",
+        "month",
+        "metric",
+        "group",
+        "value",
+    ]
     assert (df["scenario"] == results.name).all() and (df["seed"] == SEED).all()
     np.testing.assert_array_equal(df["value"].to_numpy(), results.monthly.reshape(-1))
-    for metric, group in [("in_care", "total"), ("cost", "total"), ("unmet_child_days", "total"),
-                          ("in_care", "ifa")]:
+    for metric, group in [
+        ("in_care", "total"),
+        ("cost", "total"),
+        ("unmet_child_days", "total"),
+        ("in_care", "ifa"),
+    ]:
         one = df[(df["metric"] == metric) & (df["group"] == group)]
         got = one.pivot(index="replication", columns="month", values="value")
         assert list(got.columns) == results.months

@@ -116,9 +116,13 @@ def test_line_number_of_an_unknown_key(tmp_path: Path) -> None:
 
 def test_error_in_the_base_file_names_the_base_file(tmp_path: Path) -> None:
     base = tmp_path / "base.toml"
-    base.write_text(MINIMAL.read_text().replace("per_year = 60", "per_year = -60"), encoding="utf-8")
+    base.write_text(
+        MINIMAL.read_text().replace("per_year = 60", "per_year = -60"), encoding="utf-8"
+    )
     option = tmp_path / "option.toml"
-    option.write_text('extends = "base.toml"\n[provision.ifa]\nweekly_cost = 900\n', encoding="utf-8")
+    option.write_text(
+        'extends = "base.toml"\n[provision.ifa]\nweekly_cost = 900\n', encoding="utf-8"
+    )
     with pytest.raises(ScenarioError) as info:
         load(option)
     assert info.value.file == str(base)
@@ -128,20 +132,22 @@ def test_error_in_the_base_file_names_the_base_file(tmp_path: Path) -> None:
 def test_extends_cycle(tmp_path: Path) -> None:
     (tmp_path / "a.toml").write_text('extends = "b.toml"\n', encoding="utf-8")
     (tmp_path / "b.toml").write_text('extends = "a.toml"\n', encoding="utf-8")
-    with pytest.raises(ScenarioError, match="cycle: a.toml -> b.toml -> a.toml"):
+    with pytest.raises(ScenarioError, match=r"cycle: a\.toml -> b\.toml -> a\.toml"):
         load(tmp_path / "a.toml")
 
 
 def test_extends_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "a.toml"
     path.write_text('extends = "nothere.toml"\n', encoding="utf-8")
-    with pytest.raises(ScenarioError, match="nothere.toml.*does not exist"):
+    with pytest.raises(ScenarioError, match=r"nothere\.toml.*does not exist"):
         load(path)
 
 
 def test_toml_syntax_error_gives_line(tmp_path: Path) -> None:
     path = tmp_path / "broken.toml"
-    path.write_text('[scenario]\nname = "x"\nstart_date = 2024-04-01\nbad line here\n', encoding="utf-8")
+    path.write_text(
+        '[scenario]\nname = "x"\nstart_date = 2024-04-01\nbad line here\n', encoding="utf-8"
+    )
     with pytest.raises(ScenarioError) as info:
         load(path)
     assert info.value.line == 4
@@ -168,7 +174,10 @@ def test_cli_validate_exit_code_2_and_no_traceback(tmp_path: Path, case: str) ->
     path = _option(tmp_path, body)
     proc = subprocess.run(
         [sys.executable, "-m", "sim.cli", "validate", str(path)],
-        capture_output=True, text=True, cwd=ROOT, check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

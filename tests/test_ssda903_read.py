@@ -18,13 +18,28 @@ import pytest
 from sim.errors import UserError
 from sim.ssda903 import DataError, Dataset, periods, placements, read_903
 
-EP_COLS = ["CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "DEC", "REC",
-           "REASON_PLACE_CHANGE", "HOME_POST", "PL_POST", "URN"]
+EP_COLS = [
+    "CHILD",
+    "DECOM",
+    "RNE",
+    "LS",
+    "CIN",
+    "PLACE",
+    "PLACE_PROVIDER",
+    "DEC",
+    "REC",
+    "REASON_PLACE_CHANGE",
+    "HOME_POST",
+    "PL_POST",
+    "URN",
+]
 
 # identifiers, birth dates and postcodes that must never appear in a message
-KIDS = {"A": ("C90817", "14/05/2010", "2010-05-14"),
-        "B": ("800123", "01/01/2015", "2015-01-01"),
-        "C": ("ZK4471", "29/02/2008", "2008-02-29")}
+KIDS = {
+    "A": ("C90817", "14/05/2010", "2010-05-14"),
+    "B": ("800123", "01/01/2015", "2015-01-01"),
+    "C": ("ZK4471", "29/02/2008", "2008-02-29"),
+}
 POSTCODES = ["DL1 5QT", "TS3 8AB", "DL3 6AB"]
 A, B, C = (KIDS[k][0] for k in "ABC")
 
@@ -37,14 +52,31 @@ def write(folder: Path, name: str, columns: list[str], rows: list[list[str]]) ->
     return path
 
 
-def ep(child: str, decom: str, rne: str, place: str, dec: str = "", rec: str = "", *,
-       rpc: str = "", ls: str = "C2", cin: str = "N1", prov: str = "PR1",
-       home: str = "DL1 5QT", post: str = "TS3 8AB", urn: str = "") -> list[str]:
+def ep(
+    child: str,
+    decom: str,
+    rne: str,
+    place: str,
+    dec: str = "",
+    rec: str = "",
+    *,
+    rpc: str = "",
+    ls: str = "C2",
+    cin: str = "N1",
+    prov: str = "PR1",
+    home: str = "DL1 5QT",
+    post: str = "TS3 8AB",
+    urn: str = "",
+) -> list[str]:
     return [child, decom, rne, ls, cin, place, prov, dec, rec, rpc, home, post, urn]
 
 
-def header(folder: Path, name: str = "header_2023.csv", iso: bool = False,
-           columns: tuple[str, str, str] = ("CHILD", "SEX", "DOB")) -> None:
+def header(
+    folder: Path,
+    name: str = "header_2023.csv",
+    iso: bool = False,
+    columns: tuple[str, str, str] = ("CHILD", "SEX", "DOB"),
+) -> None:
     rows = [[cid, "1", iso_dob if iso else uk_dob] for cid, uk_dob, iso_dob in KIDS.values()]
     write(folder, name, list(columns), rows)
 
@@ -84,24 +116,50 @@ def test_years_are_stitched_and_an_open_episode_takes_its_end_from_the_later_fil
     header(tmp_path, "header_2022.csv", columns=("child", " Sex ", "Dob"))
     header(tmp_path, "SSDA903_2023_header.csv", iso=True)
     odd = [" decom " if c == "DECOM" else c.lower().replace("_", " ") for c in EP_COLS]
-    write(tmp_path, "episodes_2021-22.csv", odd, [
-        ep(A, "01/06/2021", "S", "U6", "10/09/2021", "X1", rpc="CARPL"),
-        ep(A, "10/09/2021", "P", "U4", prov="PR4"),  # open at 31 March 2022
-        ep(B, "5/5/2021", "S", "U3"),  # open; no zero padding
-    ])
-    write(tmp_path, "Episodes 2023.csv", EP_COLS, [
-        ep(A, "2021-09-10", "P", "U4", "2022-05-01", "X1", prov="PR4"),  # now closed
-        ep(A, "2022-05-01", "L", "U4", ls="C1", prov="PR4"),
-        ep(B, "2021-05-05", "S", "U3", "2022-07-01", "E4A"),
-    ])
+    write(
+        tmp_path,
+        "episodes_2021-22.csv",
+        odd,
+        [
+            ep(A, "01/06/2021", "S", "U6", "10/09/2021", "X1", rpc="CARPL"),
+            ep(A, "10/09/2021", "P", "U4", prov="PR4"),  # open at 31 March 2022
+            ep(B, "5/5/2021", "S", "U3"),  # open; no zero padding
+        ],
+    )
+    write(
+        tmp_path,
+        "Episodes 2023.csv",
+        EP_COLS,
+        [
+            ep(A, "2021-09-10", "P", "U4", "2022-05-01", "X1", prov="PR4"),  # now closed
+            ep(A, "2022-05-01", "L", "U4", ls="C1", prov="PR4"),
+            ep(B, "2021-05-05", "S", "U3", "2022-07-01", "E4A"),
+        ],
+    )
     ds = read_903(tmp_path)
 
     assert ds.problems == []
-    assert ds.files == ["Episodes 2023.csv", "episodes_2021-22.csv", "header_2022.csv",
-                        "SSDA903_2023_header.csv"]
-    assert list(ds.episodes.columns) == ["CHILD", "DECOM", "DEC", "RNE", "LS", "CIN", "PLACE",
-                                         "PLACE_PROVIDER", "REC", "REASON_PLACE_CHANGE",
-                                         "HOME_POST", "PL_POST", "URN"]
+    assert ds.files == [
+        "Episodes 2023.csv",
+        "episodes_2021-22.csv",
+        "header_2022.csv",
+        "SSDA903_2023_header.csv",
+    ]
+    assert list(ds.episodes.columns) == [
+        "CHILD",
+        "DECOM",
+        "DEC",
+        "RNE",
+        "LS",
+        "CIN",
+        "PLACE",
+        "PLACE_PROVIDER",
+        "REC",
+        "REASON_PLACE_CHANGE",
+        "HOME_POST",
+        "PL_POST",
+        "URN",
+    ]
     got = rows(ds.episodes, ["CHILD", "DECOM", "DEC", "RNE", "REC"])
     assert got == [  # sorted by CHILD as text: "800123" < "C90817"
         [B, "2021-05-05", "2022-07-01", "S", "E4A"],
@@ -120,11 +178,16 @@ def test_years_are_stitched_and_an_open_episode_takes_its_end_from_the_later_fil
 
 def test_one_multi_year_episodes_file(tmp_path: Path) -> None:
     header(tmp_path)
-    write(tmp_path, "episodes_all_years.csv", EP_COLS, [
-        ep(A, "01/06/2021", "S", "U6"),  # as in the 2021-22 return: open
-        ep(A, "01/06/2021", "S", "U6", "01/02/2023", "E8"),  # as in the 2022-23 return
-        ep(B, "01/06/2022", "S", "U6"),
-    ])
+    write(
+        tmp_path,
+        "episodes_all_years.csv",
+        EP_COLS,
+        [
+            ep(A, "01/06/2021", "S", "U6"),  # as in the 2021-22 return: open
+            ep(A, "01/06/2021", "S", "U6", "01/02/2023", "E8"),  # as in the 2022-23 return
+            ep(B, "01/06/2022", "S", "U6"),
+        ],
+    )
     ds = read_903(tmp_path)
     assert ds.problems == []
     assert rows(ds.episodes, ["CHILD", "DEC", "REC"]) == [[B, "NaT", ""], [A, "2023-02-01", "E8"]]
@@ -132,8 +195,12 @@ def test_one_multi_year_episodes_file(tmp_path: Path) -> None:
 
 def test_open_episode_never_closed_in_a_later_file_ends_with_its_year(tmp_path: Path) -> None:
     header(tmp_path)
-    write(tmp_path, "episodes_2022.csv", EP_COLS, [ep(A, "01/06/2021", "S", "U6"),
-                                                   ep(B, "01/06/2021", "S", "U6")])
+    write(
+        tmp_path,
+        "episodes_2022.csv",
+        EP_COLS,
+        [ep(A, "01/06/2021", "S", "U6"), ep(B, "01/06/2021", "S", "U6")],
+    )
     write(tmp_path, "episodes_2023.csv", EP_COLS, [ep(B, "01/06/2021", "S", "U6")])
     ds = read_903(tmp_path)
     a = ds.episodes[ds.episodes["CHILD"] == A].iloc[0]
@@ -165,8 +232,12 @@ BAD_ROWS = [
     (ep(B, "01/06/2022", "S", "U6", "01/07/2022", "E77"), "REC", "unknown REC code", True),
     (ep(B, "01/06/2022", "S", "U6", ls="ZZ"), "LS", "unknown LS code", False),
     (ep(B, "01/06/2022", "S", "U6", cin="N9"), "CIN", "unknown CIN code 'N9'", False),
-    (ep(B, "01/06/2022", "S", "U6", "01/07/2022", "E8", rpc="WHIM"), "REASON_PLACE_CHANGE",
-     "unknown REASON_PLACE_CHANGE code", False),
+    (
+        ep(B, "01/06/2022", "S", "U6", "01/07/2022", "E8", rpc="WHIM"),
+        "REASON_PLACE_CHANGE",
+        "unknown REASON_PLACE_CHANGE code",
+        False,
+    ),
     (ep(B, "06/13/2022", "S", "U6"), "DECOM", "not a date", True),  # month-first
     (ep(B, "01/06/2022", "S", "U6", "2022/07/01", "E8"), "DEC", "not a date", True),
     (ep(B, "01/06/22", "S", "U6"), "DECOM", "not a date", True),  # two-digit year
@@ -182,13 +253,21 @@ BAD_ROWS = [
 ]
 
 
-@pytest.mark.parametrize(("bad", "column", "words", "skipped"), BAD_ROWS,
-                         ids=[f"{c}-{w[:20]}" for _, c, w, _ in BAD_ROWS])
+@pytest.mark.parametrize(
+    ("bad", "column", "words", "skipped"),
+    BAD_ROWS,
+    ids=[f"{c}-{w[:20]}" for _, c, w, _ in BAD_ROWS],
+)
 def test_each_bad_row_gives_a_problem_with_file_row_and_column(
-    tmp_path: Path, bad: list[str], column: str, words: str, skipped: bool,
+    tmp_path: Path,
+    bad: list[str],
+    column: str,
+    words: str,
+    skipped: bool,
 ) -> None:
-    ds = one_file(tmp_path, [GOOD, bad, ep(C, "01/06/2022", "S", "U6")],
-                  name="SSDA903_2023_episodes.csv")
+    ds = one_file(
+        tmp_path, [GOOD, bad, ep(C, "01/06/2022", "S", "U6")], name="SSDA903_2023_episodes.csv"
+    )
     [p] = ds.problems
     assert (p.file, p.row, p.column) == ("SSDA903_2023_episodes.csv", 3, column)
     assert words in p.message
@@ -212,18 +291,24 @@ def test_row_numbers_count_blank_lines_as_a_spreadsheet_does(tmp_path: Path) -> 
 
 
 def test_short_breaks_are_left_out_without_a_problem(tmp_path: Path) -> None:
-    ds = one_file(tmp_path, [GOOD, ep(B, "01/06/2022", "S", "U6", ls="V3"),
-                             ep(C, "01/06/2022", "S", "U6", ls="V4")])
+    ds = one_file(
+        tmp_path,
+        [GOOD, ep(B, "01/06/2022", "S", "U6", ls="V3"), ep(C, "01/06/2022", "S", "U6", ls="V4")],
+    )
     assert ds.problems == [] and list(ds.episodes["CHILD"]) == [A]
     assert ds.skipped == {"Episodes: short breaks (LS V3/V4), left out as in DfE statistics": 2}
 
 
 def test_retired_and_new_codes_are_kept_with_one_note_per_file(tmp_path: Path) -> None:
-    ds = one_file(tmp_path, [
-        ep(A, "01/06/2015", "S", "Q2", "01/07/2015", "X1", rpc="CARPL"),
-        ep(A, "01/07/2015", "P", "Q2", "01/08/2015", "E43"),
-        ep(B, "01/06/2022", "S", "K3"), ep(C, "01/06/2022", "S", "Z12", prov=""),
-    ])
+    ds = one_file(
+        tmp_path,
+        [
+            ep(A, "01/06/2015", "S", "Q2", "01/07/2015", "X1", rpc="CARPL"),
+            ep(A, "01/07/2015", "P", "Q2", "01/08/2015", "E43"),
+            ep(B, "01/06/2022", "S", "K3"),
+            ep(C, "01/06/2022", "S", "Z12", prov=""),
+        ],
+    )
     assert len(ds.episodes) == 4 and ds.skipped == {}
     notes = {(p.row, p.column): p.message for p in ds.problems}
     assert set(notes) == {(2, "PLACE"), (3, "REC")}
@@ -231,11 +316,14 @@ def test_retired_and_new_codes_are_kept_with_one_note_per_file(tmp_path: Path) -
 
 
 def test_overlapping_episodes_keep_the_earlier_one(tmp_path: Path) -> None:
-    ds = one_file(tmp_path, [
-        ep(A, "01/01/2020", "S", "U6", "01/06/2020", "X1", rpc="CARPL"),
-        ep(A, "01/03/2020", "P", "U4", "01/04/2020", "X1"),  # inside the first: dropped
-        ep(A, "01/05/2020", "P", "K2", "01/09/2020", "E8"),  # runs on: starts 01/06/2020
-    ])
+    ds = one_file(
+        tmp_path,
+        [
+            ep(A, "01/01/2020", "S", "U6", "01/06/2020", "X1", rpc="CARPL"),
+            ep(A, "01/03/2020", "P", "U4", "01/04/2020", "X1"),  # inside the first: dropped
+            ep(A, "01/05/2020", "P", "K2", "01/09/2020", "E8"),  # runs on: starts 01/06/2020
+        ],
+    )
     got = rows(ds.episodes, ["DECOM", "DEC", "PLACE"])
     assert got == [["2020-01-01", "2020-06-01", "U6"], ["2020-06-01", "2020-09-01", "K2"]]
     by_row = {p.row: p for p in ds.problems}
@@ -249,25 +337,42 @@ def test_overlapping_episodes_keep_the_earlier_one(tmp_path: Path) -> None:
 
 def test_a_later_file_is_trusted_over_an_earlier_one(tmp_path: Path) -> None:
     header(tmp_path)
-    write(tmp_path, "episodes_2022.csv", EP_COLS, [
-        ep(A, "01/01/2021", "S", "U6", "01/03/2022", "X1", rpc="CARPL"),
-        ep(A, "01/03/2022", "P", "K2"),  # open at 31 March 2022 ...
-    ])
-    write(tmp_path, "episodes_2023.csv", EP_COLS, [
-        ep(A, "01/02/2022", "P", "K2"),  # ... but the 2023 return says the move was earlier
-    ])
+    write(
+        tmp_path,
+        "episodes_2022.csv",
+        EP_COLS,
+        [
+            ep(A, "01/01/2021", "S", "U6", "01/03/2022", "X1", rpc="CARPL"),
+            ep(A, "01/03/2022", "P", "K2"),  # open at 31 March 2022 ...
+        ],
+    )
+    write(
+        tmp_path,
+        "episodes_2023.csv",
+        EP_COLS,
+        [
+            ep(A, "01/02/2022", "P", "K2"),  # ... but the 2023 return says the move was earlier
+        ],
+    )
     ds = read_903(tmp_path)
     got = rows(ds.episodes, ["DECOM", "DEC", "PLACE"])
     assert got == [["2021-01-01", "2022-02-01", "U6"], ["2022-02-01", "NaT", "K2"]]
     assert [(p.file, p.row, p.column) for p in ds.problems] == [
-        ("episodes_2022.csv", 2, "DEC"), ("episodes_2022.csv", 3, "DECOM")]
+        ("episodes_2022.csv", 2, "DEC"),
+        ("episodes_2022.csv", 3, "DECOM"),
+    ]
     assert "comes from a later file (episodes_2023.csv, row 2)" in ds.problems[0].message
     assert "later file's copy is used" in ds.problems[1].message
 
 
 def test_x1_with_nothing_after_it_becomes_an_exit_of_unknown_reason(tmp_path: Path) -> None:
-    ds = one_file(tmp_path, [ep(A, "01/01/2021", "S", "U6", "01/02/2022", "X1", rpc="CARPL"),
-                             ep(A, "01/02/2022", "P", "ZZ9")])  # skipped
+    ds = one_file(
+        tmp_path,
+        [
+            ep(A, "01/01/2021", "S", "U6", "01/02/2022", "X1", rpc="CARPL"),
+            ep(A, "01/02/2022", "P", "ZZ9"),
+        ],
+    )  # skipped
     assert ds.episodes["REC"].tolist() == ["E99"]
     assert [(p.row, p.column) for p in ds.problems] == [(2, "REC"), (3, "PLACE")]
 
@@ -275,8 +380,14 @@ def test_x1_with_nothing_after_it_becomes_an_exit_of_unknown_reason(tmp_path: Pa
 def test_a_code_value_is_not_echoed_when_it_could_be_a_postcode_or_identifier(
     tmp_path: Path,
 ) -> None:
-    ds = one_file(tmp_path, [GOOD, ep(B, "01/06/2022", "S", "DL1"),  # postcode district
-                             ep(C, "01/06/2022", "S", "U6", ls=A)])  # a child's id
+    ds = one_file(
+        tmp_path,
+        [
+            GOOD,
+            ep(B, "01/06/2022", "S", "DL1"),  # postcode district
+            ep(C, "01/06/2022", "S", "U6", ls=A),
+        ],
+    )  # a child's id
     assert len(ds.problems) == 2
     assert all("code (expected" in p.message for p in ds.problems)
     assert_no_personal_data(ds)
@@ -295,15 +406,25 @@ def test_summary_caps_the_list_and_counts_skips(tmp_path: Path) -> None:
 def test_messages_never_contain_identifiers_birth_dates_or_postcodes(tmp_path: Path) -> None:
     # every kind of problem at once, with postcodes and identifiers all over the rows
     header(tmp_path, "header_2022.csv")
-    write(tmp_path, "header_2023.csv", ["CHILD", "SEX", "DOB"],
-          [[A, "X", "14/05/2011"], [B, "2", "1 Jan 2015"], [C, "1", ""]])
-    write(tmp_path, "episodes_2023.csv", EP_COLS, [row for row, *_ in BAD_ROWS] + [
-        ep(A, "01/01/2020", "S", "U6", "01/06/2020", "X1", rpc="CARPL"),
-        ep(A, "01/03/2020", "P", "U4", "01/04/2020", "X1"),
-        ep(A, "01/05/2020", "P", "K2", "01/09/2020", "X1"),
-        ep(C, "01/05/2020", "S", "K2", "01/09/2020", "X1"),
-        ep(C, "01/10/2020", "S", "K2"),
-    ])
+    write(
+        tmp_path,
+        "header_2023.csv",
+        ["CHILD", "SEX", "DOB"],
+        [[A, "X", "14/05/2011"], [B, "2", "1 Jan 2015"], [C, "1", ""]],
+    )
+    write(
+        tmp_path,
+        "episodes_2023.csv",
+        EP_COLS,
+        [row for row, *_ in BAD_ROWS]
+        + [
+            ep(A, "01/01/2020", "S", "U6", "01/06/2020", "X1", rpc="CARPL"),
+            ep(A, "01/03/2020", "P", "U4", "01/04/2020", "X1"),
+            ep(A, "01/05/2020", "P", "K2", "01/09/2020", "X1"),
+            ep(C, "01/05/2020", "S", "K2", "01/09/2020", "X1"),
+            ep(C, "01/10/2020", "S", "K2"),
+        ],
+    )
     write(tmp_path, "uasc_2023.csv", ["CHILD", "DUC"], [[B, "31/31/2031"]])
     ds = read_903(tmp_path)
     assert len(ds.problems) >= len(BAD_ROWS)
@@ -375,37 +496,54 @@ def test_semicolons_byte_order_mark_and_trailing_commas_are_read(tmp_path: Path)
 
 
 def test_placements_follow_carers_not_episodes(tmp_path: Path) -> None:
-    ds = one_file(tmp_path, [
-        ep(A, "01/01/2020", "S", "U6", "01/02/2020", "X1", ls="V2"),
-        ep(A, "01/02/2020", "L", "U6", "01/03/2020", "X1", ls="C1"),  # legal status only
-        ep(A, "01/03/2020", "T", "U4", "01/04/2020", "X1", rpc="CARPL", ls="C1"),  # relabel
-        ep(A, "01/04/2020", "U", "A5", "01/05/2020", "X1", rpc="CREQB", ls="E1"),
-        ep(A, "01/05/2020", "P", "K2", "10/06/2020", "X1", prov="PR4", post="DL3 6AB"),
-        ep(A, "10/06/2020", "P", "T1", "14/06/2020", "X1", prov="", post=""),  # hospital
-        ep(A, "14/06/2020", "P", "K2", "01/08/2020", "X1", prov="PR4", post="DL3 6AB",
-           rpc="ALLEG"),
-        ep(A, "01/08/2020", "B", "U6", "01/09/2020", "E4A", ls="V2"),
-    ])
+    ds = one_file(
+        tmp_path,
+        [
+            ep(A, "01/01/2020", "S", "U6", "01/02/2020", "X1", ls="V2"),
+            ep(A, "01/02/2020", "L", "U6", "01/03/2020", "X1", ls="C1"),  # legal status only
+            ep(A, "01/03/2020", "T", "U4", "01/04/2020", "X1", rpc="CARPL", ls="C1"),  # relabel
+            ep(A, "01/04/2020", "U", "A5", "01/05/2020", "X1", rpc="CREQB", ls="E1"),
+            ep(A, "01/05/2020", "P", "K2", "10/06/2020", "X1", prov="PR4", post="DL3 6AB"),
+            ep(A, "10/06/2020", "P", "T1", "14/06/2020", "X1", prov="", post=""),  # hospital
+            ep(
+                A,
+                "14/06/2020",
+                "P",
+                "K2",
+                "01/08/2020",
+                "X1",
+                prov="PR4",
+                post="DL3 6AB",
+                rpc="ALLEG",
+            ),
+            ep(A, "01/08/2020", "B", "U6", "01/09/2020", "E4A", ls="V2"),
+        ],
+    )
     assert ds.problems == []
     pl = placements(ds)
-    got = rows(pl, ["period", "placement", "start", "end", "PLACE", "ended_by", "reason",
-              "RNE_next"])
+    got = rows(
+        pl, ["period", "placement", "start", "end", "PLACE", "ended_by", "reason", "RNE_next"]
+    )
     assert got == [
         ["1", "1", "2020-01-01", "2020-05-01", "A5", "move", "CREQB", "P"],
         ["1", "2", "2020-05-01", "2020-08-01", "K2", "move", "ALLEG", "B"],
         ["1", "3", "2020-08-01", "2020-09-01", "U6", "exit", "E4A", ""],
     ]
     # the placements tile the period: bed-days are conserved
-    assert (pl["end"] - pl["start"]).sum() == pd.Timedelta(days=(date(2020, 9, 1)
-                                                                  - date(2020, 1, 1)).days)
+    assert (pl["end"] - pl["start"]).sum() == pd.Timedelta(
+        days=(date(2020, 9, 1) - date(2020, 1, 1)).days
+    )
 
 
 def test_a_temporary_stay_then_a_different_carer_is_a_move(tmp_path: Path) -> None:
-    ds = one_file(tmp_path, [
-        ep(A, "01/01/2020", "S", "U6", "10/02/2020", "X1"),
-        ep(A, "10/02/2020", "P", "T4", "14/02/2020", "X1", prov=""),
-        ep(A, "14/02/2020", "P", "U4", prov="PR4", post="DL3 6AB"),
-    ])
+    ds = one_file(
+        tmp_path,
+        [
+            ep(A, "01/01/2020", "S", "U6", "10/02/2020", "X1"),
+            ep(A, "10/02/2020", "P", "T4", "14/02/2020", "X1", prov=""),
+            ep(A, "14/02/2020", "P", "U4", prov="PR4", post="DL3 6AB"),
+        ],
+    )
     pl = placements(ds)
     assert rows(pl, ["start"]) == [["2020-01-01"], ["2020-02-14"]]
     assert pl["ended_by"].tolist() == ["move", ""]
@@ -413,10 +551,13 @@ def test_a_temporary_stay_then_a_different_carer_is_a_move(tmp_path: Path) -> No
 
 
 def test_status_only_change_with_new_carer_code_is_not_a_move(tmp_path: Path) -> None:
-    ds = one_file(tmp_path, [
-        ep(A, "01/01/2020", "S", "U6", "01/03/2020", "X1", rpc="PLACE"),
-        ep(A, "01/03/2020", "P", "U4"),
-    ])
+    ds = one_file(
+        tmp_path,
+        [
+            ep(A, "01/01/2020", "S", "U6", "01/03/2020", "X1", rpc="PLACE"),
+            ep(A, "01/03/2020", "P", "U4"),
+        ],
+    )
     assert placements(ds)["PLACE"].tolist() == ["U4"]
 
 
@@ -425,12 +566,17 @@ def test_status_only_change_with_new_carer_code_is_not_a_move(tmp_path: Path) ->
 
 def test_periods_reentry_open_end_age_and_uasc(tmp_path: Path) -> None:
     header(tmp_path)
-    write(tmp_path, "episodes_2023.csv", EP_COLS, [
-        ep(A, "14/05/2016", "S", "U6", "01/02/2017", "E4A"),  # A is 6.0 at entry
-        ep(A, "01/03/2018", "S", "K2", "01/04/2018", "X1", prov="PR4"),
-        ep(A, "01/04/2018", "P", "U4"),
-        ep(C, "01/05/2020", "S", "K2", "01/06/2021", "E8"),
-    ])
+    write(
+        tmp_path,
+        "episodes_2023.csv",
+        EP_COLS,
+        [
+            ep(A, "14/05/2016", "S", "U6", "01/02/2017", "E4A"),  # A is 6.0 at entry
+            ep(A, "01/03/2018", "S", "K2", "01/04/2018", "X1", prov="PR4"),
+            ep(A, "01/04/2018", "P", "U4"),
+            ep(C, "01/05/2020", "S", "K2", "01/06/2021", "E8"),
+        ],
+    )
     write(tmp_path, "UASC 2023.csv", ["CHILD", "DUC"], [[C, "28/02/2026"], [A, "01/01/2017"]])
     pe = periods(read_903(tmp_path))
     assert rows(pe, ["CHILD", "period", "start", "end", "REC", "first_PLACE"]) == [
@@ -448,8 +594,9 @@ def test_periods_reentry_open_end_age_and_uasc(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- a whole LA
 
 
-def synthetic_la(folder: Path, n_children: int, seed: int = 7, first: int = 2015,
-                 last: int = 2024) -> pd.DataFrame:
+def synthetic_la(
+    folder: Path, n_children: int, seed: int = 7, first: int = 2015, last: int = 2024
+) -> pd.DataFrame:
     """Write one Header and one Episodes file per year; return the true episode history.
 
     Children enter care from three years before the first collection year; each period is
@@ -471,8 +618,18 @@ def synthetic_la(folder: Path, n_children: int, seed: int = 7, first: int = 2015
             place, rne, new, home = rng.choice(["U4", "U6", "K2", "U3"]), "S", True, ""
             for _ in range(rng.randint(1, 10)):
                 dec = t + timedelta(days=rng.randint(20, 500))
-                truth.append(dict(CHILD=cid, DECOM=t, RNE=rne, PLACE=place, DEC=dec, REC="X1",
-                                  NEW=new, PERIOD=period))
+                truth.append(
+                    dict(
+                        CHILD=cid,
+                        DECOM=t,
+                        RNE=rne,
+                        PLACE=place,
+                        DEC=dec,
+                        REC="X1",
+                        NEW=new,
+                        PERIOD=period,
+                    )
+                )
                 t = dec
                 if dec > t_end:
                     break
@@ -501,14 +658,26 @@ def synthetic_la(folder: Path, n_children: int, seed: int = 7, first: int = 2015
         out = []
         for cid, start, rne, place, dec, rec in live:
             closed = dec is not None and dec <= y1
-            out.append(ep(cid, start.strftime(fmt), rne, place,
-                          dec.strftime(fmt) if closed else "", rec if closed else "",
-                          rpc="CARPL" if closed and rec == "X1" else "",
-                          prov="" if place.startswith("T") else "PR1"))
+            out.append(
+                ep(
+                    cid,
+                    start.strftime(fmt),
+                    rne,
+                    place,
+                    dec.strftime(fmt) if closed else "",
+                    rec if closed else "",
+                    rpc="CARPL" if closed and rec == "X1" else "",
+                    prov="" if place.startswith("T") else "PR1",
+                )
+            )
         write(folder, f"episodes_{year - 1}-{str(year)[2:]}.csv", EP_COLS, out)
         kids = sorted({r[0] for r in live})
-        write(folder, f"header_{year}.csv", ["CHILD", "SEX", "DOB"],
-              [[k, "2", dobs[k].strftime(fmt)] for k in kids])
+        write(
+            folder,
+            f"header_{year}.csv",
+            ["CHILD", "SEX", "DOB"],
+            [[k, "2", dobs[k].strftime(fmt)] for k in kids],
+        )
     # what the extract can show: episodes live on or after the first year's 1 April
     seen = hist[hist["DEC"].isna() | (hist["DEC"] >= date(first - 1, 4, 1))]
     return seen.reset_index(drop=True)

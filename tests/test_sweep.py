@@ -31,7 +31,11 @@ RECRUIT = "provision.in_house_foster.recruitment_per_year"
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "sim.cli", *args],
-        capture_output=True, text=True, cwd=ROOT, check=False, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=300,
     )
 
 
@@ -59,8 +63,10 @@ def test_float_range_has_no_drift() -> None:
         ("k=true,false", (True, False)),
         ("k=80,93", (80, 93)),
         ("k=in_area,beyond_20_miles", ("in_area", "beyond_20_miles")),
-        ("k=[]|[{name='Solo 1', beds=1, opens=2024-04-01}]",
-         ([], [{"name": "Solo 1", "beds": 1, "opens": dt.date(2024, 4, 1)}])),
+        (
+            "k=[]|[{name='Solo 1', beds=1, opens=2024-04-01}]",
+            ([], [{"name": "Solo 1", "beds": 1, "opens": dt.date(2024, 4, 1)}]),
+        ),
     ],
 )
 def test_value_lists(text: str, expected: tuple) -> None:
@@ -71,7 +77,12 @@ def test_value_lists(text: str, expected: tuple) -> None:
 
 def test_key_with_index_and_quotes() -> None:
     assert parse_key("provision.solo_home.homes[0].opens") == (
-        "provision", "solo_home", "homes", 0, "opens")
+        "provision",
+        "solo_home",
+        "homes",
+        0,
+        "opens",
+    )
     assert parse_key('entries.age_mix."10-15"') == ("entries", "age_mix", "10-15")
 
 
@@ -119,8 +130,9 @@ def test_set_nested_and_list_index() -> None:
     set_path(raw, parse_key("a.b.c"), 5)
     set_path(raw, parse_key("a.homes[1].opens"), dt.date(2025, 4, 1))
     set_path(raw, parse_key("a.b.new"), 2)  # a missing last key of a table is created
-    assert raw == {"a": {"b": {"c": 5, "new": 2},
-                         "homes": [{"opens": "x"}, {"opens": dt.date(2025, 4, 1)}]}}
+    assert raw == {
+        "a": {"b": {"c": 5, "new": 2}, "homes": [{"opens": "x"}, {"opens": dt.date(2025, 4, 1)}]}
+    }
 
 
 @pytest.mark.parametrize(
@@ -145,10 +157,15 @@ def test_variants_are_validated_before_running() -> None:
         build_variants(loaded, [parse_vary(f"{RECRUIT}=4,-5"), parse_vary("entries.per_year=60")])
     text = str(err.value)
     assert "variant 2" in text and RECRUIT in text and "-5" in text
-    variants = build_variants(loaded, [parse_vary(f"{RECRUIT}=0,30"),
-                                       parse_vary("entries.per_year=50,70")])
+    variants = build_variants(
+        loaded, [parse_vary(f"{RECRUIT}=0,30"), parse_vary("entries.per_year=50,70")]
+    )
     assert [(v.number, v.values) for v in variants] == [
-        (1, (0, 50)), (2, (0, 70)), (3, (30, 50)), (4, (30, 70))]
+        (1, (0, 50)),
+        (2, (0, 70)),
+        (3, (30, 50)),
+        (4, (30, 70)),
+    ]
     assert variants[3].model.provision["in_house_foster"].recruitment_per_year == 30
     assert loaded.raw["provision"]["in_house_foster"]["recruitment_per_year"] == 4  # untouched
 
@@ -156,8 +173,16 @@ def test_variants_are_validated_before_running() -> None:
 def test_engine_arguments_only_when_supported() -> None:
     def old_run(scenario, years=5, reps=100, seed=1, workers=None, progress=None): ...
 
-    def new_run(scenario, years=5, reps=100, seed=1, workers=None, progress=None,
-                engine="local", scheduler=None): ...
+    def new_run(
+        scenario,
+        years=5,
+        reps=100,
+        seed=1,
+        workers=None,
+        progress=None,
+        engine="local",
+        scheduler=None,
+    ): ...
 
     assert run_kwargs(old_run, None, None) == {}
     assert run_kwargs(new_run, "dask", None) == {"engine": "dask"}
@@ -169,23 +194,38 @@ def test_engine_arguments_only_when_supported() -> None:
 
 
 def test_more_foster_recruitment_never_raises_unmet_need() -> None:
-    sw = run_sweep(load(MINIMAL), [parse_vary(f"{RECRUIT}=0,30")], years=1, reps=6,
-                   seed=20240401, workers=1)
+    sw = run_sweep(
+        load(MINIMAL), [parse_vary(f"{RECRUIT}=0,30")], years=1, reps=6, seed=20240401, workers=1
+    )
     ref, more = rows(sw)
     assert ref["unmet_child_days_diff_median"] == 0
     assert more["unmet_child_days_diff_median"] <= 0
     assert more["unmet_child_days_median"] <= ref["unmet_child_days_median"]
     # common random numbers: the same variant twice gives exactly zero differences
-    same = run_sweep(load(MINIMAL), [parse_vary("entries.per_year=60,60.0")], years=1, reps=4,
-                     seed=3, workers=1)
+    same = run_sweep(
+        load(MINIMAL), [parse_vary("entries.per_year=60,60.0")], years=1, reps=4, seed=3, workers=1
+    )
     assert rows(same)[1]["cost_diff_gbp_p5"] == rows(same)[1]["cost_diff_gbp_p95"] == 0
 
 
 def test_sweep_command_writes_three_files(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
-    proc = cli("sweep", str(MINIMAL), "--vary", f"{RECRUIT}=0,30",
-               "--vary", "provision.solo_home.homes[0].opens=2024-04-01,2025-04-01",
-               "--years", "1", "--reps", "6", "--workers", "1", "--out", str(out))
+    proc = cli(
+        "sweep",
+        str(MINIMAL),
+        "--vary",
+        f"{RECRUIT}=0,30",
+        "--vary",
+        "provision.solo_home.homes[0].opens=2024-04-01,2025-04-01",
+        "--years",
+        "1",
+        "--reps",
+        "6",
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr
     for name in ("sweep.csv", "sweep.png", "sweep.md"):
         assert (out / name).stat().st_size > 0, name
@@ -194,10 +234,18 @@ def test_sweep_command_writes_three_files(tmp_path: Path) -> None:
     assert len(table) == 4
     assert [r[RECRUIT] for r in table] == ["0", "0", "30", "30"]
     assert table[1]["provision.solo_home.homes[0].opens"] == "2025-04-01"
-    for col in ("total_cost_gbp_median", "total_cost_gbp_p10", "total_cost_gbp_p90",
-                "unmet_child_days_median", "unmet_children_end_median", "in_care_end_median",
-                "placed_in_area_pct_end_median", "cost_diff_gbp_median", "cost_diff_gbp_p5",
-                "unmet_child_days_diff_p95"):
+    for col in (
+        "total_cost_gbp_median",
+        "total_cost_gbp_p10",
+        "total_cost_gbp_p90",
+        "unmet_child_days_median",
+        "unmet_children_end_median",
+        "in_care_end_median",
+        "placed_in_area_pct_end_median",
+        "cost_diff_gbp_median",
+        "cost_diff_gbp_p5",
+        "unmet_child_days_diff_p95",
+    ):
         assert col in table[0]
     assert float(table[0]["cost_diff_gbp_median"]) == 0
     assert float(table[0]["total_cost_gbp_p10"]) <= float(table[0]["total_cost_gbp_median"])
@@ -205,15 +253,39 @@ def test_sweep_command_writes_three_files(tmp_path: Path) -> None:
     assert "sufficiency sweep" in md and "| 4 |" in md
     assert len(list((out / "variants").glob("*.toml"))) == 4
     assert "cost (median)" in proc.stdout  # the table at the end
-    again = cli("sweep", str(MINIMAL), "--vary", f"{RECRUIT}=0,30", "--years", "1",
-                "--reps", "2", "--workers", "1", "--out", str(out))
+    again = cli(
+        "sweep",
+        str(MINIMAL),
+        "--vary",
+        f"{RECRUIT}=0,30",
+        "--years",
+        "1",
+        "--reps",
+        "2",
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+    )
     assert again.returncode == 2 and "--force" in again.stderr
 
 
 def test_invalid_value_exits_2_naming_variant_and_key(tmp_path: Path) -> None:
     out = tmp_path / "bad"
-    proc = cli("sweep", str(MINIMAL), "--vary", f"{RECRUIT}=4,-5", "--years", "1",
-               "--reps", "2", "--workers", "1", "--out", str(out))
+    proc = cli(
+        "sweep",
+        str(MINIMAL),
+        "--vary",
+        f"{RECRUIT}=4,-5",
+        "--years",
+        "1",
+        "--reps",
+        "2",
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 2
     assert "variant 2" in proc.stderr and RECRUIT in proc.stderr
     assert "Traceback" not in proc.stderr
