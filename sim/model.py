@@ -56,6 +56,7 @@ class Model:
         self.env = simpy.Environment()
         self.months = max(1, round(years * 12))
         self.cal = Calendar(scenario.scenario.start_date, self.months)
+        self.end = self.cal.end  # read at every scheduling: a plain attribute, not a property
         self.layout = Layout.for_scenario(scenario)
         self.monthly = np.zeros((self.months, len(self.layout)))
         self._flows = [0.0] * len(self.layout)  # this month's counts so far
@@ -368,12 +369,14 @@ class Model:
                 self._enter([c])
 
     def _enter(self, group: list[Child]) -> None:
+        flows, logging = self._flows, self.events is not None
         for c in group:
             self._admit(c)
-            self._count(self._i_entries)
+            flows[self._i_entries] += 1
             if c.uasc:
-                self._count(self._i_entries_uasc)
-            self._log("entry", c.cid, c.uasc)
+                flows[self._i_entries_uasc] += 1
+            if logging:
+                self._log("entry", c.cid, c.uasc)
         if len(group) > 1:
             gid = self._next_group
             self._next_group += 1
@@ -518,7 +521,7 @@ class Model:
         """
         c.token += 1
         t = self.env.now
-        end = self.cal.end
+        end = self.end
         hard, what = end, ""
         if c.retry_at < hard:
             hard, what = c.retry_at, "retry"
@@ -585,7 +588,8 @@ class Model:
             if kind == EXIT:
                 self._leave(c, idx)
             elif kind == BREAKDOWN:
-                self._log("breakdown", c.cid, self.pids[c.placement])
+                if self.events is not None:
+                    self._log("breakdown", c.cid, self.pids[c.placement])
                 self._rehome(c, "breakdown")
             elif kind == MOVE:
                 self._planned_move(c, idx)
@@ -649,9 +653,10 @@ class Model:
         del self.children[c.cid]
         if c.uasc:
             self.uasc_in_care -= 1
-        self._count(self._i_exit[exit_idx])
-        self._count(self._i_exits_total)
-        self._log("exit", c.cid, name, p.pid)
+        self._flows[self._i_exit[exit_idx]] += 1
+        self._flows[self._i_exits_total] += 1
+        if self.events is not None:
+            self._log("exit", c.cid, name, p.pid)
         if name == "age_18":
             sp = getattr(p.spec, "staying_put_probability", 0.0)
             if sp > 0 and c.life.random() < sp and (unit is None or unit.is_open):

@@ -116,7 +116,8 @@ class ProvisionState:
     # ------------------------------------------------------------------ occupancy
 
     def add_child(self, t: float, child: Child, unit: Unit | None, sole: bool) -> None:
-        self._advance(t)
+        if t > self._t:
+            self._advance(t)
         self.children += 1
         if unit is not None:
             unit.children.append(child)
@@ -125,7 +126,8 @@ class ProvisionState:
             self._reindex(unit)
 
     def remove_child(self, t: float, child: Child, unit: Unit | None) -> None:
-        self._advance(t)
+        if t > self._t:
+            self._advance(t)
         self.children -= 1
         if unit is not None:
             unit.children.remove(child)
