@@ -9,9 +9,13 @@ between options comes from the option, not from reshuffled luck (common random n
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from .ages import DAYS_PER_YEAR
 from .provision import Unit
+
+if TYPE_CHECKING:
+    from .search import _Fit
 
 _MASK = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -87,7 +91,7 @@ class Child:
         self.retry_at = math.inf
         self.pending: tuple[int, float] | None = None  # (provision index, arrival time)
         self.token = 0  # bumped whenever the child's next event is rescheduled
-        self.fit: object = None  # the search's cached fit for this child alone ...
+        self.fit: _Fit | None = None  # the search's cached fit for this child alone ...
         self.fit_until = 0.0  # ... valid until this time (the next age at which rules change)
 
     def age(self, t: float) -> float:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ class Uniforms:
     def __init__(self, rng: np.random.Generator, block: int = 512) -> None:
         self._rng = rng
         self._block = block
-        self._it = iter(())
+        self._it: Iterator[float] = iter(())
 
     def random(self) -> float:
         u = next(self._it, None)
@@ -48,7 +49,7 @@ class Categorical:
         total = float(sum(mix.values()))
         if total <= 0:
             raise ValueError("a mix needs at least one positive share")
-        self.values = list(mix)
+        self.values: list[Any] = list(mix)
         acc, cum = 0.0, []
         for w in mix.values():
             acc += w / total
@@ -78,4 +79,4 @@ def draw(dist: Distribution, u: Callable[[], float]) -> float:
         return dist.low + (dist.high - dist.low) * u()  # type: ignore[union-attr]
     # lognormal: a standard normal by Box-Muller
     z = math.sqrt(-2.0 * math.log(1.0 - u())) * math.cos(2.0 * math.pi * u())
-    return dist.median * math.exp(dist.sigma * z)  # type: ignore[union-attr]
+    return dist.median * math.exp(dist.sigma * z)  # type: ignore[union-attr,operator]

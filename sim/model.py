@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Generator
 from functools import partial
 from typing import Any
 
 import numpy as np
 import simpy
-from simpy.events import URGENT, Timeout
+from simpy.events import URGENT, Event, Timeout
 
 from .ages import ADULT_AGE, AGE_BANDS, DAYS_PER_YEAR
 from .calendar import Calendar
@@ -29,10 +30,22 @@ from .provision import ProvisionState, Unit
 from .schema import Scenario
 from .search import Search
 
+try:
+    from mypy_extensions import mypyc_attr
+except ImportError:  # pure Python: the decorator only matters to a compiled build
+
+    def mypyc_attr(*_args: Any, **_kwargs: Any) -> Any:  # type: ignore[misc]
+        return lambda cls: cls
+
+
+#: A SimPy process: a generator of the events it waits for.
+Process = Generator[Event, Any, None]
+
 #: Random streams of a replication, one per mechanism, always spawned in this order.
 STREAMS = ("population", "arrivals", "uasc", "supply")
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # compiled, it can still be subclassed (tests)
 class Model:
     """One replication of one scenario."""
 
@@ -145,9 +158,13 @@ class Model:
         if self.events is not None:
             self.events.append((self.env.now, *row))
 
-    def _count(self, i: int, n: float = 1.0) -> None:
-        """Add to a flow of the current month (kept in a list: numpy indexing is slow)."""
-        self._flows[i] += n
+    def _count(self, i: int) -> None:
+        """Add one to a flow of the current month (a list: numpy indexing is slow).
+
+        No float default argument here: mypyc passes 0.0 for one when a compiled method
+        is called on an instance of an interpreted subclass (seen with mypy 2.4).
+        """
+        self._flows[i] += 1.0
 
     # ================================================================== supply
 
@@ -174,7 +191,7 @@ class Model:
                     if opened and not closed:
                         self._open_unit(p, home.name, home.beds)
 
-    def _home_schedule(self):
+    def _home_schedule(self) -> Process:
         """Open and close homes on their dates."""
         plan: list[tuple[float, int, ProvisionState, Any]] = []
         for p in self.prov:
@@ -205,7 +222,7 @@ class Model:
             else:
                 self._resize(p, unit, what[1])
 
-    def _recruitment(self, p: ProvisionState):
+    def _recruitment(self, p: ProvisionState) -> Process:
         spec = p.spec
         rate = spec.recruitment_per_year / DAYS_PER_YEAR  # type: ignore[union-attr]
         if rate <= 0:
@@ -311,7 +328,7 @@ class Model:
         factor = season[self.cal.calendar_month(t)] * 12.0 / sum(season)
         return e.per_year / DAYS_PER_YEAR * (1.0 + e.trend_per_year) ** (t / DAYS_PER_YEAR) * factor
 
-    def _arrivals(self):
+    def _arrivals(self) -> Process:
         """Sibling groups arrive as a Poisson process with trend and seasonality (thinning)."""
         e = self.s.entries
         if e.per_year <= 0:
@@ -350,7 +367,7 @@ class Model:
                 group.append(c)
             self._enter(group)
 
-    def _uasc_rota(self):
+    def _uasc_rota(self) -> Process:
         """UASC arrive in batches on the National Transfer Scheme rota, up to the LA's cap."""
         u = self.s.entries.uasc
         rng = self.rng["uasc"]
@@ -684,7 +701,7 @@ class Model:
 
     # ================================================================== monthly figures
 
-    def _monthly(self):
+    def _monthly(self) -> Process:
         """One process takes every month-end snapshot but the last (see `run`)."""
         for m in range(self.months - 1):
             # urgent: the month-end figures come before anything dated the 1st of the next
@@ -697,7 +714,7 @@ class Model:
 
     def _snapshot_columns(self) -> None:
         L = self.layout
-        self._ix = {
+        self._ix: dict[str, Any] = {
             "in_care": [L.i("in_care", p.pid) for p in self.prov],
             "days": [L.i("child_days", p.pid) for p in self.prov],
             "cost": [L.i("cost", p.pid) for p in self.prov],

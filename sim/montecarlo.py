@@ -204,6 +204,6 @@ class _NoBar:
 def _progress_bar(total: int, name: str, enabled: bool) -> Any:
     if not enabled:
         return _NoBar()
-    from tqdm import tqdm
+    from tqdm import tqdm  # type: ignore[import-untyped]
 
     return tqdm(total=total, desc=name[:30], unit="rep", leave=False, file=sys.stderr)

@@ -277,7 +277,7 @@ def _valid_keys(loc: Path_, raw: dict[str, Any]) -> list[str]:
                 tp = args[0]
             else:
                 return []
-        node = node[step] if isinstance(node, (dict, list)) and _has(node, step) else None
+        node = node[step] if isinstance(node, (dict, list)) and _has(node, step) else None  # type: ignore[index]
     tp = _unwrap(tp, node)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return [f.alias or name for name, f in tp.model_fields.items()]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -65,7 +66,7 @@ def _check_shares(shares: dict[str, float], what: str) -> None:
         raise ValueError(f"{what} must add up to 1 (they add up to {total:.3f})")
 
 
-def _check_bands(keys: dict[str, object], what: str, complete: bool = False) -> None:
+def _check_bands(keys: Mapping[str, object], what: str, complete: bool = False) -> None:
     unknown = [k for k in keys if k not in BAND_NAMES]
     if unknown:
         raise ValueError(

@@ -178,7 +178,7 @@ class Search:
                 if p.kind == "emergency":
                     return Outcome((p, None, 0.0), reason)
                 if p.has_units:
-                    compatibility = spec.compatibility
+                    compatibility = spec.compatibility  # type: ignore[union-attr]
                     for unit in p.vacant.values():
                         # unit_can_host and acceptance_probability, inlined: the hot loop
                         if unit is exclude or unit.sole_blocked:

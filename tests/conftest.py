@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import os
 import sys
 import tomllib
@@ -26,7 +27,9 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `pytest` run without the package installed
+# `pytest` run without the package installed: use the source tree. An installed package
+# (editable, or a compiled build: see setup.py) is left as it is, so its tests test it.
+if importlib.util.find_spec("sim") is None:
     sys.path.insert(0, str(ROOT))
 
 from sim.model import Model  # noqa: E402
