@@ -26,7 +26,7 @@ import simpy
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sim import load, run  # noqa: E402
+from sim import COMPILED, load, run  # noqa: E402
 from sim.model import simulate  # noqa: E402
 from sim.montecarlo import spawn_seeds  # noqa: E402
 
@@ -92,6 +92,10 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, SimPy {simpy.__version__}")
     print(f"workload: {scenario.name}, {args.years:g} years, monthly metrics")
+    print(
+        "build: "
+        + (f"compiled with mypyc ({len(COMPILED)} modules)" if COMPILED else "pure Python")
+    )
 
     ceiling = bare_simpy_events_per_second()
     print(f"bare SimPy timeout loop: {ceiling:,.0f} events/s")

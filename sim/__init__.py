@@ -15,8 +15,18 @@ The public API a notebook or script needs:
 
 __version__ = "0.1.0"
 
+from .build import COMPILED
 from .model import simulate
 from .montecarlo import Results, run
 from .scenario import LoadedScenario, load, loads
 
-__all__ = ["LoadedScenario", "Results", "__version__", "load", "loads", "run", "simulate"]
+__all__ = [
+    "COMPILED",
+    "LoadedScenario",
+    "Results",
+    "__version__",
+    "load",
+    "loads",
+    "run",
+    "simulate",
+]
