@@ -1,15 +1,16 @@
 """Optional compiled build of the simulation's hot path (mypyc).
 
-By default `pip install .` installs pure Python, which needs nothing but Python 3.11+.
+By default `pip install -e .` installs pure Python, which needs nothing but Python 3.11+.
 With SUFFICIENCY_COMPILE=1, the modules that run inside the event loop are compiled with
-mypyc (part of mypy) into C extensions: the same source, about 1.8 times faster, results
-identical. It needs a C compiler and mypy in the build environment:
+mypyc (part of mypy) into C extensions: the same source, about 1.7 times faster, results
+identical. It needs a C compiler and mypy in the build environment (README, "Faster on
+one machine"):
 
-    python -m pip install mypy setuptools wheel
-    SUFFICIENCY_COMPILE=1 python -m pip install --no-build-isolation .
+    python -m pip install -e . mypy
+    SUFFICIENCY_COMPILE=1 python -m pip install --no-build-isolation --no-deps -e .
 
-Use a normal (not editable, no -e) install for this: an editable compiled build leaves
-.so files beside the sources, which Python would keep importing after the .py changes.
+An editable build leaves the compiled files beside the sources, where Python prefers
+them: rebuild after editing a module (`import sim` warns when a source is newer).
 """
 
 import os
