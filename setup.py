@@ -6,7 +6,7 @@ mypyc (part of mypy) into C extensions: the same source, about 1.7 times faster,
 identical. It needs a C compiler and mypy in the build environment (README, "Faster on
 one machine"):
 
-    python -m pip install -e . mypy
+    python -m pip install -e . mypy "setuptools>=68" wheel
     SUFFICIENCY_COMPILE=1 python -m pip install --no-build-isolation --no-deps -e .
 
 An editable build leaves the compiled files beside the sources, where Python prefers
