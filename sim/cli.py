@@ -402,6 +402,19 @@ def _validate(args: argparse.Namespace) -> int:
     return worst
 
 
+def _monte_carlo(args: argparse.Namespace, interactive: bool) -> dict:
+    """The Monte Carlo settings that run, sweep and compare take from their options."""
+    return {
+        "years": args.years,
+        "reps": args.reps,
+        "seed": args.seed,
+        "workers": args.workers,
+        "progress": interactive,
+        "engine": args.engine,
+        "scheduler": args.scheduler,
+    }
+
+
 def _run(args: argparse.Namespace) -> int:
     from .errors import OutputExistsError
     from .montecarlo import run
@@ -421,13 +434,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     results = run(
         scenario,
-        years=args.years,
-        reps=args.reps,
-        seed=args.seed,
-        workers=args.workers,
-        progress=interactive,
-        engine=args.engine,
-        scheduler=args.scheduler,
+        **_monte_carlo(args, interactive),
     )
     folder = write_report(results, out, force=args.force, suppress_below=args.suppress_below)
     if args.events is not None:
@@ -557,13 +564,7 @@ def _sweep(args: argparse.Namespace) -> int:
     sw = run_sweep(
         loaded,
         axes,
-        years=args.years,
-        reps=args.reps,
-        seed=args.seed,
-        workers=args.workers,
-        progress=interactive,
-        engine=args.engine,
-        scheduler=args.scheduler,
+        **_monte_carlo(args, interactive),
         command=command,
     )
     write_sweep(sw, out, force=args.force)
@@ -600,13 +601,7 @@ def _compare(args: argparse.Namespace) -> int:
         )
     cmp = compare(
         scenarios,
-        years=args.years,
-        reps=args.reps,
-        seed=args.seed,
-        workers=args.workers,
-        progress=interactive,
-        engine=args.engine,
-        scheduler=args.scheduler,
+        **_monte_carlo(args, interactive),
         rank_by=rank_by,
         suppress_below=args.suppress_below,
     )

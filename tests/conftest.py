@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import os
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -99,3 +100,15 @@ class RecordingModel(Model):
         self._log("month_end", m)
         self._check_reservations(m)
         super()._snapshot(m)
+
+
+def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run the command line as a user would (module form works before `pip install`)."""
+    return subprocess.run(
+        [sys.executable, "-m", "sim.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=timeout,
+    )

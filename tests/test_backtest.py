@@ -4,8 +4,6 @@ scenario (calibrated with that same scenario as the template) the forecast is ho
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import minimal_raw, scenario_from
+from conftest import cli, minimal_raw, scenario_from
 from scipy.stats import binom
 
 from sim.backtest import Backtest, backtest, truncate
@@ -265,17 +263,6 @@ def _table(bt: Backtest) -> str:
 
 
 # --------------------------------------------------------------------------- command line
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sim.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-        timeout=600,
-    )
 
 
 def test_command_line_end_to_end(tmp_path: Path) -> None:

@@ -6,13 +6,12 @@ import csv
 import datetime as dt
 import math
 import re
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import cli
 
 from sim.calibrate import DEFAULT_MAP, calibrate, read_map
 from sim.metrics import Layout
@@ -142,17 +141,6 @@ def test_written_scenario_validates_and_runs(fitted) -> None:
 
 
 # --------------------------------------------------------------------------- the command
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sim.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-        timeout=600,
-    )
 
 
 def _personal_values(folder: Path) -> set[str]:

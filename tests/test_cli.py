@@ -5,27 +5,15 @@ from __future__ import annotations
 import csv
 import gzip
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import cli
 
 from sim.scenario import load
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "darlington" / "baseline.toml"
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the command line as a user would (module form works before `pip install`)."""
-    return subprocess.run(
-        [sys.executable, "-m", "sim.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import cli
 
 from sim.errors import ScenarioError, UserError
 from sim.scenario import load
@@ -26,17 +25,6 @@ from sim.sweep import (
 ROOT = Path(__file__).resolve().parents[1]
 MINIMAL = ROOT / "tests" / "data" / "minimal.toml"
 RECRUIT = "provision.in_house_foster.recruitment_per_year"
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sim.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-        timeout=300,
-    )
 
 
 # --------------------------------------------------------------------------- parsing
