@@ -38,6 +38,10 @@ except ImportError:  # pure Python: the decorator only matters to a compiled bui
         return lambda cls: cls
 
 
+# The clock is read as `env._now`, the attribute behind SimPy's `env.now` property: it is
+# read tens of thousands of times a replication, and a property costs a Python call each
+# time (tests/test_behaviour.py checks the two agree, should SimPy ever change).
+
 #: A SimPy process: a generator of the events it waits for.
 Process = Generator[Event, Any, None]
 
@@ -156,7 +160,7 @@ class Model:
 
     def _log(self, *row: Any) -> None:
         if self.events is not None:
-            self.events.append((self.env.now, *row))
+            self.events.append((self.env._now, *row))
 
     def _count(self, i: int) -> None:
         """Add one to a flow of the current month (a list: numpy indexing is slow).
@@ -171,7 +175,7 @@ class Model:
     def _open_unit(self, p: ProvisionState, name: str, places: int) -> Unit:
         u = Unit(self._next_uid, name, places)
         self._next_uid += 1
-        p.open_unit(self.env.now, u)
+        p.open_unit(self.env._now, u)
         self._log("unit_opened", p.pid, u.uid, places)
         if p.kind == "foster":
             self._schedule_deregistration(p, u)
@@ -208,8 +212,8 @@ class Model:
                         plan.append((self.cal.day(r.date), 2, p, (home, r.beds)))
         plan.sort(key=lambda x: (x[0], x[1]))
         for t, action, p, what in plan:
-            if t > self.env.now:
-                yield self.env.timeout(t - self.env.now)
+            if t > self.env._now:
+                yield self.env.timeout(t - self.env._now)
             if action == 1:
                 self._open_unit(p, what.name, what.beds)
                 continue
@@ -245,21 +249,21 @@ class Model:
         if hazard <= 0:
             return
         wait = self._dereg_rng[p.index].exponential(DAYS_PER_YEAR / hazard)
-        if self.env.now + wait >= self.cal.end:
+        if self.env._now + wait >= self.cal.end:
             return
         ev = self.env.timeout(wait)
         ev.callbacks.append(lambda _e: self._close(p, unit) if unit.is_open else None)
 
     def _resize(self, p: ProvisionState, unit: Unit, beds: int) -> None:
         """Change a home's beds; the most recently placed children move out if it shrinks."""
-        p.resize_unit(self.env.now, unit, beds)
+        p.resize_unit(self.env._now, unit, beds)
         self._log("unit_resized", p.pid, unit.uid, beds)
         while unit.occupied > unit.places and unit.children:
             self._rehome(unit.children[-1], "provision_closed")
 
     def _close(self, p: ProvisionState, unit: Unit) -> None:
         """A household deregisters or a home closes: its children must move."""
-        movers = p.close_unit(self.env.now, unit)
+        movers = p.close_unit(self.env._now, unit)
         self._log("unit_closed", p.pid, unit.uid)
         if p.kind == "foster":
             self._count(self.layout.i("deregistered", p.pid))
@@ -313,7 +317,7 @@ class Model:
                         raise ValueError(
                             f"population.{pid}: more children than open places at the start"
                         )
-                    self._place(c, p, unit, suitable=p.spec.suitable, reason=0, move_kind=None)
+                    self._place(c, p, unit, suitable=p.suitable, reason=0, move_kind=None)
 
     def _admit(self, c: Child) -> None:
         self.children[c.cid] = c
@@ -346,7 +350,7 @@ class Model:
         env = self.env
         while True:
             yield Timeout(env, rng.exponential(1.0 / lam_max))
-            t = self.env.now
+            t = self.env._now
             accept = rng.random() * lam_max < self._entry_rate(t) / mean_size
             if not accept:
                 continue
@@ -378,7 +382,7 @@ class Model:
             n = int(rng.poisson(u.per_year * u.rota_days / DAYS_PER_YEAR))
             if u.cap is not None:
                 n = min(n, max(0, u.cap - self.uasc_in_care))
-            t = self.env.now
+            t = self.env._now
             for _ in range(n):
                 lo, hi = AGE_BANDS[bands.pick(rng.random())]
                 age = lo + (hi - lo) * rng.random()
@@ -405,7 +409,7 @@ class Model:
 
     def profile(self, c: Child, in_group: bool = False) -> Profile:
         return Profile(
-            age=c.age(self.env.now),
+            age=c.age(self.env._now),
             needs=self.needs[c.needs],
             uasc=c.uasc,
             disability=c.disability,
@@ -438,7 +442,7 @@ class Model:
             if delay > 0:
                 # the offer comes later: wait in the emergency arrangement (or stay put)
                 self.reserved[p.index] += 1
-                c.pending = (p.index, self.env.now + delay)
+                c.pending = (p.index, self.env._now + delay)
                 if c.placement < 0 or move_kind in ("breakdown", "provision_closed"):
                     self._place(
                         c,
@@ -452,14 +456,14 @@ class Model:
                     self._schedule(c)
                 continue
             self._place(
-                c, p, unit, suitable=p.spec.suitable, reason=outcome.reason, move_kind=move_kind
+                c, p, unit, suitable=p.suitable, reason=outcome.reason, move_kind=move_kind
             )
 
     def _vacate(self, c: Child) -> None:
         if c.placement < 0:
             return
         old = self.prov[c.placement]
-        old.remove_child(self.env.now, c, c.unit)
+        old.remove_child(self.env._now, c, c.unit)
         if c.unmet_reason >= 0:
             self._unmet_change(c.unmet_reason, -1)
             c.unmet_reason = -1
@@ -475,7 +479,7 @@ class Model:
         reason: int,
         move_kind: str | None,
     ) -> None:
-        t = self.env.now
+        t = self.env._now
         from_pid = self.pids[c.placement] if c.placement >= 0 else None
         flows = self._flows
         if c.placement >= 0:
@@ -519,7 +523,7 @@ class Model:
             c.pending = None
 
     def _unmet_change(self, reason: int, delta: int) -> None:
-        t = self.env.now
+        t = self.env._now
         dt = t - self._unmet_t
         if dt > 0:
             for i, n in enumerate(self.unmet_count):
@@ -537,7 +541,7 @@ class Model:
         those pieces: one SimPy event per thing that happens, none per birthday.
         """
         c.token += 1
-        t = self.env.now
+        t = self.env._now
         end = self.end
         hard, what = end, ""
         if c.retry_at < hard:
@@ -620,23 +624,23 @@ class Model:
         outcome = self.search.find([c], exclude=c.unit)
         if outcome.found is not None:
             p, unit, delay = outcome.found
-            if p.spec.suitable and p.index != c.placement:
+            if p.suitable and p.index != c.placement:
                 if delay > 0:
                     self.reserved[p.index] += 1
-                    c.pending = (p.index, self.env.now + delay)
+                    c.pending = (p.index, self.env._now + delay)
                     c.retry_at = math.inf
                     self._schedule(c)
                     return
                 self._place(c, p, unit, suitable=True, reason=0, move_kind="found_suitable")
                 return
-        c.retry_at = self.env.now + self.retry_days
+        c.retry_at = self.env._now + self.retry_days
         self._schedule(c)
 
     def _offer_arrives(self, c: Child) -> None:
         idx, _ = c.pending  # type: ignore[misc]
         self._release_pending(c)
         p = self.prov[idx]
-        self._place(c, p, None, suitable=p.spec.suitable, reason=0, move_kind="offer_arrived")
+        self._place(c, p, None, suitable=p.suitable, reason=0, move_kind="offer_arrived")
 
     def _planned_move(self, c: Child, idx: int) -> None:
         move = self.hazards.moves[idx]
@@ -644,13 +648,13 @@ class Model:
             self._schedule(c)  # already waiting for an offer elsewhere
             return
         outcome = self.search.find([c], order=move.to, exclude=c.unit, strict=True)
-        if outcome.found is None or not outcome.found[0].spec.suitable:
+        if outcome.found is None or not outcome.found[0].suitable:
             self._schedule(c)  # nowhere to move to: stay where they are
             return
         p, unit, delay = outcome.found
         if delay > 0:
             self.reserved[p.index] += 1
-            c.pending = (p.index, self.env.now + delay)
+            c.pending = (p.index, self.env._now + delay)
             self._schedule(c)
             return
         self._log("planned_move", c.cid, move.name)
@@ -659,7 +663,7 @@ class Model:
     # ================================================================== leaving care
 
     def _leave(self, c: Child, exit_idx: int) -> None:
-        t = self.env.now
+        t = self.env._now
         p = self.prov[c.placement]
         unit = c.unit
         name = self.exit_names[exit_idx]
@@ -696,7 +700,7 @@ class Model:
     def _end_staying_put(self, c: Child, p: ProvisionState, unit: Unit | None) -> None:
         if unit is not None and not unit.is_open:
             return  # the household closed and the arrangement ended with it
-        p.end_staying_put(self.env.now, unit)
+        p.end_staying_put(self.env._now, unit)
         self._log("staying_put_end", c.cid, p.pid, unit.uid if unit else None)
 
     # ================================================================== monthly figures
@@ -708,7 +712,7 @@ class Model:
             # month (a home closing on 1 April still had its children on 31 March)
             tick = simpy.Event(self.env)
             tick._ok, tick._value = True, None
-            self.env.schedule(tick, URGENT, self.cal.bounds[m + 1] - self.env.now)
+            self.env.schedule(tick, URGENT, self.cal.bounds[m + 1] - self.env._now)
             yield tick
             self._snapshot(m)
 
@@ -731,7 +735,7 @@ class Model:
     def _snapshot(self, m: int) -> None:
         """Month-end figures: stocks now, and the time integrals since the last snapshot."""
         L, ix = self.layout, self._ix
-        t = self.env.now
+        t = self.env._now
         row = self.monthly[m]
         row += self._flows
         self._flows = [0.0] * len(self.layout)

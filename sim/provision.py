@@ -49,6 +49,14 @@ class ProvisionState:
         self.kind = spec.kind
         self.has_units = spec.kind in ("foster", "home")
         self.per_place = spec.cost_basis == "per_place"
+        # terms the search reads at every look, copied out of the scenario's (pydantic)
+        # objects into plain attributes: much cheaper to read, above all when compiled
+        self.suitable: bool = spec.suitable
+        self.is_emergency = spec.kind == "emergency"
+        self.compatibility: float = getattr(spec, "compatibility", 1.0)
+        cap = getattr(spec, "max_children", None)
+        self.max_children: int = -1 if cap is None else cap  # -1: no cap
+        self.sibling_offer_factor: float = getattr(spec, "sibling_offer_factor", 1.0)
         self.units: dict[int, Unit] = {}
         self.vacant: dict[int, Unit] = {}  # insertion-ordered index of units with a free place
         self.children = 0  # children in care living here

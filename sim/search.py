@@ -102,7 +102,7 @@ class Search:
 
     def fit(self, c: Child, in_group: bool) -> _Fit:
         m = self.m
-        now = m.env.now
+        now = m.env._now
         if not in_group and c.fit is not None and now < c.fit_until:
             return c.fit  # the child has not crossed an age at which a rule changes
         step = bisect.bisect_right(self.age_edges, c.age(now))
@@ -173,12 +173,11 @@ class Search:
         for candidates in self._passes(group, order, strict):
             for i in candidates:
                 p = prov[i]
-                spec = p.spec
                 reason = NO_MATCH if saw_capacity else (DECLINED if declined else NO_CAPACITY)
-                if p.kind == "emergency":
+                if p.is_emergency:
                     return Outcome((p, None, 0.0), reason)
                 if p.has_units:
-                    compatibility = spec.compatibility  # type: ignore[union-attr]
+                    compatibility = p.compatibility
                     for unit in p.vacant.values():
                         # unit_can_host and acceptance_probability, inlined: the hot loop
                         if unit is exclude or unit.sole_blocked:
@@ -195,17 +194,17 @@ class Search:
                         if refused_all < u:
                             return Outcome((p, unit, 0.0), reason)
                     continue
-                cap = spec.max_children  # type: ignore[union-attr]
-                if cap is not None and p.children + m.reserved[p.index] + n > cap:
+                cap = p.max_children
+                if cap >= 0 and p.children + m.reserved[p.index] + n > cap:
                     continue
                 by_needs = self.offer_by_needs[i]
                 if n == 1:
                     chance = by_needs[group[0].needs]
                 else:
                     base = min(by_needs[c.needs] for c in group)
-                    chance = offer_probability(base, n, spec.sibling_offer_factor)  # type: ignore[union-attr]
+                    chance = offer_probability(base, n, p.sibling_offer_factor)
                 if rnd.random() < chance:
-                    delay = draw(spec.offer_delay_days, rnd.random)  # type: ignore[union-attr]
+                    delay = draw(p.spec.offer_delay_days, rnd.random)  # type: ignore[union-attr]
                     return Outcome((p, None, delay), reason)
                 declined = True
         return Outcome(None, NO_MATCH if saw_capacity else (DECLINED if declined else NO_CAPACITY))

@@ -397,3 +397,20 @@ def test_an_empty_per_place_home_costs_its_beds() -> None:
     assert r.monthly[:, L.i("cost", "total")].sum() == pytest.approx(109_500.0 + 114_975.0)
     # April 2024 has 30 days
     assert cost[0] == pytest.approx(30 * 300.0)
+
+
+def test_the_models_clock_is_simpys() -> None:
+    """The model reads SimPy's clock through `env._now` (fast); it must be `env.now`."""
+    m = RecordingModel(scenario_from(minimal_raw()), 1, 3)
+    seen: list[tuple[float, float]] = []
+
+    def watch(env):  # a process that looks at both every 10 days
+        while True:
+            seen.append((env._now, env.now))
+            yield env.timeout(10.0)
+
+    m.env.process(watch(m.env))
+    m.run()
+    assert len(seen) > 30
+    assert all(a == b for a, b in seen)
+    assert seen[-1][0] > 300
