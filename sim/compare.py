@@ -66,7 +66,7 @@ from . import __version__
 from .calendar import add_months
 from .errors import ScenarioError, UserError
 from .outputs import atomic_path
-from .presentation import duration
+from .presentation import change_text, duration, level_text
 from .scenario import LoadedScenario, load
 from .schema import OptionCost, Scenario
 
@@ -391,6 +391,12 @@ def _nanq(x: np.ndarray, q: float | list[float]) -> np.ndarray:
         return np.nanpercentile(x, q, axis=0)
 
 
+def median_interval(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median, 5th and 95th percentile over replications (axis 0), ignoring gaps."""
+    med, p5, p95 = _nanq(x, [50, 5, 95])
+    return med, p5, p95
+
+
 def prob_better(d: np.ndarray, better: str) -> np.ndarray:
     """Share of replications where the paired difference favours the option strictly."""
     wins = d < 0 if better == "lower" else d > 0
@@ -620,30 +626,6 @@ def _write_replications_diff(cmp: Comparison, path: Path) -> None:
         pd.concat(frames, ignore_index=True).to_csv(fh, index=False)
 
 
-def _show(v: float, unit: str, k: int) -> str:
-    """A figure for summary.md: money short, % whole, counts rounded and suppressed."""
-    from .presentation import count, money, pct
-
-    if unit == "money":
-        return money(v)
-    if unit == "percent":
-        return pct(v)
-    if v == 0:
-        return "0"
-    if abs(v) < 10 and not (0 < abs(v) < k) and v != round(v):
-        return f"{v:.1f}"  # averages of a few children: one decimal
-    return count(v, k)
-
-
-def _signed(v: float, unit: str, k: int) -> str:
-    """A change with its sign: '+£956k', '-76', '+2.5 points' (percentage points)."""
-    if unit == "percent":
-        v = round(v, 1)
-        return "0 points" if v == 0 else f"{v:+.1f} points"  # never "-0.0"
-    text = _show(v, unit, k)
-    return text if text.startswith("-") or v <= 0 else f"+{text}"
-
-
 def key_table(cmp: Comparison) -> list[str]:
     """Markdown: each measure over the whole run, baseline level and each option's change."""
     k = cmp.suppress_below
@@ -652,13 +634,13 @@ def key_table(cmp: Comparison) -> list[str]:
     for metric, spec in METRICS.items():
         v = cmp.values[metric][:, :, -1]
         d = cmp.diff(metric)[:, :, -1]
-        cells = [spec.label, _show(float(_nanq(v[0], 50)), spec.unit, k)]
+        cells = [spec.label, level_text(float(_nanq(v[0], 50)), spec.unit, k)]
         for i in range(1, len(cmp.names)):
             p5, med, p95 = (float(x) for x in _nanq(d[i], [5, 50, 95]))
             better = prob_better(d[i], spec.better)
             cells.append(
-                f"{_signed(med, spec.unit, k)} ({_signed(p5, spec.unit, k)} to "
-                f"{_signed(p95, spec.unit, k)}); better in {better:.0%} of runs"
+                f"{change_text(med, spec.unit, k)} ({change_text(p5, spec.unit, k)} to "
+                f"{change_text(p95, spec.unit, k)}); better in {better:.0%} of runs"
             )
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -670,7 +652,7 @@ def _ranking_md(cmp: Comparison) -> list[str]:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, row in cmp.ranking.iterrows():
         cells = [str(row["overall_rank"]), str(row["option"])]
-        cells += [_signed(float(row[m]), METRICS[m].unit, k) for m in cmp.rank_by]
+        cells += [change_text(float(row[m]), METRICS[m].unit, k) for m in cmp.rank_by]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 

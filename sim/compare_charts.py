@@ -14,15 +14,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .compare import METRICS
+from .compare import METRICS, median_interval
 from .presentation import (
     DASH,
-    count,
-    money,
+    change_text,
     money_formatter,
     option_colour,
     style_axes,
-    suppressed,
 )
 
 if TYPE_CHECKING:
@@ -134,7 +132,7 @@ def chart_cumulative_saving(cmp: Comparison) -> Figure:
     x = np.arange(years)
     for i in range(1, len(cmp.names)):
         saving = np.cumsum(-cmp.diff("net_cost")[i, :, :years], axis=1)
-        med, lo, hi = _quantiles(saving)
+        med, lo, hi = median_interval(saving)
         colour = option_colour(i)
         ax.fill_between(x, lo, hi, color=colour, alpha=0.15, linewidth=0)
         even = _break_even_year(cmp, i)
@@ -166,7 +164,7 @@ def _by_year(ax: Axes, cmp: Comparison, values: np.ndarray) -> None:
     n = len(cmp.names)
     width = 0.8 / n
     for i, name in enumerate(cmp.names):
-        med, lo, hi = _quantiles(values[i, :, :years])
+        med, lo, hi = median_interval(values[i, :, :years])
         x = np.arange(years) + (i - (n - 1) / 2) * width
         ax.errorbar(
             x,
@@ -196,7 +194,7 @@ def _difference_panel(ax: Axes, cmp: Comparison, metric: str, options: list[int]
         ax.plot([lo, hi], [row, row], color=colour, linewidth=3, solid_capstyle="round")
         ax.plot(med, row, "o", color=colour, markersize=9, markeredgecolor="white")
         ax.annotate(
-            _signed(med, m.unit, cmp.suppress_below),
+            change_text(med, m.unit, cmp.suppress_below),
             (med, row),
             xytext=(0, 8),
             textcoords="offset points",
@@ -243,27 +241,6 @@ def _mark_break_even(ax: Axes, cmp: Comparison, i: int, med: np.ndarray, x: np.n
         markeredgewidth=2,
         linestyle="none",
     )
-
-
-def _signed(v: float, unit: str, k: int) -> str:
-    """A difference as text with its sign: +£1.2m, -35 child-days, +2.1 points."""
-    if unit == "money":
-        text = money(v)
-        return text if v < 0 else f"+{text}"
-    if unit == "percent":
-        return f"{v:+.1f} points"
-    hidden = suppressed(v, unit, k)
-    if hidden is not None:
-        return hidden
-    text = count(v)
-    return text if v <= 0 else f"+{text}"
-
-
-def _quantiles(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Median, 5th and 95th percentile over replications (axis 0)."""
-    med = np.median(x, axis=0)
-    lo, hi = np.percentile(x, [5, 95], axis=0)
-    return med, lo, hi
 
 
 def _option_legend(ax: Axes, cmp: Comparison) -> None:

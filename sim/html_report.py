@@ -24,7 +24,16 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .compare import METRICS, Metric, break_even_spread
 from .outputs import atomic_path
-from .presentation import DASH, count, money, money_full, option_colour, pct, provision_colours
+from .presentation import (
+    DASH,
+    change_text,
+    count,
+    level_text,
+    money_full,
+    option_colour,
+    pct,
+    provision_colours,
+)
 from .schema import FosterProvision, Home, HomeProvision, OfferProvision, OptionCost, Scenario
 
 if TYPE_CHECKING:
@@ -118,26 +127,6 @@ def _figure_html(fig: Figure, alt: str, caption: str = "") -> str:
 # =========================================================================== numbers as text
 
 
-def _level(v: float, unit: str, k: int) -> str:
-    """A level (a median of one option), in its unit; small counts suppressed."""
-    if unit == "money":
-        return money(v)
-    if unit == "percent":
-        return pct(v)
-    return count(v, k)
-
-
-def _difference(v: float, unit: str, k: int) -> str:
-    """A paired difference with its sign: +£1.2m, -35, +2.1 points; small counts '<K'."""
-    if unit == "money":
-        text = money(v)
-    elif unit == "percent":
-        return f"{v:+.1f} points"
-    else:
-        text = count(v, k)
-    return text if text.startswith("-") or v <= 0 or text.startswith("<") else f"+{text}"
-
-
 def _unit_words(unit: str) -> str:
     return {"money": "£", "percent": "percentage points"}.get(unit, unit)
 
@@ -223,7 +212,7 @@ def _ranking(cmp: Comparison) -> str:
         row = [escape(f"{int(r['overall_rank'])}"), _option_cell(cmp, str(r["option"]))]
         for c in criteria:
             unit = metrics[c].unit if c in metrics else ""
-            row += [escape(_difference(float(r[c]), unit, k)), escape(f"{int(r[f'rank_{c}'])}")]
+            row += [escape(change_text(float(r[c]), unit, k)), escape(f"{int(r[f'rank_{c}'])}")]
         rows.append(row)
     note = (
         '<p class="note">Each criterion is the median, over paired runs, of the option '
@@ -289,7 +278,7 @@ def _metric_table(cmp: Comparison, metric: str, m: Metric) -> str:
     rows = [
         [f"{_option_cell(cmp, cmp.names[0])} <small>(level)</small>"]
         + [
-            escape(_level(float(base.loc[p, "baseline_median"]), m.unit, k))
+            escape(level_text(float(base.loc[p, "baseline_median"]), m.unit, k))
             if p in base.index
             else ""
             for p in cmp.periods
@@ -307,9 +296,9 @@ def _metric_table(cmp: Comparison, metric: str, m: Metric) -> str:
 
 
 def _diff_cell(r: Any, unit: str, k: int) -> str:
-    med = _difference(float(r["diff_median"]), unit, k)
-    lo = _difference(float(r["diff_p5"]), unit, k)
-    hi = _difference(float(r["diff_p95"]), unit, k)
+    med = change_text(float(r["diff_median"]), unit, k)
+    lo = change_text(float(r["diff_p5"]), unit, k)
+    hi = change_text(float(r["diff_p95"]), unit, k)
     prob = pct(float(r["prob_better"]) * 100)
     return (
         f'<span class="med">{escape(med)}</span>'

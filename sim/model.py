@@ -86,11 +86,12 @@ class Model:
         self.n_events = 0
 
         self.pids = list(scenario.provision)
+        self.needs = list(scenario.needs)
         self.prov = [
-            ProvisionState(pid, i, spec) for i, (pid, spec) in enumerate(scenario.provision.items())
+            ProvisionState(pid, i, spec, self.needs)
+            for i, (pid, spec) in enumerate(scenario.provision.items())
         ]
         self.by_pid = {p.pid: p for p in self.prov}
-        self.needs = list(scenario.needs)
         self.n_needs = len(self.needs)
         self.sole = [lvl.sole_occupancy for lvl in scenario.needs.values()]
         self.fallback = self.by_pid[scenario.matching.fallback]
@@ -249,7 +250,7 @@ class Model:
         if hazard <= 0:
             return
         wait = self._dereg_rng[p.index].exponential(DAYS_PER_YEAR / hazard)
-        if self.env._now + wait >= self.cal.end:
+        if self.env._now + wait >= self.end:
             return
         ev = self.env.timeout(wait)
         ev.callbacks.append(lambda _e: self._close(p, unit) if unit.is_open else None)
@@ -455,9 +456,7 @@ class Model:
                 else:
                     self._schedule(c)
                 continue
-            self._place(
-                c, p, unit, suitable=p.suitable, reason=outcome.reason, move_kind=move_kind
-            )
+            self._place(c, p, unit, suitable=p.suitable, reason=outcome.reason, move_kind=move_kind)
 
     def _vacate(self, c: Child) -> None:
         if c.placement < 0:

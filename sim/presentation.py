@@ -206,3 +206,25 @@ def duration(months: int) -> str:
         return f"{months} months"
     years = months // 12
     return f"{years} year{'s' if years != 1 else ''}"
+
+
+def level_text(v: float, unit: str, k: int = 0) -> str:
+    """A level in its unit ("money", "percent" or a count): £1.2m, 70%, 131, 2.5, "<5"."""
+    if unit == "money":
+        return money(v)
+    if unit == "percent":
+        return pct(v)
+    if v == 0:
+        return "0"
+    if abs(v) < 10 and not (0 < abs(v) < k) and v != round(v):
+        return f"{v:.1f}"  # averages of a few children: one decimal
+    return count(v, k)
+
+
+def change_text(v: float, unit: str, k: int = 0) -> str:
+    """A change with its sign: '+£956k', '-76', '-<5', '+2.5 points' (percentage points)."""
+    if unit == "percent":
+        v = round(v, 1)
+        return "0 points" if v == 0 else f"{v:+.1f} points"  # never "-0.0"
+    text = level_text(v, unit, k)
+    return text if text.startswith("-") or v <= 0 else f"+{text}"

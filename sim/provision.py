@@ -42,7 +42,7 @@ class Unit:
 class ProvisionState:
     """The live state of one provision."""
 
-    def __init__(self, pid: str, index: int, spec: Provision) -> None:
+    def __init__(self, pid: str, index: int, spec: Provision, needs: list[str]) -> None:
         self.pid = pid
         self.index = index
         self.spec = spec
@@ -57,6 +57,14 @@ class ProvisionState:
         cap = getattr(spec, "max_children", None)
         self.max_children: int = -1 if cap is None else cap  # -1: no cap
         self.sibling_offer_factor: float = getattr(spec, "sibling_offer_factor", 1.0)
+        # a provider's chance of offering, by needs-level index (`needs`: the scenario's
+        # levels in order); empty for households and homes, which do not make offers
+        prob = getattr(spec, "offer_probability", None)
+        self.offer_by_needs: list[float] = (
+            []
+            if prob is None
+            else [prob.get(name, 0.0) if isinstance(prob, dict) else prob for name in needs]
+        )
         self.units: dict[int, Unit] = {}
         self.vacant: dict[int, Unit] = {}  # insertion-ordered index of units with a free place
         self.children = 0  # children in care living here

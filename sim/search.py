@@ -91,14 +91,6 @@ class Search:
         self._fits: dict[tuple[int, int, bool, bool, bool], _Fit] = _shared_fits(model.s)
         # a sibling group's passes depend only on its members' fits and the order asked for
         self._group_passes: dict[tuple, tuple[tuple[int, ...], ...]] = {}
-        #: a provider's chance of offering, by needs-level index (offer provisions only)
-        self.offer_by_needs: dict[int, list[float]] = {}
-        for p in model.prov:
-            prob = getattr(p.spec, "offer_probability", None)
-            if prob is not None:
-                self.offer_by_needs[p.index] = [
-                    prob.get(name, 0.0) if isinstance(prob, dict) else prob for name in model.needs
-                ]
 
     def fit(self, c: Child, in_group: bool) -> _Fit:
         m = self.m
@@ -197,7 +189,7 @@ class Search:
                 cap = p.max_children
                 if cap >= 0 and p.children + m.reserved[p.index] + n > cap:
                     continue
-                by_needs = self.offer_by_needs[i]
+                by_needs = p.offer_by_needs
                 if n == 1:
                     chance = by_needs[group[0].needs]
                 else:

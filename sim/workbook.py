@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .compare import METRICS, break_even_spread, median_interval
 from .outputs import atomic_path
 from .presentation import COUNT_UNITS, suppressed
 
@@ -61,8 +62,6 @@ def write_workbook(cmp: Comparison, path: Path | str) -> None:
     """
     from openpyxl import Workbook
 
-    from .compare import METRICS
-
     book = Workbook()
     summary = book.active
     summary.title = "Summary"
@@ -78,17 +77,6 @@ def write_workbook(cmp: Comparison, path: Path | str) -> None:
 
 
 # =========================================================================== figures
-
-
-def _quantiles(x: np.ndarray) -> tuple[float, float, float]:
-    """Median and the 90% interval of one option's replications, ignoring gaps."""
-    x = np.asarray(x, dtype=float)
-    x = x[~np.isnan(x)]
-    if x.size == 0:
-        return (np.nan, np.nan, np.nan)
-    med = float(np.median(x))
-    low, high = (float(v) for v in np.percentile(x, [LOW, HIGH]))
-    return med, low, high
 
 
 def _summary_row(cmp: Comparison, option: str, metric: str, period: str) -> pd.Series | None:
@@ -185,27 +173,25 @@ def _summary_cells(
     cmp: Comparison, i: int, name: str, horizon: str, metrics: dict[str, Any]
 ) -> list[_Cell]:
     """One option's row of the summary table; the baseline has no differences."""
-    cost = _quantiles(cmp.values["net_cost"][i, :, -1])
+    cost = median_interval(cmp.values["net_cost"][i, :, -1])
     cells = [_Cell(name if i else f"{name} (baseline)"), *(_level(v, "money") for v in cost)]
     row = _summary_row(cmp, name, "net_cost", horizon) if i else None
     diffs = (row["diff_median"], row["diff_p5"], row["diff_p95"]) if row is not None else ()
     cells += [_difference(v, "money") for v in diffs] or [_Cell(None)] * 3
     cells.append(_chance(row["prob_better"]) if row is not None else _Cell(None))
     unmet_unit = metrics["unmet_child_days"].unit
-    cells.append(_level(_quantiles(cmp.values["unmet_child_days"][i, :, -1])[0], unmet_unit))
+    cells.append(_level(median_interval(cmp.values["unmet_child_days"][i, :, -1])[0], unmet_unit))
     unmet = _summary_row(cmp, name, "unmet_child_days", horizon) if i else None
     cells.append(_chance(unmet["prob_better"]) if unmet is not None else _Cell(None))
-    cells.append(_level(_quantiles(cmp.values["pct_in_area"][i, :, -1])[0], "percent"))
+    cells.append(_level(median_interval(cmp.values["pct_in_area"][i, :, -1])[0], "percent"))
     three_unit = metrics["children_3plus"].unit
-    cells.append(_level(_quantiles(cmp.values["children_3plus"][i, :, -1])[0], three_unit))
+    cells.append(_level(median_interval(cmp.values["children_3plus"][i, :, -1])[0], three_unit))
     cells += _break_even_cells(cmp, name) if i else [_Cell(None)] * 3
     cells.append(_Cell(_rank(cmp, name)))
     return cells
 
 
 def _break_even_cells(cmp: Comparison, name: str) -> list[_Cell]:
-    from .compare import break_even_spread
-
     be = cmp.break_even
     hit = be[be["option"] == name]
     if hit.empty:
@@ -242,7 +228,7 @@ def _metric_sheet(ws: Worksheet, cmp: Comparison, key: str, metric: Any) -> None
     header_row = ws.max_row
     values = cmp.values[key]
     for i, name in enumerate(cmp.names):
-        bands = [_quantiles(values[i, :, p]) for p in range(len(cmp.periods))]
+        bands = [median_interval(values[i, :, p]) for p in range(len(cmp.periods))]
         label = name if i else f"{name} (baseline)"
         for j, what in enumerate(("Median", f"{LOW}%", f"{HIGH}%")):
             _figure_row(ws, cmp, label, what, [_level(b[j], unit) for b in bands])
