@@ -66,6 +66,36 @@ def _probability(text: str) -> float:
     return value
 
 
+def _monte_carlo_options(parser: argparse.ArgumentParser, reps: int, per: str) -> None:
+    """The options run, sweep and compare share: how long, how many, which seed, where."""
+    parser.add_argument(
+        "--years", type=_positive_float, default=5, help="years to simulate (default 5)"
+    )
+    parser.add_argument(
+        "--reps", type=_positive_int, default=reps, help=f"replications{per} (default {reps})"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=20240401, help="master random seed (default 20240401)"
+    )
+    parser.add_argument(
+        "--workers", type=_positive_int, default=None, help="processes to use (default: all cores)"
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="where replications run: this machine's processes (local, the default) or "
+        "a Dask cluster (dask: a local cluster of --workers processes, or --scheduler)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="with --engine dask, use the running Dask scheduler at ADDRESS "
+        "(e.g. tcp://10.0.0.5:8786) instead of starting a local cluster",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="sufficiency",
@@ -76,14 +106,7 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run a scenario many times and write a folder of results")
     r.add_argument("scenario", type=Path, help="scenario file (.toml)")
-    r.add_argument("--years", type=_positive_float, default=5, help="years to simulate (default 5)")
-    r.add_argument("--reps", type=_positive_int, default=200, help="replications (default 200)")
-    r.add_argument(
-        "--seed", type=int, default=20240401, help="master random seed (default 20240401)"
-    )
-    r.add_argument(
-        "--workers", type=_positive_int, default=None, help="processes to use (default: all cores)"
-    )
+    _monte_carlo_options(r, reps=200, per="")
     r.add_argument(
         "--out",
         type=Path,
@@ -106,20 +129,6 @@ def _parser() -> argparse.ArgumentParser:
         help="also write the event log of replication 1 to FILE (CSV, for debugging)",
     )
     r.add_argument("--quiet", action="store_true", help="no progress bar or headline lines")
-    r.add_argument(
-        "--engine",
-        choices=("local", "dask"),
-        default="local",
-        help="where replications run: this machine's processes (local, the default) or "
-        "a Dask cluster (dask: a local cluster of --workers processes, or --scheduler)",
-    )
-    r.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help="with --engine dask, use the running Dask scheduler at ADDRESS "
-        "(e.g. tcp://10.0.0.5:8786) instead of starting a local cluster",
-    )
 
     v = sub.add_parser("validate", help="check scenario files without simulating")
     v.add_argument("scenarios", type=Path, nargs="+", help="scenario files (.toml)")
@@ -283,32 +292,11 @@ def _parser() -> argparse.ArgumentParser:
         help="a TOML file with a [vary] table of keys and lists of values (for structured "
         "values such as lists of homes)",
     )
-    w.add_argument("--years", type=_positive_float, default=5, help="years to simulate (default 5)")
-    w.add_argument(
-        "--reps", type=_positive_int, default=100, help="replications per variant (default 100)"
-    )
-    w.add_argument(
-        "--seed", type=int, default=20240401, help="master random seed (default 20240401)"
-    )
-    w.add_argument(
-        "--workers", type=_positive_int, default=None, help="processes to use (default: all cores)"
-    )
+    _monte_carlo_options(w, reps=100, per=" per variant")
     w.add_argument(
         "--out", type=Path, default=None, help="output folder (default results/<scenario>-sweep)"
     )
     w.add_argument("--force", action="store_true", help="replace the output folder if it exists")
-    w.add_argument(
-        "--engine",
-        choices=("local", "dask"),
-        default=None,
-        help="where replications run (as for run; default local)",
-    )
-    w.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help="with --engine dask, the running Dask scheduler to use",
-    )
     w.add_argument("--quiet", action="store_true", help="no progress bar or table")
 
     k = sub.add_parser(
@@ -317,16 +305,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     k.add_argument("baseline", type=Path, help="the baseline scenario file (.toml)")
     k.add_argument("options", type=Path, nargs="+", help="option scenario files (.toml)")
-    k.add_argument("--years", type=_positive_float, default=5, help="years to simulate (default 5)")
-    k.add_argument(
-        "--reps", type=_positive_int, default=500, help="replications per scenario (default 500)"
-    )
-    k.add_argument(
-        "--seed", type=int, default=20240401, help="master random seed (default 20240401)"
-    )
-    k.add_argument(
-        "--workers", type=_positive_int, default=None, help="processes to use (default: all cores)"
-    )
+    _monte_carlo_options(k, reps=500, per=" per scenario")
     k.add_argument("--out", type=Path, default=None, help="output folder (default results/options)")
     k.add_argument("--force", action="store_true", help="replace the output folder if it exists")
     k.add_argument(
@@ -343,18 +322,6 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated measures to rank the options on (default "
         "net_cost,unmet_child_days; also placement_cost, option_cost, unmet_children, "
         "pct_in_area, children_3plus)",
-    )
-    k.add_argument(
-        "--engine",
-        choices=("local", "dask"),
-        default="local",
-        help="where replications run (as for run; default local)",
-    )
-    k.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help="with --engine dask, the running Dask scheduler to use",
     )
     k.add_argument("--quiet", action="store_true", help="no progress bar or sentences")
     return p
