@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -19,19 +19,35 @@ class Uniforms:
     does; the sequence is the same whatever the block size, so runs stay reproducible.
     """
 
-    __slots__ = ("_block", "_it", "_rng")
+    __slots__ = ("_block", "_buf", "_i", "_rng")
 
     def __init__(self, rng: np.random.Generator, block: int = 512) -> None:
         self._rng = rng
         self._block = block
-        self._it: Iterator[float] = iter(())
+        self._buf: list[float] = []
+        self._i = 0  # the next unused value in _buf
 
     def random(self) -> float:
-        u = next(self._it, None)
-        if u is None:
-            self._it = iter(self._rng.random(self._block).tolist())
-            u = next(self._it)
-        return u
+        i = self._i
+        if i >= len(self._buf):
+            self._buf = self._rng.random(self._block).tolist()
+            i = 0
+        self._i = i + 1
+        return self._buf[i]
+
+    def take(self, n: int) -> list[float]:
+        """The next `n` uniforms in one go: the same values as `n` calls of `random`."""
+        i = self._i
+        j = i + n
+        if j <= len(self._buf):
+            self._i = j
+            return self._buf[i:j]
+        out = self._buf[i:]
+        while len(out) < n:
+            self._buf = self._rng.random(self._block).tolist()
+            self._i = min(n - len(out), len(self._buf))
+            out.extend(self._buf[: self._i])
+        return out
 
     def exponential(self, mean: float) -> float:
         return -math.log(1.0 - self.random()) * mean

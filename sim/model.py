@@ -275,15 +275,15 @@ class Model:
 
     def _new_child(
         self,
-        rng: Uniforms | np.random.Generator,
+        rng: Uniforms,
         dob: float,
         entered: float,
         needs: int,
         uasc: bool,
         disability: bool,
     ) -> Child:
-        key = int(rng.random() * 9007199254740992.0)  # 53 bits: the child's own streams
-        c = Child(self._next_cid, dob, entered, needs, uasc, disability, key)
+        # the child's own streams are seeded from the mechanism's stream that created them
+        c = Child(self._next_cid, dob, entered, needs, uasc, disability, rng)
         self._next_cid += 1
         if self.all_children is not None:
             self.all_children.append(c)
@@ -376,6 +376,7 @@ class Model:
         """UASC arrive in batches on the National Transfer Scheme rota, up to the LA's cap."""
         u = self.s.entries.uasc
         rng = self.rng["uasc"]
+        uniforms = Uniforms(rng)
         bands = Categorical(u.age_mix)
         needs = self.needs.index(u.needs) if u.needs else 0
         while True:
@@ -385,9 +386,9 @@ class Model:
                 n = min(n, max(0, u.cap - self.uasc_in_care))
             t = self.env._now
             for _ in range(n):
-                lo, hi = AGE_BANDS[bands.pick(rng.random())]
-                age = lo + (hi - lo) * rng.random()
-                c = self._new_child(rng, t - age * DAYS_PER_YEAR, t, needs, True, False)
+                lo, hi = AGE_BANDS[bands.pick(uniforms.random())]
+                age = lo + (hi - lo) * uniforms.random()
+                c = self._new_child(uniforms, t - age * DAYS_PER_YEAR, t, needs, True, False)
                 self._enter([c])
 
     def _enter(self, group: list[Child]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from conftest import minimal_raw, scenario_from
 from hypothesis import given
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from sim.ages import DAYS_PER_YEAR
 from sim.child import Child
+from sim.draws import Uniforms
 from sim.matching import (
     Profile,
     acceptance_probability,
@@ -303,7 +305,8 @@ def search_model(**changes) -> Model:
 
 
 def child(m: Model, age: float, needs: str = "standard", cid: int = 10_000) -> Child:
-    return Child(cid, -age * DAYS_PER_YEAR, 0.0, m.needs.index(needs), False, False, key=cid)
+    return Child(cid, -age * DAYS_PER_YEAR, 0.0, m.needs.index(needs), False, False,
+                 Uniforms(np.random.default_rng(cid)))
 
 
 def test_search_tries_normal_rules_before_last_resort() -> None:
