@@ -7,7 +7,10 @@ national statistics. Ages are in years; simulation time is in days.
 
 from __future__ import annotations
 
-DAYS_PER_YEAR = 365.25
+from typing import Final
+
+# Final: the compiled build (setup.py) uses them as constants, not as module look-ups
+DAYS_PER_YEAR: Final = 365.25
 
 #: DfE age bands: name -> [lower, upper) in years.
 AGE_BANDS: dict[str, tuple[float, float]] = {
@@ -21,7 +24,7 @@ BAND_NAMES: tuple[str, ...] = tuple(AGE_BANDS)
 BAND_EDGES: tuple[float, ...] = (1.0, 5.0, 10.0, 16.0)
 
 #: Age at which every child leaves care.
-ADULT_AGE = 18.0
+ADULT_AGE: Final = 18.0
 
 
 def band_index(age_years: float) -> int:

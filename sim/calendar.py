@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_right
 import datetime as dt
 
 
@@ -29,7 +29,7 @@ class Calendar:
 
     def month_of(self, t: float) -> int:
         """Index of the simulated month that contains day t (clamped to the run)."""
-        i = bisect.bisect_right(self.bounds, t) - 1
+        i = bisect_right(self.bounds, t) - 1
         return min(max(i, 0), self.months - 1)
 
     def calendar_month(self, t: float) -> int:

@@ -9,6 +9,7 @@ between options comes from the option, not from reshuffled luck (common random n
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from .ages import DAYS_PER_YEAR
@@ -16,6 +17,7 @@ from .draws import Uniforms
 from .provision import Unit
 
 if TYPE_CHECKING:
+    from .hazards import Competing
     from .search import _Fit
 
 # MRG32k3a's moduli and multipliers (L'Ecuyer 1999, "Good parameters and implementations
@@ -101,12 +103,17 @@ class Stream:
         self.i = BUFFERED + 1
 
 
+def ignore_event(_event: object) -> None:
+    """A child's event callback before admission and after leaving care."""
+
+
 class Child:
     __slots__ = (
         "cid",
         "disability",
         "dob",
         "entered",
+        "event",
         "fit",
         "fit_until",
         "group",
@@ -114,11 +121,13 @@ class Child:
         "life",
         "match",
         "needs",
+        "next_kind",
+        "next_risks",
+        "on_event",
         "pending",
         "placement",
         "placements_this_year",
         "retry_at",
-        "token",
         "uasc",
         "unit",
         "unmet_reason",
@@ -152,7 +161,12 @@ class Child:
         self.unmet_reason: int = -1  # index into UNMET_REASONS while unsuitably placed
         self.retry_at = math.inf
         self.pending: tuple[int, float] | None = None  # (provision index, arrival time)
-        self.token = 0  # bumped whenever the child's next event is rescheduled
+        # the pending SimPy event (any other that comes is stale), what it is, and the risks
+        # the child faced when it was drawn; the callback is set by the model on admission
+        self.event: object | None = None
+        self.next_kind = 0
+        self.next_risks: Competing | None = None
+        self.on_event: Callable[[object], None] = ignore_event
         self.fit: _Fit | None = None  # the search's cached fit for this child alone ...
         self.fit_until = 0.0  # ... valid until this time (the next age at which rules change)
 

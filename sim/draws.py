@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_right
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -74,7 +74,7 @@ class Categorical:
         self.cumulative = cum
 
     def pick(self, u: float):
-        return self.values[bisect.bisect_right(self.cumulative, u)]
+        return self.values[bisect_right(self.cumulative, u)]
 
     def mean(self) -> float:
         prev, out = 0.0, 0.0

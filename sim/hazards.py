@@ -10,13 +10,17 @@ model treats as events of their own.
 
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_right
 from dataclasses import dataclass
+from typing import Final
 
 from .ages import ADULT_AGE, BAND_EDGES, BAND_NAMES, DAYS_PER_YEAR, band_index
 from .schema import Scenario
 
-EXIT, BREAKDOWN, MOVE = 0, 1, 2
+#: What a competing risk is (Final: constants in the compiled build).
+EXIT: Final = 0
+BREAKDOWN: Final = 1
+MOVE: Final = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +32,7 @@ class Competing:
     outcomes: tuple[tuple[int, int], ...]  # (EXIT|BREAKDOWN|MOVE, index)
 
     def pick(self, u: float) -> tuple[int, int]:
-        return self.outcomes[bisect.bisect_right(self.cumulative, u * self.total)]
+        return self.outcomes[bisect_right(self.cumulative, u * self.total)]
 
 
 class HazardTable:
@@ -62,18 +66,18 @@ class HazardTable:
 
     def next_age_edge(self, age: float) -> float:
         """The next age (years) at which some rate or rule changes."""
-        i = bisect.bisect_right(self.age_edges, age)
+        i = bisect_right(self.age_edges, age)
         return self.age_edges[i] if i < len(self.age_edges) else ADULT_AGE
 
     def next_tic_edge(self, years_in_care: float) -> float:
-        i = bisect.bisect_right(self.tic_edges, years_in_care)
+        i = bisect_right(self.tic_edges, years_in_care)
         return self.tic_edges[i] if i < len(self.tic_edges) else float("inf")
 
     # ------------------------------------------------------------------ rates
 
     def competing(self, placement: int, age: float, needs: int, years_in_care: float) -> Competing:
-        age_step = bisect.bisect_right(self.age_edges, age)
-        tic_step = bisect.bisect_right(self.tic_edges, years_in_care)
+        age_step = bisect_right(self.age_edges, age)
+        tic_step = bisect_right(self.tic_edges, years_in_care)
         return self.at(placement, age_step, needs, tic_step, age, years_in_care)
 
     def at(

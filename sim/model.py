@@ -3,17 +3,19 @@
 Mechanisms only: every number comes from the scenario. Each child's story is a chain of
 SimPy timeouts, one pending at a time, for the earliest of its competing events; when
 something outside the child changes its situation (its home closes, its carer leaves),
-the child's token is bumped and the stale timeout is ignored. Monthly figures come from
+the child's next event is rescheduled and the stale timeout is ignored when it comes. Monthly figures come from
 one process that reads running totals, not from a log of events.
 """
 
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_right
+import gc
 import math
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from functools import partial
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import simpy
@@ -21,7 +23,7 @@ from simpy.events import URGENT, Event, Timeout
 
 from .ages import ADULT_AGE, AGE_BANDS, DAYS_PER_YEAR
 from .calendar import Calendar
-from .child import Child
+from .child import Child, ignore_event
 from .draws import Categorical, Uniforms, draw
 from .hazards import BREAKDOWN, EXIT, MOVE, shared_table
 from .matching import Profile
@@ -44,6 +46,32 @@ except ImportError:  # pure Python: the decorator only matters to a compiled bui
 
 #: A SimPy process: a generator of the events it waits for.
 Process = Generator[Event, Any, None]
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a replication sets up and runs.
+
+    A replication holds thousands of long-lived objects (children, households, pending
+    events) that the collector would walk again and again (about a seventh of a compiled
+    run), yet running one makes no reference cycles: what it frees, reference counting
+    frees (tests/test_behaviour.py checks). The model's own object graph is a cycle and
+    is collected after the run as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+#: What a child's next event is (Child.next_kind).
+_NOTHING: Final = 0  # nothing more within the run
+_HAZARD: Final = 1  # one of the competing risks (exit, breakdown, planned move)
+_AGE_18: Final = 2
+_RETRY: Final = 3  # look again for a suitable placement
+_OFFER: Final = 4  # a provider's offer arrives
 
 #: Random streams of a replication, one per mechanism, always spawned in this order.
 STREAMS = ("population", "arrivals", "uasc", "supply")
@@ -70,7 +98,7 @@ class Model:
         # per provision: (recruitment, deregistration) seeds
         self._supply_seeds = [x.spawn(2) for x in seeds["supply"].spawn(len(scenario.provision))]
         self._dereg_rng = [Uniforms(np.random.default_rng(x[1])) for x in self._supply_seeds]
-        self.env = simpy.Environment()
+        self.env = simpy.Environment(initial_time=0.0)  # a float clock from the start
         self.months = max(1, round(years * 12))
         self.cal = Calendar(scenario.scenario.start_date, self.months)
         self.end = self.cal.end  # read at every scheduling: a plain attribute, not a property
@@ -99,6 +127,8 @@ class Model:
         self.hazards = shared_table(scenario)
         self.search = Search(self)
         self.exit_names = [*scenario.exits, "age_18"]
+        #: by exit route: the chance that a foster carer stops fostering when a child leaves
+        self._carer_leaves = [r.carer_leaves_probability for r in scenario.exits.values()]
         self.location_of = [LOCATIONS.index(p.spec.location) for p in self.prov]
 
         self.children: dict[int, Child] = {}
@@ -117,13 +147,14 @@ class Model:
         self._i_entries_uasc = L.i("entries", "uasc")
         self._i_exit = [L.i("exits", r) for r in self.exit_names]
         self._i_exits_total = L.i("exits", "total")
-        self._i_move = [L.i("moves", k) for k in MOVE_KINDS]
+        self._i_move = {k: L.i("moves", k) for k in MOVE_KINDS}
         self._i_moves_total = L.i("moves", "total")
         self._i_unmet_new = [L.i("unmet_new", r) for r in UNMET_REASONS]
         self._i_splits = L.i("sibling_splits", "all")
 
-        self._setup_supply()
-        self._setup_population()
+        with collector_paused():
+            self._setup_supply()
+            self._setup_population()
         env = self.env
         env.process(self._arrivals())
         if scenario.entries.uasc.per_year > 0:
@@ -133,6 +164,7 @@ class Model:
                 env.process(self._recruitment(p))
         env.process(self._home_schedule())
         self._snapshot_columns()
+        self._setup_entry_rate()
         env.process(self._monthly())
 
     # ================================================================== running
@@ -140,7 +172,8 @@ class Model:
     def run(self) -> ReplicationResult:
         # SimPy stops before any event due at the very end of the run: such an event
         # belongs to the month after it. Then the last month-end snapshot.
-        self.env.run(until=self.cal.end)
+        with collector_paused():
+            self.env.run(until=self.cal.end)
         self._snapshot(self.months - 1)
         return ReplicationResult(
             monthly=self.monthly,
@@ -322,16 +355,28 @@ class Model:
 
     def _admit(self, c: Child) -> None:
         self.children[c.cid] = c
+        c.on_event = partial(self._fire, c)  # the callback of each of the child's events
         if c.uasc:
             self.uasc_in_care += 1
 
     # ================================================================== arrivals
 
     def _entry_rate(self, t: float) -> float:
+        """Entries per day at day t: the yearly rate, its trend, and the month's season."""
+        return self._entries_per_day * self._growth ** (t / DAYS_PER_YEAR) * self._season_by_month[
+            self.cal.month_of(t)
+        ]
+
+    def _setup_entry_rate(self) -> None:
+        """The parts of the entry rate that do not change within a month, worked out once."""
         e = self.s.entries
         season = e.seasonality
-        factor = season[self.cal.calendar_month(t)] * 12.0 / sum(season)
-        return e.per_year / DAYS_PER_YEAR * (1.0 + e.trend_per_year) ** (t / DAYS_PER_YEAR) * factor
+        self._entries_per_day = e.per_year / DAYS_PER_YEAR
+        self._growth = 1.0 + e.trend_per_year
+        first = self.cal.start.month - 1  # calendar month (0 = January) of the first month
+        self._season_by_month = [
+            season[(first + m) % 12] * 12.0 / sum(season) for m in range(self.months)
+        ]
 
     def _arrivals(self) -> Process:
         """Sibling groups arrive as a Poisson process with trend and seasonality (thinning)."""
@@ -351,7 +396,7 @@ class Model:
         env = self.env
         while True:
             yield Timeout(env, rng.exponential(1.0 / lam_max))
-            t = self.env._now
+            t: float = self.env._now
             accept = rng.random() * lam_max < self._entry_rate(t) / mean_size
             if not accept:
                 continue
@@ -384,7 +429,7 @@ class Model:
             n = int(rng.poisson(u.per_year * u.rota_days / DAYS_PER_YEAR))
             if u.cap is not None:
                 n = min(n, max(0, u.cap - self.uasc_in_care))
-            t = self.env._now
+            t: float = self.env._now
             for _ in range(n):
                 lo, hi = AGE_BANDS[bands.pick(uniforms.random())]
                 age = lo + (hi - lo) * uniforms.random()
@@ -479,13 +524,13 @@ class Model:
         reason: int,
         move_kind: str | None,
     ) -> None:
-        t = self.env._now
+        t: float = self.env._now
         from_pid = self.pids[c.placement] if c.placement >= 0 else None
         flows = self._flows
         if c.placement >= 0:
             self._vacate(c)
             if move_kind is not None:
-                flows[self._i_move[MOVE_KINDS.index(move_kind)]] += 1
+                flows[self._i_move[move_kind]] += 1
                 flows[self._i_moves_total] += 1
         p.add_child(t, c, unit, sole=self.sole[c.needs])
         c.placement = p.index
@@ -523,7 +568,7 @@ class Model:
             c.pending = None
 
     def _unmet_change(self, reason: int, delta: int) -> None:
-        t = self.env._now
+        t: float = self.env._now
         dt = t - self._unmet_t
         if dt > 0:
             for i, n in enumerate(self.unmet_count):
@@ -540,21 +585,21 @@ class Model:
         waiting time is found by spending one exponential draw of cumulative hazard across
         those pieces: one SimPy event per thing that happens, none per birthday.
         """
-        c.token += 1
-        t = self.env._now
+        c.event = None  # whatever was pending is stale from now on
+        t: float = self.env._now
         end = self.end
-        hard, what = end, ""
+        hard, what = end, _NOTHING
         if c.retry_at < hard:
-            hard, what = c.retry_at, "retry"
+            hard, what = c.retry_at, _RETRY
         if c.pending is not None and c.pending[1] < hard:
-            hard, what = c.pending[1], "offer"
+            hard, what = c.pending[1], _OFFER
         haz = self.hazards
         age_edges, tic_edges = haz.age_edges, haz.tic_edges_inf
         dob, entered = c.dob, c.entered
         grid = haz.grid[c.placement * self.n_needs + c.needs]
         # nudge past an edge we are standing on, so rounding cannot find it twice
-        a = bisect.bisect_right(age_edges, (t - dob) / DAYS_PER_YEAR + 1e-7)
-        k = bisect.bisect_right(tic_edges, (t - entered) / DAYS_PER_YEAR + 1e-7)
+        a = bisect_right(age_edges, (t - dob) / DAYS_PER_YEAR + 1e-7)
+        k = bisect_right(tic_edges, (t - entered) / DAYS_PER_YEAR + 1e-7)
         budget = -math.log(1.0 - c.life.random())  # cumulative hazard until the next event
         s = t
         while True:
@@ -574,7 +619,7 @@ class Model:
             if comp.total > 0:
                 wait = budget / comp.total
                 if s + wait < seg_end:
-                    t_next, kind = s + wait, "hazard"
+                    t_next, kind = s + wait, _HAZARD
                     break
                 budget -= comp.total * (seg_end - s)
             if seg_end >= hard:
@@ -582,30 +627,31 @@ class Model:
                 break
             if seg_end == t_age:
                 if age_edges[a] >= ADULT_AGE:
-                    t_next, kind = seg_end, "age_18"
+                    t_next, kind = seg_end, _AGE_18
                     break
                 a += 1
             if seg_end == t_tic:
                 k += 1
             s = seg_end
-        if t_next >= end or not kind:
+        if t_next >= end or kind == _NOTHING:
             return  # nothing more happens to this child within the run
-        # Timeout itself, not env.timeout: that goes through a descriptor on every call
-        ev = Timeout(self.env, max(0.0, t_next - t))
-        ev.callbacks.append(partial(self._fire, c, c.token, kind, comp))
+        c.next_kind = kind
+        c.next_risks = comp
+        # Timeout itself, not env.timeout: that goes through a descriptor on every call.
+        # The callback is the child's own, made once (`_admit`): the event carries nothing.
+        ev = Timeout(self.env, t_next - t if t_next > t else 0.0)
+        ev.callbacks.append(c.on_event)
+        c.event = ev
 
-    def _fire(self, c: Child, token: int, what: str, comp: Any, _event: Any = None) -> None:
-        if token != c.token or not c.in_care:
+    def _fire(self, c: Child, event: Event) -> None:
+        """The child's pending event has come (unless a later change made it stale)."""
+        if event is not c.event or not c.in_care:
             return  # superseded by a later change
+        c.event = None
         self.n_events += 1
-        if what == "age_18":
-            self._leave(c, len(self.exit_names) - 1)
-        elif what == "retry":
-            self._retry(c)
-        elif what == "offer":
-            self._offer_arrives(c)
-        else:
-            kind, idx = comp.pick(c.life.random())
+        what = c.next_kind
+        if what == _HAZARD:
+            kind, idx = c.next_risks.pick(c.life.random())  # type: ignore[union-attr]
             if kind == EXIT:
                 self._leave(c, idx)
             elif kind == BREAKDOWN:
@@ -614,6 +660,12 @@ class Model:
                 self._rehome(c, "breakdown")
             elif kind == MOVE:
                 self._planned_move(c, idx)
+        elif what == _AGE_18:
+            self._leave(c, len(self.exit_names) - 1)
+        elif what == _RETRY:
+            self._retry(c)
+        elif what == _OFFER:
+            self._offer_arrives(c)
 
     def _retry(self, c: Child) -> None:
         """A child in an unsuitable placement: look again."""
@@ -663,14 +715,15 @@ class Model:
     # ================================================================== leaving care
 
     def _leave(self, c: Child, exit_idx: int) -> None:
-        t = self.env._now
+        t: float = self.env._now
         p = self.prov[c.placement]
         unit = c.unit
         name = self.exit_names[exit_idx]
         self._release_pending(c)
         self._vacate(c)
         c.in_care = False
-        c.token += 1
+        c.event = None
+        c.on_event = ignore_event  # the model's callback holds the child: a cycle
         del self.children[c.cid]
         if c.uasc:
             self.uasc_in_care -= 1
@@ -679,7 +732,7 @@ class Model:
         if self.events is not None:
             self._log("exit", c.cid, name, p.pid)
         if name == "age_18":
-            sp = getattr(p.spec, "staying_put_probability", 0.0)
+            sp = p.staying_put_probability
             if sp > 0 and c.life.random() < sp and (unit is None or unit.is_open):
                 p.start_staying_put(t, unit)
                 self._log("staying_put_start", c.cid, p.pid, unit.uid if unit else None)
@@ -687,13 +740,13 @@ class Model:
                 ev = self.env.timeout(years * DAYS_PER_YEAR)
                 ev.callbacks.append(lambda _e: self._end_staying_put(c, p, unit))
             return
-        route = self.s.exits[name]
+        carer_leaves = self._carer_leaves[exit_idx]
         if (
-            route.carer_leaves_probability > 0
+            carer_leaves > 0
             and unit is not None
             and p.kind == "foster"
             and unit.is_open
-            and c.life.random() < route.carer_leaves_probability
+            and c.life.random() < carer_leaves
         ):
             self._close(p, unit)
 
@@ -717,61 +770,76 @@ class Model:
             self._snapshot(m)
 
     def _snapshot_columns(self) -> None:
+        """Where each month-end figure goes in a row of `monthly` (worked out once)."""
         L = self.layout
-        self._ix: dict[str, Any] = {
-            "in_care": [L.i("in_care", p.pid) for p in self.prov],
-            "days": [L.i("child_days", p.pid) for p in self.prov],
-            "cost": [L.i("cost", p.pid) for p in self.prov],
-            "places": {p.index: L.i("places", p.pid) for p in self.prov if p.has_units},
-            "vacancies": {p.index: L.i("vacancies", p.pid) for p in self.prov if p.has_units},
-            "households": {
-                p.index: L.i("households", p.pid) for p in self.prov if p.kind == "foster"
-            },
-            "location": [L.i("in_care_by_location", loc) for loc in LOCATIONS],
-            "unmet": [L.i("unmet_children", r) for r in UNMET_REASONS],
-            "unmet_days": [L.i("unmet_child_days", r) for r in UNMET_REASONS],
-        }
+        self._col_in_care = [L.i("in_care", p.pid) for p in self.prov]
+        self._col_days = [L.i("child_days", p.pid) for p in self.prov]
+        self._col_cost = [L.i("cost", p.pid) for p in self.prov]
+        self._col_places = [L.i("places", p.pid) if p.has_units else -1 for p in self.prov]
+        self._col_vacancies = [L.i("vacancies", p.pid) if p.has_units else -1 for p in self.prov]
+        self._col_households = [
+            L.i("households", p.pid) if p.kind == "foster" else -1 for p in self.prov
+        ]
+        self._col_location = [
+            L.i("in_care_by_location", LOCATIONS[self.location_of[p.index]]) for p in self.prov
+        ]
+        self._col_unmet = [L.i("unmet_children", r) for r in UNMET_REASONS]
+        self._col_unmet_days = [L.i("unmet_child_days", r) for r in UNMET_REASONS]
+        self._col_totals = (
+            L.i("cost", "staying_put"),
+            L.i("staying_put", "all"),
+            L.i("cost", "total"),
+            L.i("in_care", "total"),
+            L.i("uasc_in_care", "all"),
+            L.i("unmet_children", "total"),
+            L.i("unmet_child_days", "total"),
+        )
 
     def _snapshot(self, m: int) -> None:
-        """Month-end figures: stocks now, and the time integrals since the last snapshot."""
-        L, ix = self.layout, self._ix
-        t = self.env._now
-        row = self.monthly[m]
-        row += self._flows
+        """Month-end figures: stocks now, and the time integrals since the last snapshot.
+
+        The row is built as a list and stored in `monthly` once: setting numpy elements
+        one at a time costs far more than the arithmetic.
+        """
+        t: float = self.env._now
+        row = self._flows  # this month's counts so far, then the stocks and integrals
         self._flows = [0.0] * len(self.layout)
         year = m // 12
         total_cost = 0.0
         sp_days_all = 0.0
         sp_all = 0
         for p in self.prov:
+            i = p.index
             child_days, place_days, sp_days = p.flush(t)
             self.child_days_total += child_days
             cost = (place_days if p.per_place else child_days) * p.price(year) / 7.0
-            row[ix["in_care"][p.index]] = p.children
-            row[ix["days"][p.index]] = child_days
-            row[ix["cost"][p.index]] = cost
-            row[ix["location"][self.location_of[p.index]]] += p.children
+            row[self._col_in_care[i]] = p.children
+            row[self._col_days[i]] = child_days
+            row[self._col_cost[i]] = cost
+            row[self._col_location[i]] += p.children
             total_cost += cost
             sp_days_all += sp_days
             sp_all += p.staying_put
             if p.has_units:
-                row[ix["places"][p.index]] = p.places
-                row[ix["vacancies"][p.index]] = p.vacancies
+                row[self._col_places[i]] = p.places
+                row[self._col_vacancies[i]] = p.vacancies
             if p.kind == "foster":
-                row[ix["households"][p.index]] = len(p.units)
+                row[self._col_households[i]] = len(p.units)
         sp_cost = sp_days_all * self.s.leaving_care.staying_put_weekly_cost / 7.0
-        row[L.i("cost", "staying_put")] = sp_cost
-        row[L.i("staying_put", "all")] = sp_all
-        row[L.i("cost", "total")] = total_cost + sp_cost
-        row[L.i("in_care", "total")] = len(self.children)
-        row[L.i("uasc_in_care", "all")] = self.uasc_in_care
+        c_sp_cost, c_sp, c_cost, c_in_care, c_uasc, c_unmet, c_unmet_days = self._col_totals
+        row[c_sp_cost] = sp_cost
+        row[c_sp] = sp_all
+        row[c_cost] = total_cost + sp_cost
+        row[c_in_care] = len(self.children)
+        row[c_uasc] = self.uasc_in_care
         self._unmet_change(0, 0)  # bring the unmet integrals up to now
         for r in range(len(UNMET_REASONS)):
-            row[ix["unmet"][r]] = self.unmet_count[r]
-            row[ix["unmet_days"][r]] = self._unmet_days[r]
+            row[self._col_unmet[r]] = self.unmet_count[r]
+            row[self._col_unmet_days[r]] = self._unmet_days[r]
             self._unmet_days[r] = 0.0
-        row[L.i("unmet_children", "total")] = sum(self.unmet_count)
-        row[L.i("unmet_child_days", "total")] = sum(row[i] for i in ix["unmet_days"])
+        row[c_unmet] = sum(self.unmet_count)
+        row[c_unmet_days] = sum(row[i] for i in self._col_unmet_days)
+        self.monthly[m] = row
         if m % 12 == 11 or m == self.months - 1:
             self._year_end(year)
         self.month = min(m + 1, self.months - 1)

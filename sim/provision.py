@@ -54,9 +54,12 @@ class ProvisionState:
         self.suitable: bool = spec.suitable
         self.is_emergency = spec.kind == "emergency"
         self.compatibility: float = getattr(spec, "compatibility", 1.0)
+        # chance that a household with k occupants refuses a newcomer, by k (grown on demand)
+        self._refusal: list[float] = [0.0]
         cap = getattr(spec, "max_children", None)
         self.max_children: int = -1 if cap is None else cap  # -1: no cap
         self.sibling_offer_factor: float = getattr(spec, "sibling_offer_factor", 1.0)
+        self.staying_put_probability: float = getattr(spec, "staying_put_probability", 0.0)
         # a provider's chance of offering, by needs-level index (`needs`: the scenario's
         # levels in order); empty for households and homes, which do not make offers
         prob = getattr(spec, "offer_probability", None)
@@ -75,6 +78,14 @@ class ProvisionState:
         self.child_days = 0.0
         self.place_days = 0.0
         self.staying_put_days = 0.0
+
+    def refusal(self, occupants: int) -> float:
+        """Chance that a household or home with `occupants` refuses a newcomer: each
+        occupant accepts independently with chance `compatibility`."""
+        table = self._refusal
+        while len(table) <= occupants:
+            table.append(1.0 - self.compatibility ** len(table))
+        return table[occupants]
 
     # ------------------------------------------------------------------ integrals
 

@@ -10,10 +10,10 @@ can be explained: no capacity, capacity but no match, or the market said no.
 
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_right
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .ages import DAYS_PER_YEAR
 from .draws import draw
@@ -31,17 +31,23 @@ if TYPE_CHECKING:
     from .model import Model
     from .provision import ProvisionState, Unit
 
-NO_CAPACITY = UNMET_REASONS.index("no_capacity")
-NO_MATCH = UNMET_REASONS.index("no_match")
-DECLINED = UNMET_REASONS.index("market_declined")
+NO_CAPACITY: Final = UNMET_REASONS.index("no_capacity")
+NO_MATCH: Final = UNMET_REASONS.index("no_match")
+DECLINED: Final = UNMET_REASONS.index("market_declined")
 
 
-@dataclass(slots=True)
 class Outcome:
-    #: (provision, household/home or None, days until the offer comes) or None
-    found: tuple[ProvisionState, Unit | None, float] | None
-    #: why the better options failed (an index into UNMET_REASONS)
-    reason: int
+    """What a search found, and why the options before it failed."""
+
+    __slots__ = ("found", "reason")
+
+    def __init__(
+        self, found: tuple[ProvisionState, Unit | None, float] | None, reason: int
+    ) -> None:
+        #: (provision, household/home or None, days until the offer comes) or None
+        self.found = found
+        #: why the better options failed (an index into UNMET_REASONS)
+        self.reason = reason
 
 
 class _Fit:
@@ -94,10 +100,10 @@ class Search:
 
     def fit(self, c: Child, in_group: bool) -> _Fit:
         m = self.m
-        now = m.env._now
+        now: float = m.env._now
         if not in_group and c.fit is not None and now < c.fit_until:
             return c.fit  # the child has not crossed an age at which a rule changes
-        step = bisect.bisect_right(self.age_edges, c.age(now))
+        step = bisect_right(self.age_edges, c.age(now))
         key = (step, c.needs, c.uasc, c.disability, in_group)
         hit = self._fits.get(key)
         if hit is None:
@@ -169,7 +175,6 @@ class Search:
                 if p.is_emergency:
                     return Outcome((p, None, 0.0), reason)
                 if p.has_units:
-                    compatibility = p.compatibility
                     for unit in p.vacant.values():
                         # unit_can_host and acceptance_probability, inlined: the hot loop
                         if unit is exclude or unit.sole_blocked:
@@ -182,7 +187,7 @@ class Search:
                             return Outcome((p, unit, 0.0), reason)
                         if u < 0.0:
                             u = 1.0 - rnd.random()  # on (0, 1]
-                        refused_all *= 1.0 - compatibility**occupied
+                        refused_all *= p.refusal(occupied)
                         if refused_all < u:
                             return Outcome((p, unit, 0.0), reason)
                     continue
