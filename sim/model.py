@@ -81,6 +81,8 @@ STREAMS = ("population", "arrivals", "uasc", "supply")
 class Model:
     """One replication of one scenario."""
 
+    __deletable__ = ("search",)  # dropped by `release` (the compiled build needs this)
+
     def __init__(
         self,
         scenario: Scenario,
@@ -155,17 +157,18 @@ class Model:
         with collector_paused():
             self._setup_supply()
             self._setup_population()
-        env = self.env
-        env.process(self._arrivals())
-        if scenario.entries.uasc.per_year > 0:
-            env.process(self._uasc_rota())
-        for p in self.prov:
-            if p.kind == "foster":
-                env.process(self._recruitment(p))
-        env.process(self._home_schedule())
         self._snapshot_columns()
         self._setup_entry_rate()
-        env.process(self._monthly())
+        #: the model's SimPy processes (kept so that `release` can close them)
+        self._processes: list[Process] = [self._arrivals()]
+        if scenario.entries.uasc.per_year > 0:
+            self._processes.append(self._uasc_rota())
+        for p in self.prov:
+            if p.kind == "foster":
+                self._processes.append(self._recruitment(p))
+        self._processes += [self._home_schedule(), self._monthly()]
+        for process in self._processes:
+            self.env.process(process)
 
     # ================================================================== running
 
@@ -182,6 +185,25 @@ class Model:
             n_events=self._simpy_events(),
             child_years=self.child_days_total / DAYS_PER_YEAR,
         )
+
+    def release(self) -> None:
+        """Break the replication's reference cycles, so reference counting frees it at once.
+
+        The collector is paused while replications run (`collector_paused`); without
+        this, each finished replication would wait, whole, for the next full collection.
+        Call it once the results are taken: the model cannot run or search afterwards.
+        """
+        self.env._queue.clear()  # pending events, and the processes and callbacks they hold
+        for process in self._processes:
+            process.close()  # a waiting generator holds the model
+        for p in self.prov:
+            for unit in p.units.values():
+                unit.children.clear()  # a household <-> the children living there
+        for c in self.children.values():
+            c.unit = None
+            c.event = None
+            c.on_event = ignore_event  # the callback holds the model and the child
+        del self.search  # the search holds the model
 
     def _simpy_events(self) -> int:
         """Events SimPy scheduled in this run (the measure a bare SimPy loop is timed in).
@@ -860,4 +882,8 @@ def simulate(
     record_events: bool = False,
 ) -> ReplicationResult:
     """Run one replication and return its monthly and yearly arrays."""
-    return Model(scenario, years, seed, record_events=record_events).run()
+    model = Model(scenario, years, seed, record_events=record_events)
+    try:
+        return model.run()
+    finally:
+        model.release()

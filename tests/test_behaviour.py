@@ -419,7 +419,8 @@ def test_the_models_clock_is_simpys() -> None:
 def test_a_replication_makes_no_reference_cycles() -> None:
     """The collector is paused while a replication runs (sim.model.collector_paused): that
     is safe only while everything a run frees is freed by reference counting. With the
-    collector off throughout, a whole county replication must leave nothing for it."""
+    collector off throughout, a whole county replication must leave nothing for it, and
+    once released, next to nothing."""
     import gc
 
     from sim import load
@@ -433,5 +434,16 @@ def test_a_replication_makes_no_reference_cycles() -> None:
         m.run()
         assert m.n_events > 1000
         assert gc.collect() == 0  # while the model is alive: no garbage in cycles
+        # once released (as `simulate` does), reference counting frees the replication;
+        # only SimPy's environment and its processes (a few dozen objects) are left
+        m.release()
+        del m
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        left = {type(o).__name__ for o in gc.garbage}
+        assert not left & {"Model", "Child", "Unit", "ProvisionState", "Search", "Stream"}
+        assert len(gc.garbage) < 100
     finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
         gc.enable()
