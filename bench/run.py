@@ -125,7 +125,8 @@ def main() -> None:
           f"{args.reps / wall:.2f} reps/s, {results.n_events / wall:,.0f} events/s")
     print(f"peak memory: {peak_memory_mb():,.0f} MB")
     projected = wall * 1000 / args.reps
-    print(f"county {args.years:g}y: 1000 reps projected {projected:.1f} s on {results.workers} workers")
+    name = args.scenario.stem  # "county" for the standard workload
+    print(f"{name} {args.years:g}y: 1000 reps projected {projected:.1f} s on {results.workers} workers")
 
 
 if __name__ == "__main__":
