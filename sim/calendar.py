@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
 import datetime as dt
+from bisect import bisect_right
 
 
 def add_months(d: dt.date, n: int) -> dt.date:

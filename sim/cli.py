@@ -66,6 +66,16 @@ def _probability(text: str) -> float:
     return value
 
 
+def _seed_and_workers(parser: argparse.ArgumentParser) -> None:
+    """The options every simulating command has: which seed, how many processes."""
+    parser.add_argument(
+        "--seed", type=int, default=20240401, help="master random seed (default 20240401)"
+    )
+    parser.add_argument(
+        "--workers", type=_positive_int, default=None, help="processes to use (default: all cores)"
+    )
+
+
 def _monte_carlo_options(parser: argparse.ArgumentParser, reps: int, per: str) -> None:
     """The options run, sweep and compare share: how long, how many, which seed, where."""
     parser.add_argument(
@@ -74,12 +84,7 @@ def _monte_carlo_options(parser: argparse.ArgumentParser, reps: int, per: str) -
     parser.add_argument(
         "--reps", type=_positive_int, default=reps, help=f"replications{per} (default {reps})"
     )
-    parser.add_argument(
-        "--seed", type=int, default=20240401, help="master random seed (default 20240401)"
-    )
-    parser.add_argument(
-        "--workers", type=_positive_int, default=None, help="processes to use (default: all cores)"
-    )
+    _seed_and_workers(parser)
     parser.add_argument(
         "--engine",
         choices=("local", "dask"),
@@ -253,12 +258,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="placement code map (default: calibration/placement_map.toml)",
     )
-    b.add_argument(
-        "--seed", type=int, default=20240401, help="master random seed (default 20240401)"
-    )
-    b.add_argument(
-        "--workers", type=_positive_int, default=None, help="processes to use (default: all cores)"
-    )
+    _seed_and_workers(b)
     b.add_argument(
         "--suppress-below",
         type=int,

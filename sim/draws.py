@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
 import math
+from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from typing import Any
 

@@ -62,23 +62,7 @@ class HazardTable:
             [[None] * n_tic for _ in range(n_age)] for _ in range(len(self.specs) * len(self.needs))
         ]
 
-    # ------------------------------------------------------------------ thresholds
-
-    def next_age_edge(self, age: float) -> float:
-        """The next age (years) at which some rate or rule changes."""
-        i = bisect_right(self.age_edges, age)
-        return self.age_edges[i] if i < len(self.age_edges) else ADULT_AGE
-
-    def next_tic_edge(self, years_in_care: float) -> float:
-        i = bisect_right(self.tic_edges, years_in_care)
-        return self.tic_edges[i] if i < len(self.tic_edges) else float("inf")
-
     # ------------------------------------------------------------------ rates
-
-    def competing(self, placement: int, age: float, needs: int, years_in_care: float) -> Competing:
-        age_step = bisect_right(self.age_edges, age)
-        tic_step = bisect_right(self.tic_edges, years_in_care)
-        return self.at(placement, age_step, needs, tic_step, age, years_in_care)
 
     def at(
         self,

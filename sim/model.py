@@ -3,15 +3,15 @@
 Mechanisms only: every number comes from the scenario. Each child's story is a chain of
 SimPy timeouts, one pending at a time, for the earliest of its competing events; when
 something outside the child changes its situation (its home closes, its carer leaves),
-the child's next event is rescheduled and the stale timeout is ignored when it comes. Monthly figures come from
-one process that reads running totals, not from a log of events.
+the child's next event is rescheduled and the stale timeout is ignored when it comes.
+Monthly figures come from one process that reads running totals, not from a log of events.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 import gc
 import math
+from bisect import bisect_right
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -47,6 +47,7 @@ except ImportError:  # pure Python: the decorator only matters to a compiled bui
 #: A SimPy process: a generator of the events it waits for.
 Process = Generator[Event, Any, None]
 
+
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a replication sets up and runs.
@@ -54,8 +55,8 @@ def collector_paused() -> Iterator[None]:
     A replication holds thousands of long-lived objects (children, households, pending
     events) that the collector would walk again and again (about a seventh of a compiled
     run), yet running one makes no reference cycles: what it frees, reference counting
-    frees (tests/test_behaviour.py checks). The model's own object graph is a cycle and
-    is collected after the run as usual.
+    frees (tests/test_behaviour.py checks). The model's own object graph is a cycle:
+    `Model.release` breaks it once the results are taken.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -200,7 +201,6 @@ class Model:
             for unit in p.units.values():
                 unit.children.clear()  # a household <-> the children living there
         for c in self.children.values():
-            c.unit = None
             c.event = None
             c.on_event = ignore_event  # the callback holds the model and the child
         del self.search  # the search holds the model
@@ -385,9 +385,8 @@ class Model:
 
     def _entry_rate(self, t: float) -> float:
         """Entries per day at day t: the yearly rate, its trend, and the month's season."""
-        return self._entries_per_day * self._growth ** (t / DAYS_PER_YEAR) * self._season_by_month[
-            self.cal.month_of(t)
-        ]
+        season = self._season_by_month[self.cal.month_of(t)]
+        return self._entries_per_day * self._growth ** (t / DAYS_PER_YEAR) * season
 
     def _setup_entry_rate(self) -> None:
         """The parts of the entry rate that do not change within a month, worked out once."""
@@ -395,9 +394,8 @@ class Model:
         season = e.seasonality
         self._entries_per_day = e.per_year / DAYS_PER_YEAR
         self._growth = 1.0 + e.trend_per_year
-        first = self.cal.start.month - 1  # calendar month (0 = January) of the first month
         self._season_by_month = [
-            season[(first + m) % 12] * 12.0 / sum(season) for m in range(self.months)
+            season[self.cal.calendar_month(t)] * 12.0 / sum(season) for t in self.cal.bounds[:-1]
         ]
 
     def _arrivals(self) -> Process:
@@ -667,8 +665,8 @@ class Model:
 
     def _fire(self, c: Child, event: Event) -> None:
         """The child's pending event has come (unless a later change made it stale)."""
-        if event is not c.event or not c.in_care:
-            return  # superseded by a later change
+        if event is not c.event:
+            return  # superseded by a later change, or the child has left care
         c.event = None
         self.n_events += 1
         what = c.next_kind

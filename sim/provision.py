@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .matching import acceptance_probability
 from .schema import Provision
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ class ProvisionState:
         occupant accepts independently with chance `compatibility`."""
         table = self._refusal
         while len(table) <= occupants:
-            table.append(1.0 - self.compatibility ** len(table))
+            table.append(1.0 - acceptance_probability(self.compatibility, len(table)))
         return table[occupants]
 
     # ------------------------------------------------------------------ integrals

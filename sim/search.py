@@ -10,9 +10,8 @@ can be explained: no capacity, capacity but no match, or the market said no.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 import math
-from dataclasses import dataclass
+from bisect import bisect_right
 from typing import TYPE_CHECKING, Final
 
 from .ages import DAYS_PER_YEAR
@@ -176,7 +175,7 @@ class Search:
                     return Outcome((p, None, 0.0), reason)
                 if p.has_units:
                     for unit in p.vacant.values():
-                        # unit_can_host and acceptance_probability, inlined: the hot loop
+                        # unit_can_host, inlined: the hot loop
                         if unit is exclude or unit.sole_blocked:
                             continue
                         occupied = len(unit.children) + unit.staying_put

@@ -38,6 +38,21 @@ from sim.schema import Scenario, cross_reference_errors  # noqa: E402
 
 MINIMAL = Path(__file__).resolve().parent / "data" / "minimal.toml"
 
+#: every file a run's results folder must hold
+RUN_OUTPUTS = (
+    "replications.csv.gz",
+    "yearly.csv",
+    "summary.csv",
+    "summary_by_year.csv",
+    "summary.md",
+    "scenario.toml",
+    "run.json",
+    "chart_children_in_care.png",
+    "chart_cost.png",
+    "chart_unmet_demand.png",
+    "chart_placed_in_area.png",
+)
+
 with MINIMAL.open("rb") as _fh:
     _MINIMAL_RAW: dict[str, Any] = tomllib.load(_fh)
 

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import cli
+from conftest import RUN_OUTPUTS, cli
 
 from sim.scenario import load
 
@@ -45,19 +45,7 @@ def test_run_writes_every_output(
 ) -> None:
     out, proc = baseline_run
     assert proc.returncode == 0, proc.stderr
-    for name in [
-        "summary.md",
-        "summary.csv",
-        "summary_by_year.csv",
-        "replications.csv.gz",
-        "yearly.csv",
-        "scenario.toml",
-        "run.json",
-        "chart_children_in_care.png",
-        "chart_cost.png",
-        "chart_unmet_demand.png",
-        "chart_placed_in_area.png",
-    ]:
+    for name in RUN_OUTPUTS:
         assert (out / name).stat().st_size > 0, name
     assert "Children in care" in proc.stdout  # headline lines at the end
     assert "Traceback" not in proc.stderr

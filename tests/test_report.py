@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import RUN_OUTPUTS
 
 from sim import load, run
 from sim import report as report_module
@@ -17,19 +18,6 @@ from sim.montecarlo import Results
 from sim.report import headline_lines, write_report
 
 DATA = Path(__file__).parent / "data"
-EXPECTED = (
-    "replications.csv.gz",
-    "yearly.csv",
-    "summary.csv",
-    "summary_by_year.csv",
-    "summary.md",
-    "scenario.toml",
-    "run.json",
-    "chart_children_in_care.png",
-    "chart_cost.png",
-    "chart_unmet_demand.png",
-    "chart_placed_in_area.png",
-)
 YEARS, REPS, SEED = 2, 6, 3
 
 
@@ -49,7 +37,7 @@ def _leftovers(parent: Path) -> list[str]:
 
 
 def test_every_file_is_written(folder: Path) -> None:
-    for name in EXPECTED:
+    for name in RUN_OUTPUTS:
         assert (folder / name).stat().st_size > 0, name
     assert _leftovers(folder.parent) == []
 
@@ -162,7 +150,7 @@ def test_force_replaces_the_old_folder(results: Results, tmp_path: Path) -> None
     (out / "old.txt").write_text("old")
     write_report(results, out, force=True)
     assert not (out / "old.txt").exists()
-    assert all((out / name).exists() for name in EXPECTED)
+    assert all((out / name).exists() for name in RUN_OUTPUTS)
     assert _leftovers(tmp_path) == []
 
 

@@ -25,6 +25,8 @@ from sim.sweep import (
 ROOT = Path(__file__).resolve().parents[1]
 MINIMAL = ROOT / "tests" / "data" / "minimal.toml"
 RECRUIT = "provision.in_house_foster.recruitment_per_year"
+#: a small, quick sweep for the CLI tests
+QUICK = ("--years", "1", "--reps", "2", "--workers", "1")
 
 
 # --------------------------------------------------------------------------- parsing
@@ -241,39 +243,13 @@ def test_sweep_command_writes_three_files(tmp_path: Path) -> None:
     assert "sufficiency sweep" in md and "| 4 |" in md
     assert len(list((out / "variants").glob("*.toml"))) == 4
     assert "cost (median)" in proc.stdout  # the table at the end
-    again = cli(
-        "sweep",
-        str(MINIMAL),
-        "--vary",
-        f"{RECRUIT}=0,30",
-        "--years",
-        "1",
-        "--reps",
-        "2",
-        "--workers",
-        "1",
-        "--out",
-        str(out),
-    )
+    again = cli("sweep", str(MINIMAL), "--vary", f"{RECRUIT}=0,30", *QUICK, "--out", str(out))
     assert again.returncode == 2 and "--force" in again.stderr
 
 
 def test_invalid_value_exits_2_naming_variant_and_key(tmp_path: Path) -> None:
     out = tmp_path / "bad"
-    proc = cli(
-        "sweep",
-        str(MINIMAL),
-        "--vary",
-        f"{RECRUIT}=4,-5",
-        "--years",
-        "1",
-        "--reps",
-        "2",
-        "--workers",
-        "1",
-        "--out",
-        str(out),
-    )
+    proc = cli("sweep", str(MINIMAL), "--vary", f"{RECRUIT}=4,-5", *QUICK, "--out", str(out))
     assert proc.returncode == 2
     assert "variant 2" in proc.stderr and RECRUIT in proc.stderr
     assert "Traceback" not in proc.stderr
