@@ -22,6 +22,7 @@ HOT_PATH = [
     "sim/ages.py",
     "sim/calendar.py",
     "sim/child.py",
+    "sim/clock.py",
     "sim/draws.py",
     "sim/hazards.py",
     "sim/matching.py",

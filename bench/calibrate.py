@@ -40,14 +40,19 @@ def main() -> None:
         pl, per = placements(ds), periods(ds)
         t_build = time.perf_counter() - t
         t = time.perf_counter()
-        cal = calibrate(ds, dt.date(2023, 3, 31), load(DEFAULT_TEMPLATE), read_map(None), years_back=3)
+        cal = calibrate(
+            ds, dt.date(2023, 3, 31), load(DEFAULT_TEMPLATE), read_map(None), years_back=3
+        )
         t_fit = time.perf_counter() - t
     in_care = sum(sum(g["by_age"].values()) for g in cal.scenario["population"].values())
     print(f"synthetic data: {counts['children']:,} children, {counts['episodes']:,} episode rows "
           f"in 10 yearly files ({t_synth:.1f} s to write)")
     print(f"read and validate: {t_read:.2f} s; placements and periods: {t_build:.2f} s "
           f"({len(pl):,} placements, {len(per):,} periods)")
-    print(f"calibrate (incl. rebuilding placements): {t_fit:.2f} s; {in_care:,} children in care on 2023-03-31")
+    print(
+        f"calibrate (incl. rebuilding placements): {t_fit:.2f} s; {in_care:,} children in "
+        "care on 2023-03-31"
+    )
     print(f"calibration of 10 years of a {in_care:,}-child LA: {t_read + t_fit:.1f} s")
 
 

@@ -109,6 +109,7 @@ def ignore_event(_event: object) -> None:
 
 class Child:
     __slots__ = (
+        "age_step",
         "cid",
         "disability",
         "dob",
@@ -128,6 +129,7 @@ class Child:
         "placement",
         "placements_this_year",
         "retry_at",
+        "tic_step",
         "uasc",
         "unit",
         "unmet_reason",
@@ -167,6 +169,10 @@ class Child:
         self.next_kind = 0
         self.next_risks: Competing | None = None
         self.on_event: Callable[[object], None] = ignore_event
+        # the age and time-in-care steps of the hazard table the child was last seen in
+        # (`Model._schedule`): where the next look-up starts, as both only ever grow
+        self.age_step = 0
+        self.tic_step = 0
         self.fit: _Fit | None = None  # the search's cached fit for this child alone ...
         self.fit_until = 0.0  # ... valid until this time (the next age at which rules change)
 

@@ -1,9 +1,10 @@
 """The SimPy model: children arrive, are matched, move, and leave; supply changes.
 
 Mechanisms only: every number comes from the scenario. Each child's story is a chain of
-SimPy timeouts, one pending at a time, for the earliest of its competing events; when
-something outside the child changes its situation (its home closes, its carer leaves),
-the child's next event is rescheduled and the stale timeout is ignored when it comes.
+waits on SimPy's event queue (`clock`), one pending at a time, for the earliest of its
+competing events; when something outside the child changes its situation (its home
+closes, its carer leaves), the child's next event is rescheduled and the stale wait is
+ignored when it comes.
 Monthly figures come from one process that reads running totals, not from a log of events.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import gc
 import math
-from bisect import bisect_right
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -19,11 +19,11 @@ from typing import Any, Final
 
 import numpy as np
 import simpy
-from simpy.events import URGENT, Event, Timeout
 
 from .ages import ADULT_AGE, AGE_BANDS, DAYS_PER_YEAR
 from .calendar import Calendar
 from .child import Child, ignore_event
+from .clock import URGENT, Clock, Due
 from .draws import Categorical, Uniforms, draw
 from .hazards import BREAKDOWN, EXIT, MOVE, shared_table
 from .matching import Profile
@@ -45,7 +45,7 @@ except ImportError:  # pure Python: the decorator only matters to a compiled bui
 # time (tests/test_behaviour.py checks the two agree, should SimPy ever change).
 
 #: A SimPy process: a generator of the events it waits for.
-Process = Generator[Event, Any, None]
+Process = Generator[Due, Any, None]
 
 
 @contextmanager
@@ -102,6 +102,7 @@ class Model:
         self._supply_seeds = [x.spawn(2) for x in seeds["supply"].spawn(len(scenario.provision))]
         self._dereg_rng = [Uniforms(np.random.default_rng(x[1])) for x in self._supply_seeds]
         self.env = simpy.Environment(initial_time=0.0)  # a float clock from the start
+        self.clock = Clock(self.env)
         self.months = max(1, round(years * 12))
         self.cal = Calendar(scenario.scenario.start_date, self.months)
         self.end = self.cal.end  # read at every scheduling: a plain attribute, not a property
@@ -169,7 +170,8 @@ class Model:
                 self._processes.append(self._recruitment(p))
         self._processes += [self._home_schedule(), self._monthly()]
         for process in self._processes:
-            self.env.process(process)
+            # they yield `Due`s, which SimPy's processes take like its own events
+            self.env.process(process)  # type: ignore[arg-type]
 
     # ================================================================== running
 
@@ -269,7 +271,7 @@ class Model:
         plan.sort(key=lambda x: (x[0], x[1]))
         for t, action, p, what in plan:
             if t > self.env._now:
-                yield self.env.timeout(t - self.env._now)
+                yield self.clock.wait(t - self.env._now)
             if action == 1:
                 self._open_unit(p, what.name, what.beds)
                 continue
@@ -290,7 +292,7 @@ class Model:
         sizes = Categorical({int(k): v for k, v in spec.new_household_places.items()})  # type: ignore[union-attr]
         rng = np.random.default_rng(self._supply_seeds[p.index][0])
         while True:
-            yield self.env.timeout(rng.exponential(1.0 / rate))
+            yield self.clock.wait(rng.exponential(1.0 / rate))
             places = sizes.pick(rng.random())
             self._open_unit(p, p.pid, places)
             self._count(self.layout.i("recruited", p.pid))
@@ -304,11 +306,10 @@ class Model:
         hazard = p.spec.deregistration_per_year  # type: ignore[union-attr]
         if hazard <= 0:
             return
-        wait = self._dereg_rng[p.index].exponential(DAYS_PER_YEAR / hazard)
-        if self.env._now + wait >= self.end:
+        delay = self._dereg_rng[p.index].exponential(DAYS_PER_YEAR / hazard)
+        if self.env._now + delay >= self.end:
             return
-        ev = self.env.timeout(wait)
-        ev.callbacks.append(lambda _e: self._close(p, unit) if unit.is_open else None)
+        self.clock.after(delay, [lambda _e: self._close(p, unit) if unit.is_open else None])
 
     def _resize(self, p: ProvisionState, unit: Unit, beds: int) -> None:
         """Change a home's beds; the most recently placed children move out if it shrinks."""
@@ -413,9 +414,8 @@ class Model:
         bands = Categorical(e.age_mix)
         needs_by_band = {b: self._needs_mix(m) for b, m in e.needs_mix.items()}
         rng = Uniforms(self.rng["arrivals"])
-        env = self.env
         while True:
-            yield Timeout(env, rng.exponential(1.0 / lam_max))
+            yield self.clock.wait(rng.exponential(1.0 / lam_max))
             t: float = self.env._now
             accept = rng.random() * lam_max < self._entry_rate(t) / mean_size
             if not accept:
@@ -445,7 +445,7 @@ class Model:
         bands = Categorical(u.age_mix)
         needs = self.needs.index(u.needs) if u.needs else 0
         while True:
-            yield self.env.timeout(u.rota_days)
+            yield self.clock.wait(u.rota_days)
             n = int(rng.poisson(u.per_year * u.rota_days / DAYS_PER_YEAR))
             if u.cap is not None:
                 n = min(n, max(0, u.cap - self.uasc_in_care))
@@ -618,8 +618,18 @@ class Model:
         dob, entered = c.dob, c.entered
         grid = haz.grid[c.placement * self.n_needs + c.needs]
         # nudge past an edge we are standing on, so rounding cannot find it twice
-        a = bisect_right(age_edges, (t - dob) / DAYS_PER_YEAR + 1e-7)
-        k = bisect_right(tic_edges, (t - entered) / DAYS_PER_YEAR + 1e-7)
+        # the steps the child is in now (as bisect_right would find them): ages and years in
+        # care only grow, so the search starts from where the child's last one ended
+        x = (t - dob) / DAYS_PER_YEAR + 1e-7
+        a = c.age_step
+        while a < len(age_edges) and age_edges[a] <= x:
+            a += 1
+        c.age_step = a
+        x = (t - entered) / DAYS_PER_YEAR + 1e-7
+        k = c.tic_step
+        while tic_edges[k] <= x:  # its last edge is infinite
+            k += 1
+        c.tic_step = k
         budget = -math.log(1.0 - c.life.random())  # cumulative hazard until the next event
         s = t
         while True:
@@ -637,9 +647,9 @@ class Model:
                 (s - entered) / DAYS_PER_YEAR + 1e-7,
             )
             if comp.total > 0:
-                wait = budget / comp.total
-                if s + wait < seg_end:
-                    t_next, kind = s + wait, _HAZARD
+                gap = budget / comp.total
+                if s + gap < seg_end:
+                    t_next, kind = s + gap, _HAZARD
                     break
                 budget -= comp.total * (seg_end - s)
             if seg_end >= hard:
@@ -657,13 +667,10 @@ class Model:
             return  # nothing more happens to this child within the run
         c.next_kind = kind
         c.next_risks = comp
-        # Timeout itself, not env.timeout: that goes through a descriptor on every call.
-        # The callback is the child's own, made once (`_admit`): the event carries nothing.
-        ev = Timeout(self.env, t_next - t if t_next > t else 0.0)
-        ev.callbacks.append(c.on_event)
-        c.event = ev
+        # the callback is the child's own, made once (`_admit`): the event carries nothing
+        c.event = self.clock.after(t_next - t if t_next > t else 0.0, [c.on_event])
 
-    def _fire(self, c: Child, event: Event) -> None:
+    def _fire(self, c: Child, event: Due) -> None:
         """The child's pending event has come (unless a later change made it stale)."""
         if event is not c.event:
             return  # superseded by a later change, or the child has left care
@@ -757,8 +764,8 @@ class Model:
                 p.start_staying_put(t, unit)
                 self._log("staying_put_start", c.cid, p.pid, unit.uid if unit else None)
                 years = draw(self.s.leaving_care.staying_put_years, c.life.random)
-                ev = self.env.timeout(years * DAYS_PER_YEAR)
-                ev.callbacks.append(lambda _e: self._end_staying_put(c, p, unit))
+                end_staying_put = [lambda _e: self._end_staying_put(c, p, unit)]
+                self.clock.after(years * DAYS_PER_YEAR, end_staying_put)
             return
         carer_leaves = self._carer_leaves[exit_idx]
         if (
@@ -783,10 +790,7 @@ class Model:
         for m in range(self.months - 1):
             # urgent: the month-end figures come before anything dated the 1st of the next
             # month (a home closing on 1 April still had its children on 31 March)
-            tick = simpy.Event(self.env)
-            tick._ok, tick._value = True, None
-            self.env.schedule(tick, URGENT, self.cal.bounds[m + 1] - self.env._now)
-            yield tick
+            yield self.clock.after(self.cal.bounds[m + 1] - self.env._now, [], URGENT)
             self._snapshot(m)
 
     def _snapshot_columns(self) -> None:
