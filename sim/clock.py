@@ -31,12 +31,17 @@ Callback = Callable[[Any], None]
 
 
 class Due:
-    """An event that has happened as far as SimPy is concerned, due at a set time."""
+    """An event that has happened as far as SimPy is concerned, due at a set time.
 
-    __slots__ = ("_ok", "_value", "callbacks", "env")
+    `at` is the time it is due: what SimPy's clock reads when it comes, known to the
+    callback without asking the environment.
+    """
 
-    def __init__(self, env: simpy.Environment, callbacks: list[Callback]) -> None:
+    __slots__ = ("_ok", "_value", "at", "callbacks", "env")
+
+    def __init__(self, env: simpy.Environment, at: float, callbacks: list[Callback]) -> None:
         self.env = env
+        self.at = at
         self.callbacks: list[Callback] | None = callbacks
         self._ok = True
         self._value: Any = None
@@ -62,8 +67,9 @@ class Clock:
         The due time is `now + delay`, worked out as SimPy does, so that results are the
         same as with `env.timeout(delay)`.
         """
-        due = Due(self.env, callbacks)
-        heappush(self.queue, (self.env._now + delay, priority, next(self.eid), due))  # type: ignore[attr-defined]
+        at: float = self.env._now + delay  # type: ignore[attr-defined]
+        due = Due(self.env, at, callbacks)
+        heappush(self.queue, (at, priority, next(self.eid), due))
         return due
 
     def wait(self, delay: float) -> Due:

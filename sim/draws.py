@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -53,8 +52,22 @@ class Uniforms:
         return -math.log(1.0 - self.random()) * mean
 
 
+def first_above(cumulative: list[float], x: float) -> int:
+    """The first index whose cumulative share is above `x` (bisect_right, for short lists).
+
+    A plain scan: the mixes and competing risks it serves have a handful of entries, where
+    it beats a call to `bisect`. An `x` at or beyond the last share (which rounding could
+    give) picks the last entry.
+    """
+    i = 0
+    last = len(cumulative) - 1
+    while i < last and cumulative[i] <= x:
+        i += 1
+    return i
+
+
 class Categorical:
-    """A fixed mix (e.g. age bands of entrants) drawn with one uniform and a bisection.
+    """A fixed mix (e.g. age bands of entrants) drawn with one uniform.
 
     numpy's `choice(p=...)` re-validates the weights on every call; this does the work once.
     """
@@ -74,7 +87,7 @@ class Categorical:
         self.cumulative = cum
 
     def pick(self, u: float):
-        return self.values[bisect_right(self.cumulative, u)]
+        return self.values[first_above(self.cumulative, u)]
 
     def mean(self) -> float:
         prev, out = 0.0, 0.0

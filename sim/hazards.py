@@ -10,11 +10,11 @@ model treats as events of their own.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Final
 
 from .ages import ADULT_AGE, BAND_EDGES, BAND_NAMES, DAYS_PER_YEAR, band_index
+from .draws import first_above
 from .schema import Scenario
 
 #: What a competing risk is (Final: constants in the compiled build).
@@ -28,11 +28,11 @@ class Competing:
     """The risks a child faces in one state: total daily rate and cumulative shares."""
 
     total: float  # events per day
-    cumulative: tuple[float, ...]
+    cumulative: list[float]
     outcomes: tuple[tuple[int, int], ...]  # (EXIT|BREAKDOWN|MOVE, index)
 
     def pick(self, u: float) -> tuple[int, int]:
-        return self.outcomes[bisect_right(self.cumulative, u * self.total)]
+        return self.outcomes[first_above(self.cumulative, u * self.total)]
 
 
 class HazardTable:
@@ -121,7 +121,7 @@ class HazardTable:
         for r in per_day:
             acc += r
             cumulative.append(acc)
-        return Competing(total=acc, cumulative=tuple(cumulative), outcomes=tuple(outcomes))
+        return Competing(total=acc, cumulative=cumulative, outcomes=tuple(outcomes))
 
 
 #: Rates depend only on the scenario, so replications run in one process share the table.

@@ -40,9 +40,12 @@ except ImportError:  # pure Python: the decorator only matters to a compiled bui
         return lambda cls: cls
 
 
-# The clock is read as `env._now`, the attribute behind SimPy's `env.now` property: it is
-# read tens of thousands of times a replication, and a property costs a Python call each
-# time (tests/test_behaviour.py checks the two agree, should SimPy ever change).
+# The clock: where SimPy hands control to the model (a child's event, a callback, a
+# process waking) the model notes the time once, in `Model.now`, and everything it then
+# does reads that. It is read tens of thousands of times a replication: SimPy's `env.now`
+# is a property (a Python call) and even its attribute `env._now` is a dictionary look-up,
+# together about a twelfth of an event's work. (tests/test_behaviour.py checks that
+# `_now` and `now` agree, should SimPy ever change.)
 
 #: A SimPy process: a generator of the events it waits for.
 Process = Generator[Due, Any, None]
@@ -103,6 +106,8 @@ class Model:
         self._dereg_rng = [Uniforms(np.random.default_rng(x[1])) for x in self._supply_seeds]
         self.env = simpy.Environment(initial_time=0.0)  # a float clock from the start
         self.clock = Clock(self.env)
+        #: the time of the event being handled (see the note on the clock above)
+        self.now = 0.0
         self.months = max(1, round(years * 12))
         self.cal = Calendar(scenario.scenario.start_date, self.months)
         self.end = self.cal.end  # read at every scheduling: a plain attribute, not a property
@@ -180,6 +185,7 @@ class Model:
         # belongs to the month after it. Then the last month-end snapshot.
         with collector_paused():
             self.env.run(until=self.cal.end)
+        self._wake()
         self._snapshot(self.months - 1)
         return ReplicationResult(
             monthly=self.monthly,
@@ -216,6 +222,12 @@ class Model:
         eid = getattr(self.env, "_eid", None)
         return next(eid) if eid is not None else self.n_events
 
+    def _wake(self) -> float:
+        """SimPy has handed control to the model: note the time (see the note on the clock)."""
+        t: float = self.env._now
+        self.now = t
+        return t
+
     def _log(self, *row: Any) -> None:
         if self.events is not None:
             self.events.append((self.env._now, *row))
@@ -233,7 +245,7 @@ class Model:
     def _open_unit(self, p: ProvisionState, name: str, places: int) -> Unit:
         u = Unit(self._next_uid, name, places)
         self._next_uid += 1
-        p.open_unit(self.env._now, u)
+        p.open_unit(self.now, u)
         self._log("unit_opened", p.pid, u.uid, places)
         if p.kind == "foster":
             self._schedule_deregistration(p, u)
@@ -272,6 +284,7 @@ class Model:
         for t, action, p, what in plan:
             if t > self.env._now:
                 yield self.clock.wait(t - self.env._now)
+            self._wake()
             if action == 1:
                 self._open_unit(p, what.name, what.beds)
                 continue
@@ -293,6 +306,7 @@ class Model:
         rng = np.random.default_rng(self._supply_seeds[p.index][0])
         while True:
             yield self.clock.wait(rng.exponential(1.0 / rate))
+            self._wake()
             places = sizes.pick(rng.random())
             self._open_unit(p, p.pid, places)
             self._count(self.layout.i("recruited", p.pid))
@@ -307,20 +321,25 @@ class Model:
         if hazard <= 0:
             return
         delay = self._dereg_rng[p.index].exponential(DAYS_PER_YEAR / hazard)
-        if self.env._now + delay >= self.end:
+        if self.now + delay >= self.end:
             return
-        self.clock.after(delay, [lambda _e: self._close(p, unit) if unit.is_open else None])
+        self.clock.after(delay, [lambda _e: self._deregister(p, unit)])
+
+    def _deregister(self, p: ProvisionState, unit: Unit) -> None:
+        self._wake()
+        if unit.is_open:
+            self._close(p, unit)
 
     def _resize(self, p: ProvisionState, unit: Unit, beds: int) -> None:
         """Change a home's beds; the most recently placed children move out if it shrinks."""
-        p.resize_unit(self.env._now, unit, beds)
+        p.resize_unit(self.now, unit, beds)
         self._log("unit_resized", p.pid, unit.uid, beds)
         while unit.occupied > unit.places and unit.children:
             self._rehome(unit.children[-1], "provision_closed")
 
     def _close(self, p: ProvisionState, unit: Unit) -> None:
         """A household deregisters or a home closes: its children must move."""
-        movers = p.close_unit(self.env._now, unit)
+        movers = p.close_unit(self.now, unit)
         self._log("unit_closed", p.pid, unit.uid)
         if p.kind == "foster":
             self._count(self.layout.i("deregistered", p.pid))
@@ -416,7 +435,7 @@ class Model:
         rng = Uniforms(self.rng["arrivals"])
         while True:
             yield self.clock.wait(rng.exponential(1.0 / lam_max))
-            t: float = self.env._now
+            t = self._wake()
             accept = rng.random() * lam_max < self._entry_rate(t) / mean_size
             if not accept:
                 continue
@@ -449,7 +468,7 @@ class Model:
             n = int(rng.poisson(u.per_year * u.rota_days / DAYS_PER_YEAR))
             if u.cap is not None:
                 n = min(n, max(0, u.cap - self.uasc_in_care))
-            t: float = self.env._now
+            t = self._wake()
             for _ in range(n):
                 lo, hi = AGE_BANDS[bands.pick(uniforms.random())]
                 age = lo + (hi - lo) * uniforms.random()
@@ -476,7 +495,7 @@ class Model:
 
     def profile(self, c: Child, in_group: bool = False) -> Profile:
         return Profile(
-            age=c.age(self.env._now),
+            age=c.age(self.now),
             needs=self.needs[c.needs],
             uasc=c.uasc,
             disability=c.disability,
@@ -509,7 +528,7 @@ class Model:
             if delay > 0:
                 # the offer comes later: wait in the emergency arrangement (or stay put)
                 self.reserved[p.index] += 1
-                c.pending = (p.index, self.env._now + delay)
+                c.pending = (p.index, self.now + delay)
                 if c.placement < 0 or move_kind in ("breakdown", "provision_closed"):
                     self._place(
                         c,
@@ -528,7 +547,7 @@ class Model:
         if c.placement < 0:
             return
         old = self.prov[c.placement]
-        old.remove_child(self.env._now, c, c.unit)
+        old.remove_child(self.now, c, c.unit)
         if c.unmet_reason >= 0:
             self._unmet_change(c.unmet_reason, -1)
             c.unmet_reason = -1
@@ -544,7 +563,7 @@ class Model:
         reason: int,
         move_kind: str | None,
     ) -> None:
-        t: float = self.env._now
+        t = self.now
         from_pid = self.pids[c.placement] if c.placement >= 0 else None
         flows = self._flows
         if c.placement >= 0:
@@ -588,7 +607,7 @@ class Model:
             c.pending = None
 
     def _unmet_change(self, reason: int, delta: int) -> None:
-        t: float = self.env._now
+        t = self.now
         dt = t - self._unmet_t
         if dt > 0:
             for i, n in enumerate(self.unmet_count):
@@ -606,7 +625,7 @@ class Model:
         those pieces: one SimPy event per thing that happens, none per birthday.
         """
         c.event = None  # whatever was pending is stale from now on
-        t: float = self.env._now
+        t = self.now
         end = self.end
         hard, what = end, _NOTHING
         if c.retry_at < hard:
@@ -675,6 +694,7 @@ class Model:
         if event is not c.event:
             return  # superseded by a later change, or the child has left care
         c.event = None
+        self.now = event.at
         self.n_events += 1
         what = c.next_kind
         if what == _HAZARD:
@@ -706,13 +726,13 @@ class Model:
             if p.suitable and p.index != c.placement:
                 if delay > 0:
                     self.reserved[p.index] += 1
-                    c.pending = (p.index, self.env._now + delay)
+                    c.pending = (p.index, self.now + delay)
                     c.retry_at = math.inf
                     self._schedule(c)
                     return
                 self._place(c, p, unit, suitable=True, reason=0, move_kind="found_suitable")
                 return
-        c.retry_at = self.env._now + self.retry_days
+        c.retry_at = self.now + self.retry_days
         self._schedule(c)
 
     def _offer_arrives(self, c: Child) -> None:
@@ -733,7 +753,7 @@ class Model:
         p, unit, delay = outcome.found
         if delay > 0:
             self.reserved[p.index] += 1
-            c.pending = (p.index, self.env._now + delay)
+            c.pending = (p.index, self.now + delay)
             self._schedule(c)
             return
         self._log("planned_move", c.cid, move.name)
@@ -742,7 +762,7 @@ class Model:
     # ================================================================== leaving care
 
     def _leave(self, c: Child, exit_idx: int) -> None:
-        t: float = self.env._now
+        t = self.now
         p = self.prov[c.placement]
         unit = c.unit
         name = self.exit_names[exit_idx]
@@ -778,9 +798,10 @@ class Model:
             self._close(p, unit)
 
     def _end_staying_put(self, c: Child, p: ProvisionState, unit: Unit | None) -> None:
+        t = self._wake()
         if unit is not None and not unit.is_open:
             return  # the household closed and the arrangement ended with it
-        p.end_staying_put(self.env._now, unit)
+        p.end_staying_put(t, unit)
         self._log("staying_put_end", c.cid, p.pid, unit.uid if unit else None)
 
     # ================================================================== monthly figures
@@ -791,6 +812,7 @@ class Model:
             # urgent: the month-end figures come before anything dated the 1st of the next
             # month (a home closing on 1 April still had its children on 31 March)
             yield self.clock.after(self.cal.bounds[m + 1] - self.env._now, [], URGENT)
+            self._wake()
             self._snapshot(m)
 
     def _snapshot_columns(self) -> None:
@@ -825,7 +847,7 @@ class Model:
         The row is built as a list and stored in `monthly` once: setting numpy elements
         one at a time costs far more than the arithmetic.
         """
-        t: float = self.env._now
+        t = self.now
         row = self._flows  # this month's counts so far, then the stocks and integrals
         self._flows = [0.0] * len(self.layout)
         year = m // 12

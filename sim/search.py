@@ -99,7 +99,7 @@ class Search:
 
     def fit(self, c: Child, in_group: bool) -> _Fit:
         m = self.m
-        now: float = m.env._now
+        now = m.now
         if not in_group and c.fit is not None and now < c.fit_until:
             return c.fit  # the child has not crossed an age at which a rule changes
         step = bisect_right(self.age_edges, c.age(now))

@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 from conftest import ROOT, RecordingModel, minimal_raw, scenario_from
 
-from sim import run, simulate
+from sim import load, run, simulate
 from sim.ages import BAND_NAMES, DAYS_PER_YEAR
 from sim.calendar import Calendar
 from sim.metrics import Layout
+from sim.model import Model
 
 ALL_BANDS = list(BAND_NAMES)
 
@@ -416,15 +417,41 @@ def test_the_models_clock_is_simpys() -> None:
     assert seen[-1][0] > 300
 
 
+def test_the_model_notes_the_time_wherever_simpy_hands_it_control() -> None:
+    """`Model.now` is set where SimPy wakes the model (a child's event, a callback, a
+    process) and read everywhere else: at every recorded action of every kind, it must be
+    SimPy's own clock. Darlington's baseline has homes opening and closing, carers
+    leaving, staying put and offers from providers."""
+    kinds: dict[str, int] = {}
+
+    class Checking(Model):
+        def _log(self, *row) -> None:
+            assert self.now == self.env.now, (row[0], self.now, self.env.now)
+            kinds[row[0]] = kinds.get(row[0], 0) + 1
+            super()._log(*row)
+
+    for name in ("darlington/baseline.toml", "bench/county.toml"):
+        Checking(load(ROOT / "scenarios" / name).model, 5, 2, record_events=True).run()
+    for kind in (
+        "entry",
+        "placed",
+        "exit",
+        "breakdown",
+        "unit_opened",
+        "unit_closed",
+        "staying_put_start",
+        "staying_put_end",
+        "sibling_split",
+    ):
+        assert kinds.get(kind, 0) > 0, kind
+
+
 def test_a_replication_makes_no_reference_cycles() -> None:
     """The collector is paused while a replication runs (sim.model.collector_paused): that
     is safe only while everything a run frees is freed by reference counting. With the
     collector off throughout, a whole county replication must leave nothing for it, and
     once released, next to nothing."""
     import gc
-
-    from sim import load
-    from sim.model import Model
 
     s = load(ROOT / "scenarios" / "bench" / "county.toml").model
     gc.collect()

@@ -74,4 +74,5 @@ def test_a_due_is_processed_once_and_then_marked_as_processed() -> None:
     assert isinstance(due, Due) and due.callbacks is not None
     env.run()
     assert calls == [3.0]
+    assert due.at == 3.0  # the time it came, known to its callback
     assert due.callbacks is None  # SimPy's mark of a processed event

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.child import BUFFERED, SEED_SIZE, Stream
-from sim.draws import Uniforms
+from sim.draws import Uniforms, first_above
 
 M1, M2 = 4294967087, 4294944443
 
@@ -90,3 +92,15 @@ def test_take_gives_the_same_values_as_random(block: int, sizes: list[int], seed
     for n in sizes:
         assert a.take(n) == [b.random() for _ in range(n)]
         assert a.random() == b.random()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.floats(0.0, 1.0), min_size=1, max_size=8).map(sorted),
+    st.floats(0.0, 1.0),
+)
+def test_first_above_is_bisect_right_within_the_list(cumulative: list[float], x: float) -> None:
+    """The scan that picks from mixes and competing risks finds what bisect_right finds
+    (or the last entry, where bisect_right would run off the end)."""
+    expected = min(bisect.bisect_right(cumulative, x), len(cumulative) - 1)
+    assert first_above(cumulative, x) == expected
