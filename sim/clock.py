@@ -16,7 +16,7 @@ changed it fails loudly there rather than quietly here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from heapq import heappush
 from typing import Any, Final
 
@@ -51,27 +51,32 @@ class Clock:
     """Puts `Due`s on one environment's queue.
 
     Holds the queue and the event counter, which SimPy creates once per environment and
-    never replaces, so that scheduling needs no attribute look-ups on the environment.
+    never replaces, so that scheduling needs no look-ups on the environment; `at` takes
+    the due time from a caller that knows the time already (`Model.now`).
     """
 
-    __slots__ = ("eid", "env", "queue")
+    __slots__ = ("env", "next_id", "queue")
 
     def __init__(self, env: simpy.Environment) -> None:
         self.env = env
         self.queue: list[Any] = env._queue  # type: ignore[attr-defined]
-        self.eid: Iterator[int] = env._eid  # type: ignore[attr-defined]
+        #: SimPy's own event-id counter, shared so that ties are broken as SimPy would
+        self.next_id: Callable[[], int] = env._eid.__next__  # type: ignore[attr-defined]
+
+    def at(self, when: float, callbacks: list[Callback], priority: int = NORMAL) -> Due:
+        """A `Due` at time `when` (not before now) that will call `callbacks`.
+
+        For results identical to `env.timeout(delay)`, pass `when` as now + delay, added
+        in that order, as SimPy does.
+        """
+        due = Due(self.env, when, callbacks)
+        heappush(self.queue, (when, priority, self.next_id(), due))
+        return due
 
     def after(self, delay: float, callbacks: list[Callback], priority: int = NORMAL) -> Due:
-        """A `Due` `delay` days from now (delay >= 0) that will call `callbacks`.
-
-        The due time is `now + delay`, worked out as SimPy does, so that results are the
-        same as with `env.timeout(delay)`.
-        """
-        at: float = self.env._now + delay  # type: ignore[attr-defined]
-        due = Due(self.env, at, callbacks)
-        heappush(self.queue, (at, priority, next(self.eid), due))
-        return due
+        """A `Due` `delay` days from now (delay >= 0) that will call `callbacks`."""
+        return self.at(self.env._now + delay, callbacks, priority)  # type: ignore[attr-defined]
 
     def wait(self, delay: float) -> Due:
         """What a process yields to wait `delay` days (delay >= 0)."""
-        return self.after(delay, [], NORMAL)
+        return self.at(self.env._now + delay, [], NORMAL)  # type: ignore[attr-defined]

@@ -323,7 +323,7 @@ class Model:
         delay = self._dereg_rng[p.index].exponential(DAYS_PER_YEAR / hazard)
         if self.now + delay >= self.end:
             return
-        self.clock.after(delay, [lambda _e: self._deregister(p, unit)])
+        self.clock.at(self.now + delay, [lambda _e: self._deregister(p, unit)])
 
     def _deregister(self, p: ProvisionState, unit: Unit) -> None:
         self._wake()
@@ -686,8 +686,9 @@ class Model:
             return  # nothing more happens to this child within the run
         c.next_kind = kind
         c.next_risks = comp
-        # the callback is the child's own, made once (`_admit`): the event carries nothing
-        c.event = self.clock.after(t_next - t if t_next > t else 0.0, [c.on_event])
+        # the callback is the child's own, made once (`_admit`): the event carries nothing;
+        # due at now + delay, summed as SimPy's timeouts do
+        c.event = self.clock.at(t + (t_next - t if t_next > t else 0.0), [c.on_event])
 
     def _fire(self, c: Child, event: Due) -> None:
         """The child's pending event has come (unless a later change made it stale)."""
@@ -785,7 +786,7 @@ class Model:
                 self._log("staying_put_start", c.cid, p.pid, unit.uid if unit else None)
                 years = draw(self.s.leaving_care.staying_put_years, c.life.random)
                 end_staying_put = [lambda _e: self._end_staying_put(c, p, unit)]
-                self.clock.after(years * DAYS_PER_YEAR, end_staying_put)
+                self.clock.at(t + years * DAYS_PER_YEAR, end_staying_put)
             return
         carer_leaves = self._carer_leaves[exit_idx]
         if (
@@ -905,9 +906,14 @@ def simulate(
     seed: int | np.random.SeedSequence,
     record_events: bool = False,
 ) -> ReplicationResult:
-    """Run one replication and return its monthly and yearly arrays."""
-    model = Model(scenario, years, seed, record_events=record_events)
-    try:
-        return model.run()
-    finally:
-        model.release()
+    """Run one replication and return its monthly and yearly arrays.
+
+    The collector stays paused from set-up to release: paused for each phase alone, it
+    ran a collection over the new population as each phase ended.
+    """
+    with collector_paused():
+        model = Model(scenario, years, seed, record_events=record_events)
+        try:
+            return model.run()
+        finally:
+            model.release()

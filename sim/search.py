@@ -11,7 +11,6 @@ can be explained: no capacity, capacity but no match, or the market said no.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from typing import TYPE_CHECKING, Final
 
 from .ages import DAYS_PER_YEAR
@@ -93,7 +92,9 @@ class Search:
         for rule in self.rules:
             edges |= {rule.when.min_age, rule.when.max_age}
         self.age_edges = sorted(edges)
-        self._fits: dict[tuple[int, int, bool, bool, bool], _Fit] = _shared_fits(model.s)
+        self.n_needs = len(model.needs)
+        #: by profile, coded as one number (`fit`): an int key hashes for nothing
+        self._fits: dict[int, _Fit] = _shared_fits(model.s)
         # a sibling group's passes depend only on its members' fits and the order asked for
         self._group_passes: dict[tuple, tuple[tuple[int, ...], ...]] = {}
 
@@ -102,8 +103,13 @@ class Search:
         now = m.now
         if not in_group and c.fit is not None and now < c.fit_until:
             return c.fit  # the child has not crossed an age at which a rule changes
-        step = bisect_right(self.age_edges, c.age(now))
-        key = (step, c.needs, c.uasc, c.disability, in_group)
+        # the age step (bisect_right, by a scan: the edges are few)
+        edges = self.age_edges
+        age = c.age(now)
+        step = 0
+        while step < len(edges) and edges[step] <= age:
+            step += 1
+        key = ((step * self.n_needs + c.needs) * 2 + c.uasc) * 4 + c.disability * 2 + in_group
         hit = self._fits.get(key)
         if hit is None:
             pr = m.profile(c, in_group=in_group)
@@ -113,7 +119,6 @@ class Search:
             hit = self._fits[key] = _Fit(order, strict, last)
         if not in_group:
             c.fit = hit
-            edges = self.age_edges
             c.fit_until = c.dob + edges[step] * DAYS_PER_YEAR if step < len(edges) else math.inf
         return hit
 
