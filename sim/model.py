@@ -44,8 +44,8 @@ except ImportError:  # pure Python: the decorator only matters to a compiled bui
 # process waking) the model notes the time once, in `Model.now`, and everything it then
 # does reads that. It is read tens of thousands of times a replication: SimPy's `env.now`
 # is a property (a Python call) and even its attribute `env._now` is a dictionary look-up,
-# together about a twelfth of an event's work. (tests/test_behaviour.py checks that
-# `_now` and `now` agree, should SimPy ever change.)
+# read about five times an event. tests/test_behaviour.py checks that `Model.now` is
+# SimPy's clock at every recorded action, and that `_now` and `now` agree.
 
 #: A SimPy process: a generator of the events it waits for.
 Process = Generator[Due, Any, None]
@@ -101,9 +101,18 @@ class Model:
         # mechanism in an option leaves the others' random numbers untouched
         seeds = dict(zip(STREAMS, ss.spawn(len(STREAMS)), strict=True))
         self.rng = {k: np.random.default_rng(v) for k, v in seeds.items() if k != "supply"}
-        # per provision: (recruitment, deregistration) seeds
-        self._supply_seeds = [x.spawn(2) for x in seeds["supply"].spawn(len(scenario.provision))]
-        self._dereg_rng = [Uniforms(np.random.default_rng(x[1])) for x in self._supply_seeds]
+        # per foster provision, by index: (recruitment, deregistration) seeds. Every
+        # provision keeps its place in the spawn order; the others change supply on set
+        # dates, not by chance, so their streams are never made (0.4 ms a replication).
+        supply = seeds["supply"].spawn(len(scenario.provision))
+        self._supply_seeds = {
+            i: x.spawn(2)
+            for i, (x, spec) in enumerate(zip(supply, scenario.provision.values(), strict=True))
+            if spec.kind == "foster"
+        }
+        self._dereg_rng = {
+            i: Uniforms(np.random.default_rng(x[1])) for i, x in self._supply_seeds.items()
+        }
         self.env = simpy.Environment(initial_time=0.0)  # a float clock from the start
         self.clock = Clock(self.env)
         #: the time of the event being handled (see the note on the clock above)
@@ -326,6 +335,7 @@ class Model:
         self.clock.at(self.now + delay, [lambda _e: self._deregister(p, unit)])
 
     def _deregister(self, p: ProvisionState, unit: Unit) -> None:
+        """A household's drawn time to leave fostering has come (unless it closed already)."""
         self._wake()
         if unit.is_open:
             self._close(p, unit)
