@@ -73,10 +73,6 @@ class Clock:
         heappush(self.queue, (when, priority, self.next_id(), due))
         return due
 
-    def after(self, delay: float, callbacks: list[Callback], priority: int = NORMAL) -> Due:
-        """A `Due` `delay` days from now (delay >= 0) that will call `callbacks`."""
-        return self.at(self.env._now + delay, callbacks, priority)  # type: ignore[attr-defined]
-
     def wait(self, delay: float) -> Due:
         """What a process yields to wait `delay` days (delay >= 0)."""
         return self.at(self.env._now + delay, [], NORMAL)  # type: ignore[attr-defined]

@@ -4,8 +4,8 @@ Mechanisms only: every number comes from the scenario. Each child's story is a c
 waits on SimPy's event queue (`clock`), one pending at a time, for the earliest of its
 competing events; when something outside the child changes its situation (its home
 closes, its carer leaves), the child's next event is rescheduled and the stale wait is
-ignored when it comes.
-Monthly figures come from one process that reads running totals, not from a log of events.
+ignored when it comes. Monthly figures come from one process that reads running totals,
+not from a log of events.
 """
 
 from __future__ import annotations
@@ -129,7 +129,6 @@ class Model:
         self.events: list[tuple] | None = [] if record_events else None
         #: every child ever created, for writing synthetic child-level data (synth903)
         self.all_children: list[Child] | None = [] if keep_children else None
-        self.n_events = 0
 
         self.pids = list(scenario.provision)
         self.needs = list(scenario.needs)
@@ -228,8 +227,7 @@ class Model:
         Read from the environment's event-id counter; child events that turned out stale
         are included, as they cost the event loop the same.
         """
-        eid = getattr(self.env, "_eid", None)
-        return next(eid) if eid is not None else self.n_events
+        return self.clock.next_id()
 
     def _wake(self) -> float:
         """SimPy has handed control to the model: note the time (see the note on the clock)."""
@@ -292,7 +290,7 @@ class Model:
         plan.sort(key=lambda x: (x[0], x[1]))
         for t, action, p, what in plan:
             if t > self.env._now:
-                yield self.clock.wait(t - self.env._now)
+                yield self.clock.at(t, [])
             self._wake()
             if action == 1:
                 self._open_unit(p, what.name, what.beds)
@@ -706,7 +704,6 @@ class Model:
             return  # superseded by a later change, or the child has left care
         c.event = None
         self.now = event.at
-        self.n_events += 1
         what = c.next_kind
         if what == _HAZARD:
             kind, idx = c.next_risks.pick(c.life.random())  # type: ignore[union-attr]
@@ -822,7 +819,7 @@ class Model:
         for m in range(self.months - 1):
             # urgent: the month-end figures come before anything dated the 1st of the next
             # month (a home closing on 1 April still had its children on 31 March)
-            yield self.clock.after(self.cal.bounds[m + 1] - self.env._now, [], URGENT)
+            yield self.clock.at(self.cal.bounds[m + 1], [], URGENT)
             self._wake()
             self._snapshot(m)
 

@@ -458,8 +458,7 @@ def test_a_replication_makes_no_reference_cycles() -> None:
     gc.disable()
     try:
         m = Model(s, 3.0, 5)
-        m.run()
-        assert m.n_events > 1000
+        assert m.run().n_events > 1000
         assert gc.collect() == 0  # while the model is alive: no garbage in cycles
         # once released (as `simulate` does), reference counting frees the replication;
         # only SimPy's environment and its processes (a few dozen objects) are left

@@ -44,7 +44,7 @@ def _run(plan: list[tuple[float, bool, bool]], ours: bool) -> list[tuple[float, 
         if in_process:
             env.process(process(i, delay))
         elif ours:
-            clock.after(delay, [record(i)], URGENT if urgent else NORMAL)
+            clock.at(env.now + delay, [record(i)], URGENT if urgent else NORMAL)
         elif urgent:
             ev = simpy.Event(env)
             ev._ok, ev._value = True, None
@@ -70,7 +70,7 @@ def test_priorities_are_simpys() -> None:
 def test_a_due_is_processed_once_and_then_marked_as_processed() -> None:
     env = simpy.Environment()
     calls: list[float] = []
-    due = Clock(env).after(3.0, [lambda e: calls.append(env.now)])
+    due = Clock(env).at(3.0, [lambda e: calls.append(env.now)])
     assert isinstance(due, Due) and due.callbacks is not None
     env.run()
     assert calls == [3.0]
