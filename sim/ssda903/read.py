@@ -393,17 +393,21 @@ def _short(exc: Exception) -> str:
 
 
 def _dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse dd/mm/yyyy and yyyy-mm-dd (never month-first). Returns (dates, bad mask)."""
+    """Parse dd/mm/yyyy and yyyy-mm-dd (never month-first). Returns (dates, bad mask).
+
+    A midnight time after the date ("15/04/2010 00:00", "2010-04-15T00:00:00") is what
+    spreadsheet exports write for a date cell; it is read as the date.
+    """
     s = s.astype(str).str.strip()
     out = pd.Series(pd.NaT, index=s.index, dtype=DT)
-    uk = s.str.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}")
-    iso = s.str.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}(?:[ T]00:00(?::00(?:\.0+)?)?)?")
+    midnight = r"(?:[ T]00:00(?::00(?:\.0+)?)?)?"
+    uk = s.str.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}" + midnight)
+    iso = s.str.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}" + midnight)
+    day = s.str.split(r"[ T]", regex=True).str[0]
     if uk.any():
-        out[uk] = pd.to_datetime(s[uk], format="%d/%m/%Y", errors="coerce").astype(DT)
+        out[uk] = pd.to_datetime(day[uk], format="%d/%m/%Y", errors="coerce").astype(DT)
     if iso.any():
-        out[iso] = pd.to_datetime(
-            s[iso].str.split(r"[ T]", regex=True).str[0], format="%Y-%m-%d", errors="coerce"
-        ).astype(DT)
+        out[iso] = pd.to_datetime(day[iso], format="%Y-%m-%d", errors="coerce").astype(DT)
     bad = (s != "") & out.isna()
     return out, bad
 
@@ -493,7 +497,10 @@ def _header(frames: list[pd.DataFrame], sources: list[_Source], log: _Log) -> pd
     best_dob = h[h["DOB"].notna()].groupby("CHILD")["DOB"].last()
     best_sex = h[h["SEX"] != ""].groupby("CHILD")["SEX"].last()
     h = h[latest].copy()
-    h["DOB"] = h["DOB"].fillna(h["CHILD"].map(best_dob)).astype(DT)
+    # reindex, not map: pandas' map with an empty datetime Series (no child has a date of
+    # birth that could be read) raises "Cannot cast DatetimeArray to dtype float64"
+    earlier = pd.Series(best_dob.reindex(h["CHILD"]).to_numpy(), index=h.index, dtype=DT)
+    h["DOB"] = h["DOB"].fillna(earlier).astype(DT)
     h["SEX"] = h["SEX"].where(h["SEX"] != "", h["CHILD"].map(best_sex)).fillna("")
     return h[cols].sort_values("CHILD", kind="stable").reset_index(drop=True)
 

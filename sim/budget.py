@@ -1,0 +1,210 @@
+"""What a run will cost this machine, worked out before it starts.
+
+A run asked for by mistake (`--reps 100000000`, a typo in `--years`) used to grow until
+the kernel killed it, taking a shared machine's memory with it. Before simulating, the
+commands estimate the run's memory, disk and time from the scenario's shape and from one
+short pilot replication timed on this machine, and refuse a run that cannot fit (memory
+or disk beyond what is free) or ask for `--yes` when it would take long or take most of
+the machine's memory.
+
+The per-value figures below were measured on Darlington's baseline (99 series a month):
+200 replications of 5 years peaked at 167 MB, 2,000 at 456 MB, so about 27 bytes of
+memory per stored value (replication x month x series, mostly the yearly tables the
+report builds with pandas), and wrote 141 MB of outputs beside an 8-byte-a-value
+temporary store, about 20 bytes of disk per value. The estimates round these up; they are
+meant to tell a run of minutes from one of days, not to predict to the second.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+from .metrics import Layout
+from .model import simulate
+from .schema import Scenario
+
+#: Memory this process needs whatever the run: Python, numpy, pandas, matplotlib.
+BASE_MEMORY = 250 * 2**20
+#: Memory each worker process needs besides its replications (its own interpreter).
+WORKER_MEMORY = 150 * 2**20
+#: Bytes of memory and of disk per stored value (replication x month x series): see above.
+MEMORY_PER_VALUE = 32
+DISK_PER_VALUE = 24
+#: Estimated time above which a run needs --yes (a scheduled job can always pass it).
+LONG_RUN_SECONDS = 2 * 3600
+#: Share of the free memory above which a run needs --yes (others use this machine too).
+MEMORY_SHARE_ASK = 0.5
+#: Share of the free memory or disk a run may never go beyond: it would be killed or
+#: fill the disk part way through.
+SHARE_REFUSE = 0.9
+#: Longest pilot replication (years): long enough to include a year's events.
+PILOT_YEARS = 0.5
+
+
+class ResourceError(UserError):
+    """The run would not fit this machine, or needs the user to say they mean it."""
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What this machine has free now (None where it cannot be read)."""
+
+    memory_free: int | None
+    disk_free: int | None
+    cpus: int
+
+    @classmethod
+    def here(cls, out: Path | None = None) -> Machine:
+        return cls(
+            memory_free=_memory_available(),
+            disk_free=_disk_free([Path(tempfile.gettempdir()), *([out] if out else [])]),
+            cpus=os.cpu_count() or 1,
+        )
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A run's expected peak memory (this process and its workers), disk and wall time."""
+
+    memory: int
+    disk: int
+    seconds: float
+    workers: int
+
+    def describe(self) -> str:
+        return (
+            f"about {size_text(self.memory)} of memory, {size_text(self.disk)} of disk and "
+            f"{duration_text(self.seconds)} on {self.workers} worker(s)"
+        )
+
+
+def estimate(
+    scenarios: Sequence[Scenario],
+    years: float,
+    reps: int,
+    workers: int | None,
+    held_at_once: int | None = None,
+) -> Estimate:
+    """The cost of running each scenario `reps` times over `years`.
+
+    `held_at_once` is how many scenarios' results are kept in memory together (compare
+    keeps all of them to pair them up; a sweep keeps one at a time); default all.
+    """
+    months = max(1, round(years * 12))
+    workers = max(1, min(workers or os.cpu_count() or 1, reps))
+    values = [reps * months * len(Layout.for_scenario(s)) for s in scenarios]
+    held = sorted(values, reverse=True)[: held_at_once or len(values)]
+    pilots: dict[int, float] = {}  # a sweep repeats one scenario: time it once
+    per_rep = [pilots.setdefault(id(s), 0.0) or _pilot(pilots, s, years) for s in scenarios]
+    seconds = sum(p * reps for p in per_rep) / workers
+    return Estimate(
+        memory=BASE_MEMORY + WORKER_MEMORY * workers + MEMORY_PER_VALUE * sum(held),
+        disk=DISK_PER_VALUE * sum(values),
+        seconds=seconds,
+        workers=workers,
+    )
+
+
+def check(est: Estimate, yes: bool, machine: Machine | None = None) -> None:
+    """Refuse a run the machine cannot hold; ask for --yes before a very long or big one."""
+    m = machine or Machine.here()
+    advice = "Use fewer --reps or --years"
+    if m.memory_free is not None and est.memory > SHARE_REFUSE * m.memory_free:
+        raise ResourceError(
+            f"this run would need {size_text(est.memory)} of memory and this machine has "
+            f"{size_text(m.memory_free)} free. {advice}."
+        )
+    if m.disk_free is not None and est.disk > SHARE_REFUSE * m.disk_free:
+        raise ResourceError(
+            f"this run would write about {size_text(est.disk)} (results and a temporary "
+            f"store) and the disk has {size_text(m.disk_free)} free. {advice}."
+        )
+    if yes:
+        return
+    if est.seconds > LONG_RUN_SECONDS:
+        raise ResourceError(
+            f"this run would take {duration_text(est.seconds)} on {est.workers} worker(s) "
+            f"(estimated from a pilot replication). Add --yes to run it anyway, or use "
+            f"fewer --reps or --years."
+        )
+    if m.memory_free is not None and est.memory > MEMORY_SHARE_ASK * m.memory_free:
+        raise ResourceError(
+            f"this run would take {size_text(est.memory)} of this machine's "
+            f"{size_text(m.memory_free)} free memory. Add --yes to run it anyway, or use "
+            f"fewer --reps or --years."
+        )
+
+
+def _pilot(cache: dict[int, float], scenario: Scenario, years: float) -> float:
+    cache[id(scenario)] = seconds = _pilot_seconds(scenario, years)
+    return seconds
+
+
+def _pilot_seconds(scenario: Scenario, years: float) -> float:
+    """Seconds for one replication of `years`, timed on a shorter pilot and scaled.
+
+    The pilot's set-up (building the starting population) is scaled with its events, so
+    the figure errs on the long side. Its seed is its own: no replication's numbers change.
+    """
+    pilot = min(years, PILOT_YEARS)
+    started = time.perf_counter()
+    simulate(scenario, pilot, np.random.SeedSequence(0))
+    return (time.perf_counter() - started) * years / pilot
+
+
+def _memory_available() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _disk_free(paths: Sequence[Path]) -> int | None:
+    """Free space on the fullest of the disks these paths (or their parents) are on."""
+    free: list[int] = []
+    for p in paths:
+        p = Path(p).absolute()
+        while not p.exists() and p != p.parent:
+            p = p.parent
+        try:
+            free.append(shutil.disk_usage(p).free)
+        except OSError:
+            continue
+    return min(free) if free else None
+
+
+def size_text(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def duration_text(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "for ever"
+    if seconds < 90:
+        return f"about {seconds:.0f} seconds"
+    if seconds < 90 * 60:
+        return f"about {seconds / 60:.0f} minutes"
+    if seconds < 48 * 3600:
+        return f"about {seconds / 3600:.1f} hours"
+    return f"about {seconds / 86400:,.0f} days"
