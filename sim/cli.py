@@ -366,6 +366,8 @@ def _validate(args: argparse.Namespace) -> int:
             f"{children} children at {m.scenario.start_date}, "
             f"{m.entries.per_year:g} entries a year"
         )
+        for text in s.warnings:  # valid, but probably not what was meant
+            print(f"warning: {text}", file=sys.stderr)
     return worst
 
 
@@ -389,6 +391,9 @@ def _run(args: argparse.Namespace) -> int:
     from .scenario import load
 
     scenario = load(args.scenario)
+    if not args.quiet:
+        for text in scenario.warnings:
+            print(f"warning: {text}", file=sys.stderr)
     out = args.out or Path("results") / args.scenario.stem
     if out.exists() and not args.force:
         raise OutputExistsError(f"{out} already exists; use --force to replace it, or choose --out")
@@ -558,6 +563,9 @@ def _compare(args: argparse.Namespace) -> int:
     check_free(out, args.force)
     files = [args.baseline, *args.options]
     scenarios = [load(f) for f in files]  # every file checked before anything runs
+    if not args.quiet:
+        for text in dict.fromkeys(w for s in scenarios for w in s.warnings):
+            print(f"warning: {text}", file=sys.stderr)
     rank_by = [m.strip() for m in args.rank_by.split(",") if m.strip()]
     interactive = sys.stderr.isatty() and not args.quiet
     if not args.quiet:

@@ -13,13 +13,168 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from .ages import BAND_NAMES
 
 NonNeg = Annotated[float, Field(ge=0)]
 Prob = Annotated[float, Field(ge=0, le=1)]
 PosInt = Annotated[int, Field(ge=1)]
+
+
+class WholeTable:
+    """Schema marker: a table that `extends` replaces whole instead of merging key by key.
+
+    A table of shares describes one whole (they add up to 1): an option that writes its own
+    age mix means that mix, not the base file's bands plus its own. `sim.scenario` finds
+    every place marked with this by walking the schema, so marking a type is all it takes.
+    """
+
+    def __repr__(self) -> str:
+        return "WholeTable()"
+
+
+WHOLE = WholeTable()
+#: Shares that must add up to 1 (checked by `_check_shares`); replaced whole by `extends`.
+Shares = Annotated[dict[str, Prob], WHOLE]
+
+
+def _q(name: object) -> str:
+    """A name from the file, quoted and clipped: a message never repeats much of a file."""
+    text = str(name)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(_q(n).strip("'\"") for n in names[:12])
+    return shown + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+
+
+def _number(v: float) -> str:
+    """A number as a person writes it: 1,000,000,000 rather than 1e+09."""
+    if float(v).is_integer() and abs(v) < 1e15:
+        return f"{int(v):,}"
+    return f"{v:,.6g}"
+
+
+def _at_most(limit: float, unit: str, why: str) -> AfterValidator:
+    """An upper bound with its reason: a figure far beyond any council's is a typo (or
+    would exhaust memory when simulated), and the message says what a real one looks like."""
+
+    def check(v: float) -> float:
+        if v > limit:
+            raise ValueError(
+                f"{_number(v)} is not plausible: at most {_number(limit)} {unit} ({why})"
+            )
+        return v
+
+    return AfterValidator(check)
+
+
+def _at_least(limit: float, unit: str, why: str) -> AfterValidator:
+    """A lower bound with its reason (see `_at_most`)."""
+
+    def check(v: float) -> float:
+        if v < limit:
+            raise ValueError(
+                f"{_number(v)} is not plausible: at least {_number(limit)} {unit} ({why})"
+            )
+        return v
+
+    return AfterValidator(check)
+
+
+# Plausible bounds. They are far above any single council's figure (so no real scenario
+# meets them) and stop a typo such as `per_year = 1e9` from validating and then exhausting
+# memory. National figures are from shared/facts.md (section in brackets).
+#: Entries to care, England: 33,000 (2023), 33,050 (2024), 32,270 (2025) [facts §1].
+EntriesPerYear = Annotated[
+    float,
+    Field(ge=0),
+    _at_most(
+        10_000,
+        "entries a year",
+        "England has about 33,000 entries to care a year in all; "
+        "a single council's are in the tens or hundreds",
+    ),
+]
+#: UASC starting care, England: 7,090 in 2023, 21% of all starters [facts §2].
+UascPerYear = Annotated[
+    float,
+    Field(ge=0),
+    _at_most(
+        5_000,
+        "UASC a year",
+        "England had 7,090 unaccompanied asylum-seeking children start care in 2023 in all",
+    ),
+]
+#: Children looked after, England: 81,770 on 31 March 2025 [facts §1].
+MAX_CHILDREN = 20_000
+CHILDREN_WHY = (
+    "England had 81,770 children in care in all on 31 March 2025; a single council has hundreds"
+)
+ChildCount = Annotated[int, Field(ge=0), _at_most(MAX_CHILDREN, "children", CHILDREN_WHY)]
+#: Fostering households, England: 42,190 in 2024/25 [facts §7].
+HouseholdCount = Annotated[
+    int,
+    Field(ge=0),
+    _at_most(
+        10_000,
+        "households",
+        "England had 42,190 fostering households in all in 2024/25; "
+        "a single council has tens or hundreds",
+    ),
+]
+#: Newly approved mainstream fostering households, England: 4,055 in 2023/24 [facts §7].
+RecruitmentPerYear = Annotated[
+    float,
+    Field(ge=0),
+    _at_most(
+        1_000,
+        "households a year",
+        "England approves about 4,000 new mainstream fostering households a year in all",
+    ),
+]
+#: Mainstream children's homes average about 3.6 places (2025) [facts §9]; a block of
+#: supported flats may have tens.
+Beds = Annotated[
+    int,
+    Field(ge=1),
+    _at_most(
+        1_000,
+        "beds in one home",
+        "the average children's home in England has about 3.6 places; "
+        "list each home or block separately",
+    ),
+]
+#: The highest single placement in the LGA's 2023 high-cost survey: £63,000 a week [facts §8].
+WeeklyCost = Annotated[
+    float,
+    Field(ge=0),
+    _at_most(
+        100_000,
+        "pounds a week",
+        "the most expensive placement in the LGA's 2023 survey cost £63,000 a week",
+    ),
+]
+#: A hazard per child (or household) per year: 0.2 is about one in five a year.
+Rate = Annotated[
+    float,
+    Field(ge=0),
+    _at_most(
+        365,
+        "a year",
+        "rates are per child per year, e.g. 0.2 for about one in five a year; "
+        "365 would be once a day",
+    ),
+]
 
 
 class Strict(BaseModel):
@@ -57,7 +212,11 @@ class Uniform(Strict):
         return self
 
 
-Distribution = Annotated[Fixed | Exponential | LogNormal | Uniform, Field(discriminator="dist")]
+#: One whole distribution: `extends` replaces it whole (a `fixed` delay written over a base
+#: `lognormal` one must not keep the base's `median` and `sigma`).
+Distribution = Annotated[
+    Fixed | Exponential | LogNormal | Uniform, Field(discriminator="dist"), WHOLE
+]
 
 
 def _check_shares(shares: dict[str, float], what: str) -> None:
@@ -70,7 +229,7 @@ def _check_bands(keys: Mapping[str, object], what: str, complete: bool = False) 
     unknown = [k for k in keys if k not in BAND_NAMES]
     if unknown:
         raise ValueError(
-            f"{what}: unknown age band {unknown[0]!r}; expected one of {', '.join(BAND_NAMES)}"
+            f"{what}: unknown age band {_q(unknown[0])}; expected one of {', '.join(BAND_NAMES)}"
         )
     if complete:
         missing = [b for b in BAND_NAMES if b not in keys]
@@ -118,10 +277,14 @@ class NeedsLevel(Strict):
 
 
 class Uasc(Strict):
-    per_year: NonNeg = 0.0
-    rota_days: Annotated[float, Field(gt=0)] = 28.0
+    per_year: UascPerYear = 0.0
+    rota_days: Annotated[
+        float,
+        Field(gt=0),
+        _at_least(1, "day", "National Transfer Scheme referrals come on a rota of days or weeks"),
+    ] = 28.0
     cap: Annotated[int, Field(ge=0)] | None = None
-    age_mix: dict[str, Prob] = Field(default_factory=lambda: {"16-17": 1.0})
+    age_mix: Shares = Field(default_factory=lambda: {"16-17": 1.0})
     needs: str | None = None
 
     @model_validator(mode="after")
@@ -132,13 +295,18 @@ class Uasc(Strict):
 
 
 class Entries(Strict):
-    per_year: NonNeg
-    trend_per_year: Annotated[float, Field(gt=-1)] = 0.0
+    #: Children (not sibling groups) starting care in a year, not counting UASC.
+    per_year: EntriesPerYear
+    trend_per_year: Annotated[
+        float,
+        Field(gt=-1),
+        _at_most(1, "a year", "1 means entries double every year; -0.1 means 10% fewer a year"),
+    ] = 0.0
     seasonality: list[NonNeg] = Field(default_factory=lambda: [1.0] * 12)
-    age_mix: dict[str, Prob]
-    needs_mix: dict[str, dict[str, Prob]]
+    age_mix: Shares
+    needs_mix: dict[str, Shares]
     disability_share: Prob = 0.0
-    sibling_group_size: dict[str, Prob] = Field(default_factory=lambda: {"1": 1.0})
+    sibling_group_size: Shares = Field(default_factory=lambda: {"1": 1.0})
     uasc: Uasc = Field(default_factory=Uasc)
 
     @model_validator(mode="after")
@@ -156,7 +324,7 @@ class Entries(Strict):
             _check_shares(mix, f"needs_mix for {band}")
         for size in self.sibling_group_size:
             if not size.isdigit() or not 1 <= int(size) <= 8:
-                raise ValueError(f"sibling_group_size key {size!r} must be a group size 1-8")
+                raise ValueError(f"sibling_group_size key {_q(size)} must be a group size 1-8")
         _check_shares(self.sibling_group_size, "sibling_group_size shares")
         return self
 
@@ -164,8 +332,8 @@ class Entries(Strict):
 class PopulationGroup(Strict):
     """Children already living in one provision on the start date."""
 
-    by_age: dict[str, Annotated[int, Field(ge=0)]]
-    needs: dict[str, Prob] | None = None
+    by_age: dict[str, ChildCount]
+    needs: Shares | None = None
     uasc_share: Prob = 0.0
     disability_share: Prob = 0.0
     #: How long these children have already been in care is not known from counts: it is
@@ -176,24 +344,30 @@ class PopulationGroup(Strict):
     @model_validator(mode="after")
     def _mix(self) -> PopulationGroup:
         _check_bands(self.by_age, "by_age")
+        total = sum(self.by_age.values())
+        if total > MAX_CHILDREN:
+            raise ValueError(
+                f"by_age: {_number(total)} children is not plausible: at most "
+                f"{_number(MAX_CHILDREN)} ({CHILDREN_WHY})"
+            )
         if self.needs is not None:
             _check_shares(self.needs, "needs shares")
         return self
 
 
 class Household(Strict):
-    count: Annotated[int, Field(ge=0)]
+    count: HouseholdCount
     places: Annotated[int, Field(ge=1, le=6)]
 
 
 class Resize(Strict):
     date: dt.date
-    beds: PosInt
+    beds: Beds
 
 
 class Home(Strict):
     name: str
-    beds: PosInt
+    beds: Beds
     opens: dt.date | None = None
     closes: dt.date | None = None
     #: Change the number of beds on dates (e.g. cap a home at 3 beds from April 2025).
@@ -203,12 +377,12 @@ class Home(Strict):
     def _dates(self) -> Home:
         if self.opens and self.closes and self.closes <= self.opens:
             raise ValueError(
-                f"home {self.name!r} closes ({self.closes}) before it opens ({self.opens})"
+                f"home {_q(self.name)} closes ({self.closes}) before it opens ({self.opens})"
             )
         for r in self.resize:
             if (self.opens and r.date <= self.opens) or (self.closes and r.date >= self.closes):
                 raise ValueError(
-                    f"home {self.name!r} is resized on {r.date}, outside the dates it is open"
+                    f"home {_q(self.name)} is resized on {r.date}, outside the dates it is open"
                 )
         return self
 
@@ -221,14 +395,14 @@ class ProvisionBase(Strict):
     last_resort_ages: AgeRange | None = None
     needs: list[str]
     location: Literal["in_area", "within_20_miles", "beyond_20_miles"]
-    weekly_cost: NonNeg
+    weekly_cost: WeeklyCost
     price_inflation_per_year: Annotated[float, Field(ge=-0.5, le=1)] = 0.0
     #: False: a child placed here still counts as unmet demand and the search goes on.
     suitable: bool = True
     takes_sibling_groups: bool = True
     accepts_disability: bool = True
     accepts_uasc: bool = True
-    breakdown_per_year: NonNeg = 0.0
+    breakdown_per_year: Rate = 0.0
 
 
 class FosterProvision(ProvisionBase):
@@ -238,16 +412,16 @@ class FosterProvision(ProvisionBase):
     cost_basis: Literal["per_child"] = "per_child"
     compatibility: Prob = 1.0
     households: list[Household] = Field(default_factory=list)
-    recruitment_per_year: NonNeg = 0.0
-    new_household_places: dict[str, Prob] = Field(default_factory=lambda: {"2": 1.0})
-    deregistration_per_year: NonNeg = 0.0
+    recruitment_per_year: RecruitmentPerYear = 0.0
+    new_household_places: Shares = Field(default_factory=lambda: {"2": 1.0})
+    deregistration_per_year: Rate = 0.0
     staying_put_probability: Prob = 0.0
 
     @model_validator(mode="after")
     def _mix(self) -> FosterProvision:
         for k in self.new_household_places:
             if not k.isdigit() or not 1 <= int(k) <= 6:
-                raise ValueError(f"new_household_places key {k!r} must be a number of places 1-6")
+                raise ValueError(f"new_household_places key {_q(k)} must be a number of places 1-6")
         _check_shares(self.new_household_places, "new_household_places shares")
         return self
 
@@ -316,7 +490,11 @@ class PreferenceRule(Strict):
 
 class Matching(Strict):
     fallback: str
-    retry_days: Annotated[float, Field(gt=0)] = 7.0
+    retry_days: Annotated[
+        float,
+        Field(gt=0),
+        _at_least(1, "day", "a placement search is repeated every few days, not within a day"),
+    ] = 7.0
     preferences: list[PreferenceRule] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -346,7 +524,7 @@ class PlannedMove(Strict):
     min_age: Annotated[float, Field(ge=0, le=18)] = 0.0
     max_age: Annotated[float, Field(ge=0, le=18)] = 18.0
     needs: list[str] | None = None
-    rate_per_year: NonNeg
+    rate_per_year: Rate
 
 
 class TimeInCare(Strict):
@@ -356,7 +534,7 @@ class TimeInCare(Strict):
 
 class ExitRoute(Strict):
     label: str = ""
-    rate_per_year: dict[str, NonNeg]
+    rate_per_year: dict[str, Rate]
     #: Only children living in these provisions can leave this way (default: all) ...
     from_: list[str] | None = Field(default=None, alias="from")
     #: ... except those living in these.
@@ -380,7 +558,7 @@ class LeavingCare(Strict):
     staying_put_years: Distribution = Field(
         default_factory=lambda: Uniform(dist="uniform", low=0.5, high=3.0)
     )
-    staying_put_weekly_cost: NonNeg = 0.0
+    staying_put_weekly_cost: WeeklyCost = 0.0
 
 
 class OptionCost(Strict):
@@ -408,11 +586,11 @@ class OptionCost(Strict):
     def _sensible(self) -> OptionCost:
         if self.one_off == 0 and self.per_year == 0:
             raise ValueError(
-                f"option cost {self.item!r} has no amount: give one_off, per_year or both"
+                f"option cost {_q(self.item)} has no amount: give one_off, per_year or both"
             )
         if self.starts and self.ends and self.ends <= self.starts:
             raise ValueError(
-                f"option cost {self.item!r} ends ({self.ends}) on or before it starts "
+                f"option cost {_q(self.item)} ends ({self.ends}) on or before it starts "
                 f"({self.starts})"
             )
         return self
@@ -472,8 +650,8 @@ def cross_reference_errors(s: Scenario) -> list[tuple[Loc, str]]:
             out.append(
                 (
                     _loc(where),
-                    f"names provision {name!r}, which is not defined; "
-                    f"defined: {', '.join(sorted(provisions))}",
+                    f"names provision {_q(name)}, which is not defined; "
+                    f"defined: {_names(sorted(provisions))}",
                 )
             )
 
@@ -482,8 +660,8 @@ def cross_reference_errors(s: Scenario) -> list[tuple[Loc, str]]:
             out.append(
                 (
                     _loc(where),
-                    f"names needs level {name!r}, which is not defined; "
-                    f"defined: {', '.join(needs)}",
+                    f"names needs level {_q(name)}, which is not defined; "
+                    f"defined: {_names(list(s.needs))}",
                 )
             )
 
@@ -508,7 +686,7 @@ def cross_reference_errors(s: Scenario) -> list[tuple[Loc, str]]:
         if fb.kind != "emergency":
             add(
                 "matching.fallback",
-                f"{s.matching.fallback!r} must be a provision of kind "
+                f"{_q(s.matching.fallback)} must be a provision of kind "
                 f"'emergency' (it is {fb.kind!r})",
             )
     for i, rule in enumerate(s.matching.preferences):
@@ -540,21 +718,21 @@ def cross_reference_errors(s: Scenario) -> list[tuple[Loc, str]]:
             add(
                 f"population.{pid}",
                 f"{children} children at the start but only {places} places open in "
-                f"{pid!r} on {s.scenario.start_date}",
+                f"{_q(pid)} on {s.scenario.start_date}",
             )
     start = s.scenario.start_date
     for i, c in enumerate(s.option_costs):
         if c.starts is not None and c.starts < start:
             add(
                 f"option_costs[{i}].starts",
-                f"option cost {c.item!r} starts on {c.starts}, before the scenario starts "
+                f"option cost {_q(c.item)} starts on {c.starts}, before the scenario starts "
                 f"({start}); costs before the start are not counted, so start it on or "
                 "after the start date",
             )
         if c.ends is not None and c.ends <= start:
             add(
                 f"option_costs[{i}].ends",
-                f"option cost {c.item!r} ends on {c.ends}, on or before the scenario "
+                f"option cost {_q(c.item)} ends on {c.ends}, on or before the scenario "
                 f"starts ({start})",
             )
     if "age_18" in s.exits:
@@ -563,6 +741,70 @@ def cross_reference_errors(s: Scenario) -> list[tuple[Loc, str]]:
     if len(emergencies) > 1:
         add(
             "provision",
-            f"only one provision may be of kind 'emergency' (found {', '.join(emergencies)})",
+            f"only one provision may be of kind 'emergency' (found {_names(emergencies)})",
         )
+    return out
+
+
+#: A newcomer is accepted into a home with k residents with chance compatibility ** k
+#: (every resident must accept them: `matching.acceptance_probability`). Below this chance
+#: a bed is rarely filled: a search reaches a given home only for children whose
+#: preference list gets that far, and residents leave meanwhile, so occupancy settles
+#: about where acceptance falls to 1 in 5 (45 flats at compatibility 0.9 held 14 young
+#: people, where 0.9 ** 14 = 0.23).
+FILLABLE = 0.2
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def fillable_beds(compatibility: float, beds: int) -> int:
+    """How many of a home's beds can realistically be filled: one more than the largest
+    number of residents who still accept a newcomer at least 1 time in 5."""
+    k = 0
+    while k + 1 < beds and compatibility ** (k + 1) >= FILLABLE:
+        k += 1
+    return k + 1
+
+
+def advisories(s: Scenario) -> list[tuple[Loc, str]]:
+    """Things that validate but are probably not what the author meant: (key path,
+    message) pairs, shown as warnings."""
+    out: list[tuple[Loc, str]] = []
+    named = {name for rule in s.matching.preferences for name in rule.order}
+    moved_to = {name for m in s.moves for name in m.to}
+    for pid in s.provision:
+        if pid in named or pid == s.matching.fallback or pid in moved_to:
+            continue
+        already = sum(s.population[pid].by_age.values()) if pid in s.population else 0
+        stay = f" (the {already} children there at the start stay until they leave)"
+        out.append(
+            (
+                ("provision", pid),
+                f"provision {_q(pid)} is not in the order of any matching rule, so no child "
+                f"is ever placed there{stay if already else ''}; add it to the `order` of "
+                "the [[matching.preferences]] rules that should use it",
+            )
+        )
+    for pid, p in s.provision.items():
+        if not isinstance(p, HomeProvision) or p.compatibility >= 1:
+            continue
+        c = p.compatibility
+        for i, home in enumerate(p.homes):
+            beds = max([home.beds, *(r.beds for r in home.resize)])
+            n = fillable_beds(c, beds)
+            if beds <= n:
+                continue
+            out.append(
+                (
+                    ("provision", pid, "homes", i),
+                    f"home {_q(home.name)} has {beds} beds, but at compatibility {c:g} a "
+                    f"{_ordinal(n + 1)} resident is accepted less than 1 time in 5 (every "
+                    f"resident must accept a newcomer: {c:g}^{n} = {c**n:.2f}), so beds "
+                    f"above about {n} will rarely be filled; split it into smaller homes "
+                    "or raise compatibility",
+                )
+            )
     return out
