@@ -226,7 +226,7 @@ def _parse(text: str, path: Path) -> dict[str, Any]:
         problem = f"is not valid TOML: {exc}"
         if hint:
             problem += f"; {hint}"
-        raise ScenarioError(path, problem, key=key, line=line) from None
+        raise ScenarioError(path, problem, key=key and _clip(key), line=line) from None
     except RecursionError:
         data = None
     if data is None or _too_deep(data):
@@ -358,8 +358,22 @@ def _read_with_extends(
         cycle = " -> ".join(p.name for p in (*seen, resolved, base_path.resolve()))
         raise ScenarioError(path, f"'extends' makes a cycle: {cycle}", key="extends", line=line)
     base, chain = _read_with_extends(base_path, provenance, (*seen, resolved), texts, root)
+    merged = _merge(base, data)
+    # a base key under a list or whole table this file replaced is gone: an error there
+    # must not name the base file
+    for at in [at for at in provenance if not _exists(merged, at)]:
+        del provenance[at]
     provenance.update(own)
-    return _merge(base, data), (*chain, path)
+    return merged, (*chain, path)
+
+
+def _exists(data: Any, at: Path_) -> bool:
+    node = data
+    for step in at:
+        if not (isinstance(node, (dict, list)) and _has(node, step)):
+            return False
+        node = node[step]  # type: ignore[index]
+    return True
 
 
 def _record(node: Any, at: Path_, path: Path, out: dict[Path_, Path]) -> None:
@@ -424,9 +438,8 @@ def _whole_tables() -> frozenset[tuple[str, ...]]:
 
 #: Union branches pydantic names in error locations ("constrained-float", "dict[str,...]"):
 #: not keys the user wrote.
-_BRANCH = re.compile(
-    r"^(constrained-\w+|[a-z-]+\[.*\]|float|int|str|bool|date|datetime|none|function-\w+.*)$"
-)
+#: Plain type names ("float", "date") are left out: a field may be called that (`date`).
+_BRANCH = re.compile(r"^(constrained-\w+|[a-z-]+\[.*\]|function-\w+.*)$")
 #: "The value is of the wrong type" errors: from the branch of a union that the value was
 #: never meant for, they are noise beside the other branch's error.
 _TYPE_MISMATCH = {

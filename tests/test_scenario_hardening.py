@@ -331,6 +331,18 @@ def test_extends_replaces_a_delay_distribution_whole(tmp_path: Path) -> None:
     assert delay.dist == "fixed" and delay.value == 2
 
 
+def test_an_error_under_a_replaced_list_names_the_option_file(tmp_path: Path) -> None:
+    # the base's Home A has a resize with a date; the option's list replaces it whole, so a
+    # date missing there is the option's mistake, not the base file's
+    path = _option(
+        tmp_path,
+        '[provision.in_house_home]\nhomes = [{ name = "X", beds = 3, resize = [{ beds = 2 }] }]\n',
+    )
+    err = _refused(path)
+    assert err.file == str(path) and err.key == "provision.in_house_home.homes[0].resize[0].date"
+    assert "missing" in err.problem
+
+
 # --------------------------------------------------------------------------- warnings
 
 
