@@ -39,6 +39,7 @@ import pandas as pd
 
 from .ages import DAYS_PER_YEAR
 from .errors import UserError
+from .safe_text import markdown_text, spreadsheet_frame
 from .ssda903.read import Dataset
 
 if TYPE_CHECKING:
@@ -586,14 +587,14 @@ def write_markdown(bt: Backtest, path: Path, k: int) -> None:
     table = summary_table(bt)
     lines.append("| " + " | ".join(table[0]) + " |")
     lines.append("|---|" + "---:|" * (len(table[0]) - 1))
-    labels = {m.key: m.label for m in bt.metrics}
+    labels = {m.key: markdown_text(m.label) for m in bt.metrics}
     for row in table[1:]:
         lines.append("| " + " | ".join([labels[row[0]], *row[1:]]) + " |")
     lines += ["", "## Reading", "", *_reading(bt), ""]
     if bt.notes:
-        lines += ["## Notes", "", *[f"- {n}" for n in bt.notes], ""]
+        lines += ["## Notes", "", *[f"- {markdown_text(n)}" for n in bt.notes], ""]
     for m in bt.metrics:
-        lines += [f"## {m.label}", ""]
+        lines += [f"## {markdown_text(m.label)}", ""]
         what = "on the date" if m.kind == "stock" else "in the year to the date"
         lines += [
             f"| year to | actual ({what}) | simulation median (80% range) | inside? "
@@ -626,7 +627,7 @@ def write_markdown(bt: Backtest, path: Path, k: int) -> None:
             f"{sum(m.inside)} of {m.horizon} inside the 80% range; same as last year "
             f"{_pct(s['mape_naive'])}, linear trend {_pct(s['mape_trend'])}.",
             "",
-            f"![{m.label}](backtest_{m.key}.png)",
+            f"![{markdown_text(m.label)}](backtest_{m.key}.png)",
             "",
         ]
     lines += [
@@ -645,8 +646,9 @@ def write_markdown(bt: Backtest, path: Path, k: int) -> None:
 
 
 def write_csv(bt: Backtest, path: Path) -> None:
+    """backtest.csv: every metric and horizon year; labels can never start a formula."""
     df = pd.DataFrame(bt.rows())
-    df.to_csv(path, index=False, float_format="%.4g")
+    spreadsheet_frame(df).to_csv(path, index=False, float_format="%.4g")
 
 
 def _chart(bt: Backtest, m: Metric, path: Path) -> None:

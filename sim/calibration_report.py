@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .calibrate import Calibration
+from .safe_text import markdown_text
 
 
 def _count(v: float, k: int) -> str:
@@ -24,7 +25,7 @@ def write_report(
     """Write calibration.md and its charts into `folder` (which must exist)."""
     k = max(0, int(suppress_below))
     lines = [
-        f"# Calibration: {scenario_name}",
+        f"# Calibration: {markdown_text(scenario_name)}",
         "",
         f"Fitted from SSDA903 data up to {cal.at}. Counts under {k} are shown as `<{k}`."
         if k
@@ -32,7 +33,7 @@ def write_report(
         "",
         "## Notes",
         "",
-        *[f"- {n}" for n in cal.notes],
+        *[f"- {markdown_text(n)}" for n in cal.notes],
         "",
         "## Fitted numbers",
         "",
@@ -46,7 +47,7 @@ def write_report(
         interval = "" if np.isnan(f.low) else f"{f.low:.3g} to {f.high:.3g}"
         at_risk = f"{f.exposure:,.0f}" if f.exposure else ""
         events = _count(f.events, k)
-        cells = [f.key, f"{f.value:.4g}", interval, events, at_risk, f.method]
+        cells = [markdown_text(f.key), f"{f.value:.4g}", interval, events, at_risk, f.method]
         lines.append("| " + " | ".join(cells) + " |")
     pop = cal.tables.get("population")
     if pop is not None and not pop.empty:
@@ -54,19 +55,19 @@ def write_report(
             "",
             f"## Children in care on {cal.at}, by placement and age band",
             "",
-            "| provision | " + " | ".join(pop.columns) + " | total |",
+            "| provision | " + " | ".join(markdown_text(c) for c in pop.columns) + " | total |",
             "|---|" + "---|" * (len(pop.columns) + 1),
         ]
         for pid, row in pop.iterrows():
             cells = " | ".join(_count(v, k) for v in row.values)
-            lines.append(f"| {pid} | {cells} | {_count(row.sum(), k)} |")
+            lines.append(f"| {markdown_text(pid)} | {cells} | {_count(row.sum(), k)} |")
     mix = cal.tables.get("first_placement_mix")
     if mix is not None and not mix.empty:
         lines += [
             "",
             "## First placement of children entering care (not UASC), by age band",
             "",
-            "| age band | " + " | ".join(mix.columns) + " |",
+            "| age band | " + " | ".join(markdown_text(c) for c in mix.columns) + " |",
             "|---|" + "---|" * len(mix.columns),
         ]
         for band, row in mix.iterrows():
@@ -82,8 +83,8 @@ def write_report(
         ]
         for pid, row in dist.iterrows():
             lines.append(
-                f"| {pid} | {_count(row['placements'], k)} | {row['within_20']:.0%} | "
-                f"{row['median_miles']:.1f} |"
+                f"| {markdown_text(pid)} | {_count(row['placements'], k)} | "
+                f"{row['within_20']:.0%} | {row['median_miles']:.1f} |"
             )
     lines += ["", "![Entries per month](entries.png)", "", "![Exit rates](exit_rates.png)", ""]
     (folder / "calibration.md").write_text("\n".join(lines), encoding="utf-8")

@@ -33,8 +33,14 @@ Comparison fields (the Excel, HTML and notebook code is written against these na
                                   paired; row 0 is all zeros
     and, for the reports: years, seed, start_date, files, wall_seconds, rank_by, months.
 
-METRICS: dict[str, Metric] with Metric(label, unit, better) where unit is one of
-"money", "children", "child-days", "percent" and better is "lower" or "higher".
+METRICS: dict[str, Metric] with Metric(label, unit, better, sheet, short) where unit is
+one of "money", "children", "child-days", "percent", better is "lower" or "higher", sheet
+is the workbook's sheet name (at most 31 characters) and short the name in a sentence.
+
+Ranking (`rank_rule` says it in one sentence): each scenario is ranked on each criterion
+(1 is best); the overall order is by the sum of those ranks, a tie broken by the median
+difference on the first criterion, then the next; only scenarios equal on all of these
+share a rank.
 
 Year labels are financial years ("2023/24") when the scenario starts on 1 April, and
 "Jul 2023 to Jun 2024" otherwise; a part year at the end says how many months it has.
@@ -66,7 +72,17 @@ from . import __version__
 from .calendar import add_months
 from .errors import ScenarioError, UserError
 from .outputs import atomic_path
-from .presentation import change_text, duration, level_text
+from .presentation import (
+    all_hidden,
+    all_hidden_text,
+    change_text,
+    difference_hidden,
+    difference_rule,
+    duration,
+    hidden_difference_text,
+    level_text,
+)
+from .safe_text import markdown_block, markdown_text, spreadsheet_frame
 from .scenario import LoadedScenario, load
 from .schema import OptionCost, Scenario
 
@@ -81,21 +97,40 @@ class Metric:
     label: str
     unit: str  # "money", "children", "child-days" or "percent"
     better: str  # "lower" or "higher"
+    #: The workbook sheet's name: fixed and short, as Excel cuts names at 31 characters.
+    sheet: str = ""
+    #: The measure inside a sentence ("net cost"), e.g. the ranking rule.
+    short: str = ""
 
 
 METRICS: dict[str, Metric] = {
-    "net_cost": Metric("Net cost: placements plus the option's own costs", "money", "lower"),
-    "placement_cost": Metric("Cost of placements", "money", "lower"),
-    "option_cost": Metric("The option's own costs", "money", "lower"),
+    "net_cost": Metric(
+        "Net cost: placements plus the option's own costs", "money", "lower",
+        "Net cost", "net cost",
+    ),
+    "placement_cost": Metric(
+        "Cost of placements", "money", "lower", "Placement cost", "cost of placements"
+    ),
+    "option_cost": Metric(
+        "The option's own costs", "money", "lower", "Own costs", "the option's own costs"
+    ),
     "unmet_children": Metric(
-        "Children not suitably placed (average of month ends)", "children", "lower"
+        "Children not suitably placed (average of month ends)", "children", "lower",
+        "Children not placed", "children not suitably placed",
     ),
-    "unmet_child_days": Metric("Child-days not suitably placed", "child-days", "lower"),
+    "unmet_child_days": Metric(
+        "Child-days not suitably placed", "child-days", "lower",
+        "Child-days not placed", "child-days not suitably placed",
+    ),
     "pct_in_area": Metric(
-        "% of children in care placed in area (average of month ends)", "percent", "higher"
+        "% of children in care placed in area (average of month ends)", "percent", "higher",
+        "Placed in area", "% placed in area",
     ),
-    "children_3plus": Metric("Children with 3 or more placements in the year", "children", "lower"),
-}
+    "children_3plus": Metric(
+        "Children with 3 or more placements in the year", "children", "lower",
+        "3+ placements", "children with 3+ placements",
+    ),
+}  # fmt: skip
 
 #: Units counted in children (or their days): shown as "<K" below K when published.
 COUNT_METRIC_UNITS = ("children", "child-days")
@@ -141,6 +176,19 @@ class Comparison:
         """(n_options, reps, n_periods): option minus baseline, replication by replication."""
         v = self.values[_known_metric(metric)]
         return v - v[0:1]
+
+    def hides_difference(self, i: int, metric: str, period: int = -1) -> bool:
+        """Whether option i's difference from the baseline in `metric` must not be shown.
+
+        Only counts of children (and child-days) are ever hidden: when the baseline's or
+        the option's median in that period is between 1 and K-1 (`difference_hidden`).
+        """
+        unit = METRICS[metric].unit
+        if unit not in COUNT_METRIC_UNITS or self.suppress_below <= 0:
+            return False
+        v = self.values[metric]
+        levels = (_nanq(v[0, :, period], 50), _nanq(v[i, :, period], 50))
+        return difference_hidden(levels, "children", self.suppress_below)
 
     @property
     def n_years(self) -> int:
@@ -469,8 +517,10 @@ def break_even_table(cmp: Comparison) -> pd.DataFrame:
 def ranking_table(cmp: Comparison, rank_by: Sequence[str]) -> pd.DataFrame:
     """Every scenario (the baseline as 'do nothing', difference 0) ranked on each criterion.
 
-    Rank 1 is best. The overall rank orders the mean of the criterion ranks; ties share
-    the better rank.
+    Rank 1 is best. The overall order is by the sum of the criterion ranks (`rank_sum`),
+    a tie broken by the median difference on the first criterion, then the next, so that
+    "do nothing" never shares a rank with an option that costs more; only scenarios equal
+    on every one of these share a rank (`rank_rule` says so to the reader).
     """
     frame = pd.DataFrame({"option": cmp.names})
     for metric in rank_by:
@@ -478,10 +528,37 @@ def ranking_table(cmp: Comparison, rank_by: Sequence[str]) -> pd.DataFrame:
         frame[metric] = med
         ascending = METRICS[metric].better == "lower"
         frame[f"rank_{metric}"] = frame[metric].rank(method="min", ascending=ascending).astype(int)
-    mean_rank = frame[[f"rank_{m}" for m in rank_by]].mean(axis=1)
-    frame["overall_rank"] = mean_rank.rank(method="min").astype(int)
-    return frame.sort_values(["overall_rank", f"rank_{rank_by[0]}"], kind="stable").reset_index(
-        drop=True
+    frame["rank_sum"] = frame[[f"rank_{m}" for m in rank_by]].sum(axis=1).astype(int)
+    # the sort key of each scenario: rank sum, then each median with "better" first
+    keys = [
+        (int(r["rank_sum"]), *(_better_first(float(r[m]), m) for m in rank_by))
+        for _, r in frame.iterrows()
+    ]
+    frame["overall_rank"] = [1 + sum(other < key for other in keys) for key in keys]
+    return frame.sort_values(["overall_rank"], kind="stable").reset_index(drop=True)
+
+
+def _better_first(v: float, metric: str) -> float:
+    """A median as a sort key in which smaller is better (NaN, unknown, last)."""
+    if np.isnan(v):
+        return float("inf")
+    return v if METRICS[metric].better == "lower" else -v
+
+
+def rank_rule(rank_by: Sequence[str]) -> str:
+    """How the overall rank is made, in one sentence, for every output that shows it."""
+    names = [METRICS[m].short or m for m in rank_by]
+    if len(names) == 1:
+        return (
+            f"Overall rank: by the median change in {names[0]} over the whole run (1 is best); "
+            "scenarios with the same median change share a rank."
+        )
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}"
+    then = ", then in ".join(names)
+    return (
+        f"Overall rank: scenarios are ordered by the sum of their ranks on {listed} (1 is "
+        f"best on each, so the lowest sum comes first), a tie is broken by the median change "
+        f"in {then}, and only scenarios equal on all of these share a rank."
     )
 
 
@@ -567,9 +644,13 @@ def write_outputs(
 
     folder = Path(folder)
     with atomic_path(folder, force=force) as tmp:
-        published_summary(cmp).to_csv(tmp / "comparison.csv", index=False, encoding="utf-8-sig")
-        published_ranking(cmp).to_csv(tmp / "ranking.csv", index=False, encoding="utf-8-sig")
-        cmp.break_even.to_csv(tmp / "break_even.csv", index=False, encoding="utf-8-sig")
+        for name, table in (
+            ("comparison.csv", published_summary(cmp)),
+            ("ranking.csv", published_ranking(cmp)),
+            ("break_even.csv", cmp.break_even),
+        ):
+            # text from scenario files (option names) can never start a formula
+            spreadsheet_frame(table).to_csv(tmp / name, index=False, encoding="utf-8-sig")
         _write_replications_diff(cmp, tmp / "replications_diff.csv.gz")
         (tmp / "summary.md").write_text(summary_markdown(cmp, command), encoding="utf-8")
         (tmp / "compare.json").write_text(_run_info(cmp, command), encoding="utf-8")
@@ -585,22 +666,42 @@ def _suppress_cell(v: float, unit: str, k: int) -> float | str:
 
 
 def published_summary(cmp: Comparison) -> pd.DataFrame:
-    """The summary with small counts of children shown as '<K' (money and % never)."""
+    """The summary for publication: small counts '<K', hidden differences left empty.
+
+    Levels of children between 1 and K-1 read "<K"; a difference (median and interval)
+    whose baseline or option level is such a count is left empty, with the reason in the
+    `note` column; money and percentages are never suppressed.
+    """
     out = cmp.summary.copy().astype(object)
     k = cmp.suppress_below
-    cols = ["baseline_median", "option_median", "diff_median", "diff_p5", "diff_p95"]
+    notes = []
     for j, row in out.iterrows():
         unit = METRICS[row["metric"]].unit
-        for c in cols:
+        hide = unit in COUNT_METRIC_UNITS and difference_hidden(
+            (float(row["baseline_median"]), float(row["option_median"])), "children", k
+        )
+        for c in ("baseline_median", "option_median"):
             out.at[j, c] = _suppress_cell(float(row[c]), unit, k)
+        if hide:
+            for c in ("diff_median", "diff_p5", "diff_p95"):
+                out.at[j, c] = None
+        notes.append(f"difference {hidden_difference_text(k, unit)}" if hide else "")
+    out["note"] = notes
     return out
 
 
 def published_ranking(cmp: Comparison) -> pd.DataFrame:
+    """The ranking for publication: a median change of counts that must be hidden is empty.
+
+    The ranks themselves stay: they say which option is better, not by how many children.
+    """
     out = cmp.ranking.copy().astype(object)
+    index = {name: i for i, name in enumerate(cmp.names)}
     for metric in cmp.rank_by:
-        unit = METRICS[metric].unit
-        out[metric] = [_suppress_cell(float(v), unit, cmp.suppress_below) for v in out[metric]]
+        out[metric] = [
+            None if cmp.hides_difference(index[name], metric) else float(v)
+            for name, v in zip(out["option"], out[metric], strict=True)
+        ]
     return out
 
 
@@ -623,38 +724,55 @@ def _write_replications_diff(cmp: Comparison, path: Path) -> None:
             )
         )
     with gzip.open(path, "wt", compresslevel=3, encoding="utf-8", newline="") as fh:
-        pd.concat(frames, ignore_index=True).to_csv(fh, index=False)
+        spreadsheet_frame(pd.concat(frames, ignore_index=True)).to_csv(fh, index=False)
 
 
 def key_table(cmp: Comparison) -> list[str]:
     """Markdown: each measure over the whole run, baseline level and each option's change."""
     k = cmp.suppress_below
-    head = ["Measure (whole run)", f"{cmp.names[0]} (baseline, median)", *cmp.names[1:]]
+    names = [markdown_text(n) for n in cmp.names]
+    head = ["Measure (whole run)", f"{names[0]} (baseline, median)", *names[1:]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for metric, spec in METRICS.items():
         v = cmp.values[metric][:, :, -1]
         d = cmp.diff(metric)[:, :, -1]
+        counts = spec.unit in COUNT_METRIC_UNITS
+        if counts and all_hidden(_nanq(v.T, 50), "children", k):
+            lines.append(f"| {spec.label} | {all_hidden_text(k)} |" + " |" * (len(names) - 1))
+            continue
         cells = [spec.label, level_text(float(_nanq(v[0], 50)), spec.unit, k)]
         for i in range(1, len(cmp.names)):
             p5, med, p95 = (float(x) for x in _nanq(d[i], [5, 50, 95]))
             better = prob_better(d[i], spec.better)
-            cells.append(
-                f"{change_text(med, spec.unit, k)} ({change_text(p5, spec.unit, k)} to "
-                f"{change_text(p95, spec.unit, k)}); better in {better:.0%} of runs"
-            )
+            if cmp.hides_difference(i, metric):
+                change = hidden_difference_text(k, spec.unit)
+            else:
+                change = (
+                    f"{change_text(med, spec.unit)} ({change_text(p5, spec.unit)} to "
+                    f"{change_text(p95, spec.unit)})"
+                )
+            cells.append(f"{change}; better in {better:.0%} of runs")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def ranking_change(cmp: Comparison, name: str, metric: str) -> str:
+    """A scenario's median change on a ranking criterion, or why it is not shown."""
+    i = cmp.names.index(name)
+    if cmp.hides_difference(i, metric):
+        return hidden_difference_text(cmp.suppress_below, METRICS[metric].unit)
+    row = cmp.ranking[cmp.ranking["option"] == name].iloc[0]
+    return change_text(float(row[metric]), METRICS[metric].unit)
 
 
 def _ranking_md(cmp: Comparison) -> list[str]:
-    k = cmp.suppress_below
     head = ["Rank", "Option", *[f"{METRICS[m].label}: change" for m in cmp.rank_by]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, row in cmp.ranking.iterrows():
-        cells = [str(row["overall_rank"]), str(row["option"])]
-        cells += [change_text(float(row[m]), METRICS[m].unit, k) for m in cmp.rank_by]
+        cells = [str(row["overall_rank"]), markdown_text(row["option"])]
+        cells += [ranking_change(cmp, str(row["option"]), m) for m in cmp.rank_by]
         lines.append("| " + " | ".join(cells) + " |")
-    return lines
+    return [*lines, "", rank_rule(cmp.rank_by)]
 
 
 def break_even_spread(p5_year: str, p95_year: str) -> str:
@@ -671,7 +789,7 @@ def _break_even_md(cmp: Comparison) -> list[str]:
         own = float(cmp.values["option_cost"][i, 0, -1])
         spread = break_even_spread(row.p5_year, row.p95_year)
         lines.append(
-            f"| {row.option} | {money(own)} | {row.median_year} | {spread} | "
+            f"| {markdown_text(row.option)} | {money(own)} | {row.median_year} | {spread} | "
             f"{row.prob_within_horizon:.0%} |"
         )
     return lines
@@ -681,14 +799,14 @@ def summary_markdown(cmp: Comparison, command: str | None = None) -> str:
     """The page a commissioner reads first: verdicts, ranking, key table, what was run."""
     k = cmp.suppress_below
     lines = [
-        f"# Options compared with {cmp.names[0]}",
+        f"# Options compared with {markdown_text(cmp.names[0])}",
         "",
         f"Each option was run {cmp.reps} times with the same random numbers as the "
         f"baseline over {cmp.horizon} from {cmp.start_date:%B %Y}; run i of an option is "
         "compared with run i of the baseline. Intervals hold 90% of those paired "
         "differences.",
         "",
-        *[f"- {s}" for s in cmp.sentences],
+        *[f"- {markdown_text(s)}" for s in cmp.sentences],
         "",
         "## Ranking",
         "",
@@ -714,13 +832,12 @@ def summary_markdown(cmp: Comparison, command: str | None = None) -> str:
         f"sufficiency {__version__}; {cmp.wall_seconds:,.1f} seconds.",
     ]
     if command:
-        lines += ["", "```", command, "```"]
+        lines += ["", *markdown_block(command)]
     if k > 0:
         lines += [
             "",
-            f"**Small numbers:** counts of children and child-days between 1 and {k - 1} "
-            f"are shown as `<{k}` in this summary, `comparison.csv` and `ranking.csv`; "
-            "money and percentages are not suppressed. `replications_diff.csv.gz` is NOT "
+            f"**Small numbers:** {difference_rule(k)} This applies to this "
+            "summary, `comparison.csv` and `ranking.csv`. `replications_diff.csv.gz` is NOT "
             "suppressed: it is for analysts and must not be published as it is.",
         ]
     return "\n".join(lines) + "\n"

@@ -3,8 +3,10 @@
 Every chart is a matplotlib Figure (no pyplot state, white background), with labelled
 axes and units, £ with thousands separators, and option i in the same colour on every
 chart (`presentation.OPTION_COLOURS`, the baseline first). Ranges are the 90% interval
-(5th to 95th percentile of the replications), as in the comparison tables. Numbers of
-children written on a chart honour the comparison's `suppress_below`.
+(5th to 95th percentile of the replications), as in the comparison tables. A difference
+of counts of children that the tables hide (`Comparison.hides_difference`) is not drawn
+either: its row says why. Money axes have few, short ticks (`presentation.money_axis`), so
+their labels never run into each other.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from .compare import METRICS, median_interval
 from .presentation import (
     DASH,
     change_text,
-    money_formatter,
+    hidden_difference_text,
+    money_axis,
     option_colour,
     style_axes,
 )
@@ -188,13 +191,24 @@ def _difference_panel(ax: Axes, cmp: Comparison, metric: str, options: list[int]
     horizon = table[(table["metric"] == metric) & (table["period"] == cmp.periods[-1])]
     y = np.arange(len(options))[::-1]
     for row, i in zip(y, options, strict=True):
+        if cmp.hides_difference(i, metric):
+            ax.annotate(
+                hidden_difference_text(cmp.suppress_below, m.unit),
+                (0, row),
+                xytext=(6, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8.5,
+                color="#555555",
+            )
+            continue
         line = horizon[horizon["option"] == cmp.names[i]].iloc[0]
         med, lo, hi = (float(line[c]) for c in ("diff_median", "diff_p5", "diff_p95"))
         colour = option_colour(i)
         ax.plot([lo, hi], [row, row], color=colour, linewidth=3, solid_capstyle="round")
         ax.plot(med, row, "o", color=colour, markersize=9, markeredgecolor="white")
         ax.annotate(
-            change_text(med, m.unit, cmp.suppress_below),
+            change_text(med, m.unit),
             (med, row),
             xytext=(0, 8),
             textcoords="offset points",
@@ -208,8 +222,6 @@ def _difference_panel(ax: Axes, cmp: Comparison, metric: str, options: list[int]
     better = "lower is better" if m.better == "lower" else "higher is better"
     ax.set_title(f"{m.label} ({better})", fontsize=10, loc="left")
     ax.set_xlabel(f"Difference from baseline ({UNIT_AXIS.get(m.unit, m.unit)})", fontsize=9)
-    if m.unit == "money":
-        ax.xaxis.set_major_formatter(money_formatter())
     ax.grid(axis="x", color="#dddddd", linewidth=0.8)
     ax.set_axisbelow(True)
     for side in ("top", "right"):
@@ -217,6 +229,8 @@ def _difference_panel(ax: Axes, cmp: Comparison, metric: str, options: list[int]
     lo_all, hi_all = ax.get_xlim()
     span = max(abs(lo_all), abs(hi_all), 1e-9)
     ax.set_xlim(min(lo_all, -0.05 * span), max(hi_all, 0.05 * span))  # zero always in view
+    if m.unit == "money":
+        money_axis(ax.xaxis, max_ticks=6)
 
 
 def _break_even_year(cmp: Comparison, i: int) -> str | None:

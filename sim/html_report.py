@@ -8,6 +8,7 @@ comparison charts, each option's fan charts, and the assumptions of every scenar
 by side.
 
 Counts of children below the comparison's `suppress_below` K show as "<K" (zero as 0);
+a difference of counts is shown in full or hidden whole (`presentation.difference_rule`);
 money and percentages are never suppressed.
 """
 
@@ -22,12 +23,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .compare import METRICS, Metric, break_even_spread
+from .compare import (
+    COUNT_METRIC_UNITS,
+    METRICS,
+    Metric,
+    break_even_spread,
+    median_interval,
+    rank_rule,
+    ranking_change,
+)
 from .outputs import atomic_path
 from .presentation import (
     DASH,
+    all_hidden,
+    all_hidden_text,
     change_text,
     count,
+    difference_rule,
+    hidden_difference_text,
     level_text,
     money_full,
     option_colour,
@@ -201,23 +214,24 @@ def _ranking(cmp: Comparison) -> str:
         return "<p>No options to rank.</p>"
     metrics = METRICS
     criteria = [c for c in table.columns if f"rank_{c}" in table.columns]
-    k = int(cmp.suppress_below or 0)
     head = ["Overall rank", "Option"]
     for c in criteria:
         m = metrics.get(c)
         label = m.label if m else c
         head += [f"{escape(label)}: median difference", "Rank"]
+    head.append("Sum of ranks")
     rows = []
     for _, r in table.sort_values("overall_rank").iterrows():
-        row = [escape(f"{int(r['overall_rank'])}"), _option_cell(cmp, str(r["option"]))]
+        name = str(r["option"])
+        row = [escape(f"{int(r['overall_rank'])}"), _option_cell(cmp, name)]
         for c in criteria:
-            unit = metrics[c].unit if c in metrics else ""
-            row += [escape(change_text(float(r[c]), unit, k)), escape(f"{int(r[f'rank_{c}'])}")]
+            row += [escape(ranking_change(cmp, name, c)), escape(f"{int(r[f'rank_{c}'])}")]
+        row.append(escape(f"{int(r['rank_sum'])}"))
         rows.append(row)
     note = (
         '<p class="note">Each criterion is the median, over paired runs, of the option '
-        "minus the baseline over the whole horizon; rank 1 is best. The overall rank "
-        "combines the criteria's ranks.</p>"
+        "minus the baseline over the whole horizon; rank 1 is best. "
+        f"{escape(rank_rule(cmp.rank_by))}</p>"
     )
     return _table(head, rows, "ranking") + note
 
@@ -272,6 +286,13 @@ def _comparison(cmp: Comparison) -> str:
 
 def _metric_table(cmp: Comparison, metric: str, m: Metric) -> str:
     k = int(cmp.suppress_below or 0)
+    better = "lower is better" if m.better == "lower" else "higher is better"
+    title = f"{escape(m.label)} <small>({escape(_unit_words(m.unit))}; {better})</small>"
+    values = cmp.values[metric]
+    levels = [median_interval(values[i, :, p])[0] for i in range(len(cmp.names))
+              for p in range(len(cmp.periods))]  # fmt: skip
+    if m.unit in COUNT_METRIC_UNITS and all_hidden(levels, "children", k):
+        return f'<h3>{title}</h3>\n<p class="note">{escape(all_hidden_text(k))}</p>'
     rows_of = cmp.summary[cmp.summary["metric"] == metric]
     head = ["", *[escape(p) for p in cmp.periods]]
     base = rows_of[rows_of["option"] == rows_of["option"].iloc[0]].set_index("period")
@@ -284,22 +305,31 @@ def _metric_table(cmp: Comparison, metric: str, m: Metric) -> str:
             for p in cmp.periods
         ]
     ]
-    for name in cmp.names[1:]:
+    for i, name in enumerate(cmp.names[1:], start=1):
         mine = rows_of[rows_of["option"] == name].set_index("period")
         rows.append(
             [_option_cell(cmp, name)]
-            + [_diff_cell(mine.loc[p], m.unit, k) if p in mine.index else "" for p in cmp.periods]
+            + [
+                _diff_cell(mine.loc[p], m.unit, k, cmp.hides_difference(i, metric, j))
+                if p in mine.index
+                else ""
+                for j, p in enumerate(cmp.periods)
+            ]
         )
-    better = "lower is better" if m.better == "lower" else "higher is better"
-    title = f"{escape(m.label)} <small>({escape(_unit_words(m.unit))}; {better})</small>"
     return f"<h3>{title}</h3>\n" + _table(head, rows, "metric")
 
 
-def _diff_cell(r: Any, unit: str, k: int) -> str:
-    med = change_text(float(r["diff_median"]), unit, k)
-    lo = change_text(float(r["diff_p5"]), unit, k)
-    hi = change_text(float(r["diff_p95"]), unit, k)
+def _diff_cell(r: Any, unit: str, k: int, hidden: bool = False) -> str:
+    """The median difference, its interval and the chance better; or why it is hidden."""
     prob = pct(float(r["prob_better"]) * 100)
+    if hidden:
+        return (
+            f'<span class="med">{escape(hidden_difference_text(k, unit))}</span>'
+            f'<span class="prob">better in {escape(prob)} of runs</span>'
+        )
+    med = change_text(float(r["diff_median"]), unit)
+    lo = change_text(float(r["diff_p5"]), unit)
+    hi = change_text(float(r["diff_p95"]), unit)
     return (
         f'<span class="med">{escape(med)}</span>'
         f'<span class="ci">90%: {escape(lo)} to {escape(hi)}</span>'
@@ -515,13 +545,7 @@ def _describe_cost(c: OptionCost) -> str:
 
 def _notes(cmp: Comparison) -> str:
     k = int(cmp.suppress_below or 0)
-    small = (
-        f"Counts of children (and of child-days) between 1 and {k - 1} are shown as "
-        f"&lt;{k}, including differences between options; money and percentages are not "
-        "suppressed."
-        if k > 0
-        else "Small numbers are not suppressed in this report: check before publishing."
-    )
+    small = escape(difference_rule(k))
     return (
         "<footer>\n<h2>How to read this report</h2>\n<ul>\n"
         f"<li>Every option was simulated {cmp.reps:,} times with the same random numbers as "
@@ -530,6 +554,7 @@ def _notes(cmp: Comparison) -> str:
         "<li>Net cost is the cost of placements plus the option's own one-off and running "
         "costs. A negative difference in cost is a saving.</li>\n"
         f"<li>{small}</li>\n"
+        f"<li>{escape(rank_rule(cmp.rank_by))}</li>\n"
         f"<li>Ranges are written low{DASH}high in charts and 'low to high' in tables.</li>\n"
         "</ul>\n</footer>"
     )

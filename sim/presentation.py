@@ -6,12 +6,15 @@ placement type or an option has the same colour on every chart.
 
 Small numbers: a count of children (or of things that happen to them) between 1 and K-1
 can identify a child, so published tables show it as "<K". Zero is shown as 0; money and
-percentages are never suppressed.
+percentages are never suppressed. A difference between two counts is not itself a count:
+it is shown in full when both counts it compares are published, and otherwise hidden
+whole (`difference_hidden`, `DIFFERENCE_RULE`), so no table ever reads "-<5".
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -89,11 +92,7 @@ def pct(v: float) -> str:
 
 
 def count(v: float, k: int = 0) -> str:
-    """A count rounded, with thousands separators; "<k" when it is above 0 but below k.
-
-    A negative count (a paired difference: fewer children) below k in size is "-<k",
-    so the direction still shows while the number does not.
-    """
+    """A count rounded, with thousands separators; "<k" when it is above 0 but below k."""
     if _missing(v):
         return "n/a"
     hidden = suppressed(v, "children", k)
@@ -103,11 +102,58 @@ def count(v: float, k: int = 0) -> str:
 def suppressed(v: float, unit: str, k: int) -> str | None:
     """'<K' for a count of `unit` that is above 0 but below K, else None (show the number).
 
-    Only units in COUNT_UNITS are suppressed; a negative count gives '-<K'.
+    Only units in COUNT_UNITS are suppressed. Never '-<K': a difference of counts is
+    hidden whole by its callers (`difference_hidden`), not cell by cell.
     """
     if k > 0 and unit in COUNT_UNITS and not _missing(v) and 0 < abs(v) < k:
-        return f"{'-' if v < 0 else ''}<{k}"
+        return f"<{k}"
     return None
+
+
+def difference_hidden(levels: Iterable[float], unit: str, k: int) -> bool:
+    """Whether a difference between counts must be hidden: a count it compares is 1..K-1.
+
+    When both counts are published (0, or K and over) the difference tells nothing that
+    they do not, so it is shown in full, however small; otherwise the difference, with
+    its interval, would give the hidden count away, so it is hidden whole.
+    """
+    return any(suppressed(float(v), unit, k) is not None for v in levels)
+
+
+def all_hidden(levels: Iterable[float], unit: str, k: int) -> bool:
+    """Whether no count among `levels` could be shown: each is 0 or 1..K-1 (some 1..K-1).
+
+    A table of such counts would read "<K" in every cell, so it says so once instead.
+    """
+    values = [float(v) for v in levels if not _missing(v)]
+    hidden = [suppressed(v, unit, k) is not None for v in values]
+    return any(hidden) and all(h or v == 0 for h, v in zip(hidden, values, strict=True))
+
+
+def hidden_difference_text(k: int, unit: str = "children") -> str:
+    """What a hidden difference shows, once for the figure and its interval."""
+    what = "child-days" if unit == "child-days" else "children"
+    return f"suppressed (fewer than {k} {what})"
+
+
+def difference_rule(k: int) -> str:
+    """The rule for small numbers, in one sentence for every published output."""
+    if k <= 0:
+        return "Small numbers are not suppressed: check before publishing."
+    return (
+        f"Counts of children (and child-days) between 1 and {k - 1} are shown as <{k}; a "
+        "difference between an option and the baseline is shown in full when both counts "
+        f"it compares are 0 or at least {k}, and otherwise, with its interval, only as "
+        f"'{hidden_difference_text(k)}'; money and percentages are never suppressed."
+    )
+
+
+def all_hidden_text(k: int) -> str:
+    """The one sentence a table shows instead of a "<K" in every cell."""
+    return (
+        f"Every count here is 0 or between 1 and {k - 1}, so none is shown: counts below "
+        f"{k} are suppressed so that no child can be identified."
+    )
 
 
 def _missing(v: float | None) -> bool:
@@ -200,6 +246,18 @@ def money_formatter() -> Any:
     return _Money()
 
 
+def money_axis(axis: Any, max_ticks: int = 5) -> None:
+    """Money ticks on `axis` that never run into each other: few, round and short.
+
+    At most `max_ticks` intervals at steps of 1, 2 or 5 (never 2.5, whose labels such as
+    "£12.5m" are the longest), formatted as £250k-style money.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(nbins=max_ticks, steps=[1, 2, 5, 10]))
+    axis.set_major_formatter(money_formatter())
+
+
 def duration(months: int) -> str:
     """A run's length as a heading says it: '5 years', '1 year', '18 months'."""
     if months % 12:
@@ -221,10 +279,14 @@ def level_text(v: float, unit: str, k: int = 0) -> str:
     return count(v, k)
 
 
-def change_text(v: float, unit: str, k: int = 0) -> str:
-    """A change with its sign: '+£956k', '-76', '-<5', '+2.5 points' (percentage points)."""
+def change_text(v: float, unit: str) -> str:
+    """A change with its sign: '+£956k', '-76', '+2.5 points' (percentage points).
+
+    Never suppressed cell by cell: whether a difference of counts may be shown at all is
+    `difference_hidden`'s decision, taken for the figure and its interval together.
+    """
     if unit == "percent":
         v = round(v, 1)
         return "0 points" if v == 0 else f"{v:+.1f} points"  # never "-0.0"
-    text = level_text(v, unit, k)
+    text = level_text(v, unit)
     return text if text.startswith("-") or v <= 0 else f"+{text}"

@@ -36,7 +36,7 @@ from .presentation import (
     TOTAL_COLOUR,
     UNMET_COLOUR,
     duration,
-    money_formatter,
+    money_axis,
     provision_colours,
     style_axes,
 )
@@ -45,6 +45,7 @@ from .presentation import money as _money
 from .presentation import money_full as _money_full
 from .presentation import pct as _pct
 from .presentation import suppressed as _suppressed
+from .safe_text import markdown_block, markdown_text, spreadsheet_frame, spreadsheet_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -408,6 +409,8 @@ def _numbers(v: np.ndarray) -> list[str]:
 
 
 def _csv_field(text: str) -> str:
+    """One CSV field: quoted if it must be, and never the start of a formula."""
+    text = spreadsheet_text(text)
     if any(c in text for c in ',"\n\r'):
         return '"' + text.replace('"', '""') + '"'
     return text
@@ -441,7 +444,7 @@ def _write_yearly(d: _Derived, folder: Path) -> None:
             "value": values.reshape(-1),
         }
     )
-    frame.to_csv(folder / "yearly.csv", index=False)
+    spreadsheet_frame(frame).to_csv(folder / "yearly.csv", index=False)
 
 
 def _write_summary(results: Results, folder: Path) -> None:
@@ -469,7 +472,7 @@ def _write_summary(results: Results, folder: Path) -> None:
             "mean": mean.reshape(-1),
         }
     )
-    frame.to_csv(folder / "summary.csv", index=False)
+    spreadsheet_frame(frame).to_csv(folder / "summary.csv", index=False)
 
 
 def _write_summary_by_year(d: _Derived, measures: list[_Measure], folder: Path, k: int) -> None:
@@ -489,7 +492,9 @@ def _write_summary_by_year(d: _Derived, measures: list[_Measure], folder: Path, 
                 row[name] = _suppressed(float(v), m.unit, k) or _rounded(float(v), m.unit)
             rows.append(row)
     # with a byte-order mark, so that Excel shows '£' and labels as they are
-    pd.DataFrame(rows).to_csv(folder / "summary_by_year.csv", index=False, encoding="utf-8-sig")
+    spreadsheet_frame(pd.DataFrame(rows)).to_csv(
+        folder / "summary_by_year.csv", index=False, encoding="utf-8-sig"
+    )
 
 
 def _rounded(v: float, unit: str) -> float:
@@ -585,7 +590,7 @@ def _write_summary_md(
     years = sorted({0, d.n_years - 1})
     head = ["Measure", *[f"Year {y + 1} ({d.period(y)})" for y in years]]
     lines = [
-        f"# {r.name}: results",
+        f"# {markdown_text(r.name)}: results",
         "",
         f"Median and, in brackets, the range that 8 in 10 of {r.reps} simulated runs fell "
         "within (10th to 90th percentile).",
@@ -613,11 +618,11 @@ def _cell(x: np.ndarray, unit: str, k: int) -> str:
 def _md_notes(d: _Derived, out: Path, k: int) -> list[str]:
     r = d.r
     s = r.scenario.scenario
-    place = f" ({s.place})" if s.place else ""
+    place = f" ({markdown_text(s.place)})" if s.place else ""
     lines = [
         "## What was run",
         "",
-        f"Scenario **{r.name}**{place}, starting {_month_name(r.months[0])}, over "
+        f"Scenario **{markdown_text(r.name)}**{place}, starting {_month_name(r.months[0])}, over "
         f"{duration(len(r.months))} ({r.months[0]} to {r.months[-1]}): {r.reps} replications "
         f"with master seed {r.seed}, sufficiency version {r.version}. The run took "
         f"{r.wall_seconds:,.1f} seconds on {r.workers} worker(s) and simulated "
@@ -626,9 +631,7 @@ def _md_notes(d: _Derived, out: Path, k: int) -> list[str]:
         "To repeat it exactly (the same seed gives the same numbers, whatever the number of "
         "workers):",
         "",
-        "```",
-        f"sufficiency run {_quote(out / 'scenario.toml')} {_run_args(r)}",
-        "```",
+        *markdown_block(f"sufficiency run {_quote(out / 'scenario.toml')} {_run_args(r)}"),
         "",
         "## Files in this folder",
         "",
@@ -850,7 +853,7 @@ def _chart_cost(d: _Derived) -> Figure:
         )
         labels = [textwrap.fill(label, 32, max_lines=2, placeholder="…") for label, *_ in rows]
         right.set_yticks(ypos, labels, fontsize=8)
-    right.xaxis.set_major_formatter(money_formatter())
+    money_axis(right.xaxis, max_ticks=4)  # a narrow panel: "£7.5m£10.0m" ran together
     right.set_xlabel(f"Cost over {duration(len(d.r.months))} (£): median, line 10{DASH}90%")
     right.set_title("By placement type", fontsize=10, loc="left")
     right.grid(axis="x", color="#dddddd", linewidth=0.8)

@@ -42,6 +42,7 @@ from pydantic import ValidationError
 from .errors import ScenarioError, UserError
 from .outputs import atomic_path, check_free
 from .presentation import duration
+from .safe_text import markdown_block, markdown_code, markdown_text, spreadsheet_row
 from .scenario import LoadedScenario, _explain
 from .schema import Scenario, cross_reference_errors
 
@@ -594,7 +595,7 @@ def _write_csv(sw: Sweep, path: Path) -> None:
     table = rows(sw)
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(list(table[0]))
+        w.writerow(spreadsheet_row(table[0]))
         for row in table:
             cells = []
             for k, v in row.items():
@@ -606,7 +607,7 @@ def _write_csv(sw: Sweep, path: Path) -> None:
                     cells.append("" if np.isnan(v) else f"{v:.0f}")
                 else:
                     cells.append("" if np.isnan(v) else f"{v:.1f}")
-            w.writerow(cells)
+            w.writerow(spreadsheet_row(cells))  # a varied value is text from the user
 
 
 def _write_variants(sw: Sweep, folder: Path) -> None:
@@ -637,11 +638,11 @@ def _markdown(sw: Sweep, out: Path) -> str:
 
     horizon = duration(len(sw.months))
     lines = [
-        f"# Sweep: {sw.loaded.name}",
+        f"# Sweep: {markdown_text(sw.loaded.name)}",
         "",
-        f"{len(sw.results)} variants of `{sw.loaded.path}`, each run {sw.reps} times over "
-        f"{horizon} from {sw.months[0]} with seed {sw.seed}. Every variant uses the same "
-        "random numbers (common random numbers), so the difference from variant 1 is the "
+        f"{len(sw.results)} variants of {markdown_code(sw.loaded.path)}, each run {sw.reps} "
+        f"times over {horizon} from {sw.months[0]} with seed {sw.seed}. Every variant uses the "
+        "same random numbers (common random numbers), so the difference from variant 1 is the "
         "effect of the change, not noise. Figures are over the whole horizon: median, and "
         "in brackets the range 8 runs in 10 fell within (10th-90th percentile); the "
         "differences from variant 1 are the median of the paired per-run differences with "
@@ -649,13 +650,15 @@ def _markdown(sw: Sweep, out: Path) -> str:
         "",
         "Varied: "
         + "; ".join(
-            f"`{a.key}` = " + ", ".join(f"`{label_text(v, 60)}`" for v in a.values) for a in sw.axes
+            f"{markdown_code(a.key)} = "
+            + ", ".join(markdown_code(label_text(v, 60)) for v in a.values)
+            for a in sw.axes
         ),
         "",
     ]
     head = [
         "#",
-        *(f"`{a.key}`" for a in sw.axes),
+        *(markdown_code(a.key) for a in sw.axes),
         f"Cost over {horizon}",
         "Cost vs #1",
         "Child-days not suitably placed",
@@ -672,7 +675,7 @@ def _markdown(sw: Sweep, out: Path) -> str:
         first = row["variant"] == 1
         cells = [
             str(row["variant"]),
-            *(label_text(row[a.key], 60).replace("|", "\\|") for a in sw.axes),
+            *(markdown_text(label_text(row[a.key], 60)) for a in sw.axes),
             f"{_money(row['total_cost_gbp_median'])} ({_money(row['total_cost_gbp_p10'])}"
             f"{DASH}{_money(row['total_cost_gbp_p90'])})",
             "reference"
@@ -700,9 +703,7 @@ def _markdown(sw: Sweep, out: Path) -> str:
         "",
         "## Repeat this sweep",
         "",
-        "```",
-        sw.command or "(command not recorded)",
-        "```",
+        *markdown_block(sw.command or "(command not recorded)"),
         "",
     ]
     return "\n".join(lines)

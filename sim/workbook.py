@@ -7,7 +7,12 @@ Every figure is a real number with a number format (money, percent, count), neve
 formula, so it can be copied into board papers and other workbooks as it is.
 
 Counts of children below `suppress_below` (K) are written as the text "<K" (zero stays
-0); money and percentages are never suppressed.
+0); a difference of counts is shown in full or, when a count it compares is below K,
+hidden whole (`presentation.difference_rule`); money and percentages are never suppressed.
+
+Sheet names are fixed and short (`SHEET_NAMES`): Excel allows 31 characters. Every text
+cell is plain text, never a formula, even when a scenario names an option "=..."
+(`safe_text.safe_workbook` runs over the whole book before it is saved).
 """
 
 from __future__ import annotations
@@ -21,9 +26,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .compare import METRICS, break_even_spread, median_interval
+from .compare import METRICS, break_even_spread, median_interval, rank_rule
 from .outputs import atomic_path
-from .presentation import COUNT_UNITS, suppressed
+from .presentation import (
+    COUNT_UNITS,
+    all_hidden,
+    all_hidden_text,
+    difference_rule,
+    hidden_difference_text,
+    suppressed,
+)
+from .safe_text import safe_workbook
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,6 +53,8 @@ POINTS = '+0.0" pts";-0.0" pts";0.0" pts"'  # differences of percentages
 LOW, HIGH = 5, 95
 INTERVAL = f"90% interval ({LOW}th to {HIGH}th percentile)"
 WRAP_WIDTH = 60  # widest a column grows before its text wraps
+#: Every sheet the workbook can hold, in order: fixed names of at most 31 characters.
+SHEET_NAMES = ("Summary", *(m.sheet for m in METRICS.values()), "Option costs", "Notes")
 
 
 @dataclass(frozen=True)
@@ -66,12 +81,11 @@ def write_workbook(cmp: Comparison, path: Path | str) -> None:
     summary = book.active
     summary.title = "Summary"
     _summary_sheet(summary, cmp, METRICS)
-    used = {"Summary", "Option costs", "Notes"}
     for key, metric in METRICS.items():
-        sheet = book.create_sheet(_sheet_name(metric.label, used))
-        _metric_sheet(sheet, cmp, key, metric)
+        _metric_sheet(book.create_sheet(_sheet_name(metric)), cmp, key, metric)
     _option_costs_sheet(book.create_sheet("Option costs"), cmp)
     _notes_sheet(book.create_sheet("Notes"), cmp, METRICS)
+    safe_workbook(book)
     with atomic_path(Path(path), force=True, folder=False) as tmp:
         book.save(tmp)
 
@@ -98,12 +112,16 @@ def _level(v: float, unit: str) -> _Cell:
 
 
 def _difference(v: float, unit: str) -> _Cell:
-    """A paired difference, option minus baseline; percentages in percentage points."""
+    """A paired difference, option minus baseline; percentages in percentage points.
+
+    Never "<K" cell by cell: a difference of counts is shown or hidden whole (see
+    `_metric_sheet`), so it is a plain number here.
+    """
     if v is None or np.isnan(v):
         return _Cell(None)
     if unit == "percent":
         return _Cell(float(v), POINTS)
-    return _level(v, unit)
+    return _Cell(float(v), MONEY if unit == "money" else COUNT)
 
 
 def _chance(v: float) -> _Cell:
@@ -129,6 +147,7 @@ def _summary_sheet(ws: Worksheet, cmp: Comparison, metrics: dict[str, Any]) -> N
         ("Master seed (the same for every option)", cmp.seed),
         ("Written on", dt.date.today().isoformat()),
         ("Small counts", _suppression_note(cmp.suppress_below)),
+        ("Ranking", rank_rule(cmp.rank_by)),
     ):
         ws.append([label, value])
         ws.cell(ws.max_row, 1).font = _font(bold=True)
@@ -224,25 +243,39 @@ def _metric_sheet(ws: Worksheet, cmp: Comparison, key: str, metric: Any) -> None
         ]
     )
     ws.append([])
+    values = cmp.values[key]
+    k = int(cmp.suppress_below or 0)
+    bands = [
+        [median_interval(values[i, :, p]) for p in range(len(cmp.periods))]
+        for i in range(len(cmp.names))
+    ]
+    if unit in COUNT_UNITS and all_hidden(np.ravel(bands), "children", k):
+        ws.append([all_hidden_text(k)])  # once, not "<K" in every cell
+        ws.column_dimensions["A"].width = 100
+        return
     _header_row(ws, ["Option", "Figure", *cmp.periods])
     header_row = ws.max_row
-    values = cmp.values[key]
     for i, name in enumerate(cmp.names):
-        bands = [median_interval(values[i, :, p]) for p in range(len(cmp.periods))]
         label = name if i else f"{name} (baseline)"
         for j, what in enumerate(("Median", f"{LOW}%", f"{HIGH}%")):
-            _figure_row(ws, cmp, label, what, [_level(b[j], unit) for b in bands])
+            _figure_row(ws, cmp, label, what, [_level(b[j], unit) for b in bands[i]])
     ws.append([])
     ws.append(["Difference from the baseline (option minus baseline, paired)"])
     ws.cell(ws.max_row, 1).font = _font(bold=True, size=12)
-    for name in cmp.names[1:]:
+    for i, name in enumerate(cmp.names[1:], start=1):
         rows = [_summary_row(cmp, name, key, p) for p in cmp.periods]
+        hidden = [cmp.hides_difference(i, key, p) for p in range(len(cmp.periods))]
         for stat, what in (
             ("diff_median", "Median difference"),
             ("diff_p5", f"Difference: {LOW}%"),
             ("diff_p95", f"Difference: {HIGH}%"),
         ):
-            cells = [_difference(r[stat] if r is not None else np.nan, unit) for r in rows]
+            cells = [
+                _hidden_cell(k, unit, stat == "diff_median")
+                if hide
+                else _difference(r[stat] if r is not None else np.nan, unit)
+                for r, hide in zip(rows, hidden, strict=True)
+            ]
             _figure_row(ws, cmp, name, what, cells)
         chances = [_chance(r["prob_better"] if r is not None else np.nan) for r in rows]
         _figure_row(ws, cmp, name, "Chance better than baseline", chances)
@@ -251,6 +284,11 @@ def _metric_sheet(ws: Worksheet, cmp: Comparison, key: str, metric: Any) -> None
     ws.column_dimensions["B"].width = 28
     for col in range(3, len(cmp.periods) + 3):
         ws.column_dimensions[_letter(col)].width = 15
+
+
+def _hidden_cell(k: int, unit: str, say_why: bool) -> _Cell:
+    """A difference that is hidden: the reason once (in the median row), then blanks."""
+    return _Cell(hidden_difference_text(k, unit) if say_why else None)
 
 
 def _figure_row(
@@ -291,6 +329,7 @@ def _notes_sheet(ws: Worksheet, cmp: Comparison, metrics: dict[str, Any]) -> Non
             "baseline's, with the years between which 9 runs in 10 broke even.",
         ),
         ("Small numbers", _suppression_note(k)),
+        ("Ranking", rank_rule(cmp.rank_by)),
         ("What each sheet measures", None),
     ]
     notes += [(m.label, f"{_unit_words(m.unit)}; {m.better} is better") for m in metrics.values()]
@@ -350,6 +389,8 @@ def _write_row(
             cell.alignment = _right()
             continue
         cell.value = c.value
+        if isinstance(c.value, str):
+            cell.alignment = _right()
         if c.fmt:
             cell.number_format = c.fmt
 
@@ -361,14 +402,11 @@ def _header_row(ws: Worksheet, labels: list[str]) -> None:
         cell.alignment = _wrap()
 
 
-def _sheet_name(label: str, used: set[str]) -> str:
-    """An Excel sheet name from a label: no []:*?/\\, at most 31 characters, unique."""
-    base = re.sub(r"[\[\]:*?/\\]", " ", label).strip()[:31].strip() or "Metric"
-    name, n = base, 2
-    while name in used:
-        suffix = f" ({n})"
-        name, n = base[: 31 - len(suffix)] + suffix, n + 1
-    used.add(name)
+def _sheet_name(metric: Any) -> str:
+    """The metric's fixed sheet name; Excel refuses more than 31 characters or []:*?/\\."""
+    name = metric.sheet
+    if not name or len(name) > 31 or re.search(r"[\[\]:*?/\\]", name):
+        raise ValueError(f"metric {metric.label!r} needs a sheet name of up to 31 characters")
     return name
 
 
@@ -383,11 +421,7 @@ def _unit_words(unit: str) -> str:
 
 def _suppression_note(k: int) -> str:
     if k and k > 0:
-        return (
-            f"Counts of children (and child-days) between 1 and {k - 1} are shown as <{k}, "
-            f"and differences of that size as <{k} or -<{k}. Money and percentages are "
-            "never suppressed."
-        )
+        return difference_rule(k)
     return "No small numbers are suppressed in this workbook."
 
 

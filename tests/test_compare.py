@@ -283,14 +283,31 @@ def test_compare_command_writes_the_folder(tmp_path: Path) -> None:
 
 
 def _assert_suppressed(summary: pd.DataFrame) -> None:
-    """Published counts of children are never a number between 1 and K-1 (K = 5)."""
+    """Published counts of children are never a number between 1 and K-1 (K = 5).
+
+    A difference is shown in full when both counts it compares are published, and is
+    otherwise left empty with the reason in `note` (never "-<5").
+    """
     counts = summary[summary["metric"].map(lambda m: METRICS[m].unit != "money")]
     counts = counts[counts["metric"] != "pct_in_area"]
-    for col in ("baseline_median", "option_median", "diff_median", "diff_p5", "diff_p95"):
+    diffs = ["diff_median", "diff_p5", "diff_p95"]
+    for col in ("baseline_median", "option_median"):
         for text in counts[col]:
-            if text in ("<5", "-<5"):
+            if text == "<5":
                 continue
             assert float(text) == 0 or abs(float(text)) >= 5, (col, text)
+    for _, row in counts.iterrows():
+        small = "<5" in (row["baseline_median"], row["option_median"])
+        if small:
+            assert row[diffs].isna().all(), row.to_dict()
+            assert (
+                row["note"] == "difference suppressed (fewer than 5 children)"
+                or row["note"] == "difference suppressed (fewer than 5 child-days)"
+            ), row.to_dict()
+        else:
+            assert all(not str(row[c]).startswith(("-<", "<")) for c in diffs), row.to_dict()
+            assert pd.isna(row["note"]) or row["note"] == "", row.to_dict()
+    assert not summary[diffs].isin(["-<5", "<5"]).any().any()
 
 
 def test_compare_command_names_the_bad_file(tmp_path: Path) -> None:

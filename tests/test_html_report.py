@@ -13,6 +13,7 @@ import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sim.compare import METRICS, compare
@@ -202,21 +203,57 @@ def _numbers(cell: str) -> list[float]:
     return [float(n.replace(",", "")) for n in re.findall(r"(?<![<\d])-?\d[\d,]*(?:\.\d+)?", cell)]
 
 
-def test_no_count_below_k_is_shown(text):
+def _levels_and_differences(text: str) -> tuple[list[str], list[str]]:
+    """Count cells of the comparison tables: the baseline's levels, then the differences."""
+    labels = {m.label: m.unit for m in METRICS.values()}
+    levels: list[str] = []
+    diffs: list[str] = []
+    for head, rows in _parse(text).tables:
+        unit = next((u for label, u in labels.items() if head.startswith(label)), None)
+        if unit not in COUNT_UNITS:
+            continue
+        for r in rows[1:]:
+            (levels if "(level)" in r[0] else diffs).extend(r[1:])
+    return levels, diffs
+
+
+def test_no_count_below_k_is_shown(cmp, text):
     cells = _count_cells(text)
     assert len(cells) > 20
-    shown = [v for c in cells for v in _numbers(c)]
+    levels, diffs = _levels_and_differences(text)
+    shown = [v for c in levels for v in _numbers(c)]
     assert shown, "no counts found in the tables"
     assert all(v == 0 or abs(v) >= K for v in shown), sorted(shown, key=abs)[:5]
-    assert any(f"<{K}" in c for c in cells), "this run has small counts: they must show as <K"
+    from sim.presentation import all_hidden_text
+
+    said_once = html.escape(all_hidden_text(K)) in text  # a table that would be all <K
+    assert said_once or any(f"<{K}" in c for c in levels), "small counts must show as <K"
+    # a difference is never a suppressed count ("-<5"): it is shown whole or hidden whole
+    assert not any(f"-<{K}" in c or f"+<{K}" in c for c in cells)
+    hidden = [c for c in diffs if "suppressed (fewer than" in c]
+    assert hidden or said_once, "this run has differences of small counts to hide"
+    assert all("90%" not in c for c in hidden)  # the interval goes with the figure
+    for metric, m in METRICS.items():
+        if m.unit not in COUNT_UNITS:
+            continue
+        for i in range(1, len(cmp.names)):
+            for j in range(len(cmp.periods)):
+                if not cmp.hides_difference(i, metric, j):
+                    levels_ij = [float(np.median(cmp.values[metric][o, :, j])) for o in (0, i)]
+                    assert all(v == 0 or v >= K for v in levels_ij), (metric, i, j)
 
 
 def test_a_large_k_hides_every_small_count(cmp):
     big = dataclasses.replace(cmp, suppress_below=10**6)
-    from sim.html_report import _comparison
+    from sim.html_report import _comparison, _ranking
+    from sim.presentation import all_hidden_text
 
     cells = _count_cells(f"<section>{_comparison(big)}</section>")
-    assert cells and all(v == 0 for c in cells for v in _numbers(c))
+    assert not cells  # no table of "<K" in every cell ...
+    said = _comparison(big).count(html.escape(all_hidden_text(10**6)))
+    assert said == sum(m.unit in COUNT_UNITS for m in METRICS.values())  # ... said once each
+    ranking = _count_cells(f"<section><h3>Ranking</h3>{_ranking(big)}</section>")
+    assert ranking and all("suppressed (fewer than" in c for c in ranking)
     unsuppressed = dataclasses.replace(cmp, suppress_below=0)
     cells = _count_cells(_comparison(unsuppressed))
     assert not any("<" in c for c in cells)
@@ -229,9 +266,15 @@ def test_chart_labels_of_counts_are_suppressed(cmp):
     labels = [a.get_text() for a in chart_differences(cmp).findobj(Annotation)]
     counts = [t for t in labels if "£" not in t and "points" not in t]
     assert len(counts) == 3 * (len(cmp.names) - 1)  # child-days, children, 3+ placements
-    values = [float(n.replace(",", "")) for t in counts for n in re.findall(r"(?<!<)\d[\d,]*", t)]
-    assert all(v == 0 or v >= K for v in values), counts
-    assert any(f"<{K}" in t for t in counts)
+    # a difference of counts is written only where the tables show it, never as "-<K"
+    assert not any("<" in t for t in counts)
+    expected = [
+        cmp.hides_difference(i, metric)
+        for metric in ("unmet_child_days", "unmet_children", "children_3plus")
+        for i in range(1, len(cmp.names))
+    ]
+    assert ["suppressed (fewer than" in t for t in counts] == expected
+    assert any(expected), "this run has differences of small counts: the chart must hide them"
     assert any("£" in t for t in labels)
 
 

@@ -49,6 +49,11 @@ def suppressed_book(cmp: Comparison, tmp_path_factory: pytest.TempPathFactory) -
 # =========================================================================== helpers
 
 
+def _all_hidden(ws: openpyxl.worksheet.worksheet.Worksheet) -> bool:
+    """A sheet of counts that are all below K says so once, with no table."""
+    return any("none is shown" in str(r[0].value) for r in ws.iter_rows(max_col=1))
+
+
 def _metric_sheet(book: Workbook, key: str) -> openpyxl.worksheet.worksheet.Worksheet:
     """The sheet whose title (cell A1) names the metric."""
     hits = [ws for ws in book.worksheets if str(ws["A1"].value).startswith(METRICS[key].label)]
@@ -189,22 +194,70 @@ def test_no_formulas(book: Workbook) -> None:
                 assert c.data_type != "f", (ws.title, c.coordinate)
 
 
-def test_small_counts_are_suppressed(book: Workbook, suppressed_book: Workbook) -> None:
+def test_small_counts_are_suppressed(
+    book: Workbook, suppressed_book: Workbook, cmp: Comparison
+) -> None:
     # without suppression, these small runs do have counts between 1 and K-1 ...
     plain = [c.value for c in _count_cells(book)]
     assert all(isinstance(v, (int, float)) for v in plain)
     assert any(0 < abs(v) < K for v in plain), "the test needs some small counts"
-    # ... and with it, every one of them is "<K" (or "-<K" for a difference)
-    cells = list(_count_cells(suppressed_book))
-    assert len(cells) == len(plain)
-    for c, before in zip(cells, plain, strict=True):
-        if 0 < abs(before) < K:
-            assert c.value == ("-" if before < 0 else "") + f"<{K}", c.coordinate
+    # ... and with it, every level is "<K"; a difference is shown whole or hidden whole
+    levels = dict(_level_cells(book))
+    said_once = 0
+    for key, metric in METRICS.items():
+        ws = _metric_sheet(suppressed_book, key)
+        if _all_hidden(ws):  # every level small: said once, not "<K" in every cell
+            said_once += 1
+            assert metric.unit in ("children", "child-days")
+            values = [c.value for r in ws.iter_rows() for c in r if c.value is not None]
+            assert len(values) == 3 and f"<{K}" not in values, values  # title, about, note
+            plain = [c.value for (k, *_), c in levels.items() if k == key]
+            assert all(v == 0 or 0 < v < K for v in plain)
+    for where, c in _level_cells(suppressed_book):
+        before = levels[where].value
+        if 0 < before < K:
+            assert c.value == f"<{K}", c.coordinate
         else:
-            assert isinstance(c.value, (int, float)) and (c.value == 0 or abs(c.value) >= K)
             assert c.value == before
+    hidden = f"suppressed (fewer than {K}"
+    suppressed_cmp = dataclasses.replace(cmp, suppress_below=K)
+    for key, metric in METRICS.items():
+        if metric.unit not in ("children", "child-days"):
+            continue
+        if _all_hidden(_metric_sheet(suppressed_book, key)):
+            continue
+        rows = _figure_rows(_metric_sheet(suppressed_book, key))
+        plain_rows = _figure_rows(_metric_sheet(book, key))
+        for i, name in enumerate(cmp.names[1:], start=1):
+            med = rows[(name, "Median difference")]
+            p5, p95 = rows[(name, "Difference: 5%")], rows[(name, "Difference: 95%")]
+            for j, cell in enumerate(med):
+                if suppressed_cmp.hides_difference(i, key, j):
+                    assert str(cell.value).startswith(hidden), (key, name, j, cell.value)
+                    assert p5[j].value is None and p95[j].value is None
+                else:  # both counts published: the difference as it is, however small
+                    assert cell.value == plain_rows[(name, "Median difference")][j].value
+    texts = [str(c.value) for ws in suppressed_book.worksheets for r in ws.iter_rows() for c in r]
+    assert not any(t.startswith(("-<", "+<")) for t in texts)
+    assert said_once or any(t.startswith(hidden) for t in texts), "differences to hide"
     notes = " ".join(str(r[1].value) for r in suppressed_book["Notes"].iter_rows(max_col=2))
-    assert f"<{K}" in notes
+    assert f"<{K}" in notes and hidden in notes
+
+
+def _level_cells(book: Workbook) -> Iterator[tuple[tuple[str, str, str, int], Cell]]:
+    """Every level (not difference) of a count of children, keyed by where it is."""
+    for key, metric in METRICS.items():
+        if metric.unit not in ("children", "child-days") or _all_hidden(_metric_sheet(book, key)):
+            continue
+        for (option, figure), cells in _figure_rows(_metric_sheet(book, key)).items():
+            if figure in ("Median", "5%", "95%"):
+                for j, c in enumerate(cells):
+                    yield (key, option, figure, j), c
+    header, rows = _summary_table(book)
+    for name in SUMMARY_COUNT_HEADERS:
+        j = header.index(name)
+        for r in rows:
+            yield ("summary", r[0].value, name, 0), r[j]
 
 
 def test_money_and_percentages_are_never_suppressed(
