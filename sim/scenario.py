@@ -46,8 +46,10 @@ MAX_BYTES = 1_000_000
 MAX_DEPTH = 32
 #: Longest piece of a file's content quoted back in a message.
 MAX_ECHO = 60
-#: Pseudo-file systems never read, even through a symlink named *.toml.
-_SYSTEM = (Path("/proc"), Path("/sys"), Path("/dev"))
+#: Pseudo-file systems never read, even through a symlink named *.toml: their files look
+#: regular (size 0) but hold the process's environment and the like. Devices are refused
+#: as not regular wherever they are.
+_SYSTEM = (Path("/proc"), Path("/sys"))
 
 
 @dataclass(frozen=True)
