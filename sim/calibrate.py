@@ -780,6 +780,10 @@ def read_centroids(path: Path) -> pd.DataFrame:
     return df
 
 
+#: The header line of every scenario calibrate writes: --force replaces only such a file.
+WRITTEN_BY = "# Written by `sufficiency calibrate`."
+
+
 def calibrate_files(
     data: Path | str,
     at: dt.date,
@@ -803,7 +807,7 @@ def calibrate_files(
 
     out = Path(out)
     report = Path(report) if report else out.with_name(out.stem + "_calibration")
-    check_free(out, force)
+    check_free(out, force, folder=False, marker=WRITTEN_BY)
     check_free(report, force)
     tpl = load(template or DEFAULT_TEMPLATE)
     mapping = read_map(map_path)
@@ -828,6 +832,6 @@ def calibrate_files(
     loads(text, name=str(out))  # never write a scenario that would not validate
     with atomic_path(report, force=force) as tmp:
         write_report(cal, tmp, name, suppress_below)
-    with atomic_path(out, force=force, folder=False) as tmp:
+    with atomic_path(out, force=force, folder=False, marker=WRITTEN_BY) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return out, report

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 
@@ -328,24 +327,51 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; exit 2 on a user's mistake, 128 + N when stopped by signal N.
+
+    SIGTERM (timeout, cron, job schedulers) and SIGHUP stop the command the way Ctrl-C
+    does: temporary output removed, worker processes stopped, exit status 143 (129).
+    """
+    import shlex
+
+    from .interrupt import describe, exit_status, stop_cleanly
+    from .outputs import session
+
     args = _parser().parse_args(argv)
+    line = shlex.join(["sufficiency", *(sys.argv[1:] if argv is None else argv)])
     try:
-        command = {
-            "validate": _validate,
-            "run": _run,
-            "synth903": _synth903,
-            "calibrate": _calibrate,
-            "backtest": _backtest,
-            "sweep": _sweep,
-            "compare": _compare,
-        }
-        return command[args.command](args)
+        with stop_cleanly(), session(line, _input_paths(args)):
+            command = {
+                "validate": _validate,
+                "run": _run,
+                "synth903": _synth903,
+                "calibrate": _calibrate,
+                "backtest": _backtest,
+                "sweep": _sweep,
+                "compare": _compare,
+            }
+            return command[args.command](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted: no results were written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"interrupted{describe(exc)}: no results were written", file=sys.stderr)
+        return exit_status(exc)
+
+
+#: Options naming files or folders a command writes; every other path option is an input.
+_OUTPUT_OPTIONS = frozenset({"out", "report", "events"})
+
+
+def _input_paths(args: argparse.Namespace) -> list[Path]:
+    """The files and folders a command reads, which no output may replace or contain."""
+    paths: list[Path] = []
+    for key, value in vars(args).items():
+        if key in _OUTPUT_OPTIONS:
+            continue
+        values = value if isinstance(value, list) else [value]
+        paths += [v for v in values if isinstance(v, Path)]
+    return paths
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -385,8 +411,8 @@ def _monte_carlo(args: argparse.Namespace, interactive: bool) -> dict:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .errors import OutputExistsError
     from .montecarlo import run
+    from .outputs import check_free
     from .report import headline_lines, write_report
     from .scenario import load
 
@@ -395,8 +421,9 @@ def _run(args: argparse.Namespace) -> int:
         for text in scenario.warnings:
             print(f"warning: {text}", file=sys.stderr)
     out = args.out or Path("results") / args.scenario.stem
-    if out.exists() and not args.force:
-        raise OutputExistsError(f"{out} already exists; use --force to replace it, or choose --out")
+    check_free(out, args.force)
+    if args.events is not None:
+        check_free(args.events, args.force, folder=False, marker=_EVENTS_MARKER)
     interactive = sys.stderr.isatty() and not args.quiet
     if not args.quiet:
         print(
@@ -410,7 +437,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     folder = write_report(results, out, force=args.force, suppress_below=args.suppress_below)
     if args.events is not None:
-        _write_events(scenario.model, args.years, args.seed, args.events)
+        _write_events(scenario.model, args.years, args.seed, args.events, args.force)
     if not args.quiet:
         rate = results.n_events / results.wall_seconds if results.wall_seconds else 0.0
         print(
@@ -600,20 +627,25 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_events(scenario, years: float, seed: int, path: Path) -> None:
+#: The first line of an --events file: what marks a file --force may replace.
+_EVENTS_HEADER = ["day", "event", "a", "b", "c", "d", "e", "f"]
+_EVENTS_MARKER = ",".join(_EVENTS_HEADER)
+
+
+def _write_events(scenario, years: float, seed: int, path: Path, force: bool = False) -> None:
     """The event log of the first replication, written atomically (for debugging only)."""
     from .model import simulate
     from .montecarlo import spawn_seeds
+    from .outputs import adopt, atomic_path
 
     result = simulate(scenario, years, spawn_seeds(seed, 1)[0], record_events=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tmp.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["day", "event", "a", "b", "c", "d", "e", "f"])
-        for row in result.events or []:
-            w.writerow([f"{row[0]:.3f}", *row[1:]])
-    tmp.replace(path)
+    with atomic_path(path, force=force, folder=False, marker=_EVENTS_MARKER) as tmp:
+        with tmp.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(_EVENTS_HEADER)
+            for row in result.events or []:
+                w.writerow([f"{row[0]:.3f}", *row[1:]])
+    adopt(path)  # inside a results folder, it is one of the folder's files
 
 
 if __name__ == "__main__":

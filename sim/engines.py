@@ -18,11 +18,12 @@ import os
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from typing import Any
 
 from . import __version__
 from .errors import UserError
+from .interrupt import die_with_parent
 
 ENGINES = ("local", "dask")
 CONNECT_TIMEOUT = 10  # seconds to reach a scheduler, and to wait for its first worker
@@ -65,7 +66,10 @@ class LocalEngine:
                 sink(start, task(*args, seeds))
                 on_done(len(seeds))
             return
-        with ProcessPoolExecutor(max_workers=self.workers) as pool:
+        pool = ProcessPoolExecutor(
+            max_workers=self.workers, initializer=die_with_parent, initargs=(os.getpid(),)
+        )
+        try:
             futures = {
                 pool.submit(task, *args, seeds): (start, len(seeds)) for start, seeds in chunks
             }
@@ -75,6 +79,33 @@ class LocalEngine:
                 sink(start, fut.result())
                 del fut
                 on_done(n)
+        except BaseException:
+            # Ctrl-C, SIGTERM or an error: waiting for the queued chunks (what leaving a
+            # `with` block does) could take the whole run, so stop the workers now.
+            stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
+
+
+def stop_pool(pool: ProcessPoolExecutor, grace: float = 2.0) -> None:
+    """Cancel what is queued and end the worker processes at once, leaving none behind.
+
+    Each worker gets SIGTERM (its default action: exit), then SIGKILL if it is still
+    there after `grace` seconds.
+    """
+    # The executor keeps its processes in a private dict; without it, the workers still
+    # exit once their queue is closed, or with the parent (see interrupt.die_with_parent).
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        with suppress(Exception):
+            proc.terminate()
+    for proc in processes:
+        with suppress(Exception):
+            proc.join(grace)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(grace)
 
 
 def _worker_version() -> str:

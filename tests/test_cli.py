@@ -105,12 +105,17 @@ def test_force_replaces_output(tmp_path: Path) -> None:
         ).returncode
         == 0
     )
-    (out / "marker.txt").write_text("old run")
-    proc = cli(
-        "run", str(BASELINE), "--years", "1", "--reps", "2", "--out", str(out), "--force", "--quiet"
-    )
+    (out / "summary.md").write_text("old run")  # a file the earlier run wrote
+    (out / "marker.txt").write_text("old run")  # a file it did not: --force refuses
+    args = ("run", str(BASELINE), "--years", "1", "--reps", "2", "--out", str(out))
+    proc = cli(*args, "--force", "--quiet")
+    assert proc.returncode == 2 and "marker.txt" in proc.stderr, proc.stderr
+    assert (out / "marker.txt").read_text() == "old run"
+    (out / "marker.txt").unlink()
+    proc = cli(*args, "--force", "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert not (out / "marker.txt").exists()
+    assert (out / "summary.md").read_text() != "old run"
     assert not [p for p in tmp_path.iterdir() if p.name != "r"]  # no temporary folders left
 
 

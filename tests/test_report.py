@@ -15,6 +15,7 @@ from sim import load, run
 from sim import report as report_module
 from sim.errors import OutputExistsError, UserError
 from sim.montecarlo import Results
+from sim.outputs import OutputRefusedError
 from sim.report import headline_lines, write_report
 
 DATA = Path(__file__).parent / "data"
@@ -145,11 +146,16 @@ def test_existing_folder_without_force_is_left_alone(results: Results, tmp_path:
 
 
 def test_force_replaces_the_old_folder(results: Results, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "old.txt").write_text("old")
+    out = write_report(results, tmp_path / "out")
+    (out / "summary.md").write_text("old")  # a file of the earlier output
+    (out / "old.txt").write_text("old")  # a file sufficiency did not write
+    with pytest.raises(OutputRefusedError, match="old.txt"):
+        write_report(results, out, force=True)  # only an output of the tool is replaced
+    assert (out / "old.txt").read_text() == "old"
+    (out / "old.txt").unlink()
     write_report(results, out, force=True)
     assert not (out / "old.txt").exists()
+    assert (out / "summary.md").read_text() != "old"
     assert all((out / name).exists() for name in RUN_OUTPUTS)
     assert _leftovers(tmp_path) == []
 
@@ -170,9 +176,9 @@ def test_failure_mid_write_leaves_nothing(
 def test_failure_with_force_keeps_the_old_folder(
     results: Results, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "old.txt").write_text("old")
+    out = write_report(results, tmp_path / "out")
+    (out / "summary.md").write_text("old")
+    before = sorted(p.name for p in out.iterdir())
 
     def boom(*args: object) -> None:
         raise RuntimeError("disk full")
@@ -180,7 +186,8 @@ def test_failure_with_force_keeps_the_old_folder(
     monkeypatch.setattr(report_module, "_write_summary_md", boom)
     with pytest.raises(RuntimeError):
         write_report(results, out, force=True)
-    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    assert sorted(p.name for p in out.iterdir()) == before
+    assert (out / "summary.md").read_text() == "old"
     assert _leftovers(tmp_path) == []
 
 
