@@ -39,7 +39,11 @@ class EngineError(UserError):
 
 
 class LocalEngine:
-    """Today's runner: in this process for one worker, else a process pool."""
+    """Today's runner: in this process for one worker, else a process pool.
+
+    The pool's workers die with this process, however it ends (interrupt.die_with_parent),
+    and are stopped at once if the run is interrupted or fails (stop_pool).
+    """
 
     def __init__(self, workers: int) -> None:
         self.workers = max(1, workers)

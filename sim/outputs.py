@@ -6,9 +6,9 @@ end, so an interrupted or failed command never leaves a half-written folder or f
 behind, and an existing destination is replaced only when asked and only once the new one
 is complete.
 
-`--force` replaces an existing folder only if it is recognisably an earlier output of this
-tool: it holds the manifest `.sufficiency-output.json` that every output folder gets (tool,
-version, command, and the files written), and nothing the manifest does not list. A folder
+`--force` replaces an existing folder only if it is empty or recognisably an earlier output
+of this tool: it holds the manifest `.sufficiency-output.json` that every output folder gets
+(tool, version, command, and the files written), and nothing the manifest does not list. A folder
 holding anything else (a user's file dropped into it, the scenario files of the run), the
 current folder or one of its parents, the home folder and `/` are never replaced: the
 command stops before any work with a message saying why. A single output file is replaced
@@ -205,7 +205,11 @@ def _folder_problem(out: Path) -> str | None:
         except OSError:
             continue
     try:
+        if not any(out.iterdir()):
+            return None  # an empty folder (made for the results, say): nothing to lose
         listed = read_manifest(out)
+    except OSError as exc:
+        return f"it cannot be read ({exc.strerror or exc})"
     except ValueError as exc:
         return str(exc)
     foreign = _first_foreign(out, listed)

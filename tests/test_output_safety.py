@@ -340,6 +340,13 @@ def test_an_interrupted_swap_is_undone(tmp_path: Path) -> None:
     assert (out / "yearly.csv").read_text() == "half" and not old.exists()
 
 
+def test_force_takes_an_empty_folder(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="--force"):
+        check_free(tmp_path / "empty", force=False)
+    assert check_free(tmp_path / "empty", force=True) == tmp_path / "empty"
+
+
 def test_refusals_are_user_errors(tmp_path: Path) -> None:
     folder = _user_folder(tmp_path / "f")
     with pytest.raises(UserError, match="precious.txt|" + MANIFEST):
