@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import math
 import sys
 from pathlib import Path
 
@@ -26,14 +27,77 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
+#: Longest horizon a forecast may have. Entry and exit rates are fitted to the last few
+#: years; a strategy looks 3-5 years ahead; after 30 years every child now in care has
+#: left and every number is an assumption, not a forecast.
+MAX_YEARS = 30
+#: Most replications a run may ask for: beyond 100,000 the medians and 80% bands do not
+#: move in the third significant figure, and the run only costs time and disk.
+MAX_REPS = 100_000
+#: Largest small-number threshold: DfE publication rules suppress below 5 or 10.
+MAX_SUPPRESS = 100
+
+
+def _number(text: str, kind: type[int] | type[float], what: str) -> float:
+    """`text` as a finite int or float, or an argparse error that says what was expected."""
     try:
-        value = float(text)
+        value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
+
+
+def _years(text: str) -> float:
+    value = _number(text, float, "a number of years")
+    if not 0 < value <= MAX_YEARS:
         raise argparse.ArgumentTypeError(
-            f"expected a number of years between 0 and 100, got {value}"
+            f"expected a number of years above 0 and at most {MAX_YEARS}, got {value:g} "
+            f"(rates fitted to today's data say little about {MAX_YEARS}+ years ahead)"
+        )
+    return value
+
+
+def _reps(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_REPS:
+        raise argparse.ArgumentTypeError(
+            f"expected at most {MAX_REPS:,} replications, got {value:,} (more do not change "
+            f"the medians or 80% bands in the third significant figure)"
+        )
+    return value
+
+
+def _path(text: str) -> Path:
+    """A file or folder name as typed; refused here if no file system could hold it."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a file or folder name, got an empty text")
+    if "\x00" in text:
+        raise argparse.ArgumentTypeError("a file or folder name cannot contain a NUL character")
+    return Path(text)
+
+
+def _horizon(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_YEARS:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_YEARS} years, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = int(_number(text, int, "a whole number (0 or more)"))
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more, got {value}")
+    return value
+
+
+def _suppress(text: str) -> int:
+    value = int(_number(text, int, "a whole number of children"))
+    if not 0 <= value <= MAX_SUPPRESS:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of children from 0 (no suppression) to "
+            f"{MAX_SUPPRESS}, got {value} (publication rules usually use 5 or 10)"
         )
     return value
 
@@ -68,7 +132,7 @@ def _probability(text: str) -> float:
 def _seed_and_workers(parser: argparse.ArgumentParser) -> None:
     """The options every simulating command has: which seed, how many processes."""
     parser.add_argument(
-        "--seed", type=int, default=20240401, help="master random seed (default 20240401)"
+        "--seed", type=_seed, default=20240401, help="master random seed (default 20240401)"
     )
     parser.add_argument(
         "--workers", type=_positive_int, default=None, help="processes to use (default: all cores)"
@@ -78,10 +142,10 @@ def _seed_and_workers(parser: argparse.ArgumentParser) -> None:
 def _monte_carlo_options(parser: argparse.ArgumentParser, reps: int, per: str) -> None:
     """The options run, sweep and compare share: how long, how many, which seed, where."""
     parser.add_argument(
-        "--years", type=_positive_float, default=5, help="years to simulate (default 5)"
+        "--years", type=_years, default=5, help="years to simulate (default 5)"
     )
     parser.add_argument(
-        "--reps", type=_positive_int, default=reps, help=f"replications{per} (default {reps})"
+        "--reps", type=_reps, default=reps, help=f"replications{per} (default {reps})"
     )
     _seed_and_workers(parser)
     parser.add_argument(
@@ -98,6 +162,12 @@ def _monte_carlo_options(parser: argparse.ArgumentParser, reps: int, per: str) -
         help="with --engine dask, use the running Dask scheduler at ADDRESS "
         "(e.g. tcp://10.0.0.5:8786) instead of starting a local cluster",
     )
+    parser.add_argument(
+        "--yes",
+        action="store_true",
+        help="run even if the estimate says it will take hours or most of the free memory "
+        "(a run that cannot fit in memory or on disk is refused whatever)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -109,25 +179,25 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     r = sub.add_parser("run", help="run a scenario many times and write a folder of results")
-    r.add_argument("scenario", type=Path, help="scenario file (.toml)")
+    r.add_argument("scenario", type=_path, help="scenario file (.toml)")
     _monte_carlo_options(r, reps=200, per="")
     r.add_argument(
         "--out",
-        type=Path,
+        type=_path,
         default=None,
         help="output folder (default results/<scenario file name>)",
     )
     r.add_argument("--force", action="store_true", help="replace the output folder if it exists")
     r.add_argument(
         "--suppress-below",
-        type=int,
+        type=_suppress,
         default=0,
         metavar="K",
         help="show counts of children below K as '<K' in summaries",
     )
     r.add_argument(
         "--events",
-        type=Path,
+        type=_path,
         default=None,
         metavar="FILE",
         help="also write the event log of replication 1 to FILE (CSV, for debugging)",
@@ -135,17 +205,17 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar or headline lines")
 
     v = sub.add_parser("validate", help="check scenario files without simulating")
-    v.add_argument("scenarios", type=Path, nargs="+", help="scenario files (.toml)")
+    v.add_argument("scenarios", type=_path, nargs="+", help="scenario files (.toml)")
 
     y = sub.add_parser(
         "synth903",
         help="simulate a scenario and write its children as "
         "synthetic SSDA903 tables (test data, not real children)",
     )
-    y.add_argument("scenario", type=Path, help="scenario file (.toml)")
-    y.add_argument("--years", type=_positive_float, default=6, help="years of history (default 6)")
-    y.add_argument("--out", type=Path, required=True, help="folder to write the CSVs to")
-    y.add_argument("--seed", type=int, default=903, help="random seed (default 903)")
+    y.add_argument("scenario", type=_path, help="scenario file (.toml)")
+    y.add_argument("--years", type=_years, default=6, help="years of history (default 6)")
+    y.add_argument("--out", type=_path, required=True, help="folder to write the CSVs to")
+    y.add_argument("--seed", type=_seed, default=903, help="random seed (default 903)")
     y.add_argument(
         "--start",
         type=_date,
@@ -163,7 +233,7 @@ def _parser() -> argparse.ArgumentParser:
     y.add_argument("--force", action="store_true", help="replace the folder if it exists")
 
     c = sub.add_parser("calibrate", help="fit a scenario to an LA's SSDA903 data")
-    c.add_argument("data", type=Path, help="folder of SSDA903 CSV files (Header, Episodes, UASC)")
+    c.add_argument("data", type=_path, help="folder of SSDA903 CSV files (Header, Episodes, UASC)")
     c.add_argument(
         "--at",
         type=_any_date,
@@ -171,41 +241,41 @@ def _parser() -> argparse.ArgumentParser:
         metavar="YYYY-MM-DD",
         help="the date the scenario starts from (a month end, e.g. 2023-03-31)",
     )
-    c.add_argument("--out", type=Path, required=True, help="scenario file to write (.toml)")
+    c.add_argument("--out", type=_path, required=True, help="scenario file to write (.toml)")
     c.add_argument(
         "--years-back",
-        type=_positive_float,
+        type=_years,
         default=3,
         help="years of data before --at to fit rates from (default 3)",
     )
     c.add_argument(
         "--template",
-        type=Path,
+        type=_path,
         default=None,
         help="scenario giving what the 903 cannot (default: calibration/template.toml)",
     )
     c.add_argument(
         "--map",
-        type=Path,
+        type=_path,
         default=None,
         help="placement code map (default: calibration/placement_map.toml)",
     )
     c.add_argument(
         "--postcodes",
-        type=Path,
+        type=_path,
         default=None,
         metavar="FILE",
         help="postcode-district centroids (CSV: district, easting, northing)",
     )
     c.add_argument(
         "--report",
-        type=Path,
+        type=_path,
         default=None,
         help="folder for the calibration report (default: next to --out)",
     )
     c.add_argument(
         "--suppress-below",
-        type=int,
+        type=_suppress,
         default=5,
         metavar="K",
         help="show counts under K as '<K' in the report (default 5)",
@@ -217,7 +287,7 @@ def _parser() -> argparse.ArgumentParser:
         help="calibrate on the data up to a date, simulate the "
         "years after it, and score the forecast against what happened",
     )
-    b.add_argument("data", type=Path, help="folder of SSDA903 CSV files (Header, Episodes, UASC)")
+    b.add_argument("data", type=_path, help="folder of SSDA903 CSV files (Header, Episodes, UASC)")
     b.add_argument(
         "--train-until",
         type=_any_date,
@@ -228,39 +298,39 @@ def _parser() -> argparse.ArgumentParser:
     )
     b.add_argument(
         "--horizon",
-        type=_positive_int,
+        type=_horizon,
         default=2,
         help="years to forecast and score after --train-until (default 2)",
     )
-    b.add_argument("--reps", type=_positive_int, default=200, help="replications (default 200)")
+    b.add_argument("--reps", type=_reps, default=200, help="replications (default 200)")
     b.add_argument(
         "--out",
-        type=Path,
+        type=_path,
         default=Path("results") / "backtest",
         help="output folder (default results/backtest)",
     )
     b.add_argument(
         "--years-back",
-        type=_positive_float,
+        type=_years,
         default=3,
         help="years of data before --train-until to fit rates from (default 3)",
     )
     b.add_argument(
         "--template",
-        type=Path,
+        type=_path,
         default=None,
         help="scenario giving what the 903 cannot (default: calibration/template.toml)",
     )
     b.add_argument(
         "--map",
-        type=Path,
+        type=_path,
         default=None,
         help="placement code map (default: calibration/placement_map.toml)",
     )
     _seed_and_workers(b)
     b.add_argument(
         "--suppress-below",
-        type=int,
+        type=_suppress,
         default=5,
         metavar="K",
         help="show counts of children under K as '<K' in backtest.md and "
@@ -273,7 +343,7 @@ def _parser() -> argparse.ArgumentParser:
         "sweep",
         help="run a grid of variants of a scenario (same random numbers) and chart the response",
     )
-    w.add_argument("scenario", type=Path, help="scenario file (.toml)")
+    w.add_argument("scenario", type=_path, help="scenario file (.toml)")
     w.add_argument(
         "--vary",
         action="append",
@@ -285,7 +355,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     w.add_argument(
         "--grid",
-        type=Path,
+        type=_path,
         default=None,
         metavar="FILE",
         help="a TOML file with a [vary] table of keys and lists of values (for structured "
@@ -293,7 +363,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _monte_carlo_options(w, reps=100, per=" per variant")
     w.add_argument(
-        "--out", type=Path, default=None, help="output folder (default results/<scenario>-sweep)"
+        "--out", type=_path, default=None, help="output folder (default results/<scenario>-sweep)"
     )
     w.add_argument("--force", action="store_true", help="replace the output folder if it exists")
     w.add_argument("--quiet", action="store_true", help="no progress bar or table")
@@ -302,14 +372,14 @@ def _parser() -> argparse.ArgumentParser:
         "compare",
         help="run a baseline and options with the same random numbers and compare them",
     )
-    k.add_argument("baseline", type=Path, help="the baseline scenario file (.toml)")
-    k.add_argument("options", type=Path, nargs="+", help="option scenario files (.toml)")
+    k.add_argument("baseline", type=_path, help="the baseline scenario file (.toml)")
+    k.add_argument("options", type=_path, nargs="+", help="option scenario files (.toml)")
     _monte_carlo_options(k, reps=500, per=" per scenario")
-    k.add_argument("--out", type=Path, default=None, help="output folder (default results/options)")
+    k.add_argument("--out", type=_path, default=None, help="output folder (default results/options)")
     k.add_argument("--force", action="store_true", help="replace the output folder if it exists")
     k.add_argument(
         "--suppress-below",
-        type=int,
+        type=_suppress,
         default=5,
         metavar="K",
         help="show counts of children below K as '<K' in published tables (default 5)",
@@ -410,6 +480,18 @@ def _monte_carlo(args: argparse.Namespace, interactive: bool) -> dict:
     }
 
 
+def _check_budget(
+    args: argparse.Namespace, scenarios: list, out: Path | None, held_at_once: int | None = None
+) -> None:
+    """Refuse, before any work, a run this machine cannot hold (see sim/budget.py)."""
+    from .budget import Machine, check, estimate
+
+    est = estimate(scenarios, args.years, args.reps, args.workers, held_at_once)
+    check(est, args.yes, Machine.here(out))
+    if not args.quiet and est.seconds > 60:
+        print(f"Estimated: {est.describe()}.", file=sys.stderr)
+
+
 def _run(args: argparse.Namespace) -> int:
     from .montecarlo import run
     from .outputs import check_free
@@ -424,6 +506,7 @@ def _run(args: argparse.Namespace) -> int:
     check_free(out, args.force)
     if args.events is not None:
         check_free(args.events, args.force, folder=False, marker=_EVENTS_MARKER)
+    _check_budget(args, [scenario.model], out)
     interactive = sys.stderr.isatty() and not args.quiet
     if not args.quiet:
         print(
@@ -555,6 +638,10 @@ def _sweep(args: argparse.Namespace) -> int:
     out = args.out or Path("results") / f"{args.scenario.stem}-sweep"
     check_out(out, args.force)
     loaded = load(args.scenario)
+    # The base scenario timed once stands for every variant; one variant's results are
+    # held at a time (each is reduced to its measures before the next runs).
+    variants = math.prod(len(a.values) for a in axes)
+    _check_budget(args, [loaded.model] * variants, out, held_at_once=1)
     extra = {k: getattr(args, k) for k in ("engine", "scheduler") if getattr(args, k) is not None}
     command = command_line(
         args.scenario, args.vary, args.grid, args.years, args.reps, args.seed, out, extra
@@ -593,6 +680,7 @@ def _compare(args: argparse.Namespace) -> int:
     if not args.quiet:
         for text in dict.fromkeys(w for s in scenarios for w in s.warnings):
             print(f"warning: {text}", file=sys.stderr)
+    _check_budget(args, [s.model for s in scenarios], out)
     rank_by = [m.strip() for m in args.rank_by.split(",") if m.strip()]
     interactive = sys.stderr.isatty() and not args.quiet
     if not args.quiet:
@@ -637,14 +725,15 @@ def _write_events(scenario, years: float, seed: int, path: Path, force: bool = F
     from .model import simulate
     from .montecarlo import spawn_seeds
     from .outputs import adopt, atomic_path
+    from .safe_text import spreadsheet_row
 
     result = simulate(scenario, years, spawn_seeds(seed, 1)[0], record_events=True)
     with atomic_path(path, force=force, folder=False, marker=_EVENTS_MARKER) as tmp:
         with tmp.open("w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(_EVENTS_HEADER)
-            for row in result.events or []:
-                w.writerow([f"{row[0]:.3f}", *row[1:]])
+            for row in result.events or []:  # names come from the scenario: no formulas
+                w.writerow(spreadsheet_row([f"{row[0]:.3f}", *row[1:]]))
     adopt(path)  # inside a results folder, it is one of the folder's files
 
 

@@ -18,6 +18,7 @@ import os
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, suppress
 from typing import Any
 
@@ -36,6 +37,15 @@ Sink = Callable[[int, Any], None]
 
 class EngineError(UserError):
     """The engine cannot be used as asked (not installed, scheduler unreachable...)."""
+
+
+class WorkerLost(UserError):
+    """A worker died under the run (the OOM killer, a kill by hand): not a bug of the tool.
+
+    Exit status 1, not 2: the user's input was fine; the machine could not finish the run.
+    """
+
+    exit_code = 1
 
 
 class LocalEngine:
@@ -80,8 +90,17 @@ class LocalEngine:
             for fut in as_completed(futures):
                 # Forget the future as well, or it would keep its result alive.
                 start, n = futures.pop(fut)
-                sink(start, fut.result())
-                del fut
+                try:
+                    result = fut.result()
+                except BrokenProcessPool:
+                    stop_pool(pool)
+                    raise WorkerLost(
+                        "a worker process stopped before finishing its replications (killed "
+                        "from outside, or out of memory); no results were written. Run again "
+                        "with fewer --workers, or fewer --reps or --years"
+                    ) from None
+                sink(start, result)
+                del fut, result
                 on_done(n)
         except BaseException:
             # Ctrl-C, SIGTERM or an error: waiting for the queued chunks (what leaving a

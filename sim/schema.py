@@ -221,7 +221,9 @@ Distribution = Annotated[
 
 def _check_shares(shares: dict[str, float], what: str) -> None:
     total = sum(shares.values())
-    if shares and abs(total - 1.0) > 0.01:
+    if not shares:  # an empty mix would leave nothing to draw from mid-run
+        raise ValueError(f"{what}: the table is empty; give at least one share (adding up to 1)")
+    if abs(total - 1.0) > 0.01:
         raise ValueError(f"{what} must add up to 1 (they add up to {total:.3f})")
 
 

@@ -11,6 +11,7 @@ its own temporary folder, removed when the store is closed or garbage-collected.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import weakref
@@ -19,7 +20,41 @@ from typing import Any
 
 import numpy as np
 
+from .interrupt import pid_alive
+
 _ITEM = np.dtype(np.float64).itemsize
+
+
+_PREFIX = "sufficiency-"
+_FILE = "replications.f64"
+_STALE = re.compile(re.escape(_PREFIX) + r"(\d+)-\w+")
+
+
+def clean_stale_stores(directory: str | Path | None = None) -> list[str]:
+    """Remove stores that killed runs left in the temporary folder; return their paths.
+
+    Only folders named like ours whose process is gone and that hold nothing but a store
+    file: another user's or a live run's are left alone.
+    """
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(directory or tempfile.gettempdir()))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _STALE.fullmatch(entry.name)
+        if not m or int(m[1]) == os.getpid() or pid_alive(int(m[1])):
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False) or not set(os.listdir(entry.path)) <= {
+                _FILE
+            }:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(entry.path)
+    return removed
 
 
 def _remove(fd: int, folder: str) -> None:
@@ -37,8 +72,11 @@ class ReplicationStore:
         self, reps: int, months: int, n_series: int, directory: str | Path | None = None
     ) -> None:
         self.reps, self.months, self.n_series = reps, months, n_series
-        self.folder = tempfile.mkdtemp(prefix="sufficiency-", dir=directory)
-        self.path = os.path.join(self.folder, "replications.f64")
+        clean_stale_stores(directory)
+        # The process id in the name lets a later run tell a killed run's store from a
+        # live one's (SIGKILL leaves no chance to remove it).
+        self.folder = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=directory)
+        self.path = os.path.join(self.folder, _FILE)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         # Sparse until written: preallocating costs neither disk nor memory.
         os.ftruncate(self._fd, reps * months * n_series * _ITEM)

@@ -29,6 +29,7 @@ from conftest import ROOT, RUN_OUTPUTS, cli
 from sim.errors import UserError
 from sim.interrupt import Terminated, stop_cleanly
 from sim.outputs import MANIFEST, OutputRefusedError, atomic_path, check_free, clean_stale
+from sim.store import clean_stale_stores
 
 BASELINE = ROOT / "scenarios" / "darlington" / "baseline.toml"
 OPTION = ROOT / "scenarios" / "darlington" / "foster-plus-10.toml"
@@ -282,6 +283,44 @@ def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
     finally:
         _stop(proc, workers)
     assert leftover == [], f"workers outlived their parent: {leftover}"
+    # The killed run's replication store is litter too: the next run's store removes it.
+    stores = list((tmp_path / "tmpdir").iterdir())
+    assert stores, "the killed run left no store (the test did not test anything)"
+    assert sorted(clean_stale_stores(tmp_path / "tmpdir")) == sorted(map(str, stores))
+    assert list((tmp_path / "tmpdir").iterdir()) == []
+
+
+def test_a_live_or_foreign_store_is_never_removed(tmp_path: Path) -> None:
+    live = tmp_path / f"sufficiency-{os.getppid()}-abc"  # a process that is running
+    live.mkdir()
+    (live / "replications.f64").write_bytes(b"")
+    foreign = tmp_path / f"sufficiency-{_dead_pid()}-abc"
+    foreign.mkdir()
+    (foreign / "thesis.docx").write_text("mine")
+    dead = tmp_path / f"sufficiency-{_dead_pid()}-xyz"
+    dead.mkdir()
+    (dead / "replications.f64").write_bytes(b"0" * 8)
+    assert clean_stale_stores(tmp_path) == [str(dead)]
+    assert live.exists() and (foreign / "thesis.docx").exists()
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="needs /proc to find the worker processes")
+def test_a_worker_killed_from_outside_is_one_message(tmp_path: Path) -> None:
+    # What the kernel's out-of-memory killer does to one worker: the run cannot finish,
+    # which is not a bug of the tool, so one message, exit 1, nothing half-written.
+    out = tmp_path / "out"
+    proc, workers = _start_run(tmp_path, out)
+    try:
+        os.kill(next(iter(workers)), signal.SIGKILL)
+        code = proc.wait(WAIT)
+        leftover = _wait_gone(workers)
+    finally:
+        _stop(proc, workers)
+    stderr = _stderr(tmp_path)
+    assert code == 1, stderr
+    assert "worker process stopped" in stderr and "Traceback" not in stderr
+    assert leftover == []
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
 
 
 @pytest.mark.skipif(
