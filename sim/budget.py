@@ -105,8 +105,10 @@ def estimate(
     values = [reps * months * len(Layout.for_scenario(s)) for s in scenarios]
     held = sorted(values, reverse=True)[: held_at_once or len(values)]
     pilots: dict[int, float] = {}  # a sweep repeats one scenario: time it once
-    per_rep = [pilots.setdefault(id(s), 0.0) or _pilot(pilots, s, years) for s in scenarios]
-    seconds = sum(p * reps for p in per_rep) / workers
+    for s in scenarios:
+        if id(s) not in pilots:
+            pilots[id(s)] = _pilot_seconds(s, years)
+    seconds = sum(pilots[id(s)] for s in scenarios) * reps / workers
     return Estimate(
         memory=BASE_MEMORY + WORKER_MEMORY * workers + MEMORY_PER_VALUE * sum(held),
         disk=DISK_PER_VALUE * sum(values),
@@ -118,36 +120,31 @@ def estimate(
 def check(est: Estimate, yes: bool, machine: Machine | None = None) -> None:
     """Refuse a run the machine cannot hold; ask for --yes before a very long or big one."""
     m = machine or Machine.here()
-    advice = "Use fewer --reps or --years"
+    fewer = "fewer --reps or --years"
     if m.memory_free is not None and est.memory > SHARE_REFUSE * m.memory_free:
         raise ResourceError(
             f"this run would need {size_text(est.memory)} of memory and this machine has "
-            f"{size_text(m.memory_free)} free. {advice}."
+            f"{size_text(m.memory_free)} free. Use {fewer}."
         )
     if m.disk_free is not None and est.disk > SHARE_REFUSE * m.disk_free:
         raise ResourceError(
             f"this run would write about {size_text(est.disk)} (results and a temporary "
-            f"store) and the disk has {size_text(m.disk_free)} free. {advice}."
+            f"store) and the disk has {size_text(m.disk_free)} free. Use {fewer}."
         )
     if yes:
         return
+    big = None
     if est.seconds > LONG_RUN_SECONDS:
-        raise ResourceError(
-            f"this run would take {duration_text(est.seconds)} on {est.workers} worker(s) "
-            f"(estimated from a pilot replication). Add --yes to run it anyway, or use "
-            f"fewer --reps or --years."
+        big = (
+            f"{duration_text(est.seconds)} on {est.workers} worker(s) (estimated from a "
+            f"pilot replication)"
         )
-    if m.memory_free is not None and est.memory > MEMORY_SHARE_ASK * m.memory_free:
+    elif m.memory_free is not None and est.memory > MEMORY_SHARE_ASK * m.memory_free:
+        big = f"{size_text(est.memory)} of this machine's {size_text(m.memory_free)} free memory"
+    if big:
         raise ResourceError(
-            f"this run would take {size_text(est.memory)} of this machine's "
-            f"{size_text(m.memory_free)} free memory. Add --yes to run it anyway, or use "
-            f"fewer --reps or --years."
+            f"this run would take {big}. Add --yes to run it anyway, or use {fewer}."
         )
-
-
-def _pilot(cache: dict[int, float], scenario: Scenario, years: float) -> float:
-    cache[id(scenario)] = seconds = _pilot_seconds(scenario, years)
-    return seconds
 
 
 def _pilot_seconds(scenario: Scenario, years: float) -> float:

@@ -141,9 +141,7 @@ def _seed_and_workers(parser: argparse.ArgumentParser) -> None:
 
 def _monte_carlo_options(parser: argparse.ArgumentParser, reps: int, per: str) -> None:
     """The options run, sweep and compare share: how long, how many, which seed, where."""
-    parser.add_argument(
-        "--years", type=_years, default=5, help="years to simulate (default 5)"
-    )
+    parser.add_argument("--years", type=_years, default=5, help="years to simulate (default 5)")
     parser.add_argument(
         "--reps", type=_reps, default=reps, help=f"replications{per} (default {reps})"
     )
@@ -375,7 +373,9 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("baseline", type=_path, help="the baseline scenario file (.toml)")
     k.add_argument("options", type=_path, nargs="+", help="option scenario files (.toml)")
     _monte_carlo_options(k, reps=500, per=" per scenario")
-    k.add_argument("--out", type=_path, default=None, help="output folder (default results/options)")
+    k.add_argument(
+        "--out", type=_path, default=None, help="output folder (default results/options)"
+    )
     k.add_argument("--force", action="store_true", help="replace the output folder if it exists")
     k.add_argument(
         "--suppress-below",
@@ -729,11 +729,10 @@ def _write_events(scenario, years: float, seed: int, path: Path, force: bool = F
 
     result = simulate(scenario, years, spawn_seeds(seed, 1)[0], record_events=True)
     with atomic_path(path, force=force, folder=False, marker=_EVENTS_MARKER) as tmp:
+        lines = [_EVENTS_HEADER]  # names come from the scenario: never a formula
+        lines += [spreadsheet_row([f"{r[0]:.3f}", *r[1:]]) for r in result.events or []]
         with tmp.open("w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(_EVENTS_HEADER)
-            for row in result.events or []:  # names come from the scenario: no formulas
-                w.writerow(spreadsheet_row([f"{row[0]:.3f}", *row[1:]]))
+            csv.writer(fh).writerows(lines)
     adopt(path)  # inside a results folder, it is one of the folder's files
 
 

@@ -68,7 +68,8 @@ class _Session:
 
 
 _SESSION: contextvars.ContextVar[_Session] = contextvars.ContextVar(
-    "sufficiency_output_session", default=_Session(None, ())
+    "sufficiency_output_session",
+    default=_Session(None, ()),  # noqa: B039 (frozen: the default is never changed)
 )
 
 
@@ -147,8 +148,7 @@ def _lexists(path: Path) -> bool:
 def _place_error(out: Path, exc: OSError) -> OutputPlaceError:
     reason = exc.strerror or str(exc)
     return OutputPlaceError(
-        f"cannot write the output {out}: {reason}. Choose an --out in a folder you can "
-        "write to."
+        f"cannot write the output {out}: {reason}. Choose an --out in a folder you can write to."
     )
 
 
@@ -239,7 +239,10 @@ def _file_problem(out: Path, marker: str | None) -> str | None:
         except OSError:
             continue
     if marker is not None and not _starts_with(out, marker):
-        return f"it does not start with the line {TOOL} writes ({marker!r}), so it was not written by it"
+        return (
+            f"it does not start with the line {TOOL} writes ({marker!r}), "
+            "so it was not written by it"
+        )
     return None
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 from test_ssda903_read import EP_COLS, KIDS, ep, write
 
@@ -82,8 +81,16 @@ def test_a_run_too_big_for_memory_is_refused_before_it_starts(
     # per-value figure; 1 GB free cannot hold it.
     monkeypatch.setattr(Machine, "here", classmethod(lambda cls, out=None: Machine(2**30, None, 2)))
     err = _refused(
-        capsys, "run", str(DARLINGTON), "--out", str(tmp_path / "o"), "--reps", "20000",
-        "--years", "20", "--yes",
+        capsys,
+        "run",
+        str(DARLINGTON),
+        "--out",
+        str(tmp_path / "o"),
+        "--reps",
+        "20000",
+        "--years",
+        "20",
+        "--yes",
     )
     assert "memory" in err and "fewer --reps" in err
     assert not (tmp_path / "o").exists()
@@ -101,8 +108,15 @@ def test_a_long_run_needs_yes_and_compare_and_sweep_check_too(
     err = _refused(capsys, "compare", str(DARLINGTON), str(SOLO), "--out", out, "--reps", "4")
     assert "--yes" in err
     err = _refused(
-        capsys, "sweep", str(DARLINGTON), "--vary", "entries.per_year=50,60", "--out", out,
-        "--reps", "4",
+        capsys,
+        "sweep",
+        str(DARLINGTON),
+        "--vary",
+        "entries.per_year=50,60",
+        "--out",
+        out,
+        "--reps",
+        "4",
     )
     assert "--yes" in err
     assert not Path(out).exists()

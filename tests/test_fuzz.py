@@ -151,10 +151,15 @@ def test_odd_option_values_are_refused_by_name_or_run(
     # Paths are relative to a fresh folder, so a fuzzed name never lands in the project.
     cwd = Path(tempfile.mkdtemp(dir=tmp_path))
     monkeypatch.chdir(cwd)
-    if option in ("--out", "--events") and value.startswith("/") and value not in (
-        "/proc/nope",
-        "/dev/null/x",
-        "/",
+    if (
+        option in ("--out", "--events")
+        and value.startswith("/")
+        and value
+        not in (
+            "/proc/nope",
+            "/dev/null/x",
+            "/",
+        )
     ):
         value = value.lstrip("/")
     capsys.readouterr()
@@ -167,11 +172,23 @@ def test_odd_option_values_are_refused_by_name_or_run(
 
 
 @settings(FUZZ, max_examples=15)
-@given(vary=st.one_of(st.text(max_size=30), st.sampled_from(
-    ["entries.per_year=1:1e9:1", "entries.per_year=", "=1,2", "no.such.key=1,2",
-     "entries.per_year=£5,6", "scenario.start_date=01/04/2023,2024-04-01",
-     "entries.per_year=50:40:1", "entries.per_year=1:2:0"]
-)))
+@given(
+    vary=st.one_of(
+        st.text(max_size=30),
+        st.sampled_from(
+            [
+                "entries.per_year=1:1e9:1",
+                "entries.per_year=",
+                "=1,2",
+                "no.such.key=1,2",
+                "entries.per_year=£5,6",
+                "scenario.start_date=01/04/2023,2024-04-01",
+                "entries.per_year=50:40:1",
+                "entries.per_year=1:2:0",
+            ]
+        ),
+    )
+)
 def test_odd_sweep_axes_are_refused_by_name_or_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], vary: str
 ) -> None:

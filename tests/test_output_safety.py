@@ -329,11 +329,10 @@ def test_a_worker_killed_from_outside_is_one_message(tmp_path: Path) -> None:
 )
 def test_sigterm_while_writing_removes_the_partial_folder(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    with pytest.raises(Terminated), stop_cleanly():
-        with atomic_path(out) as tmp:
-            (tmp / "half.csv").write_text("half")
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(WAIT)  # the handler interrupts this
+    with pytest.raises(Terminated), stop_cleanly(), atomic_path(out) as tmp:
+        (tmp / "half.csv").write_text("half")
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(WAIT)  # the handler interrupts this
     assert list(tmp_path.iterdir()) == []
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # given back afterwards
 

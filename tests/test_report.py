@@ -149,7 +149,7 @@ def test_force_replaces_the_old_folder(results: Results, tmp_path: Path) -> None
     out = write_report(results, tmp_path / "out")
     (out / "summary.md").write_text("old")  # a file of the earlier output
     (out / "old.txt").write_text("old")  # a file sufficiency did not write
-    with pytest.raises(OutputRefusedError, match="old.txt"):
+    with pytest.raises(OutputRefusedError, match=r"old\.txt"):
         write_report(results, out, force=True)  # only an output of the tool is replaced
     assert (out / "old.txt").read_text() == "old"
     (out / "old.txt").unlink()
