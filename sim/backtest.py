@@ -306,8 +306,13 @@ def backtest(
     seed: int = 20240401,
     workers: int | None = None,
     progress: bool = False,
+    yes: bool | None = None,
 ) -> Backtest:
-    """Calibrate on the data up to `at`, simulate `horizon` years, score against the rest."""
+    """Calibrate on the data up to `at`, simulate `horizon` years, score against the rest.
+
+    With `yes` given (the command line), the run's memory, disk and time are estimated
+    before it starts and a run beyond the machine refused (see `sim.budget.check`).
+    """
     from .calibrate import CodeMap, calibrate
     from .montecarlo import run
     from .scenario import loads
@@ -344,6 +349,10 @@ def backtest(
     model = loads(text, name="calibrated scenario")
     seconds["calibrate"] = time.perf_counter() - t0
 
+    if yes is not None:
+        from .budget import check, estimate
+
+        check(estimate([model], horizon, reps, workers), yes, fewer="fewer --reps or --horizon")
     t0 = time.perf_counter()
     results = run(model, years=horizon, reps=reps, seed=seed, workers=workers, progress=progress)
     seconds["simulate"] = time.perf_counter() - t0
@@ -768,6 +777,7 @@ def backtest_files(
     force: bool = False,
     progress: bool = False,
     messages: Any = None,
+    yes: bool | None = None,
 ) -> Backtest:
     """Read, backtest and write the output folder (whole or not at all)."""
     from .calibrate import DEFAULT_TEMPLATE, read_map
@@ -795,6 +805,7 @@ def backtest_files(
         seed=seed,
         workers=workers,
         progress=progress,
+        yes=yes,
     )
     bt.seconds = {"read": read_s, **bt.seconds}
     t0 = time.perf_counter()

@@ -117,10 +117,17 @@ def estimate(
     )
 
 
-def check(est: Estimate, yes: bool, machine: Machine | None = None) -> None:
-    """Refuse a run the machine cannot hold; ask for --yes before a very long or big one."""
+def check(
+    est: Estimate,
+    yes: bool,
+    machine: Machine | None = None,
+    fewer: str = "fewer --reps or --years",
+) -> None:
+    """Refuse a run the machine cannot hold; ask for --yes before a very long or big one.
+
+    `fewer` says which options make the run smaller (backtest's length is --horizon).
+    """
     m = machine or Machine.here()
-    fewer = "fewer --reps or --years"
     if m.memory_free is not None and est.memory > SHARE_REFUSE * m.memory_free:
         raise ResourceError(
             f"this run would need {size_text(est.memory)} of memory and this machine has "

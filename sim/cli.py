@@ -160,6 +160,10 @@ def _monte_carlo_options(parser: argparse.ArgumentParser, reps: int, per: str) -
         help="with --engine dask, use the running Dask scheduler at ADDRESS "
         "(e.g. tcp://10.0.0.5:8786) instead of starting a local cluster",
     )
+    _yes(parser)
+
+
+def _yes(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--yes",
         action="store_true",
@@ -336,6 +340,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--force", action="store_true", help="replace the output folder if it exists")
     b.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    _yes(b)
 
     w = sub.add_parser(
         "sweep",
@@ -604,6 +609,7 @@ def _backtest(args: argparse.Namespace) -> int:
         force=args.force,
         progress=interactive,
         messages=None if args.quiet else sys.stderr,
+        yes=args.yes,
     )
     if not args.quiet:
         steps = ", ".join(f"{k} {v:.1f} s" for k, v in bt.seconds.items())

@@ -160,3 +160,24 @@ def test_no_readable_date_of_birth_at_all_is_a_problem_not_a_crash(tmp_path: Pat
     ds = read_903(tmp_path)
     assert ds.header["DOB"].isna().all() and ds.header["DOB"].dtype.kind == "M"
     assert any("date of birth not understood" in p.message for p in ds.problems)
+
+
+def test_backtest_checks_its_run_too(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(budget, "_pilot_seconds", lambda scenario, years: 36000.0)
+    data = ROOT / "calibration" / "synthetic-903"
+    out = tmp_path / "bt"
+    err = _refused(
+        capsys,
+        "backtest",
+        str(data),
+        "--train-until",
+        "2021-03-31",
+        "--reps",
+        "4",
+        "--out",
+        str(out),
+        "--quiet",
+    )
+    assert "--yes" in err and not out.exists()
