@@ -10,6 +10,7 @@ import argparse
 import csv
 import datetime as dt
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -75,6 +76,13 @@ def _path(text: str) -> Path:
         raise argparse.ArgumentTypeError("expected a file or folder name, got an empty text")
     if "\x00" in text:
         raise argparse.ArgumentTypeError("a file or folder name cannot contain a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 (Python keeps them as surrogates)
+        raise argparse.ArgumentTypeError(
+            f"'{os.fsencode(text).decode('utf-8', 'backslashreplace')}' is not valid UTF-8 "
+            "text: rename it with letters, digits and - or _"
+        ) from None
     return Path(text)
 
 
@@ -413,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     from .outputs import session
 
     args = _parser().parse_args(argv)
+    _fit_workers(args)
     line = shlex.join(["sufficiency", *(sys.argv[1:] if argv is None else argv)])
     try:
         with stop_cleanly(), session(line, _input_paths(args)):
@@ -432,6 +441,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         print(f"interrupted{describe(exc)}: no results were written", file=sys.stderr)
         return exit_status(exc)
+
+
+def _fit_workers(args: argparse.Namespace) -> None:
+    """No more local worker processes than cores: more only compete for them (and each
+    costs memory). Results do not depend on the number of workers, so nothing changes."""
+    cores = os.cpu_count() or 1
+    asked = getattr(args, "workers", None)
+    if asked is None or asked <= cores or getattr(args, "engine", "local") != "local":
+        return
+    if not getattr(args, "quiet", False):
+        print(
+            f"note: --workers {asked} is more than this machine's {cores} cores; using {cores}",
+            file=sys.stderr,
+        )
+    args.workers = cores
 
 
 #: Options naming files or folders a command writes; every other path option is an input.
@@ -642,8 +666,8 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.grid is not None:
         axes += read_grid(args.grid)
     out = args.out or Path("results") / f"{args.scenario.stem}-sweep"
-    check_out(out, args.force)
     loaded = load(args.scenario)
+    check_out(out, args.force)  # after loading: no file the scenario extends may go
     # The base scenario timed once stands for every variant; one variant's results are
     # held at a time (each is reduced to its measures before the next runs).
     variants = math.prod(len(a.values) for a in axes)
@@ -671,6 +695,20 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warn_repeats(files: list[Path], quiet: bool) -> None:
+    """Say so when one file is given twice: its "option" can only equal the baseline."""
+    seen: dict[Path, Path] = {}
+    for f in files:
+        real = f.resolve()
+        if real in seen and not quiet:
+            print(
+                f"warning: {f} is the same file as {seen[real]}: it is compared with itself "
+                "(every difference will be zero)",
+                file=sys.stderr,
+            )
+        seen.setdefault(real, f)
+
+
 def _compare(args: argparse.Namespace) -> int:
     import time
 
@@ -680,9 +718,10 @@ def _compare(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     out = args.out or Path("results") / "options"
-    check_free(out, args.force)
     files = [args.baseline, *args.options]
     scenarios = [load(f) for f in files]  # every file checked before anything runs
+    _warn_repeats(files, args.quiet)
+    check_free(out, args.force)  # after loading: no file an option extends may go
     if not args.quiet:
         for text in dict.fromkeys(w for s in scenarios for w in s.warnings):
             print(f"warning: {text}", file=sys.stderr)

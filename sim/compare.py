@@ -227,6 +227,12 @@ def compare(
     if len(loaded) < 2:
         raise UserError("compare needs a baseline and at least one option (two scenario files)")
     rank_by = tuple(_known_metric(m) for m in rank_by)
+    twice = sorted({m for m in rank_by if rank_by.count(m) > 1})
+    if twice:
+        raise UserError(
+            f"--rank-by names {twice[0]!r} twice; give each measure once (the overall rank "
+            "adds the ranks on each, so a measure named twice would count double)"
+        )
     if not rank_by:
         raise UserError("rank_by needs at least one measure, e.g. net_cost")
     _check_same_start(loaded)

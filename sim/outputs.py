@@ -33,12 +33,14 @@ import re
 import secrets
 import shutil
 import socket
+import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
+from . import inputs as files_read
 from .errors import OutputExistsError, UserError
 from .interrupt import pid_alive
 
@@ -81,10 +83,18 @@ def session(command: str | None, inputs: Iterable[Path | str] = ()) -> Iterator[
     the input would be deleted with it.
     """
     token = _SESSION.set(_Session(command, tuple(Path(p) for p in inputs)))
+    read = files_read.forget()
     try:
         yield
     finally:
+        files_read.restore(read)
         _SESSION.reset(token)
+
+
+def _inputs() -> tuple[Path, ...]:
+    """The command's inputs: those named on its command line and every file it has read
+    (a scenario's `extends` chain included)."""
+    return (*_SESSION.get().inputs, *files_read.read())
 
 
 # =========================================================================== checks
@@ -198,7 +208,7 @@ def _folder_problem(out: Path) -> str | None:
         return "it is the current folder"
     if target in here.parents:
         return f"it contains the current folder ({here})"
-    for path in _SESSION.get().inputs:
+    for path in _inputs():
         try:
             if path.resolve().is_relative_to(target):
                 return f"it holds {path}, an input of this command, which would be deleted with it"
@@ -213,6 +223,12 @@ def _folder_problem(out: Path) -> str | None:
     except ValueError as exc:
         return str(exc)
     foreign = _first_foreign(out, listed)
+    changed = _first_changed(out) if foreign is None else None
+    if changed is not None:
+        return (
+            f"its {changed} was changed after {TOOL} wrote it (copy your edits elsewhere, "
+            "or choose another --out)"
+        )
     if foreign is not None:
         hint = " (a lock file: is a file of it open in another program?)"
         return (
@@ -232,7 +248,7 @@ def _file_problem(out: Path, marker: str | None) -> str | None:
     if not out.is_file():
         return "it is not a regular file"
     target = out.resolve()
-    for path in _SESSION.get().inputs:
+    for path in _inputs():
         try:
             if path.resolve() == target:
                 return "it is an input of this command"
@@ -352,15 +368,45 @@ def _final_manifest(folder: Path) -> dict[str, object]:
         for p in folder.rglob("*")
         if p.is_symlink() or not p.is_dir() or not any(p.iterdir())
     )
+    files = [f for f in files if f != MANIFEST]
     return {
         "tool": TOOL,
         "version": __version__,
         "command": _SESSION.get().command,
         "written_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "files": [f for f in files if f != MANIFEST],
+        "files": files,
+        "stamps": {f: s for f in files if (s := _stamp(folder / f)) is not None},
         "note": f"Written by {TOOL}. `--force` replaces this folder only while it holds "
-        "nothing but the files listed here.",
+        "nothing but the files listed here, each as it was written.",
     }
+
+
+def _stamp(path: Path) -> list[int] | None:
+    """Size and modification time of a regular file: what changes when someone edits it.
+
+    (Renaming the finished folder into place keeps both; copying it elsewhere without
+    keeping times makes --force refuse, which is the safe side.)
+    """
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return [info.st_size, info.st_mtime_ns] if stat.S_ISREG(info.st_mode) else None
+
+
+def _first_changed(folder: Path) -> str | None:
+    """The first file of ours that was edited after it was written (None if none was)."""
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None  # read_manifest has already said what is wrong with it
+    stamps = data.get("stamps") if isinstance(data, dict) else None
+    if not isinstance(stamps, dict):
+        return None  # written before stamps were kept: names are all there is to check
+    for name in sorted(stamps):
+        if _lexists(folder / name) and _stamp(folder / name) != stamps[name]:
+            return name
+    return None
 
 
 def _write_manifest(folder: Path, data: dict[str, object]) -> None:
@@ -384,7 +430,10 @@ def adopt(path: Path | str) -> None:
         data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return
-    data["files"] = sorted(listed | {path.relative_to(folder).as_posix()})
+    name = path.relative_to(folder).as_posix()
+    data["files"] = sorted(listed | {name})
+    if isinstance(data.get("stamps"), dict) and (stamp := _stamp(path)) is not None:
+        data["stamps"][name] = stamp
     tmp = sibling(folder / MANIFEST, "tmp")
     try:
         tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

@@ -31,6 +31,7 @@ import annotated_types
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from . import inputs
 from .errors import ScenarioError
 from .schema import Scenario, WholeTable, advisories, cross_reference_errors
 
@@ -172,6 +173,7 @@ def _read_text(path: Path, root: Path | None) -> str:
             f"is outside the folder scenarios are read from ({root})",
             "a file inside that folder",
         )
+    inputs.note(real)  # whatever happens next, no output of this command may replace it
     try:
         info = os.stat(real)
     except FileNotFoundError:
@@ -218,6 +220,19 @@ def _read_text(path: Path, root: Path | None) -> str:
         raise _Refused("is not a UTF-8 text file", "a TOML file") from None
 
 
+def read_toml_file(path: str | Path, root: str | Path | None = None) -> dict[str, Any]:
+    """Any TOML file the tool takes (a sweep's grid file, say), read with the same care as
+    a scenario: a regular .toml file of at most 1 MB, not too deeply nested; a user's
+    mistake is a ScenarioError naming the file."""
+    path = Path(path)
+    try:
+        text = _read_text(path, _root(root))
+    except _Refused as why:
+        problem = "file not found" if why.missing else why.what
+        raise ScenarioError(path, problem, expected=why.expected.replace("scenario ", "")) from None
+    return _parse(text, path)
+
+
 def _parse(text: str, path: Path) -> dict[str, Any]:
     """TOML text to data, with a line number and advice for the usual slips."""
     try:
@@ -237,6 +252,17 @@ def _parse(text: str, path: Path) -> dict[str, Any]:
             f"is nested too deeply (more than {MAX_DEPTH} levels of tables and lists)",
             expected="a scenario file, whose deepest keys are about 7 levels down",
         )
+    found = _control_character(data)
+    if found is not None:
+        at, char = found
+        raise ScenarioError(
+            path,
+            f"holds the invisible control character U+{ord(char):04X}"
+            + (" (NUL)" if char == "\x00" else "")
+            + "; remove it",
+            key=_clip(_dotted(at)),
+            expected="names and text of letters, digits, punctuation, tabs and new lines",
+        )
     return data
 
 
@@ -251,6 +277,26 @@ def _too_deep(data: Any) -> bool:
         children = node.values() if isinstance(node, dict) else node
         stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
     return False
+
+
+#: Characters no name or text in a scenario may hold: C0 controls but tab and newline,
+#: and DEL. They are invisible in an editor, and a workbook cannot store them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _control_character(data: Any) -> tuple[Path_, str] | None:
+    """The first key or text value holding a control character, and that character."""
+    stack: list[tuple[Any, Path_]] = [(data, ())]
+    while stack:
+        node, at = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for k, v in items:
+            for text in (k, v):
+                if isinstance(text, str) and (m := _CONTROL.search(text)):
+                    return (*at, k), m.group()
+            if isinstance(v, (dict, list)):
+                stack.append((v, (*at, k)))
+    return None
 
 
 def _toml_line(exc: tomllib.TOMLDecodeError) -> int | None:

@@ -164,6 +164,17 @@ WeeklyCost = Annotated[
         "the most expensive placement in the LGA's 2023 survey cost £63,000 a week",
     ),
 ]
+#: England's councils spent £8.1bn on children looked after in 2023/24 [facts §8, s251 outturn].
+OptionAmount = Annotated[
+    float,
+    Field(ge=0),
+    _at_most(
+        1_000_000_000,
+        "pounds",
+        "all English councils together spent £8.1bn on children looked after in 2023/24; "
+        "one option's cost is in thousands or millions",
+    ),
+]
 #: A hazard per child (or household) per year: 0.2 is about one in five a year.
 Rate = Annotated[
     float,
@@ -255,6 +266,11 @@ class AgeRange(Strict):
 # --------------------------------------------------------------------------- scenario parts
 
 
+#: Start dates a scenario may have (see Meta._first_of_month).
+FIRST_START = dt.date(1990, 1, 1)
+LAST_START = dt.date(2100, 12, 1)
+
+
 class Meta(Strict):
     name: str
     place: str = ""
@@ -267,6 +283,12 @@ class Meta(Strict):
         if d.day != 1:
             raise ValueError(
                 f"{d} must be the first day of a month (results are reported by calendar month)"
+            )
+        if not FIRST_START <= d <= LAST_START:
+            # the calendar runs up to 30 years past the start; year 9999 would overflow it
+            raise ValueError(
+                f"{d} is not plausible: a start date from {FIRST_START} to {LAST_START} "
+                "(the SSDA903 return began in the 1990s; forecasts start from recent data)"
             )
         return d
 
@@ -575,8 +597,8 @@ class OptionCost(Strict):
     """
 
     item: str = Field(min_length=1)
-    one_off: NonNeg = 0.0
-    per_year: NonNeg = 0.0
+    one_off: OptionAmount = 0.0
+    per_year: OptionAmount = 0.0
     #: Default: the scenario's start date.
     starts: dt.date | None = None
     #: The first day the running cost is no longer paid (default: paid to the end of the run).

@@ -173,13 +173,15 @@ def parse_vary(text: str) -> Axis:
 
 def read_grid(path: Path) -> list[Axis]:
     """A grid file: a `[vary]` table of dotted keys, each a list of values (or a range)."""
-    if not path.is_file():
-        raise UserError(f"{path}: grid file not found (expected a .toml file with a [vary] table)")
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{path}: is not valid TOML: {exc}") from None
+    from .scenario import read_toml_file
+
+    data = read_toml_file(path)  # a regular .toml file of bounded size, like a scenario
+    unknown = [k for k in data if k != "vary"]
+    if unknown:
+        raise UserError(
+            f"{path}: unknown key {unknown[0]!r} in the grid file (expected only a [vary] "
+            "table; a grid cannot extend a scenario: pass the scenario on the command line)"
+        )
     vary = data.get("vary")
     if not isinstance(vary, dict) or not vary:
         raise UserError(

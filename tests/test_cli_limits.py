@@ -6,6 +6,7 @@ killed it (issue 12). Now each is one message, exit status 2, before any work is
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,76 @@ def test_backtest_checks_its_run_too(
         "--quiet",
     )
     assert "--yes" in err and not out.exists()
+
+
+def test_a_path_that_is_not_utf8_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Bytes that are not UTF-8 reached the summary's command line and crashed the write.
+    bad = os.fsdecode(b"\xff\xfe")
+    err = _refused(capsys, "run", str(DARLINGTON), "--out", str(tmp_path / bad))
+    assert "--out" in err and "UTF-8" in err and "\\xff" in err
+
+
+def test_rank_by_a_measure_twice_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    err = _refused(
+        capsys,
+        "compare",
+        str(DARLINGTON),
+        str(SOLO),
+        "--rank-by",
+        "net_cost,net_cost",
+        "--out",
+        str(tmp_path / "o"),
+        "--quiet",
+    )
+    assert "net_cost" in err and "twice" in err
+
+
+def test_the_same_file_twice_and_too_many_workers_are_said(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    many = str((os.cpu_count() or 1) + 7)
+    code = main(
+        ["compare", str(DARLINGTON), str(DARLINGTON), "--years", "0.25", "--reps", "2",
+         "--workers", many, "--out", str(tmp_path / "o")]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "same file" in err and f"--workers {many}" in err
+
+
+def test_grid_file_is_read_like_a_scenario(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    pipe = tmp_path / "grid.toml"
+    os.mkfifo(pipe)  # opening it to read would wait for ever for a writer
+    err = _refused(
+        capsys, "sweep", str(DARLINGTON), "--grid", str(pipe), "--out", str(tmp_path / "o")
+    )
+    assert "not a regular file" in err
+    grid = tmp_path / "g.toml"
+    grid.write_text('extends = "x.toml"\n[vary]\n"entries.per_year" = [50, 60]\n')
+    err = _refused(
+        capsys, "sweep", str(DARLINGTON), "--grid", str(grid), "--out", str(tmp_path / "o")
+    )
+    assert "unknown key 'extends'" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[scenario]\nstart_date = 9999-12-01\n", "not plausible"),
+        ("[scenario]\nstart_date = 0001-01-01\n", "not plausible"),
+        ('[[option_costs]]\nitem = "x"\nper_year = 1e300\n', "not plausible"),
+    ],
+)
+def test_values_that_validated_and_then_crashed_are_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, words: str
+) -> None:
+    option = tmp_path / "o.toml"
+    option.write_text(f'extends = "{DARLINGTON.as_posix()}"\n{text}', encoding="utf-8")
+    err = _refused(capsys, "validate", str(option))
+    assert words in err and "o.toml" in err

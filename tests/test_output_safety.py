@@ -102,10 +102,9 @@ def test_force_replaces_an_earlier_output_of_the_tool(tmp_path: Path) -> None:
     manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     assert manifest["tool"] == "sufficiency" and set(RUN_OUTPUTS) <= set(manifest["files"])
     assert manifest["command"].startswith("sufficiency run ")
-    (out / "summary.md").write_text("old")
-    proc = cli("run", str(BASELINE), *QUICK, "--out", str(out), "--force")
+    proc = cli("run", str(BASELINE), *QUICK, "--out", str(out), "--force", "--seed", "7")
     assert proc.returncode == 0, proc.stderr
-    assert (out / "summary.md").read_text() != "old"
+    assert json.loads((out / "run.json").read_text(encoding="utf-8"))["seed"] == 7
     assert _hidden(tmp_path) == []
 
 
@@ -389,3 +388,29 @@ def test_refusals_are_user_errors(tmp_path: Path) -> None:
     folder = _user_folder(tmp_path / "f")
     with pytest.raises(UserError, match="precious.txt|" + MANIFEST):
         check_free(folder, force=True)
+
+
+def test_force_never_replaces_a_file_that_an_input_extends(tmp_path: Path) -> None:
+    # Only the files named on the command line were protected: an option extending a
+    # scenario inside the old output folder lost its base to --force (issue 12 re-test).
+    prev = tmp_path / "prev"
+    assert cli("run", str(BASELINE), *QUICK, "--out", str(prev)).returncode == 0
+    child = tmp_path / "child.toml"
+    child.write_text('extends = "prev/scenario.toml"\n[scenario]\nname = "child"\n')
+    for command in (("run", str(child)), ("compare", str(child), str(OPTION))):
+        proc = cli(*command, *QUICK, "--out", str(prev), "--force")
+        assert proc.returncode == 2, proc.stderr
+        assert "scenario.toml" in proc.stderr and "input" in proc.stderr
+        assert (prev / "scenario.toml").is_file()
+
+
+def test_force_refuses_an_output_whose_file_was_edited(tmp_path: Path) -> None:
+    # A file the tool wrote and the user then edited (notes added to summary.md) is the
+    # user's work now: the manifest's sizes and times tell it from an untouched one.
+    out = tmp_path / "r"
+    assert cli("run", str(BASELINE), *QUICK, "--out", str(out)).returncode == 0
+    with (out / "summary.md").open("a", encoding="utf-8") as fh:
+        fh.write("\nMY NOTES for the board\n")
+    proc = cli("run", str(BASELINE), *QUICK, "--out", str(out), "--force")
+    assert proc.returncode == 2 and "summary.md was changed" in proc.stderr, proc.stderr
+    assert "MY NOTES" in (out / "summary.md").read_text(encoding="utf-8")

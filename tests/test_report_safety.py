@@ -338,3 +338,23 @@ def test_cost_chart_money_labels_do_not_collide() -> None:
     by_type = fig.axes[1]
     assert len([t for t in by_type.get_xticklabels() if t.get_text()]) >= 2
     assert _overlapping_ticks(fig, by_type.xaxis) == []
+
+
+def test_control_characters_in_names_are_refused_before_the_run(tmp_path: Path) -> None:
+    # A bell or NUL in an option's name validated, then openpyxl refused the workbook
+    # (IllegalCharacterError) after the whole simulation had run. Now the scenario is
+    # refused when it is read, naming the key.
+    for key, text in (("scenario.name", "opt\\u0007bell"), ("option_costs[0].item", "n\\u0000")):
+        option = tmp_path / "bell.toml"
+        table = (
+            "[scenario]\nname" if key == "scenario.name" else "[[option_costs]]\none_off = 1\nitem"
+        )
+        option.write_text(
+            f'extends = "{BASELINE.as_posix()}"\n{table} = "{text}"\n', encoding="utf-8"
+        )
+        out = tmp_path / "out"
+        done = cli("compare", str(BASELINE), str(option), "--years", "0.25", "--out", str(out))
+        assert done.returncode == 2, done.stderr
+        assert "bell.toml" in done.stderr and "control character" in done.stderr
+        assert f"[{key}]" in done.stderr and "Traceback" not in done.stderr
+        assert not out.exists()
