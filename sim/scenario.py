@@ -723,20 +723,30 @@ def _find_line(file: Path, loc: Path_, texts: dict[Path, str] | None = None) -> 
     best, best_len = None, 0
     for i, text in enumerate(lines, start=1):
         s = text.strip()
-        m = re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", s)
+        m = re.match(r"^\[\[?\s*(" + _DOTTED_KEY + r")\s*\]\]?", s)
         if m:
-            header = [p.strip().strip('"') for p in m.group(1).split(".")]
+            header = _key_parts(m.group(1))
             n = _common(header, names)
             if n == len(header) and n > best_len:
                 best, best_len = i, n
             continue
-        m = re.match(r'^"?([A-Za-z0-9_\-]+)"?\s*=', s)
+        m = re.match(r"^(" + _DOTTED_KEY + r")\s*=", s)
         if m:
-            path = [*header, m.group(1)]
+            path = [*header, *_key_parts(m.group(1))]
             n = _common(path, names)
             if n == len(path) and n > best_len:
                 best, best_len = i, n
     return best
+
+
+#: One TOML key part (bare, "quoted" or 'literal'), and a dotted key made of them.
+_KEY_PART = r"""(?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)"""
+_DOTTED_KEY = _KEY_PART + r"(?:\s*\.\s*" + _KEY_PART + r")*"
+
+
+def _key_parts(key: str) -> list[str]:
+    """`a."b.c".d` as ['a', 'b.c', 'd']: quoted parts may hold dots."""
+    return [p.strip("\"'") for p in re.findall(_KEY_PART, key)]
 
 
 def _common(a: list[str], b: list[str]) -> int:

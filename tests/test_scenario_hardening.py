@@ -386,3 +386,16 @@ def test_validate_prints_warnings(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert f"ok: {path}" in proc.stdout
     assert f"warning: {path}:3: [provision.block_home]" in proc.stderr
+
+
+def test_a_dotted_key_is_found_on_its_own_line(tmp_path: Path) -> None:
+    # `offer_probability.standard = 1.5` on line 4 was reported at the table's line 2.
+    base = ROOT / "scenarios" / "darlington" / "baseline.toml"
+    option = tmp_path / "dotted.toml"
+    option.write_text(
+        f'extends = "{base.as_posix()}"\n[provision.kinship]\nkind = "offer"\n'
+        "offer_probability . 'standard' = 1.5\n",
+        encoding="utf-8",
+    )
+    err = _refused(option)
+    assert err.key == "provision.kinship.offer_probability.standard" and err.line == 4
