@@ -13,12 +13,41 @@ The public API a notebook or script needs:
 `compare` stays in its own module (it brings in pandas, which `import sim` does not need).
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
+# Eager: cheap, and it warns at once when a compiled build is older than its sources.
 from .build import COMPILED
-from .model import simulate
-from .montecarlo import Results, run
-from .scenario import LoadedScenario, load, loads
+
+if TYPE_CHECKING:
+    from .model import simulate
+    from .montecarlo import Results, run
+    from .scenario import LoadedScenario, load, loads
+
+#: Where each public name lives. Imported on first use, so that `sufficiency` starts in a
+#: few hundredths of a second and has its signal handlers in place before numpy, SimPy
+#: and the model load (a SIGTERM while they loaded ended the command with no message).
+_LAZY = {
+    "simulate": "model",
+    "Results": "montecarlo",
+    "run": "montecarlo",
+    "LoadedScenario": "scenario",
+    "load": "scenario",
+    "loads": "scenario",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "COMPILED",

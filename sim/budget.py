@@ -2,8 +2,8 @@
 
 A run asked for by mistake (`--reps 100000000`, a typo in `--years`) used to grow until
 the kernel killed it, taking a shared machine's memory with it. Before simulating, the
-commands estimate the run's memory, disk and time from the scenario's shape and from one
-short pilot replication timed on this machine, and refuse a run that cannot fit (memory
+commands estimate the run's memory, disk and time from the scenario's shape and from two
+short pilot replications timed on this machine, and refuse a run that cannot fit (memory
 or disk beyond what is free) or ask for `--yes` when it would take long or take most of
 the machine's memory.
 
@@ -47,8 +47,10 @@ MEMORY_SHARE_ASK = 0.5
 #: Share of the free memory or disk a run may never go beyond: it would be killed or
 #: fill the disk part way through.
 SHARE_REFUSE = 0.9
-#: Longest pilot replication (years): long enough to include a year's events.
-PILOT_YEARS = 0.5
+#: Longest pilot replication (years): a year's events, seasons included.
+PILOT_YEARS = 1.0
+#: A pilot of one day: the set-up (the starting population), which does not grow with years.
+SETUP_YEARS = 1 / 365
 
 
 class ResourceError(UserError):
@@ -144,7 +146,7 @@ def check(
     if est.seconds > LONG_RUN_SECONDS:
         big = (
             f"{duration_text(est.seconds)} on {est.workers} worker(s) (estimated from a "
-            f"pilot replication)"
+            f"pilot replications)"
         )
     elif m.memory_free is not None and est.memory > MEMORY_SHARE_ASK * m.memory_free:
         big = f"{size_text(est.memory)} of this machine's {size_text(m.memory_free)} free memory"
@@ -155,15 +157,22 @@ def check(
 
 
 def _pilot_seconds(scenario: Scenario, years: float) -> float:
-    """Seconds for one replication of `years`, timed on a shorter pilot and scaled.
+    """Seconds for one replication of `years`: set-up plus events, from two short pilots.
 
-    The pilot's set-up (building the starting population) is scaled with its events, so
-    the figure errs on the long side. Its seed is its own: no replication's numbers change.
+    A one-day pilot times the set-up (building the starting population); a pilot of up
+    to a year times the events, which are scaled to `years`. Measured for 5 years (pure
+    Python): Darlington 0.02-0.06 s estimated against 0.063 s, the county 0.19-0.20 s
+    against 0.18 s. The pilots' seeds are their own: no replication's numbers change.
     """
+
+    def timed(span: float) -> float:
+        started = time.perf_counter()
+        simulate(scenario, span, np.random.SeedSequence(0))
+        return time.perf_counter() - started
+
     pilot = min(years, PILOT_YEARS)
-    started = time.perf_counter()
-    simulate(scenario, pilot, np.random.SeedSequence(0))
-    return (time.perf_counter() - started) * years / pilot
+    setup = timed(min(years, SETUP_YEARS))
+    return setup + max(0.0, timed(pilot) - setup) * years / pilot
 
 
 def _memory_available() -> int | None:
