@@ -184,8 +184,8 @@ class Comparison:
         the option's median in that period is between 1 and K-1 (`difference_hidden`).
         """
         unit = METRICS[metric].unit
-        if unit not in COUNT_METRIC_UNITS or self.suppress_below <= 0:
-            return False
+        if i == 0 or unit not in COUNT_METRIC_UNITS or self.suppress_below <= 0:
+            return False  # (the baseline's own change is 0 by definition: it tells nothing)
         v = self.values[metric]
         levels = (_nanq(v[0, :, period], 50), _nanq(v[i, :, period], 50))
         return difference_hidden(levels, "children", self.suppress_below)
