@@ -739,20 +739,13 @@ DEFAULT_MAP = ROOT / "calibration" / "placement_map.toml"
 
 
 def read_map(path: Path | None) -> dict[str, Any]:
-    import tomllib
-
+    """The placement code map, read with a scenario's care (a regular .toml of at most
+    1 MB: a pipe or a device given as --map is refused, not waited on or read for ever)."""
     from .errors import ScenarioError
+    from .scenario import read_toml_file
 
     path = path or DEFAULT_MAP
-    try:
-        with Path(path).open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ScenarioError(
-            path, "file not found", expected="a placement code map (.toml)"
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(path, f"is not valid TOML: {exc}") from None
+    data = read_toml_file(path)
     for pid, entry in data.get("provision", {}).items():
         if not isinstance(entry, dict) or not isinstance(entry.get("codes"), list):
             raise ScenarioError(
@@ -764,6 +757,8 @@ def read_map(path: Path | None) -> dict[str, Any]:
 def read_centroids(path: Path) -> pd.DataFrame:
     from .errors import ScenarioError
 
+    if not Path(path).is_file():  # a pipe would be waited on for ever, a device read so
+        raise ScenarioError(path, "is not a regular file", expected="a CSV file of centroids")
     try:
         df = pd.read_csv(path, comment="#")
     except (OSError, ValueError) as exc:

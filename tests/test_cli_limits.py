@@ -255,3 +255,17 @@ def test_values_that_validated_and_then_crashed_are_refused(
     option.write_text(f'extends = "{DARLINGTON.as_posix()}"\n{text}', encoding="utf-8")
     err = _refused(capsys, "validate", str(option))
     assert words in err and "o.toml" in err
+
+
+def test_calibrate_map_and_centroids_are_not_read_from_a_pipe(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    pipe = tmp_path / "map.toml"
+    os.mkfifo(pipe)  # opened to read, it would wait for ever for a writer
+    data = ROOT / "calibration" / "synthetic-903"
+    for option in ("--map", "--postcodes"):
+        err = _refused(
+            capsys, "calibrate", str(data), "--at", "2021-03-31", "--out",
+            str(tmp_path / "la.toml"), option, str(pipe),
+        )  # fmt: skip
+        assert "map.toml" in err and "not a regular file" in err
