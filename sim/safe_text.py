@@ -49,12 +49,20 @@ def spreadsheet_frame(frame: pd.DataFrame) -> pd.DataFrame:
     Only text (and mixed) columns are looked at, and in them only the strings: a column
     mixing numbers and "<5" keeps its numbers as numbers.
     """
+    import pandas as pd
     from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
 
     out = frame.copy()
     for col in out.columns:
         if not (is_numeric_dtype(out[col]) or is_datetime64_any_dtype(out[col])):
-            out[col] = out[col].astype(object).map(spreadsheet_text)
+            # a long table (yearly.csv: a row per run, year and series) repeats a few
+            # names: look at each distinct value once, and rewrite only what needs it
+            distinct = pd.unique(out[col])
+            unsafe = {
+                v: "'" + v for v in distinct if isinstance(v, str) and v != spreadsheet_text(v)
+            }
+            if unsafe:
+                out[col] = out[col].astype(object).replace(unsafe)
     header = [spreadsheet_text(str(c)) if isinstance(c, str) else c for c in out.columns]
     out.columns = header
     return out
