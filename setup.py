@@ -19,17 +19,17 @@ from setuptools import setup
 
 #: The modules the event loop runs through; everything else stays interpreted.
 HOT_PATH = [
-    "sim/ages.py",
-    "sim/calendar.py",
-    "sim/child.py",
-    "sim/clock.py",
-    "sim/draws.py",
-    "sim/hazards.py",
-    "sim/matching.py",
-    "sim/metrics.py",
-    "sim/model.py",
-    "sim/provision.py",
-    "sim/search.py",
+    "sim/scenario/ages.py",
+    "sim/engine/calendar.py",
+    "sim/engine/child.py",
+    "sim/engine/clock.py",
+    "sim/engine/draws.py",
+    "sim/engine/hazards.py",
+    "sim/engine/matching.py",
+    "sim/engine/metrics.py",
+    "sim/engine/model.py",
+    "sim/engine/provision.py",
+    "sim/engine/search.py",
 ]
 
 ext_modules = []

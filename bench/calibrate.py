@@ -12,12 +12,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim.calibrate import DEFAULT_TEMPLATE, calibrate, read_map
-from sim.scenario import load
-from sim.schema import Scenario
-from sim.ssda903.episodes import periods, placements
-from sim.ssda903.read import read_903
-from sim.ssda903.synth import write_903
+from sim.calibration.fit import DEFAULT_TEMPLATE, calibrate, read_map
+from sim.calibration.ssda903.episodes import periods, placements
+from sim.calibration.ssda903.read import read_903
+from sim.calibration.synth903 import write_903
+from sim.scenario.load import load
+from sim.scenario.schema import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN = """
 import sys
 sys.path.insert(0, {root!r})
-from sim.model import Model
-from sim.scenario import load
+from sim.engine.model import Model
+from sim.scenario.load import load
 s = load({scenario!r}).model
 for i in range(int(sys.argv[1])):
     Model(s, {years!r}, i + 1).run()

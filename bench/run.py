@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sim import COMPILED, load, run  # noqa: E402
-from sim.model import Model, collector_paused, simulate  # noqa: E402
-from sim.montecarlo import spawn_seeds  # noqa: E402
+from sim.engine.model import Model, collector_paused, simulate  # noqa: E402
+from sim.runs.montecarlo import spawn_seeds  # noqa: E402
 
 
 def bare_simpy_events_per_second(n_processes: int = 1000, horizon: float = 3650.0) -> float:

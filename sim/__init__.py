@@ -6,7 +6,7 @@ The public API a notebook or script needs:
     baseline = load("scenarios/darlington/baseline.toml")
     results = run(baseline, years=5, reps=200, seed=1)
 
-    from sim.compare import compare, write_outputs
+    from sim.runs.compare import compare, write_outputs
     options = compare([baseline, load("scenarios/darlington/solo-homes.toml")], years=5)
     write_outputs(options, "results/options")
 
@@ -21,23 +21,23 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 # Eager: cheap, and it warns at once when a compiled build is older than its sources.
-from .build import COMPILED
+from .common.build import COMPILED
 
 if TYPE_CHECKING:
-    from .model import simulate
-    from .montecarlo import Results, run
-    from .scenario import LoadedScenario, load, loads
+    from .engine.model import simulate
+    from .runs.montecarlo import Results, run
+    from .scenario.load import LoadedScenario, load, loads
 
 #: Where each public name lives. Imported on first use, so that `sufficiency` starts in a
 #: few hundredths of a second and has its signal handlers in place before numpy, SimPy
 #: and the model load (a SIGTERM while they loaded ended the command with no message).
 _LAZY = {
-    "simulate": "model",
-    "Results": "montecarlo",
-    "run": "montecarlo",
-    "LoadedScenario": "scenario",
-    "load": "scenario",
-    "loads": "scenario",
+    "simulate": "engine.model",
+    "Results": "runs.montecarlo",
+    "run": "runs.montecarlo",
+    "LoadedScenario": "scenario.load",
+    "load": "scenario.load",
+    "loads": "scenario.load",
 }
 
 

@@ -2,7 +2,7 @@
 
 * `minimal_raw()` gives a fresh, mutable copy of `tests/data/minimal.toml` as a dict, so a
   test can change one thing and validate it with `scenario_from()`.
-* `RecordingModel` is the real `sim.model.Model` with two pieces of test instrumentation
+* `RecordingModel` is the real `sim.engine.model.Model` with two pieces of test instrumentation
   and no change to its behaviour:
     - every child ever created is kept (`children_by_id`; the event log has no date of
       birth, needs level, UASC/disability flags or sibling group);
@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if importlib.util.find_spec("sim") is None:
     sys.path.insert(0, str(ROOT))
 
-from sim.model import Model  # noqa: E402
-from sim.schema import Scenario, cross_reference_errors  # noqa: E402
+from sim.engine.model import Model  # noqa: E402
+from sim.scenario.schema import Scenario, cross_reference_errors  # noqa: E402
 
 MINIMAL = Path(__file__).resolve().parent / "data" / "minimal.toml"
 

@@ -14,11 +14,11 @@ import pytest
 from conftest import cli, minimal_raw, scenario_from
 from scipy.stats import binom
 
-from sim.backtest import Backtest, backtest, truncate
-from sim.calibrate import read_map
-from sim.scenario import LoadedScenario
-from sim.ssda903.read import read_903
-from sim.ssda903.synth import write_903
+from sim.calibration.backtest import Backtest, backtest, truncate
+from sim.calibration.fit import read_map
+from sim.calibration.ssda903.read import read_903
+from sim.calibration.synth903 import write_903
+from sim.scenario.load import LoadedScenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -137,10 +137,10 @@ def test_counts_from_the_return_are_the_simulations_own() -> None:
     run's own monthly figures exactly: children in care at every month end (in total and
     by provision, with the provisions the map does not calibrate counted as the return
     would show them) and entries and exits (turning 18 included) in every year."""
-    from sim.backtest import Observed, _groups
-    from sim.calibrate import CodeMap
-    from sim.metrics import Layout
-    from sim.model import Model
+    from sim.calibration.backtest import Observed, _groups
+    from sim.calibration.fit import CodeMap
+    from sim.engine.metrics import Layout
+    from sim.engine.model import Model
 
     raw = minimal_raw()  # a solo home shares the in-house homes' codes
     raw["scenario"]["start_date"] = dt.date(2023, 4, 1)
@@ -248,7 +248,7 @@ def test_stationary_total_in_care_is_close(stationary: Backtest) -> None:
 
 
 def _table(bt: Backtest) -> str:
-    from sim.backtest import summary_lines
+    from sim.calibration.backtest import summary_lines
 
     return (
         "\n"

@@ -15,10 +15,10 @@ import pytest
 from conftest import ROOT, RecordingModel, minimal_raw, scenario_from
 
 from sim import load, run, simulate
-from sim.ages import BAND_NAMES, DAYS_PER_YEAR
-from sim.calendar import Calendar
-from sim.metrics import Layout
-from sim.model import Model
+from sim.engine.calendar import Calendar
+from sim.engine.metrics import Layout
+from sim.engine.model import Model
+from sim.scenario.ages import BAND_NAMES, DAYS_PER_YEAR
 
 ALL_BANDS = list(BAND_NAMES)
 
@@ -447,7 +447,7 @@ def test_the_model_notes_the_time_wherever_simpy_hands_it_control() -> None:
 
 
 def test_a_replication_makes_no_reference_cycles() -> None:
-    """The collector is paused while a replication runs (sim.model.collector_paused): that
+    """The collector is paused while a replication runs (sim.engine.model.collector_paused): that
     is safe only while everything a run frees is freed by reference counting. With the
     collector off throughout, a whole county replication must leave nothing for it, and
     once released, next to nothing."""

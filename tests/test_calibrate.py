@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from conftest import cli
 
-from sim.calibrate import DEFAULT_MAP, calibrate, read_map
-from sim.metrics import Layout
-from sim.model import simulate
-from sim.scenario import LoadedScenario, load
-from sim.schema import Scenario
-from sim.ssda903.read import read_903
-from sim.ssda903.synth import write_903
+from sim.calibration.fit import DEFAULT_MAP, calibrate, read_map
+from sim.calibration.ssda903.read import read_903
+from sim.calibration.synth903 import write_903
+from sim.engine.metrics import Layout
+from sim.engine.model import simulate
+from sim.scenario.load import LoadedScenario, load
+from sim.scenario.schema import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 MINIMAL = ROOT / "tests" / "data" / "minimal.toml"
@@ -117,7 +117,7 @@ def test_breakdown_rates_reproduce_observed_breakdowns(truth: Scenario, fitted) 
     calibrated base is divided by the template's mean needs multiplier, so multiply it back.
     """
     s = fitted.scenario
-    from sim.calibrate import _mean_needs_multiplier
+    from sim.calibration.fit import _mean_needs_multiplier
 
     rate = (
         s["provision"]["in_house_foster"]["breakdown_per_year"]
@@ -130,7 +130,7 @@ def test_breakdown_rates_reproduce_observed_breakdowns(truth: Scenario, fitted) 
 
 
 def test_written_scenario_validates_and_runs(fitted) -> None:
-    from sim.tomlout import dumps
+    from sim.scenario.write import dumps
 
     text = dumps(fitted.scenario, fitted.comments, "test")
     s = Scenario.model_validate(tomllib.loads(text))
@@ -267,3 +267,20 @@ def test_placement_map_is_complete_for_the_bundled_scenarios() -> None:
     for path in (ROOT / "scenarios" / "darlington").glob("*.toml"):
         for pid in load(path).model.provision:
             assert pid in mapping["provision"], f"{pid} of {path.name} is not in the placement map"
+
+
+def test_packaged_template_is_the_darlington_baseline_with_national_costs() -> None:
+    """The template ships standalone (no `extends`) inside the package; it must not drift
+    from the Darlington baseline it is written from, apart from its marked changes."""
+    from sim.calibration.packaged import DEFAULT_TEMPLATE
+
+    template = load(DEFAULT_TEMPLATE).raw
+    expected = load(ROOT / "scenarios" / "darlington" / "baseline.toml").raw
+    expected["scenario"].update(
+        name="England template",
+        place="England (national defaults)",
+        description="National defaults for calibrating an LA from its SSDA903 return.",
+    )
+    for pid, cost in (("external_home", 6108), ("ifa", 820), ("emergency", 10000)):
+        expected["provision"][pid]["weekly_cost"] = cost
+    assert template == expected

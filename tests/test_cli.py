@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import RUN_OUTPUTS, cli
 
-from sim.scenario import load
+from sim.scenario.load import load
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "darlington" / "baseline.toml"

@@ -13,11 +13,11 @@ import pytest
 from conftest import ROOT
 from test_ssda903_read import EP_COLS, KIDS, ep, write
 
-from sim import budget
-from sim.budget import Estimate, Machine, ResourceError, check, estimate
+from sim.runs import budget
+from sim.calibration.ssda903 import read_903
 from sim.cli import main
-from sim.scenario import load
-from sim.ssda903 import read_903
+from sim.runs.budget import Estimate, Machine, ResourceError, check, estimate
+from sim.scenario.load import load
 
 DARLINGTON = ROOT / "scenarios" / "darlington" / "baseline.toml"
 SOLO = ROOT / "scenarios" / "darlington" / "solo-homes.toml"

@@ -1,8 +1,8 @@
-"""The model's waits (`sim.clock`) behave exactly as SimPy's own timeouts.
+"""The model's waits (`sim.engine.clock`) behave exactly as SimPy's own timeouts.
 
-`sim.clock` puts events on SimPy's queue without SimPy's constructor, relying on the
+`sim.engine.clock` puts events on SimPy's queue without SimPy's constructor, relying on the
 queue's layout. These tests run the same schedule once with SimPy's public API and once
-with `sim.clock` and require the same order and times, so a SimPy release that changed
+with `sim.engine.clock` and require the same order and times, so a SimPy release that changed
 its internals fails here.
 """
 
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from simpy.events import URGENT as SIMPY_URGENT
 
-from sim.clock import NORMAL, URGENT, Clock, Due
+from sim.engine.clock import NORMAL, URGENT, Clock, Due
 
 # delays on a coarse grid, so that many events fall due at the same time and the
 # tie-breaking (priority, then order of scheduling) is exercised

@@ -17,7 +17,9 @@ import pandas as pd
 import pytest
 from conftest import MINIMAL, minimal_raw, scenario_from
 
-from sim.compare import (
+from sim.common.errors import ScenarioError, UserError
+from sim.reports.presentation import money
+from sim.runs.compare import (
     METRICS,
     Comparison,
     break_even_table,
@@ -27,9 +29,7 @@ from sim.compare import (
     period_labels,
     sentence,
 )
-from sim.errors import ScenarioError, UserError
-from sim.presentation import money
-from sim.schema import OptionCost
+from sim.scenario.schema import OptionCost
 
 ROOT = Path(__file__).resolve().parent.parent
 DARLINGTON = ROOT / "scenarios" / "darlington"
@@ -137,7 +137,7 @@ def test_no_costs_cost_nothing() -> None:
     ],
 )
 def test_a_bad_option_cost_is_a_clear_error(tmp_path: Path, entry: dict, words: str) -> None:
-    from sim.scenario import load
+    from sim.scenario.load import load
 
     lines = [f'extends = "{MINIMAL.as_posix()}"', "", "[[option_costs]]"]
     for key, value in entry.items():

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from conftest import MINIMAL
 
-from sim import engines, montecarlo
-from sim.errors import UserError
-from sim.montecarlo import run
-from sim.scenario import load
+from sim.runs import engines, montecarlo
+from sim.common.errors import UserError
+from sim.runs.montecarlo import run
+from sim.scenario.load import load
 
 try:
     from dask.distributed import Client, LocalCluster

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.compare import METRICS, compare
-from sim.compare_charts import chart_differences
-from sim.html_report import write_html
+from sim.reports.comparison_charts import chart_differences
+from sim.reports.html import write_html
+from sim.runs.compare import METRICS, compare
 
 ROOT = Path(__file__).resolve().parents[1]
 DARLINGTON = ROOT / "scenarios" / "darlington"
@@ -167,7 +167,7 @@ def test_numbers_match_the_comparison(cmp, text):
     tables = dict(_parse(text).tables)
     table = tables[next(h for h in tables if h.startswith(METRICS["net_cost"].label))]
     by_option = {r[0].replace("(level)", "").strip(): r for r in table[1:]}
-    from sim.presentation import money
+    from sim.reports.presentation import money
 
     for name in cmp.names[1:]:
         cell = by_option[name][-1]
@@ -224,7 +224,7 @@ def test_no_count_below_k_is_shown(cmp, text):
     shown = [v for c in levels for v in _numbers(c)]
     assert shown, "no counts found in the tables"
     assert all(v == 0 or abs(v) >= K for v in shown), sorted(shown, key=abs)[:5]
-    from sim.presentation import all_hidden_text
+    from sim.reports.presentation import all_hidden_text
 
     said_once = html.escape(all_hidden_text(K)) in text  # a table that would be all <K
     assert said_once or any(f"<{K}" in c for c in levels), "small counts must show as <K"
@@ -245,8 +245,8 @@ def test_no_count_below_k_is_shown(cmp, text):
 
 def test_a_large_k_hides_every_small_count(cmp):
     big = dataclasses.replace(cmp, suppress_below=10**6)
-    from sim.html_report import _comparison, _ranking
-    from sim.presentation import all_hidden_text
+    from sim.reports.html import _comparison, _ranking
+    from sim.reports.presentation import all_hidden_text
 
     cells = _count_cells(f"<section>{_comparison(big)}</section>")
     assert not cells  # no table of "<K" in every cell ...

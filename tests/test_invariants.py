@@ -24,10 +24,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim import run, simulate
-from sim.ages import DAYS_PER_YEAR
-from sim.calendar import Calendar
-from sim.metrics import LOCATIONS, MOVE_KINDS, UNMET_REASONS, YEARLY, Layout
-from sim.schema import Scenario
+from sim.engine.calendar import Calendar
+from sim.engine.metrics import LOCATIONS, MOVE_KINDS, UNMET_REASONS, YEARLY, Layout
+from sim.scenario.ages import DAYS_PER_YEAR
+from sim.scenario.schema import Scenario
 
 # examples per property; raise for a deeper search, e.g. SIM_EXAMPLES=500 pytest ...
 EXAMPLES = int(os.environ.get("SIM_EXAMPLES", "40"))
@@ -873,7 +873,7 @@ def test_results_do_not_depend_on_the_number_of_workers() -> None:
     assert one.n_events == two.n_events
     assert one.child_years == pytest.approx(two.child_years, rel=1e-12)
     # and replication i is simulate() with the i-th spawned seed
-    from sim.montecarlo import spawn_seeds
+    from sim.runs.montecarlo import spawn_seeds
 
     third = simulate(s, 2, spawn_seeds(11, 6)[2])
     np.testing.assert_array_equal(one.monthly[2], third.monthly)

@@ -11,10 +11,9 @@ from conftest import minimal_raw, scenario_from
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.ages import DAYS_PER_YEAR
-from sim.child import Child
-from sim.draws import Uniforms
-from sim.matching import (
+from sim.engine.child import Child
+from sim.engine.draws import Uniforms
+from sim.engine.matching import (
     Profile,
     acceptance_probability,
     eligible,
@@ -24,9 +23,10 @@ from sim.matching import (
     rule_applies,
     unit_can_host,
 )
-from sim.metrics import UNMET_REASONS
-from sim.model import Model
-from sim.schema import (
+from sim.engine.metrics import UNMET_REASONS
+from sim.engine.model import Model
+from sim.scenario.ages import DAYS_PER_YEAR
+from sim.scenario.schema import (
     AgeRange,
     EmergencyProvision,
     HomeProvision,

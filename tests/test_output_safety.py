@@ -26,10 +26,10 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, RUN_OUTPUTS, cli
 
-from sim.errors import UserError
-from sim.interrupt import Terminated, stop_cleanly
-from sim.outputs import MANIFEST, OutputRefusedError, atomic_path, check_free, clean_stale
-from sim.store import clean_stale_stores
+from sim.common.errors import UserError
+from sim.common.interrupt import Terminated, stop_cleanly
+from sim.common.outputs import MANIFEST, OutputRefusedError, atomic_path, check_free, clean_stale
+from sim.runs.store import clean_stale_stores
 
 BASELINE = ROOT / "scenarios" / "darlington" / "baseline.toml"
 OPTION = ROOT / "scenarios" / "darlington" / "foster-plus-10.toml"

@@ -12,11 +12,11 @@ import pytest
 from conftest import RUN_OUTPUTS
 
 from sim import load, run
-from sim import report as report_module
-from sim.errors import OutputExistsError, UserError
-from sim.montecarlo import Results
-from sim.outputs import OutputRefusedError
-from sim.report import headline_lines, write_report
+from sim.reports import run as report_module
+from sim.common.errors import OutputExistsError, UserError
+from sim.common.outputs import OutputRefusedError
+from sim.reports.run import headline_lines, write_report
+from sim.runs.montecarlo import Results
 
 DATA = Path(__file__).parent / "data"
 YEARS, REPS, SEED = 2, 6, 3

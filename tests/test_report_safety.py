@@ -25,7 +25,10 @@ import pandas as pd
 import pytest
 from conftest import cli
 
-from sim.compare import (
+from sim.common.safe_text import FORMULA_STARTS, spreadsheet_frame, spreadsheet_text
+from sim.reports.presentation import hidden_difference_text
+from sim.reports.workbook import SHEET_NAMES, write_workbook
+from sim.runs.compare import (
     METRICS,
     Comparison,
     break_even_table,
@@ -37,9 +40,6 @@ from sim.compare import (
     summary_markdown,
     summary_table,
 )
-from sim.presentation import hidden_difference_text
-from sim.safe_text import FORMULA_STARTS, spreadsheet_frame, spreadsheet_text
-from sim.workbook import SHEET_NAMES, write_workbook
 
 if TYPE_CHECKING:
     from matplotlib.axis import Axis
@@ -329,9 +329,9 @@ def _overlapping_ticks(fig: Figure, axis: Axis) -> list[tuple[str, str]]:
 
 
 def test_cost_chart_money_labels_do_not_collide() -> None:
-    from sim.montecarlo import run
-    from sim.report import charts
-    from sim.scenario import load
+    from sim.reports.run import charts
+    from sim.runs.montecarlo import run
+    from sim.scenario.load import load
 
     results = run(load(BASELINE), years=5, reps=4, workers=1, progress=False)
     fig = dict(charts(results))["chart_cost.png"]

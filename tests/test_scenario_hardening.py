@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import cli
 
-from sim.errors import ScenarioError
-from sim.scenario import load
+from sim.common.errors import ScenarioError
+from sim.scenario.load import load
 
 ROOT = Path(__file__).resolve().parents[1]
 MINIMAL = ROOT / "tests" / "data" / "minimal.toml"

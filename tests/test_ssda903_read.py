@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.errors import UserError
-from sim.ssda903 import DataError, Dataset, periods, placements, read_903
+from sim.calibration.ssda903 import DataError, Dataset, periods, placements, read_903
+from sim.common.errors import UserError
 
 EP_COLS = [
     "CHILD",

@@ -8,8 +8,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.child import BUFFERED, SEED_SIZE, Stream
-from sim.draws import Uniforms, first_above
+from sim.engine.child import BUFFERED, SEED_SIZE, Stream
+from sim.engine.draws import Uniforms, first_above
 
 M1, M2 = 4294967087, 4294944443
 

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import cli
 
-from sim.errors import ScenarioError, UserError
-from sim.scenario import load
-from sim.sweep import (
+from sim.common.errors import ScenarioError, UserError
+from sim.runs.sweep import (
     build_variants,
     parse_key,
     parse_vary,
@@ -21,6 +20,7 @@ from sim.sweep import (
     run_sweep,
     set_path,
 )
+from sim.scenario.load import load
 
 ROOT = Path(__file__).resolve().parents[1]
 MINIMAL = ROOT / "tests" / "data" / "minimal.toml"

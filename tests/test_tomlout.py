@@ -1,4 +1,4 @@
-"""Tests for `sim.tomlout`: TOML with comments that always reads back to the same data."""
+"""Tests for `sim.scenario.write`: TOML with comments that always reads back to the same data."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.scenario import loads
-from sim.tomlout import dumps
+from sim.scenario.load import loads
+from sim.scenario.write import dumps
 
 BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "darlington" / "baseline.toml"
 

@@ -12,8 +12,8 @@ import pytest
 from openpyxl.cell.cell import Cell
 from openpyxl.workbook.workbook import Workbook
 
-from sim.compare import METRICS, Comparison, compare
-from sim.workbook import write_workbook
+from sim.reports.workbook import write_workbook
+from sim.runs.compare import METRICS, Comparison, compare
 
 DARLINGTON = Path(__file__).parents[1] / "scenarios" / "darlington"
 OPTIONS = ("baseline.toml", "foster-plus-10.toml", "solo-homes.toml")

@@ -54,7 +54,7 @@ def _fingerprint(a: np.ndarray) -> str:
 def run_case(path: str, years: int, reps: int, seed: int) -> dict[str, str]:
     """Files of one Monte Carlo case: yearly medians, some monthly series, fingerprints."""
     from sim import load, run
-    from sim.metrics import YEARLY
+    from sim.engine.metrics import YEARLY
 
     res = run(load(ROOT / path), years=years, reps=reps, seed=seed, workers=1, progress=False)
     monthly = res.monthly  # (reps, months, series)
@@ -103,8 +103,8 @@ def _plain(node: Any) -> Any:
 def calibration_case() -> dict[str, str]:
     """The scenario and fitted numbers `calibrate` learns from the synthetic 903 set."""
     from sim import load
-    from sim.calibrate import DEFAULT_TEMPLATE, calibrate, read_map
-    from sim.ssda903.read import read_903
+    from sim.calibration.fit import DEFAULT_TEMPLATE, calibrate, read_map
+    from sim.calibration.ssda903.read import read_903
 
     ds = read_903(ROOT / "calibration" / "synthetic-903")
     cal = calibrate(ds, CALIBRATION_AT, load(DEFAULT_TEMPLATE), read_map(None))

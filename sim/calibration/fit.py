@@ -1,0 +1,830 @@
+"""calibrate: learn a scenario's numbers from an LA's SSDA903 return.
+
+What the return can tell (who is in care where on a date, who came in and when, how long
+children stay, why placements and care end) is fitted from the data; what it cannot tell
+(needs levels, sibling groups, capacity, costs, matching rules) is kept from a template
+scenario, and the written file says which is which. Every fitted number comes with its
+method, the data behind it (events and years at risk) and a 90% interval.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..common.errors import UserError
+from ..scenario.ages import BAND_NAMES, DAYS_PER_YEAR
+from ..scenario.load import LoadedScenario
+from .ssda903.read import Dataset
+from .survival import (
+    Piece,
+    binomial_interval,
+    poisson_interval,
+    split_exposure,
+    two_factor_rates,
+)
+
+Path_ = tuple[str | int, ...]
+
+#: occupancy assumed when sizing capacity the return cannot show (see the written notes)
+ASSUMED_OCCUPANCY = 0.8
+
+
+@dataclass
+class Fitted:
+    """One number learnt from the data, for the calibration report."""
+
+    key: str
+    value: float
+    low: float
+    high: float
+    events: float
+    exposure: float  # years at risk, or the number of trials for a proportion
+    method: str
+
+
+@dataclass
+class Calibration:
+    scenario: dict[str, Any]
+    comments: dict[Path_, str]
+    fitted: list[Fitted] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    at: dt.date | None = None
+
+
+class CalibrationError(UserError):
+    pass
+
+
+# =========================================================================== mapping
+
+
+class CodeMap:
+    """SSDA903 PLACE/PLACE_PROVIDER codes and REC / REASON_PLACE_CHANGE codes -> scenario names."""
+
+    def __init__(self, mapping: dict[str, Any], provisions: list[str], exits: list[str]) -> None:
+        self.exact: dict[tuple[str, str], str] = {}
+        self.wild: dict[str, str] = {}
+        for pid, entry in mapping.get("provision", {}).items():
+            if pid not in provisions or not entry.get("calibrate", True):
+                continue
+            for code in entry.get("codes", []):
+                place, _, provider = code.partition("/")
+                if provider in ("", "*"):
+                    self.wild.setdefault(place, pid)
+                else:
+                    self.exact.setdefault((place, provider), pid)
+        self.exit_of: dict[str, str] = {}
+        for route, entry in mapping.get("exits", {}).items():
+            if route in exits or route == "age_18":
+                for code in entry.get("codes", []):
+                    self.exit_of.setdefault(code, route)
+        self.move_of: dict[str, str] = {}
+        for kind, entry in mapping.get("moves", {}).items():
+            for code in entry.get("codes", []):
+                self.move_of.setdefault(code, kind)
+
+    def provision(self, place: str, provider: str) -> str | None:
+        return self.exact.get((place, provider)) or self.wild.get(place)
+
+
+# =========================================================================== the fit
+
+
+def check_month_end(at: dt.date, option: str = "--at") -> None:
+    """A calibrated scenario starts on the 1st, so the data date must be a month end."""
+    if (at + dt.timedelta(days=1)).day != 1:
+        last = (at.replace(day=1) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        raise CalibrationError(
+            f"{option} {at} must be the last day of a month (e.g. {last}), so the "
+            "calibrated scenario starts on the first of the next month"
+        )
+
+
+def calibrate(
+    ds: Dataset,
+    at: dt.date,
+    template: LoadedScenario,
+    mapping: dict[str, Any],
+    years_back: float = 3.0,
+    centroids: pd.DataFrame | None = None,
+) -> Calibration:
+    """Fit a scenario starting the day after `at` from the `years_back` years before it."""
+    from .ssda903.episodes import periods, placements
+
+    check_month_end(at)
+    start = at + dt.timedelta(days=1)
+    raw = copy.deepcopy(template.raw)
+    s = template.model
+    codes = CodeMap(mapping, list(s.provision), list(s.exits))
+    origin = pd.Timestamp(start)
+    w0 = (pd.Timestamp(at) - pd.DateOffset(days=round(years_back * 365.25))) - origin
+    w0_days = w0 / pd.Timedelta(days=1)
+    cal = Calibration(scenario=raw, comments={}, at=at)
+    cal.notes.append(
+        f"Fitted from {years_back:g} years of SSDA903 data before {at} "
+        f"({len(ds.files)} files). Numbers not marked 'from the data' come from the template "
+        f"{template.path}."
+    )
+
+    skipped = sum(ds.skipped.values())
+    cal.notes.append(
+        f"Data checks: {len(ds.problems)} problem(s) reported by file, row and column when the "
+        f"command ran; {skipped:,} row(s) set aside"
+        + (
+            " (" + "; ".join(f"{n:,} {why}" for why, n in ds.skipped.items()) + ")."
+            if skipped
+            else "."
+        )
+    )
+    pl = placements(ds).copy()
+    per = periods(ds).copy()
+    if pl.empty or per.empty:
+        raise CalibrationError("the data hold no placements: nothing to calibrate from")
+    dob = ds.header.set_index("CHILD")["DOB"]
+    for df in (pl, per):
+        df["dob"] = (df["CHILD"].map(dob) - origin) / pd.Timedelta(days=1)
+        df["t0"] = (df["start"] - origin) / pd.Timedelta(days=1)
+        df["t1"] = (df["end"] - origin) / pd.Timedelta(days=1)
+    pl["pid"] = [
+        codes.provision(p, q) for p, q in zip(pl["PLACE"], pl["PLACE_PROVIDER"], strict=True)
+    ]
+    unmapped = int(pl["pid"].isna().sum())
+    if unmapped:
+        cal.notes.append(
+            f"{unmapped} placements had codes no calibrated provision takes (see the placement "
+            "map); they are left out of rates and the starting population."
+        )
+    care_start = per.set_index(["CHILD", "period"])["t0"]
+    pl["care_t0"] = [
+        care_start.get((c, p), t)
+        for c, p, t in zip(pl["CHILD"], pl["period"], pl["t0"], strict=True)
+    ]
+    uasc = per.set_index(["CHILD", "period"])["uasc"]
+    pl["uasc"] = [
+        bool(uasc.get((c, p), False)) for c, p in zip(pl["CHILD"], pl["period"], strict=True)
+    ]
+    pl = pl.sort_values(["CHILD", "t0"]).reset_index(drop=True)
+    pl["next_pid"] = pl.groupby("CHILD")["pid"].shift(-1)
+
+    _population(cal, pl, s)
+    _entries(cal, per, pl, s, w0_days, years_back)
+    pieces = _exposure(pl, s, w0_days)
+    _exits(cal, pl, s, codes, pieces, w0_days)
+    _breakdowns_and_moves(cal, pl, s, codes, pieces, w0_days)
+    _first_placements(cal, per, pl, s, w0_days)
+    _capacity(cal, s)
+    _distance(cal, pl, centroids)
+    raw["scenario"]["start_date"] = start
+    raw["scenario"]["name"] = f"{s.scenario.name} (calibrated to {at})"
+    raw["scenario"]["description"] = (
+        f"Calibrated by `sufficiency calibrate` from SSDA903 data up to {at}; "
+        f"template {template.path.name}."
+    )
+    return cal
+
+
+# --------------------------------------------------------------------------- population
+
+
+def _population(cal: Calibration, pl: pd.DataFrame, s: Any) -> None:
+    active = pl[(pl["t0"] <= -1) & (pl["t1"].isna() | (pl["t1"] > -1)) & pl["pid"].notna()].copy()
+    active["age"] = (-1 - active["dob"]) / DAYS_PER_YEAR
+    active = active[(active["age"] >= 0) & (active["age"] < 18)]
+    active["band"] = [BAND_NAMES[_band(a)] for a in active["age"]]
+    table = active.groupby(["pid", "band"]).size().unstack(fill_value=0)
+    table = table.reindex(columns=[b for b in BAND_NAMES if b in table.columns], fill_value=0)
+    population: dict[str, Any] = {}
+    for pid, row in table.iterrows():
+        old = cal.scenario.get("population", {}).get(pid, {})
+        group: dict[str, Any] = {
+            "by_age": {b: int(row.get(b, 0)) for b in BAND_NAMES if row.get(b, 0)}
+        }
+        if "needs" in old:
+            group["needs"] = old["needs"]
+        n = int(row.sum())
+        share = float(active.loc[active["pid"] == pid, "uasc"].mean()) if n else 0.0
+        if share > 0:
+            group["uasc_share"] = round(share, 3)
+        if "disability_share" in old:
+            group["disability_share"] = old["disability_share"]
+        population[pid] = group
+        cal.comments[("population", pid)] = (
+            f"from the data: {n} children placed here on {cal.at}; needs mix from the template"
+        )
+    cal.scenario["population"] = population
+    cal.tables["population"] = table
+    total = int(table.values.sum())
+    cal.fitted.append(
+        Fitted("population (children in care)", total, total, total, total, 0, "count on the date")
+    )
+
+
+# --------------------------------------------------------------------------- entries
+
+
+def _entries(
+    cal: Calibration, per: pd.DataFrame, pl: pd.DataFrame, s: Any, w0: float, years: float
+) -> None:
+    new = per[(per["t0"] > w0) & (per["t0"] <= -1)].copy()
+    new["age"] = (new["t0"] - new["dob"]) / DAYS_PER_YEAR
+    new = new[(new["age"] >= 0) & (new["age"] < 18)]
+    new["band"] = [BAND_NAMES[_band(a)] for a in new["age"]]
+    local, uasc = new[~new["uasc"]], new[new["uasc"]]
+    e = cal.scenario["entries"]
+    # trend and seasonality from monthly counts (Poisson regression, scipy-free closed form)
+    months = np.floor((local["t0"] - w0) / (DAYS_PER_YEAR / 12)).astype(int)
+    n_months = max(1, round(years * 12))
+    counts = np.bincount(months.clip(0, n_months - 1), minlength=n_months).astype(float)
+    rate, trend, trend_se = _poisson_trend(counts)
+    per_year_now = rate * 12
+    significant = trend_se > 0 and abs(trend) > 2 * trend_se
+    yearly_trend = math.exp(trend * 12) - 1 if significant else 0.0
+    if not significant:
+        per_year_now = len(local) / years
+    lo, hi = poisson_interval(len(local), years)
+    e["per_year"] = round(per_year_now, 2)
+    e["trend_per_year"] = round(yearly_trend, 4)
+    cal.comments[("entries", "per_year")] = (
+        f"from the data: {len(local)} children started care (not UASC) in {years:g} years"
+        + ("; rate at the end of the window on the fitted trend" if significant else "")
+    )
+    cal.comments[("entries", "trend_per_year")] = (
+        f"from the data: fitted {math.exp(trend * 12) - 1:+.1%} a year (se {trend_se * 12:.1%})"
+        + ("" if significant else ", not clearly different from 0, so none is applied")
+    )
+    cal.fitted.append(
+        Fitted(
+            "entries.per_year",
+            e["per_year"],
+            lo,
+            hi,
+            len(local),
+            years,
+            "Poisson rate; log-linear trend applied only if beyond 2 quasi-Poisson SE",
+        )
+    )
+    # seasonality: calendar-month counts shrunk halfway to flat (few years of data)
+    cal_month = (pd.Timestamp(cal.at) + pd.to_timedelta(local["t0"] + 1, unit="D")).dt.month - 1
+    by_month = np.bincount(cal_month, minlength=12).astype(float)
+    if by_month.sum() >= 120:
+        mean = by_month.mean()
+        e["seasonality"] = [round(float((m + mean) / (2 * mean)), 3) for m in by_month]
+        cal.comments[("entries", "seasonality")] = (
+            "from the data: entries by calendar month (January first), shrunk halfway to flat"
+        )
+    else:
+        e["seasonality"] = [1.0] * 12
+        cal.comments[("entries", "seasonality")] = "flat: too few entries to estimate seasonality"
+    mix = local["band"].value_counts()
+    if len(local) >= 20:
+        e["age_mix"] = {b: round(float(mix.get(b, 0)) / len(local), 4) for b in BAND_NAMES}
+        _renormalise(e["age_mix"])
+        cal.comments[("entries", "age_mix")] = (
+            f"from the data: age at entry of {len(local)} children"
+        )
+    u = e.setdefault("uasc", {})
+    u["per_year"] = round(len(uasc) / years, 2)
+    cal.comments[("entries", "uasc", "per_year")] = (
+        f"from the data: {len(uasc)} UASC started care in {years:g} years; "
+        "cap and rota from the template"
+    )
+    if len(uasc) >= 10:
+        umix = uasc["band"].value_counts()
+        u["age_mix"] = {
+            b: round(float(umix[b]) / len(uasc), 4) for b in BAND_NAMES if umix.get(b, 0)
+        }
+        _renormalise(u["age_mix"])
+    cal.tables["entries_by_month"] = pd.DataFrame({"entries": counts})
+    cal.tables["entry_age_mix"] = mix.rename("children").to_frame()
+
+
+def _poisson_trend(counts: np.ndarray) -> tuple[float, float, float]:
+    """Fit counts[m] ~ Poisson(exp(a + b m)); return (rate at the last month, b, se(b))."""
+    m = np.arange(len(counts), dtype=float)
+    if counts.sum() == 0:
+        return 0.0, 0.0, 0.0
+    a, b = math.log(counts.mean()), 0.0
+    for _ in range(50):  # Newton-Raphson on the log-likelihood
+        mu = np.exp(a + b * m)
+        g = np.array([(counts - mu).sum(), ((counts - mu) * m).sum()])
+        h = np.array([[mu.sum(), (mu * m).sum()], [(mu * m).sum(), (mu * m * m).sum()]])
+        step = np.linalg.solve(h, g)
+        a, b = a + step[0], b + step[1]
+        if np.abs(step).max() < 1e-10:
+            break
+    mu = np.exp(a + b * m)
+    h = np.array([[mu.sum(), (mu * m).sum()], [(mu * m).sum(), (mu * m * m).sum()]])
+    # quasi-Poisson: sibling groups make monthly counts clumpier than Poisson, so widen the
+    # standard error by the observed over-dispersion (never narrow it)
+    dispersion = max(1.0, float(((counts - mu) ** 2 / mu).sum()) / max(1, len(counts) - 2))
+    se = math.sqrt(np.linalg.inv(h)[1, 1] * dispersion)
+    return float(math.exp(a + b * m[-1])), float(b), se
+
+
+# --------------------------------------------------------------------------- exposure
+
+
+def _exposure(pl: pd.DataFrame, s: Any, w0: float) -> list[Piece]:
+    tic_edges = sorted({st.until_years for r in s.exits.values() for st in r.time_in_care})
+    pieces: list[Piece] = []
+    for pid, t0, t1, dob, care in zip(
+        pl["pid"], pl["t0"], pl["t1"], pl["dob"], pl["care_t0"], strict=True
+    ):
+        if pid is None or (isinstance(pid, float) and math.isnan(pid)):
+            continue
+        a = max(t0, w0)
+        b = -1.0 if (t1 is None or math.isnan(t1)) else min(t1, -1.0)
+        adult = dob + 18 * DAYS_PER_YEAR
+        b = min(b, adult)
+        if b > a:
+            pieces.extend(split_exposure(pid, a, b, dob, care, tic_edges))
+    return pieces
+
+
+def _events_in_window(pl: pd.DataFrame, w0: float) -> pd.DataFrame:
+    ended = pl[pl["t1"].notna() & (pl["t1"] > w0) & (pl["t1"] <= -1) & pl["pid"].notna()].copy()
+    ended["age"] = (ended["t1"] - ended["dob"]) / DAYS_PER_YEAR
+    ended["band"] = [_band(a) for a in ended["age"]]
+    ended["tic_years"] = (ended["t1"] - ended["care_t0"]) / DAYS_PER_YEAR
+    return ended
+
+
+# --------------------------------------------------------------------------- exits
+
+
+def _exits(
+    cal: Calibration, pl: pd.DataFrame, s: Any, codes: CodeMap, pieces: list[Piece], w0: float
+) -> None:
+    ended = _events_in_window(pl, w0)
+    exits = ended[(ended["ended_by"] == "exit") & (ended["age"] < 17.99)].copy()
+    exits["route"] = [codes.exit_of.get(r, "") for r in exits["reason"]]
+    exits.loc[exits["route"] == "age_18", "route"] = "other" if "other" in s.exits else ""
+    table_rows = []
+    for name, route in s.exits.items():
+        edges = [st.until_years for st in route.time_in_care]
+        allowed = _allowed(route, s)
+        X = np.zeros((len(BAND_NAMES), len(edges) + 1))
+        for p in pieces:
+            if p.provision in allowed:
+                X[p.band, min(p.tic, len(edges))] += p.years
+        mine = exits[(exits["route"] == name) & exits["pid"].isin(allowed)]
+        E = np.zeros_like(X)
+        for band, tic in zip(mine["band"], mine["tic_years"], strict=True):
+            k = sum(1 for e in edges if tic >= e)
+            E[band, min(k, len(edges))] += 1
+        if edges:
+            a, b = two_factor_rates(E, X)
+            # the model multiplies the band rate by the step's multiplier, with 1 after the
+            # last step: rescale so the last step is the reference
+            ref = b[-1] if b[-1] > 0 else 1.0
+            rates, mult = a * ref, b / ref
+        else:
+            rates = np.divide(E[:, 0], X[:, 0], out=np.zeros(len(BAND_NAMES)), where=X[:, 0] > 0)
+            mult = np.array([1.0])
+        old = cal.scenario["exits"][name].get("rate_per_year", {})
+        new_rates = {}
+        for i, band in enumerate(BAND_NAMES):
+            ev, ex = E[i].sum(), X[i].sum()
+            if ex < 1.0:  # under a child-year at risk: keep the template's figure
+                if band in old:
+                    new_rates[band] = old[band]
+                continue
+            new_rates[band] = round(float(rates[i]), 4)
+            lo, hi = poisson_interval(ev, ex)  # for the band's crude rate ...
+            crude = ev / ex
+            if crude > 0:  # ... carried over to the fitted (time-in-care adjusted) rate
+                lo, hi = lo * rates[i] / crude, hi * rates[i] / crude
+            cal.fitted.append(
+                Fitted(
+                    f"exits.{name}.rate_per_year.{band}",
+                    new_rates[band],
+                    lo,
+                    hi,
+                    ev,
+                    ex,
+                    "events / years at risk (piecewise exponential)",
+                )
+            )
+            table_rows.append((name, band, ev, ex, new_rates[band], lo, hi))
+        cal.scenario["exits"][name]["rate_per_year"] = new_rates
+        cal.comments[("exits", name, "rate_per_year")] = (
+            f"from the data: {int(E.sum())} exits over {X.sum():.0f} child-years at risk"
+        )
+        if edges:
+            steps = cal.scenario["exits"][name]["time_in_care"]
+            for j, step in enumerate(steps):
+                if X[:, j].sum() >= 1.0:
+                    step["multiplier"] = round(float(mult[j]), 3)
+            cal.comments[("exits", name, "time_in_care")] = (
+                "from the data: multipliers by time in care (two-factor Poisson fit)"
+            )
+    cal.tables["exit_rates"] = pd.DataFrame(
+        table_rows, columns=["route", "band", "exits", "child_years", "rate", "low", "high"]
+    )
+
+
+def _allowed(route: Any, s: Any) -> set[str]:
+    allowed = set(route.from_) if route.from_ is not None else set(s.provision)
+    return allowed - set(route.not_from)
+
+
+# --------------------------------------------------------------------------- breakdowns and moves
+
+
+def _breakdowns_and_moves(
+    cal: Calibration, pl: pd.DataFrame, s: Any, codes: CodeMap, pieces: list[Piece], w0: float
+) -> None:
+    ended = _events_in_window(pl, w0)
+    moves = ended[ended["ended_by"] == "move"].copy()
+    moves["kind"] = [codes.move_of.get(r, "planned") for r in moves["reason"]]
+    pids = [p for p in s.provision if p in set(pl["pid"].dropna())]
+    X = np.zeros((len(pids), len(BAND_NAMES)))
+    for p in pieces:
+        if p.provision in pids:
+            X[pids.index(p.provision), p.band] += p.years
+    E = np.zeros_like(X)
+    brk = moves[moves["kind"] == "breakdown"]
+    for pid, band in zip(brk["pid"], brk["band"], strict=True):
+        if pid in pids:
+            E[pids.index(pid), band] += 1
+    base, age_mult = two_factor_rates(E, X)
+    prov = cal.scenario["provision"]
+    rows = []
+    for i, pid in enumerate(pids):
+        ev, ex = E[i].sum(), X[i].sum()
+        if ex < 1.0:
+            continue
+        needs_mean = _mean_needs_multiplier(s, pid)
+        prov[pid]["breakdown_per_year"] = round(float(base[i] / needs_mean), 4)
+        lo, hi = poisson_interval(ev, ex)
+        cal.comments[("provision", pid, "breakdown_per_year")] = (
+            f"from the data: {int(ev)} breakdowns over {ex:.0f} child-years "
+            f"(before age and needs multipliers; divided by the mean needs multiplier of the "
+            f"template's children here, {needs_mean:.2f})"
+        )
+        cal.fitted.append(
+            Fitted(
+                f"provision.{pid}.breakdown_per_year",
+                prov[pid]["breakdown_per_year"],
+                lo / needs_mean,
+                hi / needs_mean,
+                ev,
+                ex,
+                "two-factor Poisson fit: provision x age band",
+            )
+        )
+        rows.append((pid, ev, ex))
+    weights = X.sum(axis=0)
+    bd = cal.scenario.setdefault("breakdown", {})
+    bd["age_multiplier"] = {
+        b: round(float(age_mult[j]), 3) for j, b in enumerate(BAND_NAMES) if weights[j] >= 1.0
+    }
+    cal.comments[("breakdown", "age_multiplier")] = "from the data: two-factor Poisson fit"
+    cal.tables["breakdowns"] = pd.DataFrame(
+        rows, columns=["provision", "breakdowns", "child_years"]
+    )
+    # planned moves: each rule of the template, its rate from the moves it describes
+    planned = moves[moves["kind"] == "planned"]
+    for i, rule in enumerate(s.moves):
+        ex = sum(
+            p.years
+            for p in pieces
+            if p.provision in rule.from_ and rule.min_age <= p.age < rule.max_age
+        )
+        hit = planned[
+            planned["pid"].isin(rule.from_)
+            & planned["next_pid"].isin(rule.to)
+            & (planned["age"] >= rule.min_age)
+            & (planned["age"] < rule.max_age)
+        ]
+        if ex < 1.0:
+            continue
+        rate = len(hit) / ex
+        lo, hi = poisson_interval(len(hit), ex)
+        cal.scenario["moves"][i]["rate_per_year"] = round(rate, 4)
+        cal.comments[("moves", i)] = (
+            f"rate from the data: {len(hit)} planned moves over {ex:.0f} child-years at risk"
+        )
+        cal.fitted.append(
+            Fitted(
+                f"moves[{i}] {rule.name}",
+                rate,
+                lo,
+                hi,
+                len(hit),
+                ex,
+                "planned moves / years at risk",
+            )
+        )
+
+
+def _mean_needs_multiplier(s: Any, pid: str | None = None) -> float:
+    """Average breakdown multiplier for needs: of the children living in `pid` at the start
+    (the template's needs mix there) or, without one, of all entrants."""
+    mult = s.breakdown.needs_multiplier
+    group = s.population.get(pid) if pid else None
+    shares = group.needs if group is not None and group.needs else _entry_needs_shares(s)
+    total = sum(p * mult.get(n, 1.0) for n, p in shares.items())
+    weight = sum(shares.values())
+    return total / weight if weight > 0 else 1.0
+
+
+def _first_placements(
+    cal: Calibration, per: pd.DataFrame, pl: pd.DataFrame, s: Any, w0: float
+) -> None:
+    """Offer probabilities from where new entrants were first placed, along the preference order.
+
+    A child whose first days were in the fallback (waiting for an offer, say) counts where
+    they went next if that was within a fortnight. Only children old enough for a provision
+    count as reaching it.
+    """
+    pl = pl.assign(next_start=pl.groupby(["CHILD", "period"])["t0"].shift(-1))
+    firsts = pl.drop_duplicates(["CHILD", "period"], keep="first").copy()
+    seconds = (
+        pl[pl.duplicated(["CHILD", "period"], keep="first")]
+        .drop_duplicates(["CHILD", "period"], keep="first")
+        .set_index(["CHILD", "period"])["pid"]
+    )
+    fallback = s.matching.fallback
+    waited = (firsts["pid"] == fallback) & (firsts["next_start"] - firsts["t0"] <= 14)
+    firsts.loc[waited, "pid"] = [
+        seconds.get(k)
+        for k in zip(firsts.loc[waited, "CHILD"], firsts.loc[waited, "period"], strict=True)
+    ]
+    first = firsts[
+        (firsts["t0"] > w0) & (firsts["t0"] <= -1) & ~firsts["uasc"] & firsts["pid"].notna()
+    ]
+    if first.empty:
+        return
+    first = first.assign(age=(first["t0"] - first["dob"]) / DAYS_PER_YEAR)
+    first = first.assign(band=[BAND_NAMES[_band(a)] for a in first["age"]])
+    mix = first.groupby(["band", "pid"]).size().unstack(fill_value=0)
+    cal.tables["first_placement_mix"] = mix
+    order = s.matching.preferences[-1].order
+    placed_earlier = pd.Series(False, index=first.index)
+    needs_weight = _entry_needs_shares(s)
+    for pid in order:
+        spec = s.provision[pid]
+        here = first["pid"] == pid
+        old_enough = (first["age"] >= spec.ages.min_age) & (first["age"] < spec.ages.max_age)
+        reaching = ~placed_earlier & old_enough
+        k, reach = int((here & reaching).sum()), int(reaching.sum())
+        placed_earlier |= here
+        if spec.kind != "offer" or reach < 20:
+            continue
+        p = min(0.98, max(0.02, k / reach))
+        lo, hi = binomial_interval(k, reach)
+        entry = cal.scenario["provision"][pid]
+        old = entry.get("offer_probability")
+        if isinstance(old, dict):
+            # keep the template's contrast between needs levels, scaled so that the
+            # average over entrants' needs matches the observed share
+            w = {n: needs_weight.get(n, 0.0) for n in old}
+            mean = sum(old[n] * w[n] for n in old) / (sum(w.values()) or 1.0)
+            if mean > 0:
+                entry["offer_probability"] = {
+                    n: round(min(1.0, v * p / mean), 3) for n, v in old.items()
+                }
+        else:
+            entry["offer_probability"] = round(p, 3)
+        cal.comments[("provision", pid, "offer_probability")] = (
+            f"from the data: {k} of {reach} new entrants old enough and not placed earlier in "
+            "the preference list were placed here first (approximation: capacity elsewhere ignored)"
+        )
+        cal.fitted.append(
+            Fitted(
+                f"provision.{pid}.offer_probability",
+                p,
+                lo,
+                hi,
+                k,
+                reach,
+                "share of first placements among those reaching it",
+            )
+        )
+
+
+def _entry_needs_shares(s: Any) -> dict[str, float]:
+    """Share of entrants at each needs level, from the template's entry mixes."""
+    out: dict[str, float] = {}
+    for band, share in s.entries.age_mix.items():
+        for need, p in s.entries.needs_mix.get(band, {}).items():
+            out[need] = out.get(need, 0.0) + share * p
+    return out
+
+
+# --------------------------------------------------------------------------- capacity
+
+
+def _capacity(cal: Calibration, s: Any) -> None:
+    """Size households and homes to hold the starting population: the 903 has no capacity."""
+    prov = cal.scenario["provision"]
+    for pid, group in cal.scenario["population"].items():
+        spec = s.provision[pid]
+        children = sum(group["by_age"].values())
+        need = math.ceil(children / ASSUMED_OCCUPANCY)
+        entry = prov[pid]
+        if spec.kind == "foster":
+            hh = entry.get("households") or [{"count": 1, "places": 2}]
+            places = sum(h["count"] * h["places"] for h in hh)
+            if places < need or places > 2 * need:
+                scale = need / places if places else 1
+                entry["households"] = [
+                    {"count": max(1, math.ceil(h["count"] * scale)), "places": h["places"]}
+                    for h in hh
+                ]
+                n = sum(h["count"] for h in entry["households"])
+                dereg = float(entry.get("deregistration_per_year", 0.0))
+                entry["recruitment_per_year"] = round(n * dereg, 2)
+                cal.comments[("provision", pid, "households")] = (
+                    f"assumption: sized to the {children} children here at {ASSUMED_OCCUPANCY:.0%} "
+                    "occupancy (the 903 does not record approved places); edit to your real numbers"
+                )
+                cal.comments[("provision", pid, "recruitment_per_year")] = (
+                    "assumption: recruitment that keeps the pool steady at the template's "
+                    "deregistration rate"
+                )
+        elif spec.kind == "home":
+            homes = entry.get("homes", [])
+            beds = sum(h["beds"] for h in homes if not h.get("opens") and not h.get("closes"))
+            if beds < children:
+                extra = math.ceil((need - beds) / 3)
+                entry["homes"] = list(homes) + [
+                    {"name": f"{pid} home {i + 1} (sized by calibrate)", "beds": 3}
+                    for i in range(extra)
+                ]
+                cal.comments[("provision", pid, "homes")] = (
+                    f"assumption: 3-bed homes added to hold the {children} children here at "
+                    f"{ASSUMED_OCCUPANCY:.0%} occupancy; edit to your real homes"
+                )
+    for pid, spec in s.provision.items():
+        if spec.kind in ("foster", "home") and pid not in cal.scenario["population"]:
+            cal.notes.append(
+                f"No child was in {pid!r} on {cal.at}; its capacity is the template's."
+            )
+
+
+# --------------------------------------------------------------------------- distance
+
+
+def _distance(cal: Calibration, pl: pd.DataFrame, centroids: pd.DataFrame | None) -> None:
+    if centroids is None:
+        cal.notes.append(
+            "Distance from home was not estimated: no postcode-district centroid table was "
+            "given (--postcodes FILE with columns district, easting, northing in metres). "
+            "Provision locations are the template's."
+        )
+        return
+    active = pl[(pl["t0"] <= -1) & (pl["t1"].isna() | (pl["t1"] > -1)) & pl["pid"].notna()].copy()
+    xy = centroids.set_index("district")[["easting", "northing"]]
+    home = active["HOME_POST"].map(_district)
+    place = active["PL_POST"].map(_district)
+    ok = home.isin(xy.index) & place.isin(xy.index)
+    a, b = xy.reindex(home[ok]).to_numpy(), xy.reindex(place[ok]).to_numpy()
+    miles = np.hypot(*(a - b).T) / 1609.344
+    known = active[ok].assign(miles=miles)
+    if known.empty:
+        cal.notes.append("Distance: no placement had both postcodes in the centroid table.")
+        return
+    share = known.groupby("pid")["miles"].agg(
+        placements="size", within_20=lambda m: float((m <= 20).mean()), median_miles="median"
+    )
+    cal.tables["distance"] = share
+    cal.notes.append(
+        f"Distance from home known for {len(known)} of {len(active)} placements on {cal.at}: "
+        f"{(known['miles'] <= 20).mean():.0%} within 20 miles (by provision in the report)."
+    )
+
+
+def _district(postcode: Any) -> str:
+    text = str(postcode or "").strip().upper()
+    if " " in text:
+        return text.split()[0]
+    return text[:-3] if len(text) > 4 else text
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _band(age: float) -> int:
+    from .survival import band_index
+
+    return band_index(age)
+
+
+def _renormalise(mix: dict[str, float]) -> None:
+    total = sum(mix.values())
+    if total > 0:
+        for k in mix:
+            mix[k] = round(mix[k] / total, 4)
+        first = next(iter(mix))
+        mix[first] = round(mix[first] + 1 - sum(mix.values()), 4)
+
+
+# =========================================================================== files
+
+
+from .packaged import DEFAULT_MAP, DEFAULT_TEMPLATE  # noqa: E402 (files section)
+
+
+def read_map(path: Path | None) -> dict[str, Any]:
+    """The placement code map, read with a scenario's care (a regular .toml of at most
+    1 MB: a pipe or a device given as --map is refused, not waited on or read for ever)."""
+    from ..common.errors import ScenarioError
+    from ..scenario.load import read_toml_file
+
+    path = path or DEFAULT_MAP
+    data = read_toml_file(path)
+    for pid, entry in data.get("provision", {}).items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("codes"), list):
+            raise ScenarioError(
+                path, 'needs a list of codes such as ["U4/PR1"]', key=f"provision.{pid}.codes"
+            )
+    return data
+
+
+def read_centroids(path: Path) -> pd.DataFrame:
+    from ..common.errors import ScenarioError
+
+    if not Path(path).is_file():  # a pipe would be waited on for ever, a device read so
+        raise ScenarioError(path, "is not a regular file", expected="a CSV file of centroids")
+    try:
+        df = pd.read_csv(path, comment="#")
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(path, f"cannot be read as CSV: {exc}") from None
+    df.columns = [c.strip().lower() for c in df.columns]
+    missing = {"district", "easting", "northing"} - set(df.columns)
+    if missing:
+        raise ScenarioError(
+            path,
+            f"is missing column(s) {', '.join(sorted(missing))}",
+            expected="columns district, easting, northing (metres)",
+        )
+    df["district"] = df["district"].astype(str).str.strip().str.upper()
+    return df
+
+
+#: The header line of every scenario calibrate writes: --force replaces only such a file.
+WRITTEN_BY = "# Written by `sufficiency calibrate`."
+
+
+def calibrate_files(
+    data: Path | str,
+    at: dt.date,
+    out: Path | str,
+    years_back: float = 3.0,
+    template: Path | str | None = None,
+    map_path: Path | None = None,
+    postcodes: Path | None = None,
+    report: Path | None = None,
+    suppress_below: int = 5,
+    force: bool = False,
+) -> tuple[Path, Path]:
+    """Read the data, fit, and write the scenario file and its report (each whole or not at all)."""
+    import sys
+
+    from ..common.outputs import atomic_path, check_free
+    from ..reports.calibration import write_report
+    from ..scenario.load import load, loads
+    from ..scenario.write import dumps
+    from .ssda903.read import read_903
+
+    out = Path(out)
+    report = Path(report) if report else out.with_name(out.stem + "_calibration")
+    check_free(out, force, folder=False, marker=WRITTEN_BY)
+    check_free(report, force)
+    tpl = load(template or DEFAULT_TEMPLATE)
+    mapping = read_map(map_path)
+    centroids = read_centroids(postcodes) if postcodes else None
+    ds = read_903(data)
+    if ds.problems or ds.skipped:
+        print(ds.summary(), file=sys.stderr)
+    cal = calibrate(ds, at, tpl, mapping, years_back=years_back, centroids=centroids)
+    name = cal.scenario["scenario"]["name"]
+    header = "\n".join(
+        [
+            f"{name}",
+            "",
+            "Written by `sufficiency calibrate`. Comments say which numbers come from the data",
+            "('from the data') and which from the template or an assumption; everything without",
+            "a comment is the template's. See the calibration report for intervals.",
+            "",
+            *cal.notes,
+        ]
+    )
+    text = dumps(cal.scenario, cal.comments, header)
+    loads(text, name=str(out))  # never write a scenario that would not validate
+    with atomic_path(report, force=force) as tmp:
+        write_report(cal, tmp, name, suppress_below)
+    with atomic_path(out, force=force, folder=False, marker=WRITTEN_BY) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return out, report

@@ -1,0 +1,183 @@
+"""A child in care, and the child's own random stream.
+
+Each child carries two small random streams (one for how long things last, one for
+matching) keyed from the moment they arrive. Two scenarios run with the same seed give
+the same child the same draws wherever their stories are the same, so a difference
+between options comes from the option, not from reshuffled luck (common random numbers).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final
+
+from ..scenario.ages import DAYS_PER_YEAR
+from .draws import Uniforms
+from .provision import Unit
+
+if TYPE_CHECKING:
+    from .hazards import Competing
+    from .search import _Fit
+
+# MRG32k3a's moduli and multipliers (L'Ecuyer 1999, "Good parameters and implementations
+# for combined multiple recursive random number generators", Operations Research 47(1))
+_M1: Final = 4294967087.0
+_M2: Final = 4294944443.0
+_A12: Final = 1403580.0
+_A13N: Final = 810728.0
+_A21: Final = 527612.0
+_A23N: Final = 1370589.0
+_NORM: Final = 2.328306549295727688e-10  # 1 / (M1 + 1)
+
+
+#: Uniforms a stream hands out straight from its creator's numpy stream before it turns
+#: to its own generator: enough for most children's whole stay (county workload: 90% of
+#: streams use 9 or fewer), and far cheaper than generating them one by one.
+BUFFERED: Final = 10
+#: Uniforms a stream takes when created: the buffered ones, then six that seed MRG32k3a.
+SEED_SIZE: Final = BUFFERED + 6
+
+
+class Stream:
+    """A child's own random stream: uniforms drawn ahead, then MRG32k3a.
+
+    The first `BUFFERED` values come from the numpy stream of the mechanism that created
+    the child (taken in one slice when the child arrives). A child who needs more goes on
+    with MRG32k3a (L'Ecuyer 1999), started from six further values of that slice: a
+    random point of its 2**191 period, so streams do not overlap in practice. It runs in
+    double precision as in its reference code; every product stays below 2**53, so the
+    arithmetic is exact: the same numbers in pure Python and in the compiled build, with
+    no big integers.
+    """
+
+    __slots__ = ("i", "seed", "x0", "x1", "x2", "y0", "y1", "y2")
+
+    def __init__(self, seed: list[float]) -> None:
+        """`seed`: `SEED_SIZE` uniforms on [0, 1)."""
+        self.seed = seed
+        self.i = 0  # values handed out so far
+        self.x0 = self.x1 = self.x2 = self.y0 = self.y1 = self.y2 = 0.0
+
+    def random(self) -> float:
+        """Uniform on [0, 1)."""
+        i = self.i
+        if i < BUFFERED:
+            self.i = i + 1
+            return self.seed[i]
+        if i == BUFFERED:
+            self._start_generator()
+        # component 1; floor(p / m) may be one too high by rounding, never too low, so
+        # one correction of a negative remainder makes the reduction exact
+        p = _A12 * self.x1 - _A13N * self.x0
+        p -= math.floor(p / _M1) * _M1
+        if p < 0.0:
+            p += _M1
+        self.x0 = self.x1
+        self.x1 = self.x2
+        self.x2 = p
+        # component 2
+        q = _A21 * self.y2 - _A23N * self.y0
+        q -= math.floor(q / _M2) * _M2
+        if q < 0.0:
+            q += _M2
+        self.y0 = self.y1
+        self.y1 = self.y2
+        self.y2 = q
+        return (p - q if p > q else p - q + _M1) * _NORM
+
+    def _start_generator(self) -> None:
+        """Seed MRG32k3a from the six values after the buffered ones (int() is floor here)."""
+        s = self.seed
+        self.x0 = float(int(s[BUFFERED] * _M1))
+        self.x1 = float(int(s[BUFFERED + 1] * _M1))
+        self.x2 = float(int(s[BUFFERED + 2] * _M1))
+        self.y0 = float(int(s[BUFFERED + 3] * _M2))
+        self.y1 = float(int(s[BUFFERED + 4] * _M2))
+        self.y2 = float(int(s[BUFFERED + 5] * _M2))
+        # a component must not start at all zeros (chance 2**-96, but never say never)
+        if self.x0 == 0.0 and self.x1 == 0.0 and self.x2 == 0.0:
+            self.x0 = 1.0
+        if self.y0 == 0.0 and self.y1 == 0.0 and self.y2 == 0.0:
+            self.y0 = 1.0
+        self.i = BUFFERED + 1
+
+
+def ignore_event(_event: object) -> None:
+    """A child's event callback before admission and after leaving care."""
+
+
+class Child:
+    __slots__ = (
+        "age_step",
+        "cid",
+        "disability",
+        "dob",
+        "entered",
+        "event",
+        "fit",
+        "fit_until",
+        "group",
+        "in_care",
+        "life",
+        "match",
+        "needs",
+        "next_kind",
+        "next_risks",
+        "on_event",
+        "pending",
+        "placement",
+        "placements_this_year",
+        "retry_at",
+        "tic_step",
+        "uasc",
+        "unit",
+        "unmet_reason",
+    )
+
+    def __init__(
+        self,
+        cid: int,
+        dob: float,
+        entered: float,
+        needs: int,
+        uasc: bool,
+        disability: bool,
+        seeds: Uniforms,
+    ) -> None:
+        self.cid = cid
+        self.dob = dob  # in simulation days (negative: born before the start)
+        self.entered = entered
+        self.needs = needs  # index into the scenario's needs levels
+        self.uasc = uasc
+        self.disability = disability
+        self.group = 0  # sibling group id, 0 = none
+        # from the numpy stream of the mechanism that created the child (arrivals, ...)
+        self.life = Stream(seeds.take(SEED_SIZE))  # how long things last
+        # matching draws have their own stream, so a search never shifts the draws above
+        self.match = Stream(seeds.take(SEED_SIZE))
+        self.in_care = True
+        self.placement = -1  # provision index
+        self.unit: Unit | None = None
+        self.placements_this_year = 0
+        self.unmet_reason: int = -1  # index into UNMET_REASONS while unsuitably placed
+        self.retry_at = math.inf
+        self.pending: tuple[int, float] | None = None  # (provision index, arrival time)
+        # the pending SimPy event (any other that comes is stale), what it is, and the risks
+        # the child faced when it was drawn; the callback is set by the model on admission
+        self.event: object | None = None
+        self.next_kind = 0
+        self.next_risks: Competing | None = None
+        self.on_event: Callable[[object], None] = ignore_event
+        # the age and time-in-care steps of the hazard table the child was last seen in
+        # (`Model._schedule`): where the next look-up starts, as both only ever grow
+        self.age_step = 0
+        self.tic_step = 0
+        self.fit: _Fit | None = None  # the search's cached fit for this child alone ...
+        self.fit_until = 0.0  # ... valid until this time (the next age at which rules change)
+
+    def age(self, t: float) -> float:
+        return (t - self.dob) / DAYS_PER_YEAR
+
+    def years_in_care(self, t: float) -> float:
+        return (t - self.entered) / DAYS_PER_YEAR

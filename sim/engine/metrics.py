@@ -1,0 +1,81 @@
+"""Monthly and yearly figures of one replication, kept as arrays while simulating.
+
+A replication produces one row per month of every series (metric, group); nothing is
+logged per event unless asked. The layout depends only on the scenario, so replications
+of one scenario stack into a (replications, months, series) array.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..scenario.schema import Scenario
+
+#: Why a child is not suitably placed.
+UNMET_REASONS = ("no_capacity", "no_match", "market_declined", "awaiting_offer")
+#: Kinds of move between placements.
+MOVE_KINDS = ("breakdown", "planned", "provision_closed", "found_suitable", "offer_arrived")
+LOCATIONS = ("in_area", "within_20_miles", "beyond_20_miles")
+YEARLY = ("children_in_care_at_year_end", "children_3plus_placements", "share_3plus_placements")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Names and positions of the series of a scenario."""
+
+    series: tuple[tuple[str, str], ...]
+    index: dict[tuple[str, str], int] = field(compare=False, repr=False)
+
+    @classmethod
+    def for_scenario(cls, s: Scenario) -> Layout:
+        pids = list(s.provision)
+        unit_pids = [p for p, spec in s.provision.items() if spec.kind in ("foster", "home")]
+        foster = [p for p, spec in s.provision.items() if spec.kind == "foster"]
+        exits = [*s.exits, "age_18"]
+        names: list[tuple[str, str]] = []
+        names += [("in_care", "total")]
+        names += [("in_care", p) for p in pids]
+        names += [("in_care_by_location", loc) for loc in LOCATIONS]
+        names += [("child_days", p) for p in pids]
+        names += [("cost", p) for p in pids]
+        names += [("cost", "staying_put"), ("cost", "total")]
+        names += [("places", p) for p in unit_pids]
+        names += [("vacancies", p) for p in unit_pids]
+        names += [("households", p) for p in foster]
+        names += [("recruited", p) for p in foster]
+        names += [("deregistered", p) for p in foster]
+        names += [("entries", "all"), ("entries", "uasc")]
+        names += [("exits", r) for r in exits]
+        names += [("exits", "total")]
+        names += [("unmet_children", r) for r in UNMET_REASONS]
+        names += [("unmet_children", "total")]
+        names += [("unmet_child_days", r) for r in UNMET_REASONS]
+        names += [("unmet_child_days", "total")]
+        names += [("unmet_new", r) for r in UNMET_REASONS]
+        names += [("moves", k) for k in MOVE_KINDS]
+        names += [("moves", "total")]
+        names += [("sibling_splits", "all"), ("staying_put", "all"), ("uasc_in_care", "all")]
+        return cls(series=tuple(names), index={n: i for i, n in enumerate(names)})
+
+    def __len__(self) -> int:
+        return len(self.series)
+
+    def i(self, metric: str, group: str) -> int:
+        return self.index[(metric, group)]
+
+    def columns(self, metric: str) -> list[tuple[str, int]]:
+        """(group, position) of every series of one metric, in layout order."""
+        return [(g, i) for i, (m, g) in enumerate(self.series) if m == metric]
+
+
+@dataclass
+class ReplicationResult:
+    """What one replication hands back: small arrays only."""
+
+    monthly: np.ndarray  # (months, series)
+    yearly: np.ndarray  # (years, len(YEARLY))
+    events: list[tuple] | None = None
+    n_events: int = 0
+    child_years: float = 0.0

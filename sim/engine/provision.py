@@ -1,0 +1,189 @@
+"""Provision at run time: places, who lives where, and the running totals that cost them.
+
+Each provision keeps an index of the households or homes that have a vacancy, so a search
+looks only at places that could take a child, never at every placement. Occupancy and open
+places are integrated over time as they change (child-days, place-days), so monthly costs
+need no log of events.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..scenario.schema import Provision
+from .matching import acceptance_probability
+
+if TYPE_CHECKING:
+    from .child import Child
+
+
+class Unit:
+    """One foster household or one home."""
+
+    __slots__ = ("children", "is_open", "name", "places", "sole_blocked", "staying_put", "uid")
+
+    def __init__(self, uid: int, name: str, places: int) -> None:
+        self.uid = uid
+        self.name = name
+        self.places = places
+        self.children: list[Child] = []
+        self.staying_put = 0  # young adults staying put: they hold a place but are not in care
+        self.sole_blocked = False
+        self.is_open = True
+
+    @property
+    def occupied(self) -> int:
+        return len(self.children) + self.staying_put
+
+    @property
+    def free(self) -> int:
+        return 0 if self.sole_blocked else self.places - self.occupied
+
+
+class ProvisionState:
+    """The live state of one provision."""
+
+    def __init__(self, pid: str, index: int, spec: Provision, needs: list[str]) -> None:
+        self.pid = pid
+        self.index = index
+        self.spec = spec
+        self.kind = spec.kind
+        self.has_units = spec.kind in ("foster", "home")
+        self.per_place = spec.cost_basis == "per_place"
+        # terms the search reads at every look, copied out of the scenario's (pydantic)
+        # objects into plain attributes: much cheaper to read, above all when compiled
+        self.suitable: bool = spec.suitable
+        self.is_emergency = spec.kind == "emergency"
+        self.compatibility: float = getattr(spec, "compatibility", 1.0)
+        # chance that a household with k occupants refuses a newcomer, by k (grown on demand)
+        self._refusal: list[float] = [0.0]
+        cap = getattr(spec, "max_children", None)
+        self.max_children: int = -1 if cap is None else cap  # -1: no cap
+        self.sibling_offer_factor: float = getattr(spec, "sibling_offer_factor", 1.0)
+        self.staying_put_probability: float = getattr(spec, "staying_put_probability", 0.0)
+        # a provider's chance of offering, by needs-level index (`needs`: the scenario's
+        # levels in order); empty for households and homes, which do not make offers
+        prob = getattr(spec, "offer_probability", None)
+        self.offer_by_needs: list[float] = (
+            []
+            if prob is None
+            else [prob.get(name, 0.0) if isinstance(prob, dict) else prob for name in needs]
+        )
+        self.units: dict[int, Unit] = {}
+        self.vacant: dict[int, Unit] = {}  # insertion-ordered index of units with a free place
+        self.children = 0  # children in care living here
+        self.staying_put = 0
+        self.places = 0  # open places (units only)
+        # time integrals since the last monthly flush
+        self._t = 0.0
+        self.child_days = 0.0
+        self.place_days = 0.0
+        self.staying_put_days = 0.0
+
+    def refusal(self, occupants: int) -> float:
+        """Chance that a household or home with `occupants` refuses a newcomer: each
+        occupant accepts independently with chance `compatibility`."""
+        table = self._refusal
+        while len(table) <= occupants:
+            table.append(1.0 - acceptance_probability(self.compatibility, len(table)))
+        return table[occupants]
+
+    # ------------------------------------------------------------------ integrals
+
+    def _advance(self, t: float) -> None:
+        dt = t - self._t
+        if dt > 0:
+            self.child_days += self.children * dt
+            self.place_days += self.places * dt
+            self.staying_put_days += self.staying_put * dt
+            self._t = t
+
+    def flush(self, t: float) -> tuple[float, float, float]:
+        """Child-days, place-days and staying-put days since the last flush."""
+        self._advance(t)
+        out = (self.child_days, self.place_days, self.staying_put_days)
+        self.child_days = self.place_days = self.staying_put_days = 0.0
+        return out
+
+    # ------------------------------------------------------------------ units
+
+    def _reindex(self, unit: Unit) -> None:
+        # Unit.free, inlined: this runs at every placement and move
+        if (
+            unit.is_open
+            and not unit.sole_blocked
+            and unit.places > len(unit.children) + unit.staying_put
+        ):
+            self.vacant[unit.uid] = unit
+        else:
+            self.vacant.pop(unit.uid, None)
+
+    def open_unit(self, t: float, unit: Unit) -> None:
+        self._advance(t)
+        self.units[unit.uid] = unit
+        self.places += unit.places
+        self._reindex(unit)
+
+    def close_unit(self, t: float, unit: Unit) -> list[Child]:
+        """Close a household or home; return the children who must move."""
+        self._advance(t)
+        unit.is_open = False
+        self.units.pop(unit.uid, None)
+        self.vacant.pop(unit.uid, None)
+        self.places -= unit.places
+        self.staying_put -= unit.staying_put
+        unit.staying_put = 0
+        return list(unit.children)
+
+    def resize_unit(self, t: float, unit: Unit, places: int) -> None:
+        self._advance(t)
+        self.places += places - unit.places
+        unit.places = places
+        self._reindex(unit)
+
+    # ------------------------------------------------------------------ occupancy
+
+    def add_child(self, t: float, child: Child, unit: Unit | None, sole: bool) -> None:
+        if t > self._t:
+            self._advance(t)
+        self.children += 1
+        if unit is not None:
+            unit.children.append(child)
+            if sole:
+                unit.sole_blocked = True
+            self._reindex(unit)
+
+    def remove_child(self, t: float, child: Child, unit: Unit | None) -> None:
+        if t > self._t:
+            self._advance(t)
+        self.children -= 1
+        if unit is not None:
+            unit.children.remove(child)
+            if unit.sole_blocked and not unit.children:
+                unit.sole_blocked = False
+            self._reindex(unit)
+
+    def start_staying_put(self, t: float, unit: Unit | None) -> None:
+        self._advance(t)
+        self.staying_put += 1
+        if unit is not None:
+            unit.staying_put += 1
+            self._reindex(unit)
+
+    def end_staying_put(self, t: float, unit: Unit | None) -> None:
+        self._advance(t)
+        if unit is not None:
+            if not unit.is_open:
+                return  # the household closed; its staying-put count was already dropped
+            unit.staying_put -= 1
+            self._reindex(unit)
+        self.staying_put -= 1
+
+    @property
+    def vacancies(self) -> int:
+        # the vacancy index holds exactly the open units with a free place
+        return sum(u.free for u in self.vacant.values())
+
+    def price(self, year: int) -> float:
+        """Weekly price in scenario year `year` (0 = first): uprated once a year."""
+        return self.spec.weekly_cost * (1.0 + self.spec.price_inflation_per_year) ** year

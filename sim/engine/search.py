@@ -1,0 +1,219 @@
+"""The search for a placement: walk the child's preference list, best first.
+
+The progressive approach as a loop over data: for each provision in the child's order,
+check the eligibility rules for every child in the group, then look for a household or
+home with room whose children accept the newcomer, or ask the provider for an offer. If
+nothing in the list takes the child under the normal rules, provisions that allow
+younger children as a last resort are tried. What failed is remembered, so unmet demand
+can be explained: no capacity, capacity but no match, or the market said no.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Final
+
+from ..scenario.ages import DAYS_PER_YEAR
+from .draws import draw
+from .matching import (
+    eligible,
+    offer_probability,
+    only_as_last_resort,
+    preference_order,
+    unit_can_host,
+)
+from .metrics import UNMET_REASONS
+
+if TYPE_CHECKING:
+    from .child import Child
+    from .model import Model
+    from .provision import ProvisionState, Unit
+
+NO_CAPACITY: Final = UNMET_REASONS.index("no_capacity")
+NO_MATCH: Final = UNMET_REASONS.index("no_match")
+DECLINED: Final = UNMET_REASONS.index("market_declined")
+
+
+class Outcome:
+    """What a search found, and why the options before it failed."""
+
+    __slots__ = ("found", "reason")
+
+    def __init__(
+        self, found: tuple[ProvisionState, Unit | None, float] | None, reason: int
+    ) -> None:
+        #: (provision, household/home or None, days until the offer comes) or None
+        self.found = found
+        #: why the better options failed (an index into UNMET_REASONS)
+        self.reason = reason
+
+
+class _Fit:
+    """What a child of one profile may use: worked out once per profile, then reused."""
+
+    __slots__ = ("last_resort", "order", "plan", "strict")
+
+    def __init__(
+        self, order: tuple[int, ...], strict: frozenset[int], last_resort: frozenset[int]
+    ) -> None:
+        self.order = order  # the child's own preference order (provision indices)
+        self.strict = strict  # provisions that take the child under the normal rules
+        self.last_resort = last_resort  # ... and those that take them only as a last resort
+        # the two passes of a search in the child's own order
+        self.plan = (
+            tuple(i for i in order if i in strict),
+            tuple(i for i in order if i in last_resort),
+        )
+
+
+#: Fits depend only on the scenario, so replications run in one process share them.
+_FITS: dict[int, tuple[object, dict]] = {}
+
+
+def _shared_fits(scenario: object) -> dict:
+    hit = _FITS.get(id(scenario))
+    if hit is None or hit[0] is not scenario:
+        _FITS.clear()  # one scenario at a time per process is the normal case
+        hit = _FITS[id(scenario)] = (scenario, {})
+    return hit[1]
+
+
+class Search:
+    def __init__(self, model: Model) -> None:
+        self.m = model
+        self.rules = model.s.matching.preferences
+        # every age at which some eligibility rule or preference rule changes its answer:
+        # within two neighbouring edges, a profile's fit is the same, so it can be cached
+        edges: set[float] = set()
+        for spec in model.s.provision.values():
+            for ages in (spec.ages, spec.last_resort_ages):
+                if ages is not None:
+                    edges |= {ages.min_age, ages.max_age}
+        for rule in self.rules:
+            edges |= {rule.when.min_age, rule.when.max_age}
+        self.age_edges = sorted(edges)
+        self.n_needs = len(model.needs)
+        #: by profile, coded as one number (`fit`): an int key hashes for nothing
+        self._fits: dict[int, _Fit] = _shared_fits(model.s)
+        # a sibling group's passes depend only on its members' fits and the order asked for
+        self._group_passes: dict[tuple, tuple[tuple[int, ...], ...]] = {}
+
+    def fit(self, c: Child, in_group: bool) -> _Fit:
+        m = self.m
+        now = m.now
+        if not in_group and c.fit is not None and now < c.fit_until:
+            return c.fit  # the child has not crossed an age at which a rule changes
+        # the age step (bisect_right, by a scan: the edges are few)
+        edges = self.age_edges
+        age = c.age(now)
+        step = 0
+        while step < len(edges) and edges[step] <= age:
+            step += 1
+        key = ((step * self.n_needs + c.needs) * 2 + c.uasc) * 4 + c.disability * 2 + in_group
+        hit = self._fits.get(key)
+        if hit is None:
+            pr = m.profile(c, in_group=in_group)
+            order = tuple(m.by_pid[pid].index for pid in preference_order(self.rules, pr))
+            strict = frozenset(p.index for p in m.prov if eligible(p.spec, pr))
+            last = frozenset(p.index for p in m.prov if only_as_last_resort(p.spec, pr))
+            hit = self._fits[key] = _Fit(order, strict, last)
+        if not in_group:
+            c.fit = hit
+            c.fit_until = c.dob + edges[step] * DAYS_PER_YEAR if step < len(edges) else math.inf
+        return hit
+
+    def _passes(
+        self, group: list[Child], order: list[str] | None, strict_only: bool
+    ) -> tuple[tuple[int, ...], ...]:
+        """Provision indices to try, in order: under the normal rules, then as a last resort."""
+        if len(group) == 1 and order is None:
+            plan = self.fit(group[0], False).plan
+            return plan[:1] if strict_only else plan
+        fits = [self.fit(c, len(group) > 1) for c in group]
+        key = (*map(id, fits), None if order is None else tuple(order), strict_only)
+        hit = self._group_passes.get(key)
+        if hit is None:
+            hit = self._group_passes[key] = self._combine(fits, order, strict_only)
+        return hit
+
+    def _combine(
+        self, fits: list[_Fit], order: list[str] | None, strict_only: bool
+    ) -> tuple[tuple[int, ...], ...]:
+        """Provisions that take every member of a group, in the first member's order."""
+        by_pid = self.m.by_pid
+        seq = fits[0].order if order is None else tuple(by_pid[pid].index for pid in order)
+        first = tuple(i for i in seq if all(i in f.strict for f in fits))
+        if strict_only:
+            return (first,)
+        last = tuple(
+            i
+            for i in seq
+            if all(i in f.strict or i in f.last_resort for f in fits)
+            and not all(i in f.strict for f in fits)
+        )
+        return (first, last)
+
+    def find(
+        self,
+        group: list[Child],
+        order: list[str] | None = None,
+        exclude: Unit | None = None,
+        strict: bool = False,
+    ) -> Outcome:
+        m = self.m
+        n = len(group)
+        rnd = group[0].match
+        sole = m.sole[group[0].needs] if n == 1 else any(m.sole[c.needs] for c in group)
+        saw_capacity = declined = False
+        prov = m.prov
+        # Each household with children accepts the newcomer independently, with chance
+        # compatibility ** occupants. One uniform decides which is the first to accept: the
+        # chance that all so far refused (`refused_all`) is walked down until it falls below
+        # it. Same law as a draw per household, with one draw per search.
+        u = -1.0
+        refused_all = 1.0
+        for candidates in self._passes(group, order, strict):
+            for i in candidates:
+                p = prov[i]
+                reason = NO_MATCH if saw_capacity else (DECLINED if declined else NO_CAPACITY)
+                if p.is_emergency:
+                    return Outcome((p, None, 0.0), reason)
+                if p.has_units:
+                    for unit in p.vacant.values():
+                        # unit_can_host, inlined: the hot loop
+                        if unit is exclude or unit.sole_blocked:
+                            continue
+                        occupied = len(unit.children) + unit.staying_put
+                        if (occupied or n > 1) if sole else unit.places - occupied < n:
+                            continue
+                        saw_capacity = True
+                        if not occupied:
+                            return Outcome((p, unit, 0.0), reason)
+                        if u < 0.0:
+                            u = 1.0 - rnd.random()  # on (0, 1]
+                        refused_all *= p.refusal(occupied)
+                        if refused_all < u:
+                            return Outcome((p, unit, 0.0), reason)
+                    continue
+                cap = p.max_children
+                if cap >= 0 and p.children + m.reserved[p.index] + n > cap:
+                    continue
+                by_needs = p.offer_by_needs
+                if n == 1:
+                    chance = by_needs[group[0].needs]
+                else:
+                    base = min(by_needs[c.needs] for c in group)
+                    chance = offer_probability(base, n, p.sibling_offer_factor)
+                if rnd.random() < chance:
+                    delay = draw(p.spec.offer_delay_days, rnd.random)  # type: ignore[union-attr]
+                    return Outcome((p, None, delay), reason)
+                declined = True
+        return Outcome(None, NO_MATCH if saw_capacity else (DECLINED if declined else NO_CAPACITY))
+
+    def first_free_unit(self, p: ProvisionState, c: Child) -> Unit | None:
+        """Where a child already in this provision at the start lives (no matching draw)."""
+        sole = self.m.sole[c.needs]
+        for unit in p.vacant.values():
+            if unit_can_host(unit.places, unit.occupied, unit.sole_blocked, 1, sole):
+                return unit
+        return None

@@ -1,0 +1,162 @@
+"""Replications kept on disk, so that a run's memory does not grow with its replications.
+
+A run of many replications produces a (replications, months, series) array that can be
+far larger than the rest of the program; held in memory it made 10,000 replications use
+eight times the memory of 100. The store keeps it in a preallocated file instead, laid out
+series-major (float64 at offset `((s * reps) + r) * months`), so that what the report
+reads most, one series of every replication, is one contiguous read. The file lives in
+its own temporary folder, removed when the store is closed or garbage-collected.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import weakref
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..common.interrupt import pid_alive
+
+_ITEM = np.dtype(np.float64).itemsize
+
+
+_PREFIX = "sufficiency-"
+_FILE = "replications.f64"
+_STALE = re.compile(re.escape(_PREFIX) + r"(\d+)-\w+")
+
+
+def clean_stale_stores(directory: str | Path | None = None) -> list[str]:
+    """Remove stores that killed runs left in the temporary folder; return their paths.
+
+    Only folders named like ours whose process is gone and that hold nothing but a store
+    file: another user's or a live run's are left alone.
+    """
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(directory or tempfile.gettempdir()))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _STALE.fullmatch(entry.name)
+        if not m or int(m[1]) == os.getpid() or pid_alive(int(m[1])):
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False) or not set(os.listdir(entry.path)) <= {
+                _FILE
+            }:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(entry.path)
+    return removed
+
+
+def _remove(fd: int, folder: str) -> None:
+    """Close the file and delete its folder (run once, by `weakref.finalize`)."""
+    try:
+        os.close(fd)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class ReplicationStore:
+    """A (reps, months, n_series) float64 array on disk, read one series at a time."""
+
+    def __init__(
+        self, reps: int, months: int, n_series: int, directory: str | Path | None = None
+    ) -> None:
+        self.reps, self.months, self.n_series = reps, months, n_series
+        clean_stale_stores(directory)
+        # The process id in the name lets a later run tell a killed run's store from a
+        # live one's (SIGKILL leaves no chance to remove it).
+        self.folder = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=directory)
+        self.path = os.path.join(self.folder, _FILE)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        # Sparse until written: preallocating costs neither disk nor memory.
+        os.ftruncate(self._fd, reps * months * n_series * _ITEM)
+        self._finalizer = weakref.finalize(self, _remove, self._fd, self.folder)
+
+    @classmethod
+    def from_array(cls, monthly: np.ndarray) -> ReplicationStore:
+        """A store holding a (reps, months, n_series) array (used when unpickling)."""
+        store = cls(*monthly.shape)
+        store.write(0, monthly)
+        return store
+
+    def __reduce__(self) -> tuple[Any, tuple[np.ndarray]]:
+        # A file descriptor cannot cross processes: pickle the values themselves.
+        return (ReplicationStore.from_array, (self.to_array(),))
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.reps, self.months, self.n_series)
+
+    def _offset(self, s: int, r: int) -> int:
+        return ((s * self.reps) + r) * self.months * _ITEM
+
+    def write(self, start: int, block: np.ndarray) -> None:
+        """Store replications start, start+1, ... from a (n, months, n_series) block."""
+        n = block.shape[0]
+        if block.shape[1:] != (self.months, self.n_series) or start < 0 or start + n > self.reps:
+            raise ValueError(f"block {block.shape} at {start} does not fit store {self.shape}")
+        block = np.asarray(block, dtype=np.float64)
+        for s in range(self.n_series):
+            slab = np.ascontiguousarray(block[:, :, s])
+            self._pwrite(slab.tobytes(), self._offset(s, start))
+
+    def series(self, s: int) -> np.ndarray:
+        """(reps, months): series s of every replication, in one read."""
+        return self._pread(self._offset(s, 0), self.reps * self.months).reshape(
+            self.reps, self.months
+        )
+
+    def rep_block(self, r0: int, r1: int) -> np.ndarray:
+        """(r1 - r0, months, n_series): every series of replications r0 to r1 - 1."""
+        r0, r1 = max(0, r0), min(self.reps, r1)
+        out = np.empty((r1 - r0, self.months, self.n_series))
+        for s in range(self.n_series):
+            out[:, :, s] = self._pread(self._offset(s, r0), (r1 - r0) * self.months).reshape(
+                r1 - r0, self.months
+            )
+        return out
+
+    def to_array(self) -> np.ndarray:
+        """The whole (reps, months, n_series) array in memory: for small runs only."""
+        return self.rep_block(0, self.reps)
+
+    def close(self) -> None:
+        """Delete the file now rather than when the store is garbage-collected."""
+        self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
+
+    def _pwrite(self, data: bytes, offset: int) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.pwrite(self._fd, view, offset)
+            view, offset = view[n:], offset + n
+
+    def _pread(self, offset: int, count: int) -> np.ndarray:
+        size = count * _ITEM
+        data = os.pread(self._fd, size, offset)
+        if len(data) < size:  # a short read is legal; rare for regular files
+            parts = [data]
+            got = len(data)
+            while got < size:
+                more = os.pread(self._fd, size - got, offset + got)
+                if not more:
+                    raise OSError(f"replication store {self.path} is shorter than expected")
+                parts.append(more)
+                got += len(more)
+            data = b"".join(parts)
+        # frombuffer of bytes is read-only; callers may modify what they get (as they
+        # could the in-memory array), so hand back a writable copy of one series at most.
+        return np.frombuffer(bytearray(data), dtype=np.float64)

@@ -1,0 +1,863 @@
+"""Sweep: run a grid of variants of one scenario and chart how the results respond.
+
+A variant is the scenario with some keys set to other values. The grid is every
+combination (cartesian product) of the values given for each key, the first key varying
+slowest; variant 1 (every key at its first value) is the reference. Every variant runs
+with the same master seed, so replication i of every variant shares its random numbers
+(common random numbers) and the paired difference of replication i from replication i of
+the reference measures the option, not the noise.
+
+Keys are dotted paths into the scenario file, with list items as `[0]`:
+`provision.in_house_foster.recruitment_per_year`, `provision.solo_home.homes[0].opens`,
+`entries.age_mix."10-15"`. Values are given as
+
+* a numeric range `start:stop:step`, stop included (`0:30:5` is 0, 5, ..., 30);
+* a comma-separated list of TOML values (`2024-04-01,2025-04-01`, `0.1,0.2`, `true,false`;
+  a bare word such as `in_area` is a string);
+* a `|`-separated list of TOML values, for values that contain commas
+  (`[]|[{name='Solo 1', beds=1, opens=2024-04-01}]`);
+* or, in a grid file, a TOML list under `[vary]`.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import inspect
+import itertools
+import re
+import shlex
+import sys
+import time
+import tomllib
+import warnings
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from ..common.errors import ScenarioError, UserError
+from ..common.outputs import atomic_path, check_free
+from ..common.safe_text import markdown_block, markdown_code, markdown_text, spreadsheet_row
+from ..reports.presentation import duration
+from ..scenario.load import LoadedScenario, _explain
+from ..scenario.schema import Scenario, cross_reference_errors
+
+Step = str | int
+MAX_VARIANTS = 10_000
+
+
+# =========================================================================== parsing
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One varied key: its text as written, its path, and the values it takes."""
+
+    key: str
+    path: tuple[Step, ...]
+    values: tuple[Any, ...]
+
+
+_SEGMENT = re.compile(r'\s*(?:"([^"]*)"|([A-Za-z0-9_\-]+))((?:\[\d+\])*)\s*')
+
+
+def parse_key(key: str) -> tuple[Step, ...]:
+    """`a.b[0].c` -> ('a', 'b', 0, 'c'); a quoted segment ("10-15") may hold any text."""
+    text = key.strip()
+    if not text:
+        raise UserError("--vary needs a key before '=', e.g. entries.per_year=80,90")
+    path: list[Step] = []
+    pos = 0
+    while True:
+        m = _SEGMENT.match(text, pos)
+        if not m or (m.group(1) is None and not m.group(2)):
+            raise UserError(
+                f"cannot read the key {key!r} at {text[pos:]!r}: expected a dotted path such "
+                "as provision.in_house_foster.recruitment_per_year or "
+                "provision.solo_home.homes[0].opens"
+            )
+        path.append(m.group(1) if m.group(1) is not None else m.group(2))
+        path.extend(int(i) for i in re.findall(r"\[(\d+)\]", m.group(3)))
+        pos = m.end()
+        if pos == len(text):
+            return tuple(path)
+        if text[pos] != ".":
+            raise UserError(
+                f"cannot read the key {key!r} at {text[pos:]!r}: "
+                "parts of the key are separated by '.', list items written as [0]"
+            )
+        pos += 1
+
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_RANGE = re.compile(rf"^\s*({_NUMBER})\s*:\s*({_NUMBER})\s*:\s*({_NUMBER})\s*$")
+_BARE_WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_\- ]*$")
+
+
+def parse_range(text: str, key: str = "") -> list[int | float] | None:
+    """`start:stop:step` with the stop included, or None if `text` is not a range."""
+    if ":" not in text or text.count(":") != 2:
+        return None
+    m = _RANGE.match(text)
+    if not m:
+        if re.match(r"^\s*\d{1,2}:\d{2}:\d{2}", text):  # a TOML time, not a range
+            return None
+        raise UserError(
+            f"--vary {key}: cannot read the range {text!r}: expected start:stop:step "
+            "with numbers, e.g. 0:30:5 (stop included)"
+        )
+    try:
+        start, stop, step = (Decimal(g) for g in m.groups())
+    except InvalidOperation:  # pragma: no cover - the regex admits only numbers
+        raise UserError(f"--vary {key}: cannot read the range {text!r}") from None
+    if step == 0:
+        raise UserError(f"--vary {key}: the step of the range {text!r} must not be 0")
+    if (stop - start) * step < 0:
+        raise UserError(
+            f"--vary {key}: the range {text!r} is empty: with step {step} it never "
+            f"goes from {start} to {stop}"
+        )
+    n = int((stop - start) / step) + 1
+    if n > MAX_VARIANTS:
+        raise UserError(f"--vary {key}: the range {text!r} has {n:,} values, too many")
+    whole = all("." not in g and "e" not in g.lower() for g in m.groups())
+    values = [start + i * step for i in range(n)]
+    return [int(v) if whole else float(v) for v in values]
+
+
+def parse_value(text: str, key: str = "") -> Any:
+    """One TOML value (`2024-04-01`, `0.1`, `true`, `[1, 2]`, `"x"`); a bare word is a string."""
+    item = text.strip()
+    if not item:
+        raise UserError(f"--vary {key}: an empty value in the list (two separators in a row?)")
+    try:
+        return tomllib.loads(f"v = {item}")["v"]
+    except tomllib.TOMLDecodeError:
+        if _BARE_WORD.match(item) and item not in ("true", "false"):
+            return item
+        raise UserError(
+            f"--vary {key}: cannot read the value {item!r}: expected a number, a date "
+            "(2024-04-01), true or false, a word, or a TOML value such as "
+            "[{name='Solo 1', beds=1}]"
+        ) from None
+
+
+def parse_values(text: str, key: str = "") -> list[Any]:
+    """The VALUES of KEY=VALUES: a range, a `|`-separated or a comma-separated list."""
+    if not text.strip():
+        raise UserError(f"--vary {key}: no values after '=' (e.g. {key}=0:30:5 or {key}=1,2)")
+    rng = parse_range(text, key)
+    if rng is not None:
+        return rng
+    sep = "|" if "|" in text else ","
+    return [parse_value(item, key) for item in text.split(sep)]
+
+
+def parse_vary(text: str) -> Axis:
+    """`KEY=VALUES` as given to --vary."""
+    if "=" not in text:
+        raise UserError(
+            f"--vary {text!r}: expected KEY=VALUES, e.g. "
+            "provision.in_house_foster.recruitment_per_year=0:30:5 or entries.per_year=80,93"
+        )
+    key, values = text.split("=", 1)
+    key = key.strip()
+    path = parse_key(key)
+    vals = parse_values(values, key)
+    return Axis(key=key, path=path, values=tuple(vals))
+
+
+def read_grid(path: Path) -> list[Axis]:
+    """A grid file: a `[vary]` table of dotted keys, each a list of values (or a range)."""
+    from ..scenario.load import read_toml_file
+
+    data = read_toml_file(path)  # a regular .toml file of bounded size, like a scenario
+    unknown = [k for k in data if k != "vary"]
+    if unknown:
+        raise UserError(
+            f"{path}: unknown key {unknown[0]!r} in the grid file (expected only a [vary] "
+            "table; a grid cannot extend a scenario: pass the scenario on the command line)"
+        )
+    vary = data.get("vary")
+    if not isinstance(vary, dict) or not vary:
+        raise UserError(
+            f"{path}: expected a [vary] table of keys and lists of values, e.g.\n"
+            '  [vary]\n  "provision.in_house_foster.recruitment_per_year" = [0, 10, 20]'
+        )
+    axes: list[Axis] = []
+
+    def walk(node: dict[str, Any], prefix: str) -> None:
+        for k, v in node.items():
+            name = f"{prefix}.{_key_part(k)}" if prefix else _key_part(k)
+            if isinstance(v, dict):
+                walk(v, name)
+            elif isinstance(v, list):
+                if not v:
+                    raise UserError(f"{path}: [vary] {name} has an empty list of values")
+                axes.append(Axis(key=name, path=parse_key(name), values=tuple(v)))
+            elif isinstance(v, str) and parse_range(v, name) is not None:
+                axes.append(Axis(key=name, path=parse_key(name), values=tuple(parse_range(v))))
+            else:
+                raise UserError(
+                    f"{path}: [vary] {name} must be a list of values (or a range such as "
+                    f'"0:30:5"), got {v!r}'
+                )
+
+    walk(vary, "")
+    return axes
+
+
+def _key_part(k: str) -> str:
+    """A grid-file key back into path text; keep `a.b[0]` written as one quoted key."""
+    if re.fullmatch(r'[A-Za-z0-9_\-\.\[\]"]+', k):
+        return k
+    return f'"{k}"'
+
+
+# =========================================================================== variants
+
+
+@dataclass
+class Variant:
+    number: int  # from 1
+    values: tuple[Any, ...]  # one per axis
+    raw: dict[str, Any]
+    model: Scenario
+
+
+def set_path(raw: dict[str, Any], path: tuple[Step, ...], value: Any, key: str = "") -> None:
+    """Set the value at `path`; every step must exist, except a last key of a table."""
+    key = key or ".".join(str(p) for p in path)
+    node: Any = raw
+    where = ""
+    for i, step in enumerate(path):
+        last = i == len(path) - 1
+        if isinstance(step, int):
+            if not isinstance(node, list):
+                raise UserError(
+                    f"--vary {key}: {where or 'the scenario'} is not a list, so it has no item "
+                    f"[{step}]"
+                )
+            if step >= len(node):
+                raise UserError(
+                    f"--vary {key}: {where} has {len(node)} item(s), so there is no "
+                    f"[{step}] (items count from [0])"
+                )
+        else:
+            if not isinstance(node, dict):
+                kind = "a list" if isinstance(node, list) else f"a value ({node!r})"
+                raise UserError(f"--vary {key}: {where} is {kind}, so it has no key {step!r}")
+            if step not in node and not last:
+                have = ", ".join(map(str, node)) or "nothing"
+                raise UserError(
+                    f"--vary {key}: the scenario has no {_join(where, step)} "
+                    f"({where or 'the top level'} has: {have})"
+                )
+        if last:
+            node[step] = copy.deepcopy(value)
+            return
+        node = node[step]
+        where = _join(where, step)
+
+
+def _join(where: str, step: Step) -> str:
+    if isinstance(step, int):
+        return f"{where}[{step}]"
+    return f"{where}.{step}" if where else str(step)
+
+
+def build_variants(loaded: LoadedScenario, axes: list[Axis]) -> list[Variant]:
+    """Every combination of values, each set into a copy of the scenario and validated."""
+    if not axes:
+        raise UserError("nothing to sweep: give at least one --vary KEY=VALUES or --grid FILE")
+    seen: set[tuple[Step, ...]] = set()
+    for a in axes:
+        if a.path in seen:
+            raise UserError(f"the key {a.key} is varied twice; give all its values once")
+        seen.add(a.path)
+        if not a.values:
+            raise UserError(f"--vary {a.key}: no values")
+    n = int(np.prod([len(a.values) for a in axes]))
+    if n > MAX_VARIANTS:
+        raise UserError(f"the grid has {n:,} variants, more than {MAX_VARIANTS:,}")
+    # every path is checked with its first value before any variant is built
+    for a in axes:
+        set_path(copy.deepcopy(loaded.raw), a.path, a.values[0], a.key)
+    out = []
+    for number, combo in enumerate(itertools.product(*(a.values for a in axes)), start=1):
+        raw = copy.deepcopy(loaded.raw)
+        for a, v in zip(axes, combo, strict=True):
+            set_path(raw, a.path, v, a.key)
+        out.append(Variant(number, combo, raw, _validate(raw, loaded.path, number, axes, combo)))
+    return out
+
+
+def _validate(
+    raw: dict[str, Any], path: Path, number: int, axes: list[Axis], combo: tuple[Any, ...]
+) -> Scenario:
+    which = f"sweep variant {number} ({describe(axes, combo)})"
+    try:
+        model = Scenario.model_validate(raw)
+    except ValidationError as exc:
+        inner = _explain(exc, raw, {}, path)
+        raise ScenarioError(
+            path, f"{which}: {inner.problem}", key=inner.key, expected=inner.expected
+        ) from None
+    problems = cross_reference_errors(model)
+    if problems:
+        loc, msg = problems[0]
+        key = "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in loc).lstrip(".")
+        raise ScenarioError(path, f"{which}: {msg}", key=key or None)
+    return model
+
+
+def describe(axes: list[Axis], combo: tuple[Any, ...]) -> str:
+    return ", ".join(f"{a.key} = {toml_text(v)}" for a, v in zip(axes, combo, strict=True))
+
+
+def toml_text(v: Any) -> str:
+    """A value as an analyst would type it (inline TOML)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (dt.date, dt.datetime, dt.time)):
+        return v.isoformat()
+    if isinstance(v, float):
+        return f"{v:g}" if abs(v) < 1e15 else repr(v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(toml_text(x) for x in v) + "]"
+    if isinstance(v, dict):
+        parts = [
+            f"{k if re.fullmatch(r'[A-Za-z0-9_-]+', k) else toml_text(k)} = {toml_text(x)}"
+            for k, x in v.items()
+        ]
+        return "{" + ", ".join(parts) + "}"
+    return str(v)
+
+
+def label_text(v: Any, width: int = 40) -> str:
+    """A short label for charts and the terminal: strings without quotes, long text cut."""
+    if isinstance(v, list) and v and all(isinstance(x, dict) and "name" in x for x in v):
+        text = "[" + ", ".join(str(x["name"]) for x in v) + "]"  # a list of homes: names
+    else:
+        text = v if isinstance(v, str) else toml_text(v)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# =========================================================================== running
+
+
+@dataclass
+class VariantResult:
+    variant: Variant
+    cost: np.ndarray  # (reps,) total cost over the horizon, £
+    unmet_days: np.ndarray  # (reps,) child-days not suitably placed over the horizon
+    unmet_end: np.ndarray  # (reps,) children not suitably placed at the end
+    in_care_end: np.ndarray  # (reps,)
+    in_area_end: np.ndarray  # (reps,) % of children placed in area at the end
+    seconds: float = 0.0
+    n_events: int = 0
+
+
+@dataclass
+class Sweep:
+    loaded: LoadedScenario
+    axes: list[Axis]
+    results: list[VariantResult]
+    years: float
+    reps: int
+    seed: int
+    months: list[str]
+    command: str
+    wall_seconds: float = 0.0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def run_kwargs(run_fn: Any, engine: str | None, scheduler: str | None) -> dict[str, Any]:
+    """engine=/scheduler= for `montecarlo.run`, only if given and if it takes them."""
+    params = inspect.signature(run_fn).parameters
+    out: dict[str, Any] = {}
+    for name, value in (("engine", engine), ("scheduler", scheduler)):
+        if value is None:
+            continue
+        if name not in params:
+            raise UserError(f"--{name} is not supported by this version of sufficiency")
+        out[name] = value
+    return out
+
+
+def run_sweep(
+    loaded: LoadedScenario,
+    axes: list[Axis],
+    years: float,
+    reps: int,
+    seed: int,
+    workers: int | None = None,
+    progress: bool = False,
+    engine: str | None = None,
+    scheduler: str | None = None,
+    command: str = "",
+) -> Sweep:
+    """Build and check every variant, then run each with the same seed."""
+    from .montecarlo import run
+
+    extra = run_kwargs(run, engine, scheduler)
+    variants = build_variants(loaded, axes)
+    bar = _bar(len(variants), progress)
+    started = time.perf_counter()
+    out: list[VariantResult] = []
+    months: list[str] = []
+    for v in variants:
+        t0 = time.perf_counter()
+        res = run(
+            v.model, years=years, reps=reps, seed=seed, workers=workers, progress=False, **extra
+        )
+        months = res.months
+        out.append(_measures(v, res, time.perf_counter() - t0))
+        bar.update(1)
+    bar.close()
+    return Sweep(
+        loaded=loaded,
+        axes=axes,
+        results=out,
+        years=years,
+        reps=reps,
+        seed=seed,
+        months=months,
+        command=command,
+        wall_seconds=time.perf_counter() - started,
+        meta=extra,
+    )
+
+
+def _measures(v: Variant, res: Any, seconds: float) -> VariantResult:
+    loc = {
+        g: res.series("in_care_by_location", g)[:, -1]
+        for g, _ in res.layout.columns("in_care_by_location")
+    }
+    placed = np.sum(list(loc.values()), axis=0)
+    in_area = np.full(placed.shape, np.nan)
+    np.divide(loc["in_area"] * 100.0, placed, out=in_area, where=placed > 0)
+    return VariantResult(
+        variant=v,
+        cost=res.series("cost", "total").sum(axis=1),
+        unmet_days=res.series("unmet_child_days", "total").sum(axis=1),
+        unmet_end=res.series("unmet_children", "total")[:, -1],
+        in_care_end=res.series("in_care", "total")[:, -1],
+        in_area_end=in_area,
+        seconds=seconds,
+        n_events=int(res.n_events),
+    )
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _bar(total: int, enabled: bool) -> Any:
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="variants", unit="variant", file=sys.stderr)
+
+
+# =========================================================================== summary
+
+
+def _q(x: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return [float(v) for v in np.nanpercentile(x, qs)]
+
+
+def rows(sw: Sweep) -> list[dict[str, Any]]:
+    """One summary row per variant (numbers unrounded), the paired differences against 1."""
+    ref = sw.results[0]
+    out = []
+    for r in sw.results:
+        row: dict[str, Any] = {"variant": r.variant.number}
+        for a, v in zip(sw.axes, r.variant.values, strict=True):
+            row[a.key] = v
+        c50, c10, c90 = _q(r.cost, (50, 10, 90))
+        u50, u10, u90 = _q(r.unmet_days, (50, 10, 90))
+        dc50, dc5, dc95 = _q(r.cost - ref.cost, (50, 5, 95))
+        du50, du5, du95 = _q(r.unmet_days - ref.unmet_days, (50, 5, 95))
+        row.update(
+            {
+                "total_cost_gbp_median": c50,
+                "total_cost_gbp_p10": c10,
+                "total_cost_gbp_p90": c90,
+                "unmet_child_days_median": u50,
+                "unmet_child_days_p10": u10,
+                "unmet_child_days_p90": u90,
+                "unmet_children_end_median": _q(r.unmet_end, (50,))[0],
+                "in_care_end_median": _q(r.in_care_end, (50,))[0],
+                "placed_in_area_pct_end_median": _q(r.in_area_end, (50,))[0],
+                "cost_diff_gbp_median": dc50,
+                "cost_diff_gbp_p5": dc5,
+                "cost_diff_gbp_p95": dc95,
+                "unmet_child_days_diff_median": du50,
+                "unmet_child_days_diff_p5": du5,
+                "unmet_child_days_diff_p95": du95,
+            }
+        )
+        out.append(row)
+    return out
+
+
+def short_key(key: str) -> str:
+    """The last two parts of a key: `entries.per_year`, `in_house_foster.recruitment_per_year`."""
+    parts = [s for s in parse_key(key) if isinstance(s, str)]
+    return ".".join(parts[-2:])
+
+
+def _signed_money(v: float) -> str:
+    from ..reports.run import _money
+
+    return ("+" if v > 0 else "-" if v < 0 else "±") + _money(abs(v))
+
+
+def _signed_int(v: float) -> str:
+    r = round(v)
+    return ("+" if r > 0 else "-" if r < 0 else "±") + f"{abs(r):,}"
+
+
+def table_lines(sw: Sweep) -> list[str]:
+    """A fixed-width table for the terminal."""
+    from ..reports.run import _money
+
+    header = [
+        "#",
+        *(short_key(a.key) for a in sw.axes),
+        "cost (median)",
+        "vs #1",
+        "unmet child-days",
+        "vs #1",
+        "in area",
+    ]
+    body = []
+    for row in rows(sw):
+        body.append(
+            [
+                str(row["variant"]),
+                *(label_text(row[a.key], 24) for a in sw.axes),
+                _money(row["total_cost_gbp_median"]),
+                "" if row["variant"] == 1 else _signed_money(row["cost_diff_gbp_median"]),
+                f"{round(row['unmet_child_days_median']):,}",
+                "" if row["variant"] == 1 else _signed_int(row["unmet_child_days_diff_median"]),
+                _pct_text(row["placed_in_area_pct_end_median"]),
+            ]
+        )
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    n_keys = len(sw.axes)
+
+    def fmt(r: list[str]) -> str:
+        cells = [
+            c.ljust(w) if 0 < i <= n_keys else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ]
+        return "  ".join(cells)
+
+    return [fmt(header), "  ".join("-" * w for w in widths), *(fmt(r) for r in body)]
+
+
+def _pct_text(v: float) -> str:
+    return "n/a" if np.isnan(v) else f"{round(v)}%"
+
+
+# =========================================================================== files
+
+
+def write_sweep(sw: Sweep, out: Path, force: bool = False) -> Path:
+    """sweep.csv, sweep.png, sweep.md and variants/NN.toml, written whole or not at all."""
+    with atomic_path(out, force=force) as folder:
+        _write_csv(sw, folder / "sweep.csv")
+        fig = chart(sw)
+        fig.savefig(folder / "sweep.png", dpi=150, facecolor="white")
+        _write_variants(sw, folder / "variants")
+        (folder / "sweep.md").write_text(_markdown(sw, out), encoding="utf-8")
+    return out
+
+
+def _write_csv(sw: Sweep, path: Path) -> None:
+    import csv
+
+    table = rows(sw)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(spreadsheet_row(table[0]))
+        for row in table:
+            cells = []
+            for k, v in row.items():
+                if k in {a.key for a in sw.axes}:
+                    cells.append(v if isinstance(v, str) else toml_text(v))
+                elif k == "variant":
+                    cells.append(v)
+                elif k.startswith(("total_cost", "cost_diff")):
+                    cells.append("" if np.isnan(v) else f"{v:.0f}")
+                else:
+                    cells.append("" if np.isnan(v) else f"{v:.1f}")
+            w.writerow(spreadsheet_row(cells))  # a varied value is text from the user
+
+
+def _write_variants(sw: Sweep, folder: Path) -> None:
+    import tomli_w
+
+    from ..reports.run import _toml_ready
+
+    folder.mkdir()
+    width = len(str(len(sw.results)))
+    for r in sw.results:
+        v = r.variant
+        header = (
+            f"# Sweep variant {v.number} of {sw.loaded.path.name}: "
+            f"{describe(sw.axes, v.values)}\n"
+            f"# Full report for this variant: sufficiency run <this file> "
+            f"--years {_years_arg(sw)} --reps {sw.reps} --seed {sw.seed}\n\n"
+        )
+        text = header + tomli_w.dumps(_toml_ready(v.raw))
+        (folder / f"{v.number:0{width}d}.toml").write_text(text, encoding="utf-8")
+
+
+def _years_arg(sw: Sweep) -> str:
+    return f"{len(sw.months) / 12:g}"
+
+
+def _markdown(sw: Sweep, out: Path) -> str:
+    from ..reports.run import DASH, _money
+
+    horizon = duration(len(sw.months))
+    lines = [
+        f"# Sweep: {markdown_text(sw.loaded.name)}",
+        "",
+        f"{len(sw.results)} variants of {markdown_code(sw.loaded.path)}, each run {sw.reps} "
+        f"times over {horizon} from {sw.months[0]} with seed {sw.seed}. Every variant uses the "
+        "same random numbers (common random numbers), so the difference from variant 1 is the "
+        "effect of the change, not noise. Figures are over the whole horizon: median, and "
+        "in brackets the range 8 runs in 10 fell within (10th-90th percentile); the "
+        "differences from variant 1 are the median of the paired per-run differences with "
+        "their 5th-95th percentile.",
+        "",
+        "Varied: "
+        + "; ".join(
+            f"{markdown_code(a.key)} = "
+            + ", ".join(markdown_code(label_text(v, 60)) for v in a.values)
+            for a in sw.axes
+        ),
+        "",
+    ]
+    head = [
+        "#",
+        *(markdown_code(a.key) for a in sw.axes),
+        f"Cost over {horizon}",
+        "Cost vs #1",
+        "Child-days not suitably placed",
+        "Child-days vs #1",
+        "Not suitably placed at end",
+        "In care at end",
+        "% in area at end",
+    ]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append(
+        "|" + "|".join("---" if i <= len(sw.axes) else "--:" for i in range(len(head))) + "|"
+    )
+    for row in rows(sw):
+        first = row["variant"] == 1
+        cells = [
+            str(row["variant"]),
+            *(markdown_text(label_text(row[a.key], 60)) for a in sw.axes),
+            f"{_money(row['total_cost_gbp_median'])} ({_money(row['total_cost_gbp_p10'])}"
+            f"{DASH}{_money(row['total_cost_gbp_p90'])})",
+            "reference"
+            if first
+            else f"{_signed_money(row['cost_diff_gbp_median'])} "
+            f"({_signed_money(row['cost_diff_gbp_p5'])} to "
+            f"{_signed_money(row['cost_diff_gbp_p95'])})",
+            f"{round(row['unmet_child_days_median']):,} ({round(row['unmet_child_days_p10']):,}"
+            f"{DASH}{round(row['unmet_child_days_p90']):,})",
+            "reference"
+            if first
+            else f"{_signed_int(row['unmet_child_days_diff_median'])} "
+            f"({_signed_int(row['unmet_child_days_diff_p5'])} to "
+            f"{_signed_int(row['unmet_child_days_diff_p95'])})",
+            f"{round(row['unmet_children_end_median']):,}",
+            f"{round(row['in_care_end_median']):,}",
+            _pct_text(row["placed_in_area_pct_end_median"]),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Files: `sweep.csv` (these figures unrounded, one row per variant), `sweep.png` "
+        "(the response chart), `variants/` (each variant as a whole scenario file: "
+        "`sufficiency run` on one gives its full report).",
+        "",
+        "## Repeat this sweep",
+        "",
+        *markdown_block(sw.command or "(command not recorded)"),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# =========================================================================== chart
+
+
+_UNITS = (
+    ("weekly_cost", "£ per week"),
+    ("per_year", "per year"),
+    ("probability", "probability"),
+    ("share", "share"),
+    ("_days", "days"),
+    ("beds", "beds"),
+    ("opens", "date"),
+    ("closes", "date"),
+    ("date", "date"),
+)
+
+
+def axis_label(key: str) -> str:
+    last = next((s for s in reversed(parse_key(key)) if isinstance(s, str)), key)
+    for end, unit in _UNITS:
+        if end in last:
+            return f"{key} ({unit})"
+    return key
+
+
+def _numeric(values: tuple[Any, ...]) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def chart(sw: Sweep) -> Any:
+    """Cost and child-days not suitably placed against the first key, a line per other value."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    from ..reports.run import DASH, PALETTE, TOTAL_COLOUR, _money
+
+    first, rest = sw.axes[0], sw.axes[1:]
+    numeric = _numeric(first.values)
+    xs = list(first.values) if numeric else list(range(len(first.values)))
+    by_combo: dict[tuple[Any, ...], list[VariantResult]] = {}
+    for r in sw.results:  # product order: first key slowest, so gather by the rest
+        by_combo.setdefault(tuple(map(_hashable, r.variant.values[1:])), []).append(r)
+
+    fig = Figure(figsize=(11, 5.8))
+    fig.set_layout_engine("constrained", rect=(0, 0.04, 1, 0.86))
+    horizon = duration(len(sw.months))
+    fig.text(
+        0.012,
+        0.955,
+        "Sweep: how cost and unmet need respond",
+        fontsize=15,
+        fontweight="bold",
+        va="center",
+    )
+    fig.text(
+        0.012,
+        0.905,
+        f"{sw.loaded.name} · {horizon} from {sw.months[0]} · median and "
+        f"10{DASH}90% range of {sw.reps} runs per variant, same random numbers",
+        fontsize=10.5,
+        color="#444444",
+        va="center",
+    )
+    fig.text(
+        0.99,
+        0.015,
+        f"seed {sw.seed} · {len(sw.results)} variants",
+        fontsize=7.5,
+        color="#777777",
+        ha="right",
+        va="bottom",
+    )
+    left, right = fig.subplots(1, 2)
+    panels = (
+        (left, "cost", f"Total cost over {horizon} (£)", "Cost"),
+        (right, "unmet_days", f"Child-days not suitably placed over {horizon}", "Unmet need"),
+    )
+    for ax, attr, ylabel, title in panels:
+        for i, group in enumerate(by_combo.values()):
+            colour = TOTAL_COLOUR if not rest else PALETTE[i % len(PALETTE)]
+            q = np.array([_q(getattr(r, attr), (50, 10, 90)) for r in group])
+            label = None
+            if rest:
+                label = ", ".join(
+                    f"{short_key(a.key)} = {label_text(v, 28)}"
+                    for a, v in zip(rest, group[0].variant.values[1:], strict=True)
+                )
+            ax.fill_between(xs, q[:, 1], q[:, 2], color=colour, alpha=0.18, linewidth=0)
+            ax.plot(xs, q[:, 0], color=colour, linewidth=2, marker="o", markersize=4, label=label)
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel(ylabel)
+        ax.set_xlabel(axis_label(first.key))
+        ax.set_title(title, fontsize=10, loc="left")
+        ax.grid(axis="y", color="#dddddd", linewidth=0.8)
+        ax.set_axisbelow(True)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        if not numeric:
+            ax.set_xticks(
+                xs,
+                [label_text(v, 18) for v in first.values],
+                rotation=20 if len(xs) > 3 else 0,
+                ha="right" if len(xs) > 3 else "center",
+            )
+        elif len(xs) <= 12:
+            ax.set_xticks(xs, [label_text(v, 12) for v in first.values])
+        elif all(isinstance(v, int) for v in first.values):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    left.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: _money(v)))
+    right.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}"))
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles = [
+        Line2D([], [], color="#666666", linewidth=2, marker="o", markersize=4, label="Median"),
+        Patch(color="#666666", alpha=0.18, label=f"10{DASH}90% of runs"),
+    ]
+    if rest:
+        handles += left.get_legend_handles_labels()[0]
+    left.legend(handles=handles, frameon=False, fontsize=8, loc="best")
+    return fig
+
+
+def _hashable(v: Any) -> Any:
+    return toml_text(v) if isinstance(v, (list, dict)) else v
+
+
+def command_line(
+    scenario: Path,
+    vary: list[str],
+    grid: Path | None,
+    years: float,
+    reps: int,
+    seed: int,
+    out: Path,
+    extra: dict[str, Any],
+) -> str:
+    parts = ["sufficiency", "sweep", str(scenario)]
+    for v in vary:
+        parts += ["--vary", v]
+    if grid is not None:
+        parts += ["--grid", str(grid)]
+    parts += ["--years", f"{years:g}", "--reps", str(reps), "--seed", str(seed)]
+    for k, v in extra.items():
+        parts += [f"--{k}", str(v)]
+    parts += ["--out", str(out), "--force"]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def check_out(out: Path, force: bool) -> None:
+    check_free(out, force)

@@ -1,0 +1,834 @@
+"""The scenario schema: what a scenario file may say, and the rules it must obey.
+
+Every model forbids unknown keys, so a typo is an error that names the key rather than a
+setting that is silently ignored. Cross-references (a preference list naming a provision,
+a population row naming a needs level) are checked in `Scenario`'s validator, so a
+scenario that validates can be simulated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from .ages import BAND_NAMES
+
+NonNeg = Annotated[float, Field(ge=0)]
+Prob = Annotated[float, Field(ge=0, le=1)]
+PosInt = Annotated[int, Field(ge=1)]
+
+
+class WholeTable:
+    """Schema marker: a table that `extends` replaces whole instead of merging key by key.
+
+    A table of shares describes one whole (they add up to 1): an option that writes its own
+    age mix means that mix, not the base file's bands plus its own. `sim.scenario.load` finds
+    every place marked with this by walking the schema, so marking a type is all it takes.
+    """
+
+    def __repr__(self) -> str:
+        return "WholeTable()"
+
+
+WHOLE = WholeTable()
+#: Shares that must add up to 1 (checked by `_check_shares`); replaced whole by `extends`.
+Shares = Annotated[dict[str, Prob], WHOLE]
+
+
+def _q(name: object) -> str:
+    """A name from the file, quoted and clipped: a message never repeats much of a file."""
+    text = str(name)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(_q(n).strip("'\"") for n in names[:12])
+    return shown + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+
+
+def _number(v: float) -> str:
+    """A number as a person writes it: 1,000,000,000 rather than 1e+09."""
+    if float(v).is_integer() and abs(v) < 1e15:
+        return f"{int(v):,}"
+    return f"{v:,.6g}"
+
+
+def _at_most(limit: float, unit: str, why: str) -> AfterValidator:
+    """An upper bound with its reason: a figure far beyond any council's is a typo (or
+    would exhaust memory when simulated), and the message says what a real one looks like."""
+
+    def check(v: float) -> float:
+        if v > limit:
+            raise ValueError(
+                f"{_number(v)} is not plausible: at most {_number(limit)} {unit} ({why})"
+            )
+        return v
+
+    return AfterValidator(check)
+
+
+def _at_least(limit: float, unit: str, why: str) -> AfterValidator:
+    """A lower bound with its reason (see `_at_most`)."""
+
+    def check(v: float) -> float:
+        if v < limit:
+            raise ValueError(
+                f"{_number(v)} is not plausible: at least {_number(limit)} {unit} ({why})"
+            )
+        return v
+
+    return AfterValidator(check)
+
+
+# Plausible bounds. They are far above any single council's figure (so no real scenario
+# meets them) and stop a typo such as `per_year = 1e9` from validating and then exhausting
+# memory. National figures are from shared/facts.md (section in brackets).
+#: Entries to care, England: 33,000 (2023), 33,050 (2024), 32,270 (2025) [facts §1].
+EntriesPerYear = Annotated[
+    float,
+    Field(ge=0),
+    _at_most(
+        10_000,
+        "entries a year",
+        "England has about 33,000 entries to care a year in all; "
+        "a single council's are in the tens or hundreds",
+    ),
+]
+#: UASC starting care, England: 7,090 in 2023, 21% of all starters [facts §2].
+UascPerYear = Annotated[
+    float,
+    Field(ge=0),
+    _at_most(
+        5_000,
+        "UASC a year",
+        "England had 7,090 unaccompanied asylum-seeking children start care in 2023 in all",
+    ),
+]
+#: Children looked after, England: 81,770 on 31 March 2025 [facts §1].
+MAX_CHILDREN = 20_000
+CHILDREN_WHY = (
+    "England had 81,770 children in care in all on 31 March 2025; a single council has hundreds"
+)
+ChildCount = Annotated[int, Field(ge=0), _at_most(MAX_CHILDREN, "children", CHILDREN_WHY)]
+#: Fostering households, England: 42,190 in 2024/25 [facts §7].
+HouseholdCount = Annotated[
+    int,
+    Field(ge=0),
+    _at_most(
+        10_000,
+        "households",
+        "England had 42,190 fostering households in all in 2024/25; "
+        "a single council has tens or hundreds",
+    ),
+]
+#: Newly approved mainstream fostering households, England: 4,055 in 2023/24 [facts §7].
+RecruitmentPerYear = Annotated[
+    float,
+    Field(ge=0),
+    _at_most(
+        1_000,
+        "households a year",
+        "England approves about 4,000 new mainstream fostering households a year in all",
+    ),
+]
+#: Mainstream children's homes average about 3.6 places (2025) [facts §9]; a block of
+#: supported flats may have tens.
+Beds = Annotated[
+    int,
+    Field(ge=1),
+    _at_most(
+        1_000,
+        "beds in one home",
+        "the average children's home in England has about 3.6 places; "
+        "list each home or block separately",
+    ),
+]
+#: The highest single placement in the LGA's 2023 high-cost survey: £63,000 a week [facts §8].
+WeeklyCost = Annotated[
+    float,
+    Field(ge=0),
+    _at_most(
+        100_000,
+        "pounds a week",
+        "the most expensive placement in the LGA's 2023 survey cost £63,000 a week",
+    ),
+]
+#: England's councils spent £8.1bn on children looked after in 2023/24 [facts §8, s251 outturn].
+OptionAmount = Annotated[
+    float,
+    Field(ge=0),
+    _at_most(
+        1_000_000_000,
+        "pounds",
+        "all English councils together spent £8.1bn on children looked after in 2023/24; "
+        "one option's cost is in thousands or millions",
+    ),
+]
+#: A hazard per child (or household) per year: 0.2 is about one in five a year.
+Rate = Annotated[
+    float,
+    Field(ge=0),
+    _at_most(
+        365,
+        "a year",
+        "rates are per child per year, e.g. 0.2 for about one in five a year; "
+        "365 would be once a day",
+    ),
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- distributions
+
+
+class Fixed(Strict):
+    dist: Literal["fixed"]
+    value: NonNeg
+
+
+class Exponential(Strict):
+    dist: Literal["exponential"]
+    mean: NonNeg
+
+
+class LogNormal(Strict):
+    dist: Literal["lognormal"]
+    median: Annotated[float, Field(gt=0)]
+    sigma: NonNeg
+
+
+class Uniform(Strict):
+    dist: Literal["uniform"]
+    low: NonNeg
+    high: NonNeg
+
+    @model_validator(mode="after")
+    def _order(self) -> Uniform:
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high}) must be at least low ({self.low})")
+        return self
+
+
+#: One whole distribution: `extends` replaces it whole (a `fixed` delay written over a base
+#: `lognormal` one must not keep the base's `median` and `sigma`).
+Distribution = Annotated[
+    Fixed | Exponential | LogNormal | Uniform, Field(discriminator="dist"), WHOLE
+]
+
+
+def _check_shares(shares: dict[str, float], what: str) -> None:
+    total = sum(shares.values())
+    if not shares:  # an empty mix would leave nothing to draw from mid-run
+        raise ValueError(f"{what}: the table is empty; give at least one share (adding up to 1)")
+    if abs(total - 1.0) > 0.01:
+        raise ValueError(f"{what} must add up to 1 (they add up to {total:.3f})")
+
+
+def _check_bands(keys: Mapping[str, object], what: str, complete: bool = False) -> None:
+    unknown = [k for k in keys if k not in BAND_NAMES]
+    if unknown:
+        raise ValueError(
+            f"{what}: unknown age band {_q(unknown[0])}; expected one of {', '.join(BAND_NAMES)}"
+        )
+    if complete:
+        missing = [b for b in BAND_NAMES if b not in keys]
+        if missing:
+            raise ValueError(f"{what}: missing age band {missing[0]!r}")
+
+
+class AgeRange(Strict):
+    """Ages in years, lower bound included, upper bound excluded."""
+
+    min_age: Annotated[float, Field(ge=0, le=18)] = 0.0
+    max_age: Annotated[float, Field(ge=0, le=18)] = 18.0
+
+    @model_validator(mode="after")
+    def _order(self) -> AgeRange:
+        if self.max_age <= self.min_age:
+            raise ValueError(f"max_age ({self.max_age}) must be above min_age ({self.min_age})")
+        return self
+
+
+# --------------------------------------------------------------------------- scenario parts
+
+
+#: Start dates a scenario may have (see Meta._first_of_month).
+FIRST_START = dt.date(1990, 1, 1)
+LAST_START = dt.date(2100, 12, 1)
+
+
+class Meta(Strict):
+    name: str
+    place: str = ""
+    description: str = ""
+    start_date: dt.date
+
+    @field_validator("start_date")
+    @classmethod
+    def _first_of_month(cls, d: dt.date) -> dt.date:
+        if d.day != 1:
+            raise ValueError(
+                f"{d} must be the first day of a month (results are reported by calendar month)"
+            )
+        if not FIRST_START <= d <= LAST_START:
+            # the calendar runs up to 30 years past the start; year 9999 would overflow it
+            raise ValueError(
+                f"{d} is not plausible: a start date from {FIRST_START} to {LAST_START} "
+                "(the SSDA903 return began in the 1990s; forecasts start from recent data)"
+            )
+        return d
+
+
+class NeedsLevel(Strict):
+    label: str = ""
+    #: A child at this level may only live where no other child lives (solo home, or an
+    #: empty dual home), and nobody else is placed with them.
+    sole_occupancy: bool = False
+
+
+class Uasc(Strict):
+    per_year: UascPerYear = 0.0
+    rota_days: Annotated[
+        float,
+        Field(gt=0),
+        _at_least(1, "day", "National Transfer Scheme referrals come on a rota of days or weeks"),
+    ] = 28.0
+    cap: Annotated[int, Field(ge=0)] | None = None
+    age_mix: Shares = Field(default_factory=lambda: {"16-17": 1.0})
+    needs: str | None = None
+
+    @model_validator(mode="after")
+    def _mix(self) -> Uasc:
+        _check_bands(self.age_mix, "uasc age_mix")
+        _check_shares(self.age_mix, "uasc age_mix shares")
+        return self
+
+
+class Entries(Strict):
+    #: Children (not sibling groups) starting care in a year, not counting UASC.
+    per_year: EntriesPerYear
+    trend_per_year: Annotated[
+        float,
+        Field(gt=-1),
+        _at_most(1, "a year", "1 means entries double every year; -0.1 means 10% fewer a year"),
+    ] = 0.0
+    seasonality: list[NonNeg] = Field(default_factory=lambda: [1.0] * 12)
+    age_mix: Shares
+    needs_mix: dict[str, Shares]
+    disability_share: Prob = 0.0
+    sibling_group_size: Shares = Field(default_factory=lambda: {"1": 1.0})
+    uasc: Uasc = Field(default_factory=Uasc)
+
+    @model_validator(mode="after")
+    def _mix(self) -> Entries:
+        if len(self.seasonality) != 12:
+            raise ValueError(
+                f"seasonality needs 12 monthly factors (January first), got {len(self.seasonality)}"
+            )
+        if sum(self.seasonality) <= 0:
+            raise ValueError("seasonality factors cannot all be zero")
+        _check_bands(self.age_mix, "age_mix", complete=True)
+        _check_shares(self.age_mix, "age_mix shares")
+        _check_bands(self.needs_mix, "needs_mix", complete=True)
+        for band, mix in self.needs_mix.items():
+            _check_shares(mix, f"needs_mix for {band}")
+        for size in self.sibling_group_size:
+            if not size.isdigit() or not 1 <= int(size) <= 8:
+                raise ValueError(f"sibling_group_size key {_q(size)} must be a group size 1-8")
+        _check_shares(self.sibling_group_size, "sibling_group_size shares")
+        return self
+
+
+class PopulationGroup(Strict):
+    """Children already living in one provision on the start date."""
+
+    by_age: dict[str, ChildCount]
+    needs: Shares | None = None
+    uasc_share: Prob = 0.0
+    disability_share: Prob = 0.0
+    #: How long these children have already been in care is not known from counts: it is
+    #: drawn uniformly up to this many years (never more than the child's age). It matters
+    #: only for exit rates that depend on time in care.
+    max_years_in_care: Annotated[float, Field(gt=0, le=18)] = 3.0
+
+    @model_validator(mode="after")
+    def _mix(self) -> PopulationGroup:
+        _check_bands(self.by_age, "by_age")
+        total = sum(self.by_age.values())
+        if total > MAX_CHILDREN:
+            raise ValueError(
+                f"by_age: {_number(total)} children is not plausible: at most "
+                f"{_number(MAX_CHILDREN)} ({CHILDREN_WHY})"
+            )
+        if self.needs is not None:
+            _check_shares(self.needs, "needs shares")
+        return self
+
+
+class Household(Strict):
+    count: HouseholdCount
+    places: Annotated[int, Field(ge=1, le=6)]
+
+
+class Resize(Strict):
+    date: dt.date
+    beds: Beds
+
+
+class Home(Strict):
+    name: str
+    beds: Beds
+    opens: dt.date | None = None
+    closes: dt.date | None = None
+    #: Change the number of beds on dates (e.g. cap a home at 3 beds from April 2025).
+    resize: list[Resize] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _dates(self) -> Home:
+        if self.opens and self.closes and self.closes <= self.opens:
+            raise ValueError(
+                f"home {_q(self.name)} closes ({self.closes}) before it opens ({self.opens})"
+            )
+        for r in self.resize:
+            if (self.opens and r.date <= self.opens) or (self.closes and r.date >= self.closes):
+                raise ValueError(
+                    f"home {_q(self.name)} is resized on {r.date}, outside the dates it is open"
+                )
+        return self
+
+
+class ProvisionBase(Strict):
+    label: str = ""
+    ages: AgeRange = Field(default_factory=AgeRange)
+    #: Wider ages allowed only when nothing else in the child's list can take them
+    #: (e.g. no under-11s in residential care unless there is no alternative).
+    last_resort_ages: AgeRange | None = None
+    needs: list[str]
+    location: Literal["in_area", "within_20_miles", "beyond_20_miles"]
+    weekly_cost: WeeklyCost
+    price_inflation_per_year: Annotated[float, Field(ge=-0.5, le=1)] = 0.0
+    #: False: a child placed here still counts as unmet demand and the search goes on.
+    suitable: bool = True
+    takes_sibling_groups: bool = True
+    accepts_disability: bool = True
+    accepts_uasc: bool = True
+    breakdown_per_year: Rate = 0.0
+
+
+class FosterProvision(ProvisionBase):
+    """Households approved for a number of places; recruited and deregistered over time."""
+
+    kind: Literal["foster"]
+    cost_basis: Literal["per_child"] = "per_child"
+    compatibility: Prob = 1.0
+    households: list[Household] = Field(default_factory=list)
+    recruitment_per_year: RecruitmentPerYear = 0.0
+    new_household_places: Shares = Field(default_factory=lambda: {"2": 1.0})
+    deregistration_per_year: Rate = 0.0
+    staying_put_probability: Prob = 0.0
+
+    @model_validator(mode="after")
+    def _mix(self) -> FosterProvision:
+        for k in self.new_household_places:
+            if not k.isdigit() or not 1 <= int(k) <= 6:
+                raise ValueError(f"new_household_places key {_q(k)} must be a number of places 1-6")
+        _check_shares(self.new_household_places, "new_household_places shares")
+        return self
+
+
+class HomeProvision(ProvisionBase):
+    """Children's homes (or flats) with beds, open and closed on dates."""
+
+    kind: Literal["home"]
+    #: per_place: the home costs weekly_cost per open bed whether full or not (in-house
+    #: staffing, block contracts); per_child: paid per occupied bed.
+    cost_basis: Literal["per_child", "per_place"] = "per_place"
+    compatibility: Prob = 1.0
+    homes: list[Home] = Field(default_factory=list)
+
+
+class OfferProvision(ProvisionBase):
+    """Places that exist when somebody says yes: the external market, kinship networks."""
+
+    kind: Literal["offer"]
+    cost_basis: Literal["per_child"] = "per_child"
+    offer_probability: Prob | dict[str, Prob]
+    offer_delay_days: Distribution = Field(default_factory=lambda: Fixed(dist="fixed", value=0))
+    sibling_offer_factor: Prob = 0.5
+    max_children: Annotated[int, Field(ge=0)] | None = None
+    staying_put_probability: Prob = 0.0
+
+
+class EmergencyProvision(ProvisionBase):
+    """Where a child lives when nothing suitable can be found: always has room."""
+
+    kind: Literal["emergency"]
+    cost_basis: Literal["per_child"] = "per_child"
+    suitable: bool = False
+
+
+Provision = Annotated[
+    FosterProvision | HomeProvision | OfferProvision | EmergencyProvision,
+    Field(discriminator="kind"),
+]
+
+
+class When(Strict):
+    min_age: Annotated[float, Field(ge=0, le=18)] = 0.0
+    max_age: Annotated[float, Field(ge=0, le=18)] = 18.0
+    needs: list[str] | None = None
+    uasc: bool | None = None
+    disability: bool | None = None
+    sibling_group: bool | None = None
+
+    def is_catch_all(self) -> bool:
+        return (
+            self.min_age == 0
+            and self.max_age == 18
+            and self.needs is None
+            and self.uasc is None
+            and self.disability is None
+            and self.sibling_group is None
+        )
+
+
+class PreferenceRule(Strict):
+    name: str = ""
+    when: When = Field(default_factory=When)
+    order: list[str] = Field(min_length=1)
+
+
+class Matching(Strict):
+    fallback: str
+    retry_days: Annotated[
+        float,
+        Field(gt=0),
+        _at_least(1, "day", "a placement search is repeated every few days, not within a day"),
+    ] = 7.0
+    preferences: list[PreferenceRule] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _catch_all(self) -> Matching:
+        if not self.preferences[-1].when.is_catch_all():
+            raise ValueError(
+                "the last preference rule must have no 'when' conditions, so that every "
+                "child has a preference order"
+            )
+        return self
+
+
+class Breakdown(Strict):
+    age_multiplier: dict[str, NonNeg] = Field(default_factory=dict)
+    needs_multiplier: dict[str, NonNeg] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _bands(self) -> Breakdown:
+        _check_bands(self.age_multiplier, "age_multiplier")
+        return self
+
+
+class PlannedMove(Strict):
+    name: str
+    from_: list[str] = Field(alias="from", min_length=1)
+    to: list[str] = Field(min_length=1)
+    min_age: Annotated[float, Field(ge=0, le=18)] = 0.0
+    max_age: Annotated[float, Field(ge=0, le=18)] = 18.0
+    needs: list[str] | None = None
+    rate_per_year: Rate
+
+
+class TimeInCare(Strict):
+    until_years: Annotated[float, Field(gt=0)]
+    multiplier: NonNeg
+
+
+class ExitRoute(Strict):
+    label: str = ""
+    rate_per_year: dict[str, Rate]
+    #: Only children living in these provisions can leave this way (default: all) ...
+    from_: list[str] | None = Field(default=None, alias="from")
+    #: ... except those living in these.
+    not_from: list[str] = Field(default_factory=list)
+    time_in_care: list[TimeInCare] = Field(default_factory=list)
+    #: Chance the carer leaves the foster pool when the child leaves this way (e.g. an SGO).
+    carer_leaves_probability: Prob = 0.0
+
+    @model_validator(mode="after")
+    def _bands(self) -> ExitRoute:
+        _check_bands(self.rate_per_year, "rate_per_year")
+        edges = [t.until_years for t in self.time_in_care]
+        if edges != sorted(edges):
+            raise ValueError("time_in_care steps must be in increasing until_years order")
+        return self
+
+
+class LeavingCare(Strict):
+    """Turning 18: every child leaves care; some stay on with their foster carer."""
+
+    staying_put_years: Distribution = Field(
+        default_factory=lambda: Uniform(dist="uniform", low=0.5, high=3.0)
+    )
+    staying_put_weekly_cost: WeeklyCost = 0.0
+
+
+class OptionCost(Strict):
+    """A cost of the option itself, outside the placement budget the model simulates.
+
+    Capital and staffing of a new home, a recruitment campaign, an enhanced allowance:
+    these decide whether an option pays for itself, so `sufficiency compare` adds them to
+    the placement cost of each year. `one_off` is paid on `starts`; `per_year` is paid
+    from `starts` until the day before `ends` (or the end of the run), pro rata by days.
+    Both are at the prices of the first scenario year and rise by `inflation_per_year`
+    each scenario year, as placement prices do.
+    """
+
+    item: str = Field(min_length=1)
+    one_off: OptionAmount = 0.0
+    per_year: OptionAmount = 0.0
+    #: Default: the scenario's start date.
+    starts: dt.date | None = None
+    #: The first day the running cost is no longer paid (default: paid to the end of the run).
+    ends: dt.date | None = None
+    inflation_per_year: Annotated[float, Field(ge=-0.5, le=1)] = 0.0
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _sensible(self) -> OptionCost:
+        if self.one_off == 0 and self.per_year == 0:
+            raise ValueError(
+                f"option cost {_q(self.item)} has no amount: give one_off, per_year or both"
+            )
+        if self.starts and self.ends and self.ends <= self.starts:
+            raise ValueError(
+                f"option cost {_q(self.item)} ends ({self.ends}) on or before it starts "
+                f"({self.starts})"
+            )
+        return self
+
+
+class Scenario(Strict):
+    """A whole scenario after `extends` has been resolved."""
+
+    scenario: Meta
+    needs: dict[str, NeedsLevel] = Field(min_length=1)
+    entries: Entries
+    population: dict[str, PopulationGroup] = Field(default_factory=dict)
+    provision: dict[str, Provision] = Field(min_length=1)
+    matching: Matching
+    breakdown: Breakdown = Field(default_factory=Breakdown)
+    moves: list[PlannedMove] = Field(default_factory=list)
+    exits: dict[str, ExitRoute] = Field(default_factory=dict)
+    leaving_care: LeavingCare = Field(default_factory=LeavingCare)
+    #: The option's own costs (`[[option_costs]]`), added to placement costs by `compare`.
+    option_costs: list[OptionCost] = Field(default_factory=list)
+
+
+Loc = tuple[str | int, ...]
+
+
+def _places_at_start(spec: Provision, start: dt.date) -> int:
+    if isinstance(spec, FosterProvision):
+        return sum(h.count * h.places for h in spec.households)
+    if isinstance(spec, HomeProvision):
+        return sum(
+            h.beds
+            for h in spec.homes
+            if (h.opens is None or h.opens <= start) and (h.closes is None or h.closes > start)
+        )
+    return 0
+
+
+def cross_reference_errors(s: Scenario) -> list[tuple[Loc, str]]:
+    """Every name used somewhere must be defined somewhere: (key path, message) pairs."""
+    provisions = set(s.provision)
+    needs = set(s.needs)
+    out: list[tuple[Loc, str]] = []
+
+    def _loc(where: str) -> Loc:
+        parts: list[str | int] = []
+        for piece in where.split("."):
+            m = re.match(r"^([^\[]+)((?:\[\d+\])*)$", piece)
+            if not m:
+                parts.append(piece)
+                continue
+            parts.append(m.group(1))
+            parts.extend(int(i) for i in re.findall(r"\[(\d+)\]", m.group(2)))
+        return tuple(parts)
+
+    def prov(where: str, name: str) -> None:
+        if name not in provisions:
+            out.append(
+                (
+                    _loc(where),
+                    f"names provision {_q(name)}, which is not defined; "
+                    f"defined: {_names(sorted(provisions))}",
+                )
+            )
+
+    def need(where: str, name: str) -> None:
+        if name not in needs:
+            out.append(
+                (
+                    _loc(where),
+                    f"names needs level {_q(name)}, which is not defined; "
+                    f"defined: {_names(list(s.needs))}",
+                )
+            )
+
+    def add(where: str, msg: str) -> None:
+        out.append((_loc(where), msg))
+
+    for band, mix in s.entries.needs_mix.items():
+        for n in mix:
+            need(f"entries.needs_mix.{band}", n)
+    if s.entries.uasc.needs is not None:
+        need("entries.uasc.needs", s.entries.uasc.needs)
+    for pid, group in s.population.items():
+        prov(f"population.{pid}", pid)
+        for n in group.needs or {}:
+            need(f"population.{pid}.needs", n)
+    for pid, p in s.provision.items():
+        for n in p.needs:
+            need(f"provision.{pid}.needs", n)
+    prov("matching.fallback", s.matching.fallback)
+    if s.matching.fallback in provisions:
+        fb = s.provision[s.matching.fallback]
+        if fb.kind != "emergency":
+            add(
+                "matching.fallback",
+                f"{_q(s.matching.fallback)} must be a provision of kind "
+                f"'emergency' (it is {fb.kind!r})",
+            )
+    for i, rule in enumerate(s.matching.preferences):
+        for name in rule.order:
+            prov(f"matching.preferences[{i}].order", name)
+        for n in rule.when.needs or []:
+            need(f"matching.preferences[{i}].when.needs", n)
+    for n in s.breakdown.needs_multiplier:
+        need("breakdown.needs_multiplier", n)
+    for i, m in enumerate(s.moves):
+        for name in m.from_:
+            prov(f"moves[{i}].from", name)
+        for name in m.to:
+            prov(f"moves[{i}].to", name)
+        for n in m.needs or []:
+            need(f"moves[{i}].needs", n)
+    for reason, route in s.exits.items():
+        for name in route.from_ or []:
+            prov(f"exits.{reason}.from", name)
+        for name in route.not_from:
+            prov(f"exits.{reason}.not_from", name)
+    for pid, group in s.population.items():
+        spec = s.provision.get(pid)
+        if spec is None or spec.kind not in ("foster", "home"):
+            continue
+        places = _places_at_start(spec, s.scenario.start_date)
+        children = sum(group.by_age.values())
+        if children > places:
+            add(
+                f"population.{pid}",
+                f"{children} children at the start but only {places} places open in "
+                f"{_q(pid)} on {s.scenario.start_date}",
+            )
+    start = s.scenario.start_date
+    for i, c in enumerate(s.option_costs):
+        if c.starts is not None and c.starts < start:
+            add(
+                f"option_costs[{i}].starts",
+                f"option cost {_q(c.item)} starts on {c.starts}, before the scenario starts "
+                f"({start}); costs before the start are not counted, so start it on or "
+                "after the start date",
+            )
+        if c.ends is not None and c.ends <= start:
+            add(
+                f"option_costs[{i}].ends",
+                f"option cost {_q(c.item)} ends on {c.ends}, on or before the scenario "
+                f"starts ({start})",
+            )
+    if "age_18" in s.exits:
+        add("exits.age_18", "is reserved: turning 18 is handled by [leaving_care]")
+    emergencies = [pid for pid, p in s.provision.items() if p.kind == "emergency"]
+    if len(emergencies) > 1:
+        add(
+            "provision",
+            f"only one provision may be of kind 'emergency' (found {_names(emergencies)})",
+        )
+    return out
+
+
+#: A newcomer is accepted into a home with k residents with chance compatibility ** k
+#: (every resident must accept them: `matching.acceptance_probability`). Below this chance
+#: a bed is rarely filled: a search reaches a given home only for children whose
+#: preference list gets that far, and residents leave meanwhile, so occupancy settles
+#: about where acceptance falls to 1 in 5 (45 flats at compatibility 0.9 held 14 young
+#: people, where 0.9 ** 14 = 0.23).
+FILLABLE = 0.2
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def fillable_beds(compatibility: float, beds: int) -> int:
+    """How many of a home's beds can realistically be filled: one more than the largest
+    number of residents who still accept a newcomer at least 1 time in 5."""
+    k = 0
+    while k + 1 < beds and compatibility ** (k + 1) >= FILLABLE:
+        k += 1
+    return k + 1
+
+
+def advisories(s: Scenario) -> list[tuple[Loc, str]]:
+    """Things that validate but are probably not what the author meant: (key path,
+    message) pairs, shown as warnings."""
+    out: list[tuple[Loc, str]] = []
+    named = {name for rule in s.matching.preferences for name in rule.order}
+    moved_to = {name for m in s.moves for name in m.to}
+    for pid in s.provision:
+        if pid in named or pid == s.matching.fallback or pid in moved_to:
+            continue
+        already = sum(s.population[pid].by_age.values()) if pid in s.population else 0
+        stay = f" (the {already} children there at the start stay until they leave)"
+        out.append(
+            (
+                ("provision", pid),
+                f"provision {_q(pid)} is not in the order of any matching rule, so no child "
+                f"is ever placed there{stay if already else ''}; add it to the `order` of "
+                "the [[matching.preferences]] rules that should use it",
+            )
+        )
+    for pid, p in s.provision.items():
+        if not isinstance(p, HomeProvision) or p.compatibility >= 1:
+            continue
+        c = p.compatibility
+        for i, home in enumerate(p.homes):
+            beds = max([home.beds, *(r.beds for r in home.resize)])
+            n = fillable_beds(c, beds)
+            if beds <= n:
+                continue
+            out.append(
+                (
+                    ("provision", pid, "homes", i),
+                    f"home {_q(home.name)} has {beds} beds, but at compatibility {c:g} a "
+                    f"{_ordinal(n + 1)} resident is accepted less than 1 time in 5 (every "
+                    f"resident must accept a newcomer: {c:g}^{n} = {c**n:.2f}), so beds "
+                    f"above about {n} will rarely be filled; split it into smaller homes "
+                    "or raise compatibility",
+                )
+            )
+    return out
