@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "baseline"))
 
-from cases import cases, saved  # noqa: E402
+from cases import cases, saved
 
 CASES = cases()
 

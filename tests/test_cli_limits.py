@@ -13,9 +13,9 @@ import pytest
 from conftest import ROOT
 from test_ssda903_read import EP_COLS, KIDS, ep, write
 
-from sim.runs import budget
 from sim.calibration.ssda903 import read_903
 from sim.cli import main
+from sim.runs import budget
 from sim.runs.budget import Estimate, Machine, ResourceError, check, estimate
 from sim.scenario.load import load
 

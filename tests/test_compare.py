@@ -18,6 +18,7 @@ import pytest
 from conftest import MINIMAL, minimal_raw, scenario_from
 
 from sim.common.errors import ScenarioError, UserError
+from sim.reports.comparison_words import sentence, sentences
 from sim.reports.presentation import money
 from sim.runs.compare import (
     METRICS,
@@ -27,7 +28,6 @@ from sim.runs.compare import (
     compare,
     option_cost_by_year,
     period_labels,
-    sentence,
 )
 from sim.scenario.schema import OptionCost
 
@@ -64,7 +64,7 @@ def test_scenario_against_itself_differs_by_exactly_nothing(self_comparison: Com
     same = cmp.summary[cmp.summary["option"] == cmp.names[1]]
     assert len(same) == len(METRICS) * 3
     assert (same[["diff_median", "diff_p5", "diff_p95", "prob_better"]] == 0).all().all()
-    assert "costs the same as the baseline" in cmp.sentences[0]
+    assert "costs the same as the baseline" in sentences(cmp)[0]
     # the baseline really has something to compare: money was spent, children were placed
     assert np.all(cmp.values["placement_cost"][0, :, -1] > 0)
 
@@ -79,8 +79,8 @@ def test_option_costs_add_exactly_their_pounds(self_comparison: Comparison) -> N
     assert np.all(cmp.diff("placement_cost")[2] == 0)
     row = cmp.summary.query("option == @cmp.names[2] and metric == 'net_cost'")
     assert row["prob_better"].tolist() == [0.0, 0.0, 0.0]  # strictly dearer in every run
-    assert "costs £65k more" in cmp.sentences[1]
-    assert "after its own costs of £65k" in cmp.sentences[1]
+    assert "costs £65k more" in sentences(cmp)[1]
+    assert "after its own costs of £65k" in sentences(cmp)[1]
 
 
 def test_free_capacity_never_raises_the_paired_median_unmet_demand() -> None:

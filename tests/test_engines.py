@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from conftest import MINIMAL
 
-from sim.runs import engines, montecarlo
 from sim.common.errors import UserError
+from sim.runs import engines, montecarlo
 from sim.runs.montecarlo import run
 from sim.scenario.load import load
 

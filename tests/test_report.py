@@ -12,9 +12,9 @@ import pytest
 from conftest import RUN_OUTPUTS
 
 from sim import load, run
-from sim.reports import run as report_module
 from sim.common.errors import OutputExistsError, UserError
 from sim.common.outputs import OutputRefusedError
+from sim.reports import run as report_module
 from sim.reports.run import headline_lines, write_report
 from sim.runs.montecarlo import Results
 

@@ -26,20 +26,11 @@ import pytest
 from conftest import cli
 
 from sim.common.safe_text import FORMULA_STARTS, spreadsheet_frame, spreadsheet_text
+from sim.reports.comparison import published_ranking, published_summary, summary_markdown
+from sim.reports.comparison_words import rank_rule, sentence
 from sim.reports.presentation import hidden_difference_text
 from sim.reports.workbook import SHEET_NAMES, write_workbook
-from sim.runs.compare import (
-    METRICS,
-    Comparison,
-    break_even_table,
-    published_ranking,
-    published_summary,
-    rank_rule,
-    ranking_table,
-    sentence,
-    summary_markdown,
-    summary_table,
-)
+from sim.runs.compare import METRICS, Comparison, break_even_table, ranking_table, summary_table
 
 if TYPE_CHECKING:
     from matplotlib.axis import Axis

@@ -12,6 +12,7 @@ import pytest
 from openpyxl.cell.cell import Cell
 from openpyxl.workbook.workbook import Workbook
 
+from sim.reports.comparison_words import sentences
 from sim.reports.workbook import write_workbook
 from sim.runs.compare import METRICS, Comparison, compare
 
@@ -107,7 +108,7 @@ def test_summary_sheet_is_first_and_names_every_option(book: Workbook, cmp: Comp
     text = [str(c.value) for row in book["Summary"].iter_rows() for c in row if c.value]
     for name in cmp.names:
         assert any(name in t for t in text), name
-    for sentence in cmp.sentences:
+    for sentence in sentences(cmp):
         assert sentence in text
     _, rows = _summary_table(book)
     assert [r[0].value for r in rows] == [f"{cmp.names[0]} (baseline)", *cmp.names[1:]]

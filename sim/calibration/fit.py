@@ -22,6 +22,7 @@ import pandas as pd
 from ..common.errors import UserError
 from ..scenario.ages import BAND_NAMES, DAYS_PER_YEAR
 from ..scenario.load import LoadedScenario
+from .packaged import DEFAULT_MAP
 from .ssda903.read import Dataset
 from .survival import (
     Piece,
@@ -733,9 +734,6 @@ def _renormalise(mix: dict[str, float]) -> None:
 # =========================================================================== files
 
 
-from .packaged import DEFAULT_MAP, DEFAULT_TEMPLATE  # noqa: E402 (files section)
-
-
 def read_map(path: Path | None) -> dict[str, Any]:
     """The placement code map, read with a scenario's care (a regular .toml of at most
     1 MB: a pipe or a device given as --map is refused, not waited on or read for ever)."""
@@ -771,60 +769,3 @@ def read_centroids(path: Path) -> pd.DataFrame:
         )
     df["district"] = df["district"].astype(str).str.strip().str.upper()
     return df
-
-
-#: The header line of every scenario calibrate writes: --force replaces only such a file.
-WRITTEN_BY = "# Written by `sufficiency calibrate`."
-
-
-def calibrate_files(
-    data: Path | str,
-    at: dt.date,
-    out: Path | str,
-    years_back: float = 3.0,
-    template: Path | str | None = None,
-    map_path: Path | None = None,
-    postcodes: Path | None = None,
-    report: Path | None = None,
-    suppress_below: int = 5,
-    force: bool = False,
-) -> tuple[Path, Path]:
-    """Read the data, fit, and write the scenario file and its report (each whole or not at all)."""
-    import sys
-
-    from ..common.outputs import atomic_path, check_free
-    from ..reports.calibration import write_report
-    from ..scenario.load import load, loads
-    from ..scenario.write import dumps
-    from .ssda903.read import read_903
-
-    out = Path(out)
-    report = Path(report) if report else out.with_name(out.stem + "_calibration")
-    check_free(out, force, folder=False, marker=WRITTEN_BY)
-    check_free(report, force)
-    tpl = load(template or DEFAULT_TEMPLATE)
-    mapping = read_map(map_path)
-    centroids = read_centroids(postcodes) if postcodes else None
-    ds = read_903(data)
-    if ds.problems or ds.skipped:
-        print(ds.summary(), file=sys.stderr)
-    cal = calibrate(ds, at, tpl, mapping, years_back=years_back, centroids=centroids)
-    name = cal.scenario["scenario"]["name"]
-    header = "\n".join(
-        [
-            f"{name}",
-            "",
-            "Written by `sufficiency calibrate`. Comments say which numbers come from the data",
-            "('from the data') and which from the template or an assumption; everything without",
-            "a comment is the template's. See the calibration report for intervals.",
-            "",
-            *cal.notes,
-        ]
-    )
-    text = dumps(cal.scenario, cal.comments, header)
-    loads(text, name=str(out))  # never write a scenario that would not validate
-    with atomic_path(report, force=force) as tmp:
-        write_report(cal, tmp, name, suppress_below)
-    with atomic_path(out, force=force, folder=False, marker=WRITTEN_BY) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return out, report

@@ -25,7 +25,7 @@ from ..common.outputs import atomic_path
 from ..engine.model import Model
 from ..scenario.ages import ADULT_AGE, DAYS_PER_YEAR
 from ..scenario.schema import Scenario
-from .packaged import DEFAULT_MAP, DISTRICTS  # noqa: E402
+from .packaged import DEFAULT_MAP, DISTRICTS
 
 HEADER_COLUMNS = ["CHILD", "SEX", "DOB", "ETHNIC", "UPN", "MOTHER", "MC_DOB"]
 EPISODE_COLUMNS = [

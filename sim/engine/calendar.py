@@ -39,3 +39,11 @@ class Calendar:
     def labels(self) -> list[str]:
         """'YYYY-MM' of each simulated month."""
         return [d.strftime("%Y-%m") for d in self.month_starts[:-1]]
+
+
+def duration(months: int) -> str:
+    """A run's length as a heading says it: '5 years', '1 year', '18 months'."""
+    if months % 12:
+        return f"{months} months"
+    years = months // 12
+    return f"{years} year{'s' if years != 1 else ''}"

@@ -24,15 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..common.outputs import atomic_path
-from ..runs.compare import (
-    COUNT_METRIC_UNITS,
-    METRICS,
-    Metric,
-    break_even_spread,
-    median_interval,
-    rank_rule,
-    ranking_change,
-)
+from ..common.suppression import all_hidden
+from ..runs.compare import COUNT_METRIC_UNITS, METRICS, Metric, median_interval
 from ..scenario.schema import (
     FosterProvision,
     Home,
@@ -41,9 +34,9 @@ from ..scenario.schema import (
     OptionCost,
     Scenario,
 )
+from .comparison_words import break_even_spread, rank_rule, ranking_change, sentences
 from .presentation import (
     DASH,
-    all_hidden,
     all_hidden_text,
     change_text,
     count,
@@ -208,9 +201,9 @@ def _month(label: str) -> str:
 
 
 def _sentences(cmp: Comparison) -> str:
-    if not cmp.sentences:
+    if not sentences(cmp):
         return "<p>There is only the baseline: no option to compare.</p>"
-    items = "\n".join(f"<li>{escape(s)}</li>" for s in cmp.sentences)
+    items = "\n".join(f"<li>{escape(s)}</li>" for s in sentences(cmp))
     return f'<ul class="sentences">\n{items}\n</ul>'
 
 

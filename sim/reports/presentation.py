@@ -13,9 +13,12 @@ whole (`difference_hidden`, `DIFFERENCE_RULE`), so no table ever reads "-<5".
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+
+from ..common.suppression import (
+    is_missing,
+    suppressed,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -56,9 +59,6 @@ OPTION_COLOURS = (
 TOTAL_COLOUR = "#222222"
 UNMET_COLOUR = "#B2182B"
 DASH = "\u2013"  # en dash, for ranges: "231\u2013270"
-#: Units that count children or things that happen to them: small values can identify a
-#: child, so they are the ones suppressed. Money and percentages never are.
-COUNT_UNITS = ("children", "placements", "moves", "child-days")
 
 
 # =========================================================================== numbers as text
@@ -66,7 +66,7 @@ COUNT_UNITS = ("children", "placements", "moves", "child-days")
 
 def money(v: float) -> str:
     """Short money for headlines and tick labels: £850, £250k, £61.2m, -£1.5m."""
-    if _missing(v):
+    if is_missing(v):
         return "n/a"
     sign, v = ("-" if v < 0 else ""), abs(v)
     if v >= 1e6:
@@ -78,7 +78,7 @@ def money(v: float) -> str:
 
 def money_full(v: float) -> str:
     """Money with separators, to the nearest £1,000 once it is large: £7,812,000."""
-    if _missing(v):
+    if is_missing(v):
         return "n/a"
     sign, v = ("-" if v < 0 else ""), abs(v)
     return f"{sign}£{round(v, -3) if v >= 1e5 else round(v):,.0f}"
@@ -86,48 +86,17 @@ def money_full(v: float) -> str:
 
 def pct(v: float) -> str:
     """A percentage (already in percent, 0-100) to the nearest whole: '47%'."""
-    if _missing(v):
+    if is_missing(v):
         return "n/a"
     return f"{round(v)}%"
 
 
 def count(v: float, k: int = 0) -> str:
     """A count rounded, with thousands separators; "<k" when it is above 0 but below k."""
-    if _missing(v):
+    if is_missing(v):
         return "n/a"
     hidden = suppressed(v, "children", k)
     return hidden if hidden is not None else f"{round(v):,}"
-
-
-def suppressed(v: float, unit: str, k: int) -> str | None:
-    """'<K' for a count of `unit` that is above 0 but below K, else None (show the number).
-
-    Only units in COUNT_UNITS are suppressed. Never '-<K': a difference of counts is
-    hidden whole by its callers (`difference_hidden`), not cell by cell.
-    """
-    if k > 0 and unit in COUNT_UNITS and not _missing(v) and 0 < abs(v) < k:
-        return f"<{k}"
-    return None
-
-
-def difference_hidden(levels: Iterable[float], unit: str, k: int) -> bool:
-    """Whether a difference between counts must be hidden: a count it compares is 1..K-1.
-
-    When both counts are published (0, or K and over) the difference tells nothing that
-    they do not, so it is shown in full, however small; otherwise the difference, with
-    its interval, would give the hidden count away, so it is hidden whole.
-    """
-    return any(suppressed(float(v), unit, k) is not None for v in levels)
-
-
-def all_hidden(levels: Iterable[float], unit: str, k: int) -> bool:
-    """Whether no count among `levels` could be shown: each is 0 or 1..K-1 (some 1..K-1).
-
-    A table of such counts would read "<K" in every cell, so it says so once instead.
-    """
-    values = [float(v) for v in levels if not _missing(v)]
-    hidden = [suppressed(v, unit, k) is not None for v in values]
-    return any(hidden) and all(h or v == 0 for h, v in zip(hidden, values, strict=True))
 
 
 def hidden_difference_text(k: int, unit: str = "children") -> str:
@@ -154,10 +123,6 @@ def all_hidden_text(k: int) -> str:
         f"Every count here is 0 or between 1 and {k - 1}, so none is shown: counts below "
         f"{k} are suppressed so that no child can be identified."
     )
-
-
-def _missing(v: float | None) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
 
 
 # =========================================================================== colours
@@ -256,14 +221,6 @@ def money_axis(axis: Any, max_ticks: int = 5) -> None:
 
     axis.set_major_locator(MaxNLocator(nbins=max_ticks, steps=[1, 2, 5, 10]))
     axis.set_major_formatter(money_formatter())
-
-
-def duration(months: int) -> str:
-    """A run's length as a heading says it: '5 years', '1 year', '18 months'."""
-    if months % 12:
-        return f"{months} months"
-    years = months // 12
-    return f"{years} year{'s' if years != 1 else ''}"
 
 
 def level_text(v: float, unit: str, k: int = 0) -> str:

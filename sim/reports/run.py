@@ -29,14 +29,14 @@ import tomli_w
 
 from ..common.outputs import atomic_path
 from ..common.safe_text import markdown_block, markdown_text, spreadsheet_frame, spreadsheet_text
+from ..common.suppression import suppressed as _suppressed
+from ..engine.calendar import duration
 from ..engine.metrics import YEARLY
+from ..scenario.write import toml_ready
 from .presentation import (
-    COUNT_UNITS,  # noqa: F401  (re-exported: other modules read it from here)
     DASH,
-    PALETTE,  # noqa: F401
     TOTAL_COLOUR,
     UNMET_COLOUR,
-    duration,
     money_axis,
     provision_colours,
     style_axes,
@@ -45,7 +45,6 @@ from .presentation import count as _int
 from .presentation import money as _money
 from .presentation import money_full as _money_full
 from .presentation import pct as _pct
-from .presentation import suppressed as _suppressed
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -515,17 +514,8 @@ def _write_scenario(results: Results, folder: Path) -> None:
         "# Any 'extends' has been resolved: this file is the whole scenario.\n"
         f"# Repeat the run: sufficiency run scenario.toml {_run_args(r)}\n\n"
     )
-    body = tomli_w.dumps(_toml_ready(r.scenario_raw))
+    body = tomli_w.dumps(toml_ready(r.scenario_raw))
     (folder / "scenario.toml").write_text(header + body, encoding="utf-8")
-
-
-def _toml_ready(node: Any) -> Any:
-    """TOML has no null: drop None values (unset optional keys) and make tuples lists."""
-    if isinstance(node, dict):
-        return {str(k): _toml_ready(v) for k, v in node.items() if v is not None}
-    if isinstance(node, (list, tuple)):
-        return [_toml_ready(v) for v in node if v is not None]
-    return node
 
 
 def _write_run_json(results: Results, folder: Path, out: Path) -> None:

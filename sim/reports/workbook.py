@@ -28,15 +28,10 @@ import numpy as np
 
 from ..common.outputs import atomic_path
 from ..common.safe_text import safe_workbook
-from ..runs.compare import METRICS, break_even_spread, median_interval, rank_rule
-from .presentation import (
-    COUNT_UNITS,
-    all_hidden,
-    all_hidden_text,
-    difference_rule,
-    hidden_difference_text,
-    suppressed,
-)
+from ..common.suppression import COUNT_UNITS, all_hidden
+from ..runs.compare import METRICS, median_interval
+from .comparison_words import break_even_spread, rank_rule, sentences
+from .presentation import all_hidden_text, difference_rule, hidden_difference_text, suppressed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -154,7 +149,7 @@ def _summary_sheet(ws: Worksheet, cmp: Comparison, metrics: dict[str, Any]) -> N
     ws.append([])
     ws.append(["In plain words"])
     ws.cell(ws.max_row, 1).font = _font(bold=True, size=12)
-    for sentence in cmp.sentences:
+    for sentence in sentences(cmp):
         ws.append([sentence])
     ws.append([])
     ws.append([f"Options over {horizon.lower()}: median and {INTERVAL}"])

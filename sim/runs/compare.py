@@ -27,7 +27,6 @@ Comparison fields (the Excel, HTML and notebook code is written against these na
                                   prob_within_horizon (year labels or "not within N years")
     ranking: pd.DataFrame         option, one column per rank_by criterion (its paired
                                   median difference), rank_<criterion>, overall_rank
-    sentences: list[str]          one plain-language sentence per non-baseline option
     suppress_below: int           applied by the writers, never to the arrays
     def diff(metric) -> np.ndarray  (n_options, reps, n_periods): option minus baseline,
                                   paired; row 0 is all zeros
@@ -55,9 +54,6 @@ within N years"; the median and 5-95% range are of the per-replication years.
 from __future__ import annotations
 
 import datetime as dt
-import gzip
-import json
-import shlex
 import time
 import warnings
 from collections.abc import Sequence
@@ -68,21 +64,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .. import __version__
 from ..common.errors import ScenarioError, UserError
-from ..common.outputs import atomic_path
-from ..common.safe_text import markdown_block, markdown_text, spreadsheet_frame
-from ..engine.calendar import add_months
-from ..reports.presentation import (
-    all_hidden,
-    all_hidden_text,
-    change_text,
-    difference_hidden,
-    difference_rule,
-    duration,
-    hidden_difference_text,
-    level_text,
-)
+from ..common.suppression import difference_hidden
+from ..engine.calendar import add_months, duration
 from ..scenario.load import LoadedScenario, load
 from ..scenario.schema import OptionCost, Scenario
 
@@ -162,7 +146,6 @@ class Comparison:
     summary: pd.DataFrame
     break_even: pd.DataFrame
     ranking: pd.DataFrame
-    sentences: list[str]
     suppress_below: int = 0
     years: float = 5
     seed: int = 20240401
@@ -187,7 +170,7 @@ class Comparison:
         if i == 0 or unit not in COUNT_METRIC_UNITS or self.suppress_below <= 0:
             return False  # (the baseline's own change is 0 by definition: it tells nothing)
         v = self.values[metric]
-        levels = (_nanq(v[0, :, period], 50), _nanq(v[i, :, period], 50))
+        levels = (nan_quantile(v[0, :, period], 50), nan_quantile(v[i, :, period], 50))
         return difference_hidden(levels, "children", self.suppress_below)
 
     @property
@@ -268,7 +251,6 @@ def compare(
         summary=pd.DataFrame(columns=SUMMARY_COLUMNS),
         break_even=pd.DataFrame(),
         ranking=pd.DataFrame(),
-        sentences=[],
         suppress_below=max(0, int(suppress_below)),
         years=years,
         seed=seed,
@@ -281,7 +263,6 @@ def compare(
     cmp.summary = summary_table(cmp)
     cmp.break_even = break_even_table(cmp)
     cmp.ranking = ranking_table(cmp, rank_by)
-    cmp.sentences = [sentence(cmp, i) for i in range(1, len(cmp.names))]
     return cmp
 
 
@@ -439,7 +420,8 @@ def _add_option_costs(values: dict[str, np.ndarray], costs: np.ndarray) -> None:
 # =========================================================================== tables
 
 
-def _nanq(x: np.ndarray, q: float | list[float]) -> np.ndarray:
+def nan_quantile(x: np.ndarray, q: float | list[float]) -> np.ndarray:
+    """Percentile(s) over replications, ignoring NaN (an option with no value that year)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanpercentile(x, q, axis=0)
@@ -447,7 +429,7 @@ def _nanq(x: np.ndarray, q: float | list[float]) -> np.ndarray:
 
 def median_interval(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Median, 5th and 95th percentile over replications (axis 0), ignoring gaps."""
-    med, p5, p95 = _nanq(x, [50, 5, 95])
+    med, p5, p95 = nan_quantile(x, [50, 5, 95])
     return med, p5, p95
 
 
@@ -463,10 +445,10 @@ def summary_table(cmp: Comparison) -> pd.DataFrame:
     for metric, spec in METRICS.items():
         v = cmp.values[metric]
         d = cmp.diff(metric)
-        base_med = _nanq(v[0], 50)
+        base_med = nan_quantile(v[0], 50)
         for i in range(1, len(cmp.names)):
-            opt_med = _nanq(v[i], 50)
-            p5, med, p95 = _nanq(d[i], [5, 50, 95])
+            opt_med = nan_quantile(v[i], 50)
+            p5, med, p95 = nan_quantile(d[i], [5, 50, 95])
             better = prob_better(d[i], spec.better)
             for p, period in enumerate(cmp.periods):
                 rows.append(
@@ -530,7 +512,7 @@ def ranking_table(cmp: Comparison, rank_by: Sequence[str]) -> pd.DataFrame:
     """
     frame = pd.DataFrame({"option": cmp.names})
     for metric in rank_by:
-        med = _nanq(cmp.diff(metric)[:, :, -1].T, 50)
+        med = nan_quantile(cmp.diff(metric)[:, :, -1].T, 50)
         frame[metric] = med
         ascending = METRICS[metric].better == "lower"
         frame[f"rank_{metric}"] = frame[metric].rank(method="min", ascending=ascending).astype(int)
@@ -549,324 +531,3 @@ def _better_first(v: float, metric: str) -> float:
     if np.isnan(v):
         return float("inf")
     return v if METRICS[metric].better == "lower" else -v
-
-
-def rank_rule(rank_by: Sequence[str]) -> str:
-    """How the overall rank is made, in one sentence, for every output that shows it."""
-    names = [METRICS[m].short or m for m in rank_by]
-    if len(names) == 1:
-        return (
-            f"Overall rank: by the median change in {names[0]} over the whole run (1 is best); "
-            "scenarios with the same median change share a rank."
-        )
-    listed = ", ".join(names[:-1]) + f" and {names[-1]}"
-    then = ", then in ".join(names)
-    return (
-        f"Overall rank: scenarios are ordered by the sum of their ranks on {listed} (1 is "
-        f"best on each, so the lowest sum comes first), a tie is broken by the median change "
-        f"in {then}, and only scenarios equal on all of these share a rank."
-    )
-
-
-# =========================================================================== sentences
-
-
-def _runs_out_of_10(p: float) -> str:
-    """A share of replications as a board reads it: 'in 7 runs out of 10'."""
-    if p == 1:
-        return "in every run"
-    if p == 0:
-        return "in none of the runs"
-    if p < 0.05:
-        return "in fewer than 1 run in 10"
-    if p >= 0.95:
-        return "in more than 9 runs out of 10"
-    return f"in {round(p * 10)} runs out of 10"
-
-
-def sentence(cmp: Comparison, i: int) -> str:
-    """The plain-language verdict on option i: net saving, unmet demand, break-even."""
-    from ..reports.presentation import money
-
-    d = cmp.diff("net_cost")[i, :, -1]
-    saving = -d
-    p5, med, p95 = (float(v) for v in np.percentile(saving, [5, 50, 95]))
-    interval = f"(90% interval {money(p5)} to {money(p95)})"
-    horizon = cmp.horizon
-    if p5 == p95 == 0:
-        money_part = f"costs the same as the baseline over {horizon}"
-    elif med >= 0:
-        money_part = f"saves {money(med)} {interval} over {horizon}"
-    else:
-        # the interval of the extra cost, the other way round
-        extra = f"(90% interval {money(-p95)} to {money(-p5)})"
-        money_part = f"costs {money(-med)} more {extra} over {horizon}"
-    own = float(cmp.values["option_cost"][i, 0, -1])
-    if own > 0:
-        money_part += f", after its own costs of {money(own)}"
-    unmet = prob_better(cmp.diff("unmet_child_days")[i, :, -1], "lower")
-    text = (
-        f"Option '{cmp.names[i]}' {money_part}, and has less unmet demand (child-days not "
-        f"suitably placed) than the baseline {_runs_out_of_10(float(unmet))}."
-    )
-    if own > 0:
-        text += " " + _break_even_words(cmp, i)
-    return text
-
-
-def _break_even_words(cmp: Comparison, i: int) -> str:
-    row = cmp.break_even.iloc[i - 1]
-    p = float(row["prob_within_horizon"])
-    horizon = cmp.horizon
-    if p >= 0.5:
-        first, last = row["p5_year"], row["p95_year"]
-        spread = (
-            f"in 5-95% of runs: {first}" if first == last else f"5-95% of runs: {first} to {last}"
-        )
-        return (
-            f"It pays for itself by {row['median_year']} (median; {spread}), within {horizon} "
-            f"{_runs_out_of_10(p)}."
-        )
-    if p == 0:
-        return f"It does not pay for itself within {horizon} in any run."
-    return f"It pays for itself within {horizon} {_runs_out_of_10(p)}."
-
-
-# =========================================================================== outputs
-
-
-def write_outputs(
-    cmp: Comparison, folder: Path | str, force: bool = False, command: str | None = None
-) -> None:
-    """Write the results folder whole, or leave things as they were.
-
-    Tables for publication (comparison.csv, ranking.csv, summary.md) show counts of
-    children between 1 and K-1 as "<K"; replications_diff.csv.gz is for analysts and is
-    not suppressed. The workbook and HTML report come from sim.reports.workbook and
-    sim.reports.html.
-    """
-    from ..reports.html import write_html
-    from ..reports.workbook import write_workbook
-
-    folder = Path(folder)
-    with atomic_path(folder, force=force) as tmp:
-        for name, table in (
-            ("comparison.csv", published_summary(cmp)),
-            ("ranking.csv", published_ranking(cmp)),
-            ("break_even.csv", cmp.break_even),
-        ):
-            # text from scenario files (option names) can never start a formula
-            spreadsheet_frame(table).to_csv(tmp / name, index=False, encoding="utf-8-sig")
-        _write_replications_diff(cmp, tmp / "replications_diff.csv.gz")
-        (tmp / "summary.md").write_text(summary_markdown(cmp, command), encoding="utf-8")
-        (tmp / "compare.json").write_text(_run_info(cmp, command), encoding="utf-8")
-        write_workbook(cmp, tmp / "options.xlsx")
-        write_html(cmp, tmp / "report.html")
-
-
-def _suppress_cell(v: float, unit: str, k: int) -> float | str:
-    from ..reports.presentation import suppressed
-
-    unit = "children" if unit in COUNT_METRIC_UNITS else unit
-    return suppressed(v, unit, k) or v
-
-
-def published_summary(cmp: Comparison) -> pd.DataFrame:
-    """The summary for publication: small counts '<K', hidden differences left empty.
-
-    Levels of children between 1 and K-1 read "<K"; a difference (median and interval)
-    whose baseline or option level is such a count is left empty, with the reason in the
-    `note` column; money and percentages are never suppressed.
-    """
-    out = cmp.summary.copy().astype(object)
-    k = cmp.suppress_below
-    notes = []
-    for j, row in out.iterrows():
-        unit = METRICS[row["metric"]].unit
-        hide = unit in COUNT_METRIC_UNITS and difference_hidden(
-            (float(row["baseline_median"]), float(row["option_median"])), "children", k
-        )
-        for c in ("baseline_median", "option_median"):
-            out.at[j, c] = _suppress_cell(float(row[c]), unit, k)
-        if hide:
-            for c in ("diff_median", "diff_p5", "diff_p95"):
-                out.at[j, c] = None
-        notes.append(f"difference {hidden_difference_text(k, unit)}" if hide else "")
-    out["note"] = notes
-    return out
-
-
-def published_ranking(cmp: Comparison) -> pd.DataFrame:
-    """The ranking for publication: a median change of counts that must be hidden is empty.
-
-    The ranks themselves stay: they say which option is better, not by how many children.
-    """
-    out = cmp.ranking.copy().astype(object)
-    index = {name: i for i, name in enumerate(cmp.names)}
-    for metric in cmp.rank_by:
-        out[metric] = [
-            None if cmp.hides_difference(index[name], metric) else float(v)
-            for name, v in zip(out["option"], out[metric], strict=True)
-        ]
-    return out
-
-
-def _write_replications_diff(cmp: Comparison, path: Path) -> None:
-    """Every scenario, replication, measure and period: value and paired difference."""
-    n_opt, reps, n_per = cmp.values["net_cost"].shape
-    frames = []
-    for metric in METRICS:
-        v, d = cmp.values[metric], cmp.diff(metric)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "option": np.repeat(cmp.names, reps * n_per),
-                    "replication": np.tile(np.repeat(np.arange(1, reps + 1), n_per), n_opt),
-                    "metric": metric,
-                    "period": np.tile(cmp.periods, n_opt * reps),
-                    "value": v.reshape(-1),
-                    "diff": d.reshape(-1),
-                }
-            )
-        )
-    with gzip.open(path, "wt", compresslevel=3, encoding="utf-8", newline="") as fh:
-        spreadsheet_frame(pd.concat(frames, ignore_index=True)).to_csv(fh, index=False)
-
-
-def key_table(cmp: Comparison) -> list[str]:
-    """Markdown: each measure over the whole run, baseline level and each option's change."""
-    k = cmp.suppress_below
-    names = [markdown_text(n) for n in cmp.names]
-    head = ["Measure (whole run)", f"{names[0]} (baseline, median)", *names[1:]]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for metric, spec in METRICS.items():
-        v = cmp.values[metric][:, :, -1]
-        d = cmp.diff(metric)[:, :, -1]
-        counts = spec.unit in COUNT_METRIC_UNITS
-        if counts and all_hidden(_nanq(v.T, 50), "children", k):
-            lines.append(f"| {spec.label} | {all_hidden_text(k)} |" + " |" * (len(names) - 1))
-            continue
-        cells = [spec.label, level_text(float(_nanq(v[0], 50)), spec.unit, k)]
-        for i in range(1, len(cmp.names)):
-            p5, med, p95 = (float(x) for x in _nanq(d[i], [5, 50, 95]))
-            better = prob_better(d[i], spec.better)
-            if cmp.hides_difference(i, metric):
-                change = hidden_difference_text(k, spec.unit)
-            else:
-                change = (
-                    f"{change_text(med, spec.unit)} ({change_text(p5, spec.unit)} to "
-                    f"{change_text(p95, spec.unit)})"
-                )
-            cells.append(f"{change}; better in {better:.0%} of runs")
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
-
-
-def ranking_change(cmp: Comparison, name: str, metric: str) -> str:
-    """A scenario's median change on a ranking criterion, or why it is not shown."""
-    i = cmp.names.index(name)
-    if cmp.hides_difference(i, metric):
-        return hidden_difference_text(cmp.suppress_below, METRICS[metric].unit)
-    row = cmp.ranking[cmp.ranking["option"] == name].iloc[0]
-    return change_text(float(row[metric]), METRICS[metric].unit)
-
-
-def _ranking_md(cmp: Comparison) -> list[str]:
-    head = ["Rank", "Option", *[f"{METRICS[m].label}: change" for m in cmp.rank_by]]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for _, row in cmp.ranking.iterrows():
-        cells = [str(row["overall_rank"]), markdown_text(row["option"])]
-        cells += [ranking_change(cmp, str(row["option"]), m) for m in cmp.rank_by]
-        lines.append("| " + " | ".join(cells) + " |")
-    return [*lines, "", rank_rule(cmp.rank_by)]
-
-
-def break_even_spread(p5_year: str, p95_year: str) -> str:
-    """'2023/24 to 2025/26', or one label when both ends are the same."""
-    return p5_year if p5_year == p95_year else f"{p5_year} to {p95_year}"
-
-
-def _break_even_md(cmp: Comparison) -> list[str]:
-    head = ["Option", "Own costs", "Pays for itself by (median)", "5-95% of runs", "Within run"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    from ..reports.presentation import money
-
-    for i, row in enumerate(cmp.break_even.itertuples(index=False), start=1):
-        own = float(cmp.values["option_cost"][i, 0, -1])
-        spread = break_even_spread(row.p5_year, row.p95_year)
-        lines.append(
-            f"| {markdown_text(row.option)} | {money(own)} | {row.median_year} | {spread} | "
-            f"{row.prob_within_horizon:.0%} |"
-        )
-    return lines
-
-
-def summary_markdown(cmp: Comparison, command: str | None = None) -> str:
-    """The page a commissioner reads first: verdicts, ranking, key table, what was run."""
-    k = cmp.suppress_below
-    lines = [
-        f"# Options compared with {markdown_text(cmp.names[0])}",
-        "",
-        f"Each option was run {cmp.reps} times with the same random numbers as the "
-        f"baseline over {cmp.horizon} from {cmp.start_date:%B %Y}; run i of an option is "
-        "compared with run i of the baseline. Intervals hold 90% of those paired "
-        "differences.",
-        "",
-        *[f"- {markdown_text(s)}" for s in cmp.sentences],
-        "",
-        "## Ranking",
-        "",
-        *_ranking_md(cmp),
-        "",
-        "## Change from the baseline over the whole run",
-        "",
-        "Median change (5th to 95th percentile of the paired differences); 'better' is "
-        "the share of runs in which the option did strictly better than the baseline.",
-        "",
-        *key_table(cmp),
-        "",
-        "## When each option pays for itself",
-        "",
-        "The first year from which the cumulative net saving (baseline net cost minus the "
-        "option's, the option's own costs included) stays at or above zero.",
-        "",
-        *_break_even_md(cmp),
-        "",
-        "## What was run",
-        "",
-        f"Master seed {cmp.seed}, {cmp.reps} replications, {cmp.years:g} years, "
-        f"sufficiency {__version__}; {cmp.wall_seconds:,.1f} seconds.",
-    ]
-    if command:
-        lines += ["", *markdown_block(command)]
-    if k > 0:
-        lines += [
-            "",
-            f"**Small numbers:** {difference_rule(k)} This applies to this "
-            "summary, `comparison.csv` and `ranking.csv`. `replications_diff.csv.gz` is NOT "
-            "suppressed: it is for analysts and must not be published as it is.",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def _run_info(cmp: Comparison, command: str | None) -> str:
-    info = {
-        "scenarios": cmp.names,
-        "files": [str(f) if f else None for f in cmp.files],
-        "seed": int(cmp.seed),
-        "reps": int(cmp.reps),
-        "years": cmp.years,
-        "start_date": str(cmp.start_date),
-        "periods": cmp.periods,
-        "rank_by": list(cmp.rank_by),
-        "suppress_below": cmp.suppress_below,
-        "wall_seconds": round(cmp.wall_seconds, 3),
-        "version": __version__,
-        "command": command,
-    }
-    return json.dumps(info, indent=2) + "\n"
-
-
-def command_line(files: Sequence[Path], argv_tail: Sequence[str]) -> str:
-    """The command that repeats a comparison, for summary.md."""
-    return shlex.join(["sufficiency", "compare", *map(str, files), *argv_tail])

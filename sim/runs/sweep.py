@@ -26,7 +26,6 @@ import datetime as dt
 import inspect
 import itertools
 import re
-import shlex
 import sys
 import time
 import tomllib
@@ -40,10 +39,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from ..common.errors import ScenarioError, UserError
-from ..common.outputs import atomic_path, check_free
-from ..common.safe_text import markdown_block, markdown_code, markdown_text, spreadsheet_row
-from ..reports.presentation import duration
-from ..scenario.load import LoadedScenario, _explain
+from ..scenario.load import LoadedScenario, explain_validation
 from ..scenario.schema import Scenario, cross_reference_errors
 
 Step = str | int
@@ -303,7 +299,7 @@ def _validate(
     try:
         model = Scenario.model_validate(raw)
     except ValidationError as exc:
-        inner = _explain(exc, raw, {}, path)
+        inner = explain_validation(exc, raw, {}, path)
         raise ScenarioError(
             path, f"{which}: {inner.problem}", key=inner.key, expected=inner.expected
         ) from None
@@ -476,7 +472,8 @@ def _bar(total: int, enabled: bool) -> Any:
 # =========================================================================== summary
 
 
-def _q(x: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+def quantiles(x: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    """Percentiles of one measure over replications, ignoring NaN (a run with none)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return [float(v) for v in np.nanpercentile(x, qs)]
@@ -490,10 +487,10 @@ def rows(sw: Sweep) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"variant": r.variant.number}
         for a, v in zip(sw.axes, r.variant.values, strict=True):
             row[a.key] = v
-        c50, c10, c90 = _q(r.cost, (50, 10, 90))
-        u50, u10, u90 = _q(r.unmet_days, (50, 10, 90))
-        dc50, dc5, dc95 = _q(r.cost - ref.cost, (50, 5, 95))
-        du50, du5, du95 = _q(r.unmet_days - ref.unmet_days, (50, 5, 95))
+        c50, c10, c90 = quantiles(r.cost, (50, 10, 90))
+        u50, u10, u90 = quantiles(r.unmet_days, (50, 10, 90))
+        dc50, dc5, dc95 = quantiles(r.cost - ref.cost, (50, 5, 95))
+        du50, du5, du95 = quantiles(r.unmet_days - ref.unmet_days, (50, 5, 95))
         row.update(
             {
                 "total_cost_gbp_median": c50,
@@ -502,9 +499,9 @@ def rows(sw: Sweep) -> list[dict[str, Any]]:
                 "unmet_child_days_median": u50,
                 "unmet_child_days_p10": u10,
                 "unmet_child_days_p90": u90,
-                "unmet_children_end_median": _q(r.unmet_end, (50,))[0],
-                "in_care_end_median": _q(r.in_care_end, (50,))[0],
-                "placed_in_area_pct_end_median": _q(r.in_area_end, (50,))[0],
+                "unmet_children_end_median": quantiles(r.unmet_end, (50,))[0],
+                "in_care_end_median": quantiles(r.in_care_end, (50,))[0],
+                "placed_in_area_pct_end_median": quantiles(r.in_area_end, (50,))[0],
                 "cost_diff_gbp_median": dc50,
                 "cost_diff_gbp_p5": dc5,
                 "cost_diff_gbp_p95": dc95,
@@ -515,349 +512,3 @@ def rows(sw: Sweep) -> list[dict[str, Any]]:
         )
         out.append(row)
     return out
-
-
-def short_key(key: str) -> str:
-    """The last two parts of a key: `entries.per_year`, `in_house_foster.recruitment_per_year`."""
-    parts = [s for s in parse_key(key) if isinstance(s, str)]
-    return ".".join(parts[-2:])
-
-
-def _signed_money(v: float) -> str:
-    from ..reports.run import _money
-
-    return ("+" if v > 0 else "-" if v < 0 else "±") + _money(abs(v))
-
-
-def _signed_int(v: float) -> str:
-    r = round(v)
-    return ("+" if r > 0 else "-" if r < 0 else "±") + f"{abs(r):,}"
-
-
-def table_lines(sw: Sweep) -> list[str]:
-    """A fixed-width table for the terminal."""
-    from ..reports.run import _money
-
-    header = [
-        "#",
-        *(short_key(a.key) for a in sw.axes),
-        "cost (median)",
-        "vs #1",
-        "unmet child-days",
-        "vs #1",
-        "in area",
-    ]
-    body = []
-    for row in rows(sw):
-        body.append(
-            [
-                str(row["variant"]),
-                *(label_text(row[a.key], 24) for a in sw.axes),
-                _money(row["total_cost_gbp_median"]),
-                "" if row["variant"] == 1 else _signed_money(row["cost_diff_gbp_median"]),
-                f"{round(row['unmet_child_days_median']):,}",
-                "" if row["variant"] == 1 else _signed_int(row["unmet_child_days_diff_median"]),
-                _pct_text(row["placed_in_area_pct_end_median"]),
-            ]
-        )
-    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
-    n_keys = len(sw.axes)
-
-    def fmt(r: list[str]) -> str:
-        cells = [
-            c.ljust(w) if 0 < i <= n_keys else c.rjust(w)
-            for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        ]
-        return "  ".join(cells)
-
-    return [fmt(header), "  ".join("-" * w for w in widths), *(fmt(r) for r in body)]
-
-
-def _pct_text(v: float) -> str:
-    return "n/a" if np.isnan(v) else f"{round(v)}%"
-
-
-# =========================================================================== files
-
-
-def write_sweep(sw: Sweep, out: Path, force: bool = False) -> Path:
-    """sweep.csv, sweep.png, sweep.md and variants/NN.toml, written whole or not at all."""
-    with atomic_path(out, force=force) as folder:
-        _write_csv(sw, folder / "sweep.csv")
-        fig = chart(sw)
-        fig.savefig(folder / "sweep.png", dpi=150, facecolor="white")
-        _write_variants(sw, folder / "variants")
-        (folder / "sweep.md").write_text(_markdown(sw, out), encoding="utf-8")
-    return out
-
-
-def _write_csv(sw: Sweep, path: Path) -> None:
-    import csv
-
-    table = rows(sw)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(spreadsheet_row(table[0]))
-        for row in table:
-            cells = []
-            for k, v in row.items():
-                if k in {a.key for a in sw.axes}:
-                    cells.append(v if isinstance(v, str) else toml_text(v))
-                elif k == "variant":
-                    cells.append(v)
-                elif k.startswith(("total_cost", "cost_diff")):
-                    cells.append("" if np.isnan(v) else f"{v:.0f}")
-                else:
-                    cells.append("" if np.isnan(v) else f"{v:.1f}")
-            w.writerow(spreadsheet_row(cells))  # a varied value is text from the user
-
-
-def _write_variants(sw: Sweep, folder: Path) -> None:
-    import tomli_w
-
-    from ..reports.run import _toml_ready
-
-    folder.mkdir()
-    width = len(str(len(sw.results)))
-    for r in sw.results:
-        v = r.variant
-        header = (
-            f"# Sweep variant {v.number} of {sw.loaded.path.name}: "
-            f"{describe(sw.axes, v.values)}\n"
-            f"# Full report for this variant: sufficiency run <this file> "
-            f"--years {_years_arg(sw)} --reps {sw.reps} --seed {sw.seed}\n\n"
-        )
-        text = header + tomli_w.dumps(_toml_ready(v.raw))
-        (folder / f"{v.number:0{width}d}.toml").write_text(text, encoding="utf-8")
-
-
-def _years_arg(sw: Sweep) -> str:
-    return f"{len(sw.months) / 12:g}"
-
-
-def _markdown(sw: Sweep, out: Path) -> str:
-    from ..reports.run import DASH, _money
-
-    horizon = duration(len(sw.months))
-    lines = [
-        f"# Sweep: {markdown_text(sw.loaded.name)}",
-        "",
-        f"{len(sw.results)} variants of {markdown_code(sw.loaded.path)}, each run {sw.reps} "
-        f"times over {horizon} from {sw.months[0]} with seed {sw.seed}. Every variant uses the "
-        "same random numbers (common random numbers), so the difference from variant 1 is the "
-        "effect of the change, not noise. Figures are over the whole horizon: median, and "
-        "in brackets the range 8 runs in 10 fell within (10th-90th percentile); the "
-        "differences from variant 1 are the median of the paired per-run differences with "
-        "their 5th-95th percentile.",
-        "",
-        "Varied: "
-        + "; ".join(
-            f"{markdown_code(a.key)} = "
-            + ", ".join(markdown_code(label_text(v, 60)) for v in a.values)
-            for a in sw.axes
-        ),
-        "",
-    ]
-    head = [
-        "#",
-        *(markdown_code(a.key) for a in sw.axes),
-        f"Cost over {horizon}",
-        "Cost vs #1",
-        "Child-days not suitably placed",
-        "Child-days vs #1",
-        "Not suitably placed at end",
-        "In care at end",
-        "% in area at end",
-    ]
-    lines.append("| " + " | ".join(head) + " |")
-    lines.append(
-        "|" + "|".join("---" if i <= len(sw.axes) else "--:" for i in range(len(head))) + "|"
-    )
-    for row in rows(sw):
-        first = row["variant"] == 1
-        cells = [
-            str(row["variant"]),
-            *(markdown_text(label_text(row[a.key], 60)) for a in sw.axes),
-            f"{_money(row['total_cost_gbp_median'])} ({_money(row['total_cost_gbp_p10'])}"
-            f"{DASH}{_money(row['total_cost_gbp_p90'])})",
-            "reference"
-            if first
-            else f"{_signed_money(row['cost_diff_gbp_median'])} "
-            f"({_signed_money(row['cost_diff_gbp_p5'])} to "
-            f"{_signed_money(row['cost_diff_gbp_p95'])})",
-            f"{round(row['unmet_child_days_median']):,} ({round(row['unmet_child_days_p10']):,}"
-            f"{DASH}{round(row['unmet_child_days_p90']):,})",
-            "reference"
-            if first
-            else f"{_signed_int(row['unmet_child_days_diff_median'])} "
-            f"({_signed_int(row['unmet_child_days_diff_p5'])} to "
-            f"{_signed_int(row['unmet_child_days_diff_p95'])})",
-            f"{round(row['unmet_children_end_median']):,}",
-            f"{round(row['in_care_end_median']):,}",
-            _pct_text(row["placed_in_area_pct_end_median"]),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "Files: `sweep.csv` (these figures unrounded, one row per variant), `sweep.png` "
-        "(the response chart), `variants/` (each variant as a whole scenario file: "
-        "`sufficiency run` on one gives its full report).",
-        "",
-        "## Repeat this sweep",
-        "",
-        *markdown_block(sw.command or "(command not recorded)"),
-        "",
-    ]
-    return "\n".join(lines)
-
-
-# =========================================================================== chart
-
-
-_UNITS = (
-    ("weekly_cost", "£ per week"),
-    ("per_year", "per year"),
-    ("probability", "probability"),
-    ("share", "share"),
-    ("_days", "days"),
-    ("beds", "beds"),
-    ("opens", "date"),
-    ("closes", "date"),
-    ("date", "date"),
-)
-
-
-def axis_label(key: str) -> str:
-    last = next((s for s in reversed(parse_key(key)) if isinstance(s, str)), key)
-    for end, unit in _UNITS:
-        if end in last:
-            return f"{key} ({unit})"
-    return key
-
-
-def _numeric(values: tuple[Any, ...]) -> bool:
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-
-
-def chart(sw: Sweep) -> Any:
-    """Cost and child-days not suitably placed against the first key, a line per other value."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
-
-    from ..reports.run import DASH, PALETTE, TOTAL_COLOUR, _money
-
-    first, rest = sw.axes[0], sw.axes[1:]
-    numeric = _numeric(first.values)
-    xs = list(first.values) if numeric else list(range(len(first.values)))
-    by_combo: dict[tuple[Any, ...], list[VariantResult]] = {}
-    for r in sw.results:  # product order: first key slowest, so gather by the rest
-        by_combo.setdefault(tuple(map(_hashable, r.variant.values[1:])), []).append(r)
-
-    fig = Figure(figsize=(11, 5.8))
-    fig.set_layout_engine("constrained", rect=(0, 0.04, 1, 0.86))
-    horizon = duration(len(sw.months))
-    fig.text(
-        0.012,
-        0.955,
-        "Sweep: how cost and unmet need respond",
-        fontsize=15,
-        fontweight="bold",
-        va="center",
-    )
-    fig.text(
-        0.012,
-        0.905,
-        f"{sw.loaded.name} · {horizon} from {sw.months[0]} · median and "
-        f"10{DASH}90% range of {sw.reps} runs per variant, same random numbers",
-        fontsize=10.5,
-        color="#444444",
-        va="center",
-    )
-    fig.text(
-        0.99,
-        0.015,
-        f"seed {sw.seed} · {len(sw.results)} variants",
-        fontsize=7.5,
-        color="#777777",
-        ha="right",
-        va="bottom",
-    )
-    left, right = fig.subplots(1, 2)
-    panels = (
-        (left, "cost", f"Total cost over {horizon} (£)", "Cost"),
-        (right, "unmet_days", f"Child-days not suitably placed over {horizon}", "Unmet need"),
-    )
-    for ax, attr, ylabel, title in panels:
-        for i, group in enumerate(by_combo.values()):
-            colour = TOTAL_COLOUR if not rest else PALETTE[i % len(PALETTE)]
-            q = np.array([_q(getattr(r, attr), (50, 10, 90)) for r in group])
-            label = None
-            if rest:
-                label = ", ".join(
-                    f"{short_key(a.key)} = {label_text(v, 28)}"
-                    for a, v in zip(rest, group[0].variant.values[1:], strict=True)
-                )
-            ax.fill_between(xs, q[:, 1], q[:, 2], color=colour, alpha=0.18, linewidth=0)
-            ax.plot(xs, q[:, 0], color=colour, linewidth=2, marker="o", markersize=4, label=label)
-        ax.set_ylim(bottom=0)
-        ax.set_ylabel(ylabel)
-        ax.set_xlabel(axis_label(first.key))
-        ax.set_title(title, fontsize=10, loc="left")
-        ax.grid(axis="y", color="#dddddd", linewidth=0.8)
-        ax.set_axisbelow(True)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-        if not numeric:
-            ax.set_xticks(
-                xs,
-                [label_text(v, 18) for v in first.values],
-                rotation=20 if len(xs) > 3 else 0,
-                ha="right" if len(xs) > 3 else "center",
-            )
-        elif len(xs) <= 12:
-            ax.set_xticks(xs, [label_text(v, 12) for v in first.values])
-        elif all(isinstance(v, int) for v in first.values):
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    left.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: _money(v)))
-    right.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}"))
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    handles = [
-        Line2D([], [], color="#666666", linewidth=2, marker="o", markersize=4, label="Median"),
-        Patch(color="#666666", alpha=0.18, label=f"10{DASH}90% of runs"),
-    ]
-    if rest:
-        handles += left.get_legend_handles_labels()[0]
-    left.legend(handles=handles, frameon=False, fontsize=8, loc="best")
-    return fig
-
-
-def _hashable(v: Any) -> Any:
-    return toml_text(v) if isinstance(v, (list, dict)) else v
-
-
-def command_line(
-    scenario: Path,
-    vary: list[str],
-    grid: Path | None,
-    years: float,
-    reps: int,
-    seed: int,
-    out: Path,
-    extra: dict[str, Any],
-) -> str:
-    parts = ["sufficiency", "sweep", str(scenario)]
-    for v in vary:
-        parts += ["--vary", v]
-    if grid is not None:
-        parts += ["--grid", str(grid)]
-    parts += ["--years", f"{years:g}", "--reps", str(reps), "--seed", str(seed)]
-    for k, v in extra.items():
-        parts += [f"--{k}", str(v)]
-    parts += ["--out", str(out), "--force"]
-    return " ".join(shlex.quote(p) for p in parts)
-
-
-def check_out(out: Path, force: bool) -> None:
-    check_free(out, force)

@@ -84,7 +84,7 @@ def load(path: str | Path, root: str | Path | None = None) -> LoadedScenario:
     try:
         model = Scenario.model_validate(raw)
     except ValidationError as exc:
-        raise _explain(exc, raw, provenance, path, texts) from None
+        raise explain_validation(exc, raw, provenance, path, texts) from None
     _check_references(model, provenance, path, texts)
     warnings = tuple(
         _where(_file_for(loc, provenance, path), loc, texts) + " " + msg
@@ -102,7 +102,7 @@ def loads(text: str, name: str = "<scenario>") -> Scenario:
     try:
         model = Scenario.model_validate(raw)
     except ValidationError as exc:
-        raise _explain(exc, raw, {}, Path(name), texts) from None
+        raise explain_validation(exc, raw, {}, Path(name), texts) from None
     _check_references(model, {}, Path(name), texts)
     return model
 
@@ -512,7 +512,7 @@ _NUMBER_ERRORS = {
 }
 
 
-def _explain(
+def explain_validation(
     exc: ValidationError,
     raw: dict[str, Any],
     provenance: dict[Path_, Path],

@@ -225,3 +225,12 @@ def _comment_lines(text: str, indent: str) -> list[str]:
         )
         out += [f"{indent}# {w}" for w in wrapped]
     return out
+
+
+def toml_ready(node: Any) -> Any:
+    """TOML has no null: drop None values (unset optional keys) and make tuples lists."""
+    if isinstance(node, dict):
+        return {str(k): toml_ready(v) for k, v in node.items() if v is not None}
+    if isinstance(node, (list, tuple)):
+        return [toml_ready(v) for v in node if v is not None]
+    return node

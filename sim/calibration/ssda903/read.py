@@ -254,7 +254,7 @@ def _table_of(filename: str) -> str | None:
     return None
 
 
-def _year_in_name(filename: str) -> int | None:
+def year_in_name(filename: str) -> int | None:
     """2022 from 'header_2022', 'episodes_2021-22', 'SSDA903_2021_2022_episodes'."""
     m = re.search(r"(?<!\d)((?:19|20)\d\d)(?:\s*[-_ /]\s*(\d\d\d\d|\d\d))?(?!\d)", filename)
     if not m:
@@ -280,7 +280,7 @@ def _find_sources(root: Path) -> tuple[list[_Source], list[str]]:
         if table is None:
             ignored.append(rel)
             continue
-        sources.append(_Source(p, rel, table, len(sources), _year_in_name(p.stem)))
+        sources.append(_Source(p, rel, table, len(sources), year_in_name(p.stem)))
     return sources, ignored
 
 
@@ -683,7 +683,7 @@ def _episodes(
     group = ep["_forder"].astype(str)
     named = ep["_forder"].map({s.order: _march(s.name_year) for s in sources}).astype(DT)
     if "YEAR" in ep.columns:  # a multi-year file, as regional tools write them
-        y = ep["YEAR"].map({v: _year_in_name(v) for v in ep["YEAR"].unique()})
+        y = ep["YEAR"].map({v: year_in_name(v) for v in ep["YEAR"].unique()})
         has = y.notna()
         group = group.where(~has, group + "/" + ep["YEAR"])
         if has.any():

@@ -1,0 +1,149 @@
+"""Calibrate: fit a scenario to an LA's SSDA903 data, and write it with its report."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from . import options
+
+
+def add_parser(sub: Any) -> None:
+    """The command's options."""
+    p = sub.add_parser("calibrate", help="fit a scenario to an LA's SSDA903 data")
+    p.add_argument(
+        "data", type=options.parse_path, help="folder of SSDA903 CSV files (Header, Episodes, UASC)"
+    )
+    p.add_argument(
+        "--at",
+        type=options.parse_any_date,
+        required=True,
+        metavar="YYYY-MM-DD",
+        help="the date the scenario starts from (a month end, e.g. 2023-03-31)",
+    )
+    p.add_argument(
+        "--out", type=options.parse_path, required=True, help="scenario file to write (.toml)"
+    )
+    p.add_argument(
+        "--years-back",
+        type=options.parse_years,
+        default=3,
+        help="years of data before --at to fit rates from (default 3)",
+    )
+    p.add_argument(
+        "--template",
+        type=options.parse_path,
+        default=None,
+        help="scenario giving what the 903 cannot (default: the built-in template, "
+        "sim/calibration/data/template.toml)",
+    )
+    p.add_argument(
+        "--map",
+        type=options.parse_path,
+        default=None,
+        help="placement code map (default: the built-in map, "
+        "sim/calibration/data/placement_map.toml)",
+    )
+    p.add_argument(
+        "--postcodes",
+        type=options.parse_path,
+        default=None,
+        metavar="FILE",
+        help="postcode-district centroids (CSV: district, easting, northing)",
+    )
+    p.add_argument(
+        "--report",
+        type=options.parse_path,
+        default=None,
+        help="folder for the calibration report (default: next to --out)",
+    )
+    p.add_argument(
+        "--suppress-below",
+        type=options.parse_suppress,
+        default=5,
+        metavar="K",
+        help="show counts under K as '<K' in the report (default 5)",
+    )
+    p.add_argument("--force", action="store_true", help="replace existing outputs")
+
+    p.set_defaults(execute=execute)
+
+
+def execute(args: argparse.Namespace) -> int:
+    import time
+
+    started = time.perf_counter()
+    toml_path, report = calibrate_files(
+        args.data,
+        args.at,
+        args.out,
+        years_back=args.years_back,
+        template=args.template,
+        map_path=args.map,
+        postcodes=args.postcodes,
+        report=args.report,
+        suppress_below=args.suppress_below,
+        force=args.force,
+    )
+    print(f"Wrote {toml_path} and {report}/calibration.md in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+#: The header line of every scenario calibrate writes: --force replaces only such a file.
+WRITTEN_BY = "# Written by `sufficiency calibrate`."
+
+
+def calibrate_files(
+    data: Path | str,
+    at: dt.date,
+    out: Path | str,
+    years_back: float = 3.0,
+    template: Path | str | None = None,
+    map_path: Path | None = None,
+    postcodes: Path | None = None,
+    report: Path | None = None,
+    suppress_below: int = 5,
+    force: bool = False,
+) -> tuple[Path, Path]:
+    """Read the data, fit, and write the scenario file and its report (each whole or not at all)."""
+    import sys
+
+    from ..calibration.fit import DEFAULT_TEMPLATE, calibrate, read_centroids, read_map
+    from ..calibration.ssda903.read import read_903
+    from ..common.outputs import atomic_path, check_free
+    from ..reports.calibration import write_report
+    from ..scenario.load import load, loads
+    from ..scenario.write import dumps
+
+    out = Path(out)
+    report = Path(report) if report else out.with_name(out.stem + "_calibration")
+    check_free(out, force, folder=False, marker=WRITTEN_BY)
+    check_free(report, force)
+    tpl = load(template or DEFAULT_TEMPLATE)
+    mapping = read_map(map_path)
+    centroids = read_centroids(postcodes) if postcodes else None
+    ds = read_903(data)
+    if ds.problems or ds.skipped:
+        print(ds.summary(), file=sys.stderr)
+    cal = calibrate(ds, at, tpl, mapping, years_back=years_back, centroids=centroids)
+    name = cal.scenario["scenario"]["name"]
+    header = "\n".join(
+        [
+            f"{name}",
+            "",
+            "Written by `sufficiency calibrate`. Comments say which numbers come from the data",
+            "('from the data') and which from the template or an assumption; everything without",
+            "a comment is the template's. See the calibration report for intervals.",
+            "",
+            *cal.notes,
+        ]
+    )
+    text = dumps(cal.scenario, cal.comments, header)
+    loads(text, name=str(out))  # never write a scenario that would not validate
+    with atomic_path(report, force=force) as tmp:
+        write_report(cal, tmp, name, suppress_below)
+    with atomic_path(out, force=force, folder=False, marker=WRITTEN_BY) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return out, report

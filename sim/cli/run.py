@@ -1,0 +1,105 @@
+"""Run: many replications of one scenario, written to a results folder."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import options
+from .options import add_monte_carlo_options, check_budget, monte_carlo_settings
+
+#: The first line of an --events file: what marks a file --force may replace.
+_EVENTS_HEADER = ["day", "event", "a", "b", "c", "d", "e", "f"]
+_EVENTS_MARKER = ",".join(_EVENTS_HEADER)
+
+
+def add_parser(sub: Any) -> None:
+    """The command's options."""
+    p = sub.add_parser("run", help="run a scenario many times and write a folder of results")
+    p.add_argument("scenario", type=options.parse_path, help="scenario file (.toml)")
+    add_monte_carlo_options(p, reps=200, per="")
+    p.add_argument(
+        "--out",
+        type=options.parse_path,
+        default=None,
+        help="output folder (default results/<scenario file name>)",
+    )
+    p.add_argument("--force", action="store_true", help="replace the output folder if it exists")
+    p.add_argument(
+        "--suppress-below",
+        type=options.parse_suppress,
+        default=0,
+        metavar="K",
+        help="show counts of children below K as '<K' in summaries",
+    )
+    p.add_argument(
+        "--events",
+        type=options.parse_path,
+        default=None,
+        metavar="FILE",
+        help="also write the event log of replication 1 to FILE (CSV, for debugging)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar or headline lines")
+
+    p.set_defaults(execute=execute)
+
+
+def execute(args: argparse.Namespace) -> int:
+    from ..common.outputs import check_free
+    from ..reports.run import headline_lines, write_report
+    from ..runs.montecarlo import run
+    from ..scenario.load import load
+
+    scenario = load(args.scenario)
+    if not args.quiet:
+        for text in scenario.warnings:
+            print(f"warning: {text}", file=sys.stderr)
+    out = args.out or Path("results") / args.scenario.stem
+    check_free(out, args.force)
+    if args.events is not None:
+        check_free(args.events, args.force, folder=False, marker=_EVENTS_MARKER)
+    check_budget(args, [scenario.model], out)
+    interactive = sys.stderr.isatty() and not args.quiet
+    if not args.quiet:
+        print(
+            f"Running {scenario.name!r}: {args.reps} replications x {args.years:g} years "
+            f"(seed {args.seed})",
+            file=sys.stderr,
+        )
+    results = run(
+        scenario,
+        **monte_carlo_settings(args, interactive),
+    )
+    folder = write_report(results, out, force=args.force, suppress_below=args.suppress_below)
+    if args.events is not None:
+        _write_events(scenario.model, args.years, args.seed, args.events, args.force)
+    if not args.quiet:
+        rate = results.n_events / results.wall_seconds if results.wall_seconds else 0.0
+        print(
+            f"Done in {results.wall_seconds:.1f} s on {results.workers} worker(s) "
+            f"({args.engine}), "
+            f"{rate:,.0f} events/s. Results in {folder}/",
+            file=sys.stderr,
+        )
+        for line in headline_lines(results):
+            print("  " + line)
+    return 0
+
+
+def _write_events(scenario, years: float, seed: int, path: Path, force: bool = False) -> None:
+    """The event log of the first replication, written atomically (for debugging only)."""
+    from ..common.outputs import adopt, atomic_path
+    from ..common.safe_text import spreadsheet_row
+    from ..engine.model import simulate
+    from ..runs.montecarlo import spawn_seeds
+
+    result = simulate(scenario, years, spawn_seeds(seed, 1)[0], record_events=True)
+    with atomic_path(path, force=force, folder=False, marker=_EVENTS_MARKER) as tmp:
+        lines = [_EVENTS_HEADER]  # names come from the scenario: never a formula
+        lines += [spreadsheet_row([f"{r[0]:.3f}", *r[1:]]) for r in result.events or []]
+        with tmp.open("w", newline="") as fh:
+            csv.writer(fh).writerows(lines)
+    adopt(path)  # inside a results folder, it is one of the folder's files
