@@ -12,7 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim.calibration.fit import DEFAULT_TEMPLATE, calibrate, read_map
+from sim.calibration.fit import calibrate, read_map
+from sim.calibration.packaged import DEFAULT_TEMPLATE
 from sim.calibration.ssda903.episodes import periods, placements
 from sim.calibration.ssda903.read import read_903
 from sim.calibration.synth903 import write_903

@@ -139,7 +139,8 @@ def backtest_files(
 ) -> Backtest:
     """Read, backtest and write the output folder (whole or not at all)."""
     from ..calibration.backtest import backtest, check_date
-    from ..calibration.fit import DEFAULT_TEMPLATE, read_map
+    from ..calibration.fit import read_map
+    from ..calibration.packaged import DEFAULT_TEMPLATE
     from ..calibration.ssda903.read import read_903
     from ..common.outputs import atomic_path, check_free
     from ..reports.backtest import write_outputs

@@ -110,7 +110,8 @@ def calibrate_files(
     """Read the data, fit, and write the scenario file and its report (each whole or not at all)."""
     import sys
 
-    from ..calibration.fit import DEFAULT_TEMPLATE, calibrate, read_centroids, read_map
+    from ..calibration.fit import calibrate, read_centroids, read_map
+    from ..calibration.packaged import DEFAULT_TEMPLATE
     from ..calibration.ssda903.read import read_903
     from ..common.outputs import atomic_path, check_free
     from ..reports.calibration import write_report

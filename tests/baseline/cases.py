@@ -103,7 +103,8 @@ def _plain(node: Any) -> Any:
 def calibration_case() -> dict[str, str]:
     """The scenario and fitted numbers `calibrate` learns from the synthetic 903 set."""
     from sim import load
-    from sim.calibration.fit import DEFAULT_TEMPLATE, calibrate, read_map
+    from sim.calibration.fit import calibrate, read_map
+    from sim.calibration.packaged import DEFAULT_TEMPLATE
     from sim.calibration.ssda903.read import read_903
 
     ds = read_903(ROOT / "calibration" / "synthetic-903")
