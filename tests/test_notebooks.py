@@ -110,6 +110,9 @@ def test_notebooks_are_stored_without_outputs() -> None:
                 assert cell.outputs == [] and cell.execution_count is None, f"{name} has outputs"
                 private = re.search(r"(?<!\w)_[A-Za-z]\w*", cell.source)
                 assert not private, f"{name}: uses the private name {private.group(0)!r}"
+                # only the public API: `from sim import ...`, never a module below it
+                inner = re.search(r"^\s*(?:from|import)\s+sim\.[\w.]+.*$", cell.source, re.M)
+                assert not inner, f"{name}: imports below `sim`: {inner.group(0).strip()!r}"
 
 
 def test_quick_start(tmp_path: Path) -> None:
