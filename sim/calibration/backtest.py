@@ -32,7 +32,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -276,8 +276,8 @@ def _data_start(ds: Dataset) -> pd.Timestamp | None:
     """1 April of the first collection year whose Episodes file is read, if names say."""
     from .ssda903.read import year_in_name
 
-    years = [year_in_name(Path(n).name) for n in ds.files if "episode" in Path(n).name.lower()]
-    years = [y for y in years if y is not None]
+    named = [year_in_name(Path(n).name) for n in ds.files if "episode" in Path(n).name.lower()]
+    years = [y for y in named if y is not None]
     return pd.Timestamp(year=min(years) - 1, month=4, day=1) if years else None
 
 
@@ -405,7 +405,8 @@ def backtest(
         if stocks[0][1].get(g, 0) < MIN_CHILDREN:
             continue
         members = [p for p, gg in groups.items() if gg == g]
-        monthly = sum(results.series("in_care", p) for p in members)
+        # (sums of arrays, added in member order as before: no change to the figures)
+        monthly = cast(np.ndarray, sum(results.series("in_care", p) for p in members))
         label = (model.provision[g].label or g) if g in model.provision else g
         metrics.append(
             Metric(
@@ -415,7 +416,7 @@ def backtest(
                 stock_x,
                 [stocks[x][1].get(g, 0) for x in stock_x],
                 [future[k][1].get(g, 0) for k in ks],
-                sum(results.by_year("in_care", p, how="end") for p in members),
+                cast(np.ndarray, sum(results.by_year("in_care", p, how="end") for p in members)),
                 monthly,
                 float(sum(start_pop.get(p, 0) for p in members)),
             )

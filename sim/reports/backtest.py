@@ -276,7 +276,7 @@ def _chart(bt: Backtest, m: Metric, path: Path) -> None:
     ax.plot(hx + fx, [*m.history, *m.actual], color="#999999", linewidth=1, zorder=2)
     ax.plot(hx, m.history, "o", color="#777777", label="actual (before the date)", zorder=3)
     ax.plot(fx, m.actual, "o", color="#000000", markersize=7, label="actual (horizon)", zorder=4)
-    ax.axvline(np.datetime64(T.date(), "D"), color="#bbbbbb", linewidth=1)
+    ax.axvline(np.datetime64(T.date(), "D"), color="#bbbbbb", linewidth=1)  # type: ignore[arg-type]
     locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))

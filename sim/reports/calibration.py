@@ -59,8 +59,8 @@ def write_report(
             "|---|" + "---|" * (len(pop.columns) + 1),
         ]
         for pid, row in pop.iterrows():
-            cells = " | ".join(_count(v, k) for v in row.values)
-            lines.append(f"| {markdown_text(pid)} | {cells} | {_count(row.sum(), k)} |")
+            counts = " | ".join(_count(v, k) for v in row.values)
+            lines.append(f"| {markdown_text(pid)} | {counts} | {_count(row.sum(), k)} |")
     mix = cal.tables.get("first_placement_mix")
     if mix is not None and not mix.empty:
         lines += [

@@ -95,7 +95,7 @@ def _summary_row(cmp: Comparison, option: str, metric: str, period: str) -> pd.S
     return None if hit.empty else hit.iloc[0]
 
 
-def _level(v: float, unit: str) -> _Cell:
+def _level(v: float | np.floating | np.ndarray | None, unit: str) -> _Cell:
     """An option's own figure: money, a percentage (stored as a fraction) or a count."""
     if v is None or np.isnan(v):
         return _Cell(None)

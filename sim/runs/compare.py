@@ -170,7 +170,10 @@ class Comparison:
         if i == 0 or unit not in COUNT_METRIC_UNITS or self.suppress_below <= 0:
             return False  # (the baseline's own change is 0 by definition: it tells nothing)
         v = self.values[metric]
-        levels = (nan_quantile(v[0, :, period], 50), nan_quantile(v[i, :, period], 50))
+        levels = (
+            float(nan_quantile(v[0, :, period], 50)),
+            float(nan_quantile(v[i, :, period], 50)),
+        )
         return difference_hidden(levels, "children", self.suppress_below)
 
     @property

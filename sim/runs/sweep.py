@@ -195,8 +195,8 @@ def read_grid(path: Path) -> list[Axis]:
                 if not v:
                     raise UserError(f"{path}: [vary] {name} has an empty list of values")
                 axes.append(Axis(key=name, path=parse_key(name), values=tuple(v)))
-            elif isinstance(v, str) and parse_range(v, name) is not None:
-                axes.append(Axis(key=name, path=parse_key(name), values=tuple(parse_range(v))))
+            elif isinstance(v, str) and (numbers := parse_range(v, name)) is not None:
+                axes.append(Axis(key=name, path=parse_key(name), values=tuple(numbers)))
             else:
                 raise UserError(
                     f"{path}: [vary] {name} must be a list of values (or a range such as "
