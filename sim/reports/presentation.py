@@ -69,9 +69,10 @@ def money(v: float) -> str:
     if is_missing(v):
         return "n/a"
     sign, v = ("-" if v < 0 else ""), abs(v)
-    if v >= 1e6:
+    # The unit follows the rounded figure: £999,600 rounds to 1,000k, so it shows as £1.0m.
+    if round(v / 1e3) >= 1000:
         return f"{sign}£{v / 1e6:,.1f}m"
-    if v >= 1e3:
+    if round(v) >= 1000:
         return f"{sign}£{v / 1e3:,.0f}k"
     return f"{sign}£{v:,.0f}"
 
