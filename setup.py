@@ -20,16 +20,23 @@ from setuptools import setup
 #: The modules the event loop runs through; everything else stays interpreted.
 HOT_PATH = [
     "sim/scenario/ages.py",
+    "sim/engine/arrivals.py",
     "sim/engine/calendar.py",
     "sim/engine/child.py",
     "sim/engine/clock.py",
     "sim/engine/draws.py",
+    "sim/engine/exits.py",
     "sim/engine/hazards.py",
     "sim/engine/matching.py",
     "sim/engine/metrics.py",
     "sim/engine/model.py",
+    "sim/engine/month_end.py",
+    "sim/engine/placing.py",
     "sim/engine/provision.py",
+    "sim/engine/schedule.py",
     "sim/engine/search.py",
+    "sim/engine/state.py",
+    "sim/engine/supply.py",
 ]
 
 ext_modules = []

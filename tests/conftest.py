@@ -95,6 +95,7 @@ class RecordingModel(Model):
         kwargs.setdefault("record_events", True)
         kwargs.setdefault("keep_children", True)
         super().__init__(*args, **kwargs)
+        self.month_end.before_snapshot.append(self._mark_month_end)
 
     @property
     def children_by_id(self) -> dict[int, Any]:
@@ -102,19 +103,19 @@ class RecordingModel(Model):
 
     def _check_reservations(self, m: int) -> None:
         """Places promised by pending offers == children waiting for an offer there."""
-        waiting = [0] * len(self.reserved)
-        for c in self.children.values():
+        reserved = self.state.reserved
+        waiting = [0] * len(reserved)
+        for c in self.state.children.values():
             if c.pending is not None:
                 waiting[c.pending[0]] += 1
-        if list(self.reserved) != waiting:
-            self.reservation_errors.append((m, list(self.reserved), waiting))
+        if list(reserved) != waiting:
+            self.reservation_errors.append((m, list(reserved), waiting))
 
-    def _snapshot(self, m: int) -> None:
+    def _mark_month_end(self, m: int) -> None:
         # a row exactly where the month-end snapshot happens, so the replay knows which
         # side of it an event falling on a month boundary was counted
-        self._log("month_end", m)
+        self.state.log("month_end", m)
         self._check_reservations(m)
-        super()._snapshot(m)
 
 
 def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:

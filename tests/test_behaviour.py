@@ -302,7 +302,7 @@ def household_years_and_closures(s, years: float, seeds: range) -> tuple[float, 
                 last = row[0]
                 n += 1 if row[1] == "unit_opened" else -1
                 closures += row[1] == "unit_closed"
-        exposure += n * (m.cal.end - last)
+        exposure += n * (m.calendar.end - last)
     return exposure / DAYS_PER_YEAR, closures
 
 
@@ -400,38 +400,41 @@ def test_an_empty_per_place_home_costs_its_beds() -> None:
     assert cost[0] == pytest.approx(30 * 300.0)
 
 
-def test_the_models_clock_is_simpys() -> None:
-    """The model reads SimPy's clock through `env._now` (fast); it must be `env.now`."""
-    m = RecordingModel(scenario_from(minimal_raw()), 1, 3)
-    seen: list[tuple[float, float]] = []
-
-    def watch(env):  # a process that looks at both every 10 days
-        while True:
-            seen.append((env._now, env.now))
-            yield env.timeout(10.0)
-
-    m.env.process(watch(m.env))
-    m.run()
-    assert len(seen) > 30
-    assert all(a == b for a, b in seen)
-    assert seen[-1][0] > 300
+def test_a_run_leaves_nothing_on_simpys_queue() -> None:
+    """Nothing is scheduled at or past the end of the run (SimPy would never process it),
+    so a finished replication leaves no pending event holding its children or processes
+    (what `Model.release` relies on). What is left is SimPy's own stop event."""
+    for name in ("darlington/baseline.toml", "bench/county.toml"):
+        m = Model(load(ROOT / "scenarios" / name).model, 5, 2)
+        m.run()
+        assert m.env.peek() == m.calendar.end  # SimPy's stop event, put back by `run`
+        m.env.step()
+        assert m.env.peek() == math.inf, name
 
 
 def test_the_model_notes_the_time_wherever_simpy_hands_it_control() -> None:
-    """`Model.now` is set where SimPy wakes the model (a child's event, a callback, a
-    process) and read everywhere else: at every recorded action of every kind, it must be
-    SimPy's own clock. Darlington's baseline has homes opening and closing, carers
-    leaving, staying put and offers from providers."""
+    """`State.now` is set where SimPy wakes the model (a child's event, a callback, a
+    process) and read everywhere else: every action recorded while SimPy processes an
+    event must carry SimPy's own clock. Darlington's baseline has homes opening and
+    closing, carers leaving, staying put and offers from providers."""
     kinds: dict[str, int] = {}
-
-    class Checking(Model):
-        def _log(self, *row) -> None:
-            assert self.now == self.env.now, (row[0], self.now, self.env.now)
-            kinds[row[0]] = kinds.get(row[0], 0) + 1
-            super()._log(*row)
-
     for name in ("darlington/baseline.toml", "bench/county.toml"):
-        Checking(load(ROOT / "scenarios" / name).model, 5, 2, record_events=True).run()
+        m = Model(load(ROOT / "scenarios" / name).model, 5, 2, record_events=True)
+        env, events = m.env, m.events
+        assert events is not None
+        assert all(row[0] == 0.0 for row in events)  # set-up, at the start
+        step = env.step
+
+        def checked_step(env=env, events=events, step=step) -> None:
+            before = len(events)
+            step()
+            for row in events[before:]:
+                assert row[0] == env.now, (row, env.now)
+
+        env.step = checked_step  # what `env.run` calls for every event
+        m.run()
+        for row in events:
+            kinds[row[1]] = kinds.get(row[1], 0) + 1
     for kind in (
         "entry",
         "placed",
@@ -461,13 +464,15 @@ def test_a_replication_makes_no_reference_cycles() -> None:
         assert m.run().n_events > 1000
         assert gc.collect() == 0  # while the model is alive: no garbage in cycles
         # once released (as `simulate` does), reference counting frees the replication;
-        # only SimPy's environment and its processes (a few dozen objects) are left
+        # only SimPy's environment (a cycle of its own, a few dozen objects) is left
         m.release()
         del m
         gc.set_debug(gc.DEBUG_SAVEALL)
         gc.collect()
         left = {type(o).__name__ for o in gc.garbage}
-        assert not left & {"Model", "Child", "Unit", "ProvisionState", "Search", "Stream"}
+        ours = {"Model", "State", "Child", "Unit", "ProvisionState", "Search", "Stream"}
+        ours |= {"Arrivals", "Supply", "Placing", "Exits", "MonthEnd", "Scheduler"}
+        assert not left & ours, left & ours
         assert len(gc.garbage) < 100
     finally:
         gc.set_debug(0)
@@ -480,10 +485,10 @@ def test_a_child_a_hair_under_18_leaves_care_at_once() -> None:
     # last age edge and crashed (IndexError), once in about 100,000 Darlington
     # replications (found by tests/test_fuzz.py). Such a child now turns 18 at once.
     model = RecordingModel(load(ROOT / "scenarios" / "darlington" / "baseline.toml").model, 1, 7)
-    child = next(iter(model.children.values()))
-    child.dob = model.now - (18 - 1e-9) * DAYS_PER_YEAR
+    child = next(iter(model.state.children.values()))
+    child.dob = model.state.now - (18 - 1e-9) * DAYS_PER_YEAR
     child.age_step = 0
-    model._schedule(child)
+    model.scheduler.book(child)
     result = model.run()
     left = [row for row in model.events if row[1] == "exit" and child.cid in row[2:]]
     assert left and left[0][0] == 0.0 and "age_18" in left[0], left

@@ -207,14 +207,14 @@ class Replay:
     """
 
     def __init__(self, model: RecordingModel) -> None:
-        s = model.s
+        s = model.scenario
         self.m = model
         self.s = s
         self.L = Layout.for_scenario(s)
         self.monthly = model.result.monthly
         self.yearly = model.result.yearly
         self.months = model.months
-        self.bounds = model.cal.bounds
+        self.bounds = model.calendar.bounds
         self.kids = model.children_by_id
         self.needs_names = list(s.needs)
         self.sole_needs = {i for i, lvl in enumerate(s.needs.values()) if lvl.sole_occupancy}
@@ -698,7 +698,7 @@ class Replay:
                 "conservation",
                 f"{start} + {entries} != {len(self.where)} in care + {len(self.exited)} exits",
             )
-        if set(self.where) != set(self.m.children):
+        if set(self.where) != set(self.m.state.children):
             self.bad("conservation", "children in care differ from the model's")
         if not math.isclose(
             self.m.result.child_years,
@@ -755,7 +755,7 @@ def test_children_are_conserved(case: tuple[Scenario, float, int]) -> None:
     rp = replay(*case)
     assert_clean(rp, "conservation", "log")
     total = rp.monthly[:, rp.L.i("in_care", "total")]
-    assert total[-1] == len(rp.m.children)
+    assert total[-1] == len(rp.m.state.children)
 
 
 @settings(max_examples=EXAMPLES)
@@ -929,7 +929,7 @@ def test_reserved_places_match_pending_offers(case: tuple[Scenario, float, int])
     when a retry or a planned move meets a child who is already waiting for an offer."""
     m = simulate_recorded(*case)
     assert m.reservation_errors == []
-    assert all(n >= 0 for n in m.reserved)
+    assert all(n >= 0 for n in m.state.reserved)
 
 
 # --------------------------------------------------------------------------- regressions (bugs found by these tests, now fixed)
@@ -967,7 +967,7 @@ def test_flows_add_up_to_stocks_when_an_event_falls_on_the_last_instant() -> Non
         x = m.result.monthly
         flows = x[:, L.i("entries", "all")].sum() - x[:, L.i("exits", "total")].sum()
         if start + flows != x[-1, L.i("in_care", "total")]:
-            after = [row for row in m.result.events if row[0] >= m.cal.end]
+            after = [row for row in m.result.events if row[0] >= m.calendar.end]
             broken.append((seed, start + flows, x[-1, L.i("in_care", "total")], after[:2]))
     assert broken == []
 

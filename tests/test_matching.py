@@ -305,7 +305,7 @@ def search_model(**changes) -> Model:
 
 
 def child(m: Model, age: float, needs: str = "standard", cid: int = 10_000) -> Child:
-    return Child(cid, -age * DAYS_PER_YEAR, 0.0, m.needs.index(needs), False, False,
+    return Child(cid, -age * DAYS_PER_YEAR, 0.0, m.state.needs.index(needs), False, False,
                  Uniforms(np.random.default_rng(cid)))
 
 
@@ -358,7 +358,7 @@ def test_search_finds_no_match_when_nobody_is_compatible() -> None:
         }
     )
     first = child(m, 12, cid=1)
-    home_p = m.by_pid["in_house_home"]
+    home_p = m.state.by_pid["in_house_home"]
     unit = next(iter(home_p.units.values()))
     home_p.add_child(0.0, first, unit, sole=False)  # somebody lives there already
     out = m.search.find([child(m, 12, cid=2)])
@@ -373,7 +373,7 @@ def test_search_keeps_a_sole_occupancy_child_alone() -> None:
             "matching/preferences/0/order": ["in_house_home"],
         }
     )
-    home_p = m.by_pid["in_house_home"]
+    home_p = m.state.by_pid["in_house_home"]
     unit = next(iter(home_p.units.values()))
     assert m.search.find([child(m, 12, "very_complex")]).found[1] is unit
     home_p.add_child(0.0, child(m, 12, cid=1), unit, sole=False)

@@ -7,6 +7,7 @@ from bisect import bisect_right
 
 
 def add_months(d: dt.date, n: int) -> dt.date:
+    """The first day of the month `n` months after `d`'s (runs start on a 1st)."""
     y, m = divmod(d.month - 1 + n, 12)
     return dt.date(d.year + y, m + 1, 1)
 
@@ -22,9 +23,11 @@ class Calendar:
 
     @property
     def end(self) -> float:
+        """The day the run ends (the first day after its last month)."""
         return self.bounds[-1]
 
     def day(self, d: dt.date) -> float:
+        """Simulation day of a date: whole days, so sums of days are exact."""
         return float((d - self.start).days)
 
     def month_of(self, t: float) -> int:

@@ -17,8 +17,10 @@ from .draws import Uniforms
 from .provision import Unit
 
 if TYPE_CHECKING:
+    import simpy
+
     from .hazards import Competing
-    from .search import _Fit
+    from .search import Fit
 
 # MRG32k3a's moduli and multipliers (L'Ecuyer 1999, "Good parameters and implementations
 # for combined multiple recursive random number generators", Operations Research 47(1))
@@ -32,8 +34,8 @@ _NORM: Final = 2.328306549295727688e-10  # 1 / (M1 + 1)
 
 
 #: Uniforms a stream hands out straight from its creator's numpy stream before it turns
-#: to its own generator: enough for most children's whole stay (county workload: 90% of
-#: streams use 9 or fewer), and far cheaper than generating them one by one.
+#: to its own generator: enough for most children's whole stay (bench/RESULTS.md), and
+#: far cheaper than generating them one by one.
 BUFFERED: Final = 10
 #: Uniforms a stream takes when created: the buffered ones, then six that seed MRG32k3a.
 SEED_SIZE: Final = BUFFERED + 6
@@ -108,6 +110,11 @@ def ignore_event(_event: object) -> None:
 
 
 class Child:
+    """A child in care: who they are, where they live, and their next event.
+
+    Plain data with slots: the mechanisms change it, thousands of times a replication.
+    """
+
     __slots__ = (
         "age_step",
         "cid",
@@ -115,6 +122,7 @@ class Child:
         "dob",
         "entered",
         "event",
+        "event_time",
         "fit",
         "fit_until",
         "group",
@@ -163,21 +171,25 @@ class Child:
         self.unmet_reason: int = -1  # index into UNMET_REASONS while unsuitably placed
         self.retry_at = math.inf
         self.pending: tuple[int, float] | None = None  # (provision index, arrival time)
-        # the pending SimPy event (any other that comes is stale), what it is, and the risks
-        # the child faced when it was drawn; the callback is set by the model on admission
-        self.event: object | None = None
+        # the pending SimPy event (any other that comes is stale), when it is due, what it
+        # is, and the risks the child faced when it was drawn (`Scheduler.book`); the
+        # callback is set on admission (`Arrivals.admit`)
+        self.event: simpy.Timeout | None = None
+        self.event_time = 0.0
         self.next_kind = 0
         self.next_risks: Competing | None = None
         self.on_event: Callable[[object], None] = ignore_event
         # the age and time-in-care steps of the hazard table the child was last seen in
-        # (`Model._schedule`): where the next look-up starts, as both only ever grow
+        # (`Scheduler.book`): where the next look-up starts, as both only ever grow
         self.age_step = 0
         self.tic_step = 0
-        self.fit: _Fit | None = None  # the search's cached fit for this child alone ...
+        self.fit: Fit | None = None  # the search's cached fit for this child alone ...
         self.fit_until = 0.0  # ... valid until this time (the next age at which rules change)
 
     def age(self, t: float) -> float:
+        """Age in years at day `t` (the rules are written in years)."""
         return (t - self.dob) / DAYS_PER_YEAR
 
     def years_in_care(self, t: float) -> float:
+        """Years in care at day `t` (this episode)."""
         return (t - self.entered) / DAYS_PER_YEAR

@@ -11,13 +11,15 @@ on that only for month ends, which are all scheduled before anything else (`Mont
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
 
 #: What SimPy calls when an event comes: the event is its argument.
 Callback = Callable[[Any], None]
+#: A SimPy process: a generator of the events it waits for.
+Process = Generator[simpy.Event, Any, None]
 
 
 class Clock:

@@ -27,6 +27,7 @@ class Uniforms:
         self._i = 0  # the next unused value in _buf
 
     def random(self) -> float:
+        """The next uniform on [0, 1)."""
         i = self._i
         if i >= len(self._buf):
             self._buf = self._rng.random(self._block).tolist()
@@ -49,6 +50,7 @@ class Uniforms:
         return out
 
     def exponential(self, mean: float) -> float:
+        """An exponential waiting time with this mean, from one uniform."""
         return -math.log(1.0 - self.random()) * mean
 
 
@@ -86,10 +88,12 @@ class Categorical:
         cum[-1] = 1.0
         self.cumulative = cum
 
-    def pick(self, u: float):
+    def pick(self, u: float) -> Any:
+        """The value a uniform `u` on [0, 1) picks."""
         return self.values[first_above(self.cumulative, u)]
 
     def mean(self) -> float:
+        """The mix's mean, for numeric values (e.g. the mean sibling group size)."""
         prev, out = 0.0, 0.0
         for v, c in zip(self.values, self.cumulative, strict=True):
             out += float(v) * (c - prev)

@@ -32,6 +32,7 @@ class Competing:
     outcomes: tuple[tuple[int, int], ...]  # (EXIT|BREAKDOWN|MOVE, index)
 
     def pick(self, u: float) -> tuple[int, int]:
+        """Which risk it was, given a uniform `u`: (EXIT|BREAKDOWN|MOVE, index)."""
         return self.outcomes[first_above(self.cumulative, u * self.total)]
 
 
@@ -129,6 +130,7 @@ _TABLES: dict[int, tuple[Scenario, HazardTable]] = {}
 
 
 def shared_table(s: Scenario) -> HazardTable:
+    """The scenario's hazard table, built once per process and reused by replications."""
     hit = _TABLES.get(id(s))
     if hit is None or hit[0] is not s:
         _TABLES.clear()  # one scenario at a time per process is the normal case

@@ -24,6 +24,7 @@ class Profile:
 
 
 def rule_applies(when: When, p: Profile) -> bool:
+    """Does a rule's `when` (ages, needs, UASC, disability, group) cover this child?"""
     if not when.min_age <= p.age < when.max_age:
         return False
     if when.needs is not None and p.needs not in when.needs:

@@ -30,6 +30,7 @@ class Layout:
 
     @classmethod
     def for_scenario(cls, s: Scenario) -> Layout:
+        """The series of a scenario, in a fixed order (its provisions, exits, reasons)."""
         pids = list(s.provision)
         unit_pids = [p for p, spec in s.provision.items() if spec.kind in ("foster", "home")]
         foster = [p for p, spec in s.provision.items() if spec.kind == "foster"]
@@ -63,6 +64,7 @@ class Layout:
         return len(self.series)
 
     def i(self, metric: str, group: str) -> int:
+        """Position of the series (metric, group): looked up once, then indexed."""
         return self.index[(metric, group)]
 
     def columns(self, metric: str) -> list[tuple[str, int]]:

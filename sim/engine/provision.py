@@ -33,10 +33,12 @@ class Unit:
 
     @property
     def occupied(self) -> int:
+        """Places taken: children in care and young adults staying put."""
         return len(self.children) + self.staying_put
 
     @property
     def free(self) -> int:
+        """Places a newcomer could take (none beside a child who must live alone)."""
         return 0 if self.sole_blocked else self.places - self.occupied
 
 
@@ -119,6 +121,7 @@ class ProvisionState:
             self.vacant.pop(unit.uid, None)
 
     def open_unit(self, t: float, unit: Unit) -> None:
+        """A household or home opens at time `t`."""
         self._advance(t)
         self.units[unit.uid] = unit
         self.places += unit.places
@@ -136,6 +139,7 @@ class ProvisionState:
         return list(unit.children)
 
     def resize_unit(self, t: float, unit: Unit, places: int) -> None:
+        """A home's places change at time `t` (who must move out is the caller's to say)."""
         self._advance(t)
         self.places += places - unit.places
         unit.places = places
@@ -144,6 +148,7 @@ class ProvisionState:
     # ------------------------------------------------------------------ occupancy
 
     def add_child(self, t: float, child: Child, unit: Unit | None, sole: bool) -> None:
+        """A child moves in at time `t`; `sole`: they must live alone."""
         if t > self._t:
             self._advance(t)
         self.children += 1
@@ -154,6 +159,7 @@ class ProvisionState:
             self._reindex(unit)
 
     def remove_child(self, t: float, child: Child, unit: Unit | None) -> None:
+        """A child moves out at time `t`."""
         if t > self._t:
             self._advance(t)
         self.children -= 1
@@ -164,6 +170,7 @@ class ProvisionState:
             self._reindex(unit)
 
     def start_staying_put(self, t: float, unit: Unit | None) -> None:
+        """A young adult stays put at time `t`: out of care, still holding a place."""
         self._advance(t)
         self.staying_put += 1
         if unit is not None:
@@ -171,6 +178,7 @@ class ProvisionState:
             self._reindex(unit)
 
     def end_staying_put(self, t: float, unit: Unit | None) -> None:
+        """A young adult's staying put ends at time `t`, freeing the place."""
         self._advance(t)
         if unit is not None:
             if not unit.is_open:
@@ -181,6 +189,7 @@ class ProvisionState:
 
     @property
     def vacancies(self) -> int:
+        """Free places across the open households or homes (a month-end figure)."""
         # the vacancy index holds exactly the open units with a free place
         return sum(u.free for u in self.vacant.values())
 

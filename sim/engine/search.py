@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Final
 from ..scenario.ages import DAYS_PER_YEAR
 from .draws import draw
 from .matching import (
+    Profile,
     eligible,
     offer_probability,
     only_as_last_resort,
@@ -26,8 +27,8 @@ from .metrics import UNMET_REASONS
 
 if TYPE_CHECKING:
     from .child import Child
-    from .model import Model
     from .provision import ProvisionState, Unit
+    from .state import State
 
 NO_CAPACITY: Final = UNMET_REASONS.index("no_capacity")
 NO_MATCH: Final = UNMET_REASONS.index("no_match")
@@ -48,7 +49,7 @@ class Outcome:
         self.reason = reason
 
 
-class _Fit:
+class Fit:
     """What a child of one profile may use: worked out once per profile, then reused."""
 
     __slots__ = ("last_resort", "order", "plan", "strict")
@@ -67,10 +68,10 @@ class _Fit:
 
 
 #: Fits depend only on the scenario, so replications run in one process share them.
-_FITS: dict[int, tuple[object, dict]] = {}
+_FITS: dict[int, tuple[object, dict[int, Fit]]] = {}
 
 
-def _shared_fits(scenario: object) -> dict:
+def _shared_fits(scenario: object) -> dict[int, Fit]:
     hit = _FITS.get(id(scenario))
     if hit is None or hit[0] is not scenario:
         _FITS.clear()  # one scenario at a time per process is the normal case
@@ -79,28 +80,46 @@ def _shared_fits(scenario: object) -> dict:
 
 
 class Search:
-    def __init__(self, model: Model) -> None:
-        self.m = model
-        self.rules = model.s.matching.preferences
+    """Finds placements for a child or a sibling group in the replication's `State`.
+
+    It only looks and draws (matching uses the child's own stream): placing the child, and
+    what that changes, is `Placing`'s work.
+    """
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        scenario = state.scenario
+        self.rules = scenario.matching.preferences
         # every age at which some eligibility rule or preference rule changes its answer:
         # within two neighbouring edges, a profile's fit is the same, so it can be cached
         edges: set[float] = set()
-        for spec in model.s.provision.values():
+        for spec in scenario.provision.values():
             for ages in (spec.ages, spec.last_resort_ages):
                 if ages is not None:
                     edges |= {ages.min_age, ages.max_age}
         for rule in self.rules:
             edges |= {rule.when.min_age, rule.when.max_age}
         self.age_edges = sorted(edges)
-        self.n_needs = len(model.needs)
+        self.n_needs = state.n_needs
         #: by profile, coded as one number (`fit`): an int key hashes for nothing
-        self._fits: dict[int, _Fit] = _shared_fits(model.s)
+        self._fits: dict[int, Fit] = _shared_fits(scenario)
         # a sibling group's passes depend only on its members' fits and the order asked for
-        self._group_passes: dict[tuple, tuple[tuple[int, ...], ...]] = {}
+        self._group_passes: dict[tuple[object, ...], tuple[tuple[int, ...], ...]] = {}
 
-    def fit(self, c: Child, in_group: bool) -> _Fit:
-        m = self.m
-        now = m.now
+    def profile(self, c: Child, in_group: bool = False) -> Profile:
+        """What the matching rules need to know about a child, now."""
+        return Profile(
+            age=c.age(self.state.now),
+            needs=self.state.needs[c.needs],
+            uasc=c.uasc,
+            disability=c.disability,
+            in_group=in_group,
+        )
+
+    def fit(self, c: Child, in_group: bool) -> Fit:
+        """The provisions that may take the child, cached by profile and age step."""
+        state = self.state
+        now = state.now
         if not in_group and c.fit is not None and now < c.fit_until:
             return c.fit  # the child has not crossed an age at which a rule changes
         # the age step (bisect_right, by a scan: the edges are few)
@@ -112,11 +131,13 @@ class Search:
         key = ((step * self.n_needs + c.needs) * 2 + c.uasc) * 4 + c.disability * 2 + in_group
         hit = self._fits.get(key)
         if hit is None:
-            pr = m.profile(c, in_group=in_group)
-            order = tuple(m.by_pid[pid].index for pid in preference_order(self.rules, pr))
-            strict = frozenset(p.index for p in m.prov if eligible(p.spec, pr))
-            last = frozenset(p.index for p in m.prov if only_as_last_resort(p.spec, pr))
-            hit = self._fits[key] = _Fit(order, strict, last)
+            pr = self.profile(c, in_group=in_group)
+            order = tuple(state.by_pid[pid].index for pid in preference_order(self.rules, pr))
+            strict = frozenset(p.index for p in state.provisions if eligible(p.spec, pr))
+            last = frozenset(
+                p.index for p in state.provisions if only_as_last_resort(p.spec, pr)
+            )
+            hit = self._fits[key] = Fit(order, strict, last)
         if not in_group:
             c.fit = hit
             c.fit_until = c.dob + edges[step] * DAYS_PER_YEAR if step < len(edges) else math.inf
@@ -137,10 +158,10 @@ class Search:
         return hit
 
     def _combine(
-        self, fits: list[_Fit], order: list[str] | None, strict_only: bool
+        self, fits: list[Fit], order: list[str] | None, strict_only: bool
     ) -> tuple[tuple[int, ...], ...]:
         """Provisions that take every member of a group, in the first member's order."""
-        by_pid = self.m.by_pid
+        by_pid = self.state.by_pid
         seq = fits[0].order if order is None else tuple(by_pid[pid].index for pid in order)
         first = tuple(i for i in seq if all(i in f.strict for f in fits))
         if strict_only:
@@ -160,12 +181,23 @@ class Search:
         exclude: Unit | None = None,
         strict: bool = False,
     ) -> Outcome:
-        m = self.m
+        """Walk the group's preference list, best first, for a place that takes them all.
+
+        `order` replaces the first member's own list (a planned move's destinations),
+        `exclude` is a household or home not to use, and `strict` leaves out last resorts.
+        """
+        state = self.state
         n = len(group)
         rnd = group[0].match
-        sole = m.sole[group[0].needs] if n == 1 else any(m.sole[c.needs] for c in group)
+        sole_occupancy = state.sole_occupancy
+        sole = (
+            sole_occupancy[group[0].needs]
+            if n == 1
+            else any(sole_occupancy[c.needs] for c in group)
+        )
         saw_capacity = declined = False
-        prov = m.prov
+        prov = state.provisions
+        reserved = state.reserved
         # Each household with children accepts the newcomer independently, with chance
         # compatibility ** occupants. One uniform decides which is the first to accept: the
         # chance that all so far refused (`refused_all`) is walked down until it falls below
@@ -196,7 +228,7 @@ class Search:
                             return Outcome((p, unit, 0.0), reason)
                     continue
                 cap = p.max_children
-                if cap >= 0 and p.children + m.reserved[p.index] + n > cap:
+                if cap >= 0 and p.children + reserved[p.index] + n > cap:
                     continue
                 by_needs = p.offer_by_needs
                 if n == 1:
@@ -212,7 +244,7 @@ class Search:
 
     def first_free_unit(self, p: ProvisionState, c: Child) -> Unit | None:
         """Where a child already in this provision at the start lives (no matching draw)."""
-        sole = self.m.sole[c.needs]
+        sole = self.state.sole_occupancy[c.needs]
         for unit in p.vacant.values():
             if unit_can_host(unit.places, unit.occupied, unit.sole_blocked, 1, sole):
                 return unit

@@ -1,0 +1,151 @@
+"""Month-end figures: the stocks at each month end and the running totals since the last.
+
+A replication's monthly row is its counts of the month (`State.flows`), the stocks at the
+month end (children by provision and location, places, vacancies, households, unmet
+demand) and the time integrals since the last month end (child-days, cost), read from
+running totals rather than from a log of events. At each year end, the DfE stability
+measure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .metrics import UNMET_REASONS, YEARLY
+
+if TYPE_CHECKING:
+    from .state import State
+
+
+class MonthEnd:
+    """Takes the month-end figures of the replication's `State` into `monthly` and `yearly`."""
+
+    def __init__(self, state: State, months: int) -> None:
+        self.state = state
+        self.months = months
+        layout = state.layout
+        #: one row per month of every series of `State.layout`
+        self.monthly = np.zeros((months, len(layout)))
+        #: one row per year (the last may be part of one) of the YEARLY measures
+        self.yearly = np.zeros((math.ceil(months / 12), len(YEARLY)))
+        #: child-days in care over the run so far, up to the last month end
+        self.child_days_total = 0.0
+        #: called with the month just before its figures are taken (tests mark the log)
+        self.before_snapshot: list[Callable[[int], None]] = []
+        self._staying_put_weekly_cost = state.scenario.leaving_care.staying_put_weekly_cost
+        # where each figure goes in a row (worked out once)
+        provisions = state.provisions
+        self._col_in_care = [layout.i("in_care", p.pid) for p in provisions]
+        self._col_days = [layout.i("child_days", p.pid) for p in provisions]
+        self._col_cost = [layout.i("cost", p.pid) for p in provisions]
+        self._col_places = [layout.i("places", p.pid) if p.has_units else -1 for p in provisions]
+        self._col_vacancies = [
+            layout.i("vacancies", p.pid) if p.has_units else -1 for p in provisions
+        ]
+        self._col_households = [
+            layout.i("households", p.pid) if p.kind == "foster" else -1 for p in provisions
+        ]
+        self._col_location = [
+            layout.i("in_care_by_location", p.spec.location) for p in provisions
+        ]
+        self._col_unmet = [layout.i("unmet_children", r) for r in UNMET_REASONS]
+        self._col_unmet_days = [layout.i("unmet_child_days", r) for r in UNMET_REASONS]
+        self._col_totals = (
+            layout.i("cost", "staying_put"),
+            layout.i("staying_put", "all"),
+            layout.i("cost", "total"),
+            layout.i("in_care", "total"),
+            layout.i("uasc_in_care", "all"),
+            layout.i("unmet_children", "total"),
+            layout.i("unmet_child_days", "total"),
+        )
+
+    def schedule(self) -> None:
+        """Put every month end but the last on the clock; call before anything else is.
+
+        A month end comes before anything else dated the same day, the 1st of the next
+        month (a home closing on 1 April still had its children on 31 March). SimPy takes
+        events due at the same time in the order they were scheduled, so scheduling every
+        month end first, at the start, puts each before everything else due with it. The
+        last month end is taken when the run stops (`finish`).
+        """
+        state = self.state
+        bounds = state.calendar.bounds
+        for m in range(self.months - 1):
+            # month ends are whole days: now + (day - now), as SimPy sums it, is the day
+            state.clock.after(bounds[m + 1] - state.now, partial(self._on_month_end, m))
+
+    def _on_month_end(self, month: int, _event: Any) -> None:
+        self.state.wake()
+        self.snapshot(month)
+
+    def finish(self) -> None:
+        """The run has stopped at its end: the last month end."""
+        self.state.wake()
+        self.snapshot(self.months - 1)
+
+    def snapshot(self, m: int) -> None:
+        """Month-end figures of month `m`: stocks now, and the integrals since the last one.
+
+        The row is built as a list and stored in `monthly` once: setting numpy elements
+        one at a time costs far more than the arithmetic.
+        """
+        for hook in self.before_snapshot:
+            hook(m)
+        state = self.state
+        t = state.now
+        row = state.flows  # this month's counts so far, then the stocks and integrals
+        state.flows = [0.0] * len(state.layout)
+        year = m // 12
+        total_cost = 0.0
+        sp_days_all = 0.0
+        sp_all = 0
+        for p in state.provisions:
+            i = p.index
+            child_days, place_days, sp_days = p.flush(t)
+            self.child_days_total += child_days
+            cost = (place_days if p.per_place else child_days) * p.price(year) / 7.0
+            row[self._col_in_care[i]] = p.children
+            row[self._col_days[i]] = child_days
+            row[self._col_cost[i]] = cost
+            row[self._col_location[i]] += p.children
+            total_cost += cost
+            sp_days_all += sp_days
+            sp_all += p.staying_put
+            if p.has_units:
+                row[self._col_places[i]] = p.places
+                row[self._col_vacancies[i]] = p.vacancies
+            if p.kind == "foster":
+                row[self._col_households[i]] = len(p.units)
+        sp_cost = sp_days_all * self._staying_put_weekly_cost / 7.0
+        c_sp_cost, c_sp, c_cost, c_in_care, c_uasc, c_unmet, c_unmet_days = self._col_totals
+        row[c_sp_cost] = sp_cost
+        row[c_sp] = sp_all
+        row[c_cost] = total_cost + sp_cost
+        row[c_in_care] = len(state.children)
+        row[c_uasc] = state.uasc_in_care
+        unmet = state.unmet
+        unmet.change(t, 0, 0)  # bring the unmet integrals up to now
+        for r in range(len(UNMET_REASONS)):
+            row[self._col_unmet[r]] = unmet.count[r]
+            row[self._col_unmet_days[r]] = unmet.days[r]
+            unmet.days[r] = 0.0
+        row[c_unmet] = sum(unmet.count)
+        row[c_unmet_days] = sum(row[i] for i in self._col_unmet_days)
+        self.monthly[m] = row
+        if m % 12 == 11 or m == self.months - 1:
+            self.year_end(year)
+
+    def year_end(self, year: int) -> None:
+        """DfE stability measure: children in care at year end with 3+ placements in the year."""
+        children = self.state.children
+        n = len(children)
+        three = sum(1 for c in children.values() if c.placements_this_year >= 3)
+        self.yearly[year] = (n, three, three / n if n else 0.0)
+        for c in children.values():
+            c.placements_this_year = 1
