@@ -109,12 +109,12 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "COMPILED",
+    "TOTAL_COLOUR",
     "Comparison",
     "LoadedScenario",
     "Results",
     "Scenario",
     "ScenarioError",
-    "TOTAL_COLOUR",
     "UserError",
     "__version__",
     "chart_cumulative_saving",

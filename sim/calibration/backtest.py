@@ -52,7 +52,7 @@ DASH = "\u2013"
 
 
 class BacktestError(UserError):
-    pass
+    """A backtest these data cannot support (they end before the horizon does)."""
 
 
 # =========================================================================== training data
@@ -80,6 +80,7 @@ def truncate(ds: Dataset, at: dt.date | pd.Timestamp) -> Dataset:
 
 
 def years_after(at: pd.Timestamp, k: int) -> pd.Timestamp:
+    """The date `k` whole years after `at` (29 February becomes 28 February)."""
     return pd.Timestamp(at) + pd.DateOffset(years=k)
 
 
@@ -113,10 +114,12 @@ class Observed:
         return int(active["CHILD"].nunique()), {str(k): int(v) for k, v in by.items()}, unmapped
 
     def entries(self, a: pd.Timestamp, b: pd.Timestamp) -> int:
+        """Periods of care that started in (a, b], as the model counts entries."""
         s = self.per["start"]
         return int(((s > a) & (s <= b)).sum())
 
     def exits(self, a: pd.Timestamp, b: pd.Timestamp) -> int:
+        """Periods of care that ended in (a, b], at any age, as the model counts exits."""
         e = self.per["end"]
         return int((e.notna() & (e > a) & (e <= b)).sum())
 
@@ -140,22 +143,27 @@ class Metric:
 
     @property
     def horizon(self) -> int:
+        """Years forecast and scored."""
         return len(self.actual)
 
     @property
     def median(self) -> np.ndarray:
+        """The simulation's median for each horizon year."""
         return np.percentile(self.sims, 50, axis=0)
 
     @property
     def p10(self) -> np.ndarray:
+        """The 10th percentile of the runs for each horizon year (bottom of the 80% interval)."""
         return np.percentile(self.sims, 10, axis=0)
 
     @property
     def p90(self) -> np.ndarray:
+        """The 90th percentile of the runs for each horizon year (top of the 80% interval)."""
         return np.percentile(self.sims, 90, axis=0)
 
     @property
     def inside(self) -> list[bool]:
+        """For each horizon year, whether what happened fell within the 80% interval."""
         return [
             bool(lo <= a <= hi) for a, lo, hi in zip(self.actual, self.p10, self.p90, strict=True)
         ]
@@ -175,6 +183,7 @@ class Metric:
         return [max(0.0, float(intercept + slope * k)) for k in range(1, self.horizon + 1)]
 
     def trend_at(self, xs: np.ndarray) -> np.ndarray:
+        """The straight-line reference at the years `xs` relative to T (for the chart)."""
         x, y = np.asarray(self.history_x, float), np.asarray(self.history, float)
         if len(x) < 2:
             return np.full(len(xs), y[-1])
@@ -189,6 +198,7 @@ class Metric:
         ]
 
     def scores(self) -> dict[str, float]:
+        """Mean absolute % error of the median and of the two references, and coverage."""
         return {
             "mape_median": _nanmean(self.ape(self.median)),
             "coverage": float(np.mean(self.inside)),
@@ -204,6 +214,8 @@ def _nanmean(v: list[float]) -> float:
 
 @dataclass
 class Backtest:
+    """A backtest done: the measures scored, the calibration and run behind them, notes."""
+
     at: dt.date
     horizon: int
     years_back: float
@@ -215,13 +227,16 @@ class Backtest:
     seconds: dict[str, float] = field(default_factory=dict)
 
     def year_end(self, k: int) -> dt.date:
+        """The date T + `k` years: the end of horizon year `k` (0 is T itself)."""
         return years_after(pd.Timestamp(self.at), k).date()
 
     def period(self, k: int) -> str:
+        """Horizon year `k` in words, e.g. '01 Apr 2021 to 31 Mar 2022'."""
         a = self.year_end(k - 1) + dt.timedelta(days=1)
         return f"{a:%d %b %Y} to {self.year_end(k):%d %b %Y}"
 
     def rows(self) -> list[dict[str, Any]]:
+        """One row per measure and horizon year, for backtest.csv and the table."""
         out = []
         for m in self.metrics:
             med, lo, hi = m.median, m.p10, m.p90
@@ -289,6 +304,7 @@ def _data_end(ds: Dataset) -> pd.Timestamp:
 
 
 def check_date(at: dt.date) -> None:
+    """Refuse a `--train-until` that is not the last day of a month, before any work."""
     from .fit import check_month_end
 
     check_month_end(at, "--train-until")

@@ -53,6 +53,12 @@ class Fitted:
 
 @dataclass
 class Calibration:
+    """A scenario fitted from the data (as raw TOML with comments) and what it rests on.
+
+    `fitted` holds each number with its interval and the data behind it, for the report;
+    `notes` what could not be fitted; `tables` the counts a report shows.
+    """
+
     scenario: dict[str, Any]
     comments: dict[Path_, str]
     fitted: list[Fitted] = field(default_factory=list)
@@ -62,7 +68,7 @@ class Calibration:
 
 
 class CalibrationError(UserError):
-    pass
+    """Data or a date that a scenario cannot be calibrated from (e.g. no placements)."""
 
 
 # =========================================================================== mapping
@@ -94,6 +100,7 @@ class CodeMap:
                 self.move_of.setdefault(code, kind)
 
     def provision(self, place: str, provider: str) -> str | None:
+        """The scenario provision a PLACE / PLACE_PROVIDER pair is read as, or None."""
         return self.exact.get((place, provider)) or self.wild.get(place)
 
 
@@ -751,6 +758,10 @@ def read_map(path: Path | None) -> dict[str, Any]:
 
 
 def read_centroids(path: Path) -> pd.DataFrame:
+    """Read a postcode-district centroid table (district, easting, northing in metres).
+
+    Raises ScenarioError naming the file when it is not a regular CSV file with those columns.
+    """
     from ..common.errors import ScenarioError
 
     if not Path(path).is_file():  # a pipe would be waited on for ever, a device read so

@@ -62,6 +62,7 @@ def split_exposure(
 
 
 def band_index(age: float) -> int:
+    """The index of the age band (`BAND_NAMES`) that `age` years falls in (18+: the last)."""
     return min(len(BAND_NAMES) - 1, bisect.bisect_right(BAND_EDGES, age))
 
 
@@ -115,4 +116,5 @@ def two_factor_rates(
 
 
 def total(pieces: Iterable[Piece]) -> float:
+    """Years at risk in all the pieces together."""
     return float(sum(p.years for p in pieces))

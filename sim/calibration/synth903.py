@@ -50,6 +50,8 @@ FAULTS = ("bad_place", "bad_date", "dec_before_decom", "missing_decom", "overlap
 
 @dataclass
 class Episode:
+    """One made-up SSDA903 episode: start and end (days), codes and placement location."""
+
     decom: float
     rne: str
     place: str
@@ -62,6 +64,8 @@ class Episode:
 
 @dataclass
 class ChildRecord:
+    """One made-up child: the 903 Header fields and the episodes of their care."""
+
     cid: int
     dob: float
     uasc: bool
@@ -69,6 +73,7 @@ class ChildRecord:
 
 
 def load_map(path: Path | None = None) -> dict:
+    """The placement code map (TOML) that says which 903 codes each provision writes."""
     with (path or DEFAULT_MAP).open("rb") as fh:
         return tomllib.load(fh)
 

@@ -86,6 +86,7 @@ def add_parser(sub: Any) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    """Backtest the data named on the command line and print the scores; the exit status."""
     from ..reports.backtest import summary_lines
 
     started = time.perf_counter()

@@ -72,6 +72,7 @@ def add_parser(sub: Any) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    """Calibrate a scenario from the data and write it with its report; the exit status."""
     import time
 
     started = time.perf_counter()

@@ -49,6 +49,7 @@ def add_parser(sub: Any) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    """Run the baseline and options paired, write the folder, print a sentence each."""
     import time
 
     from ..common.outputs import check_free

@@ -26,6 +26,7 @@ MAX_SUPPRESS = 100
 
 
 def parse_positive_int(text: str) -> int:
+    """A whole number of at least 1 (e.g. --workers)."""
     try:
         value = int(text)
     except ValueError:
@@ -47,6 +48,7 @@ def parse_number(text: str, kind: type[int] | type[float], what: str) -> float:
 
 
 def parse_years(text: str) -> float:
+    """--years: a number of years above 0 and at most MAX_YEARS (part years allowed)."""
     value = parse_number(text, float, "a number of years")
     if not 0 < value <= MAX_YEARS:
         raise argparse.ArgumentTypeError(
@@ -57,6 +59,7 @@ def parse_years(text: str) -> float:
 
 
 def parse_reps(text: str) -> int:
+    """--reps: a whole number of replications from 1 to MAX_REPS."""
     value = parse_positive_int(text)
     if value > MAX_REPS:
         raise argparse.ArgumentTypeError(
@@ -83,6 +86,7 @@ def parse_path(text: str) -> Path:
 
 
 def parse_horizon(text: str) -> int:
+    """--horizon: whole years to forecast, from 1 to MAX_YEARS."""
     value = parse_positive_int(text)
     if value > MAX_YEARS:
         raise argparse.ArgumentTypeError(f"expected at most {MAX_YEARS} years, got {value}")
@@ -90,6 +94,7 @@ def parse_horizon(text: str) -> int:
 
 
 def parse_seed(text: str) -> int:
+    """--seed: a whole number, 0 or more."""
     value = int(parse_number(text, int, "a whole number (0 or more)"))
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more, got {value}")
@@ -97,6 +102,7 @@ def parse_seed(text: str) -> int:
 
 
 def parse_suppress(text: str) -> int:
+    """--suppress-below: a threshold from 0 (no suppression) to MAX_SUPPRESS children."""
     value = int(parse_number(text, int, "a whole number of children"))
     if not 0 <= value <= MAX_SUPPRESS:
         raise argparse.ArgumentTypeError(
@@ -107,6 +113,7 @@ def parse_suppress(text: str) -> int:
 
 
 def parse_date(text: str) -> dt.date:
+    """A date as YYYY-MM-DD that is the first of a month (a scenario's start)."""
     try:
         d = dt.date.fromisoformat(text)
     except ValueError:
@@ -117,6 +124,7 @@ def parse_date(text: str) -> dt.date:
 
 
 def parse_any_date(text: str) -> dt.date:
+    """A date as YYYY-MM-DD (e.g. the data date of --at or --train-until)."""
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
@@ -124,6 +132,7 @@ def parse_any_date(text: str) -> dt.date:
 
 
 def parse_probability(text: str) -> float:
+    """A number from 0 to 1 (e.g. --fault-rate)."""
     try:
         value = float(text)
     except ValueError:
@@ -173,6 +182,7 @@ def add_monte_carlo_options(parser: argparse.ArgumentParser, reps: int, per: str
 
 
 def add_yes(parser: argparse.ArgumentParser) -> None:
+    """Add --yes: run even when the estimate before the run says it is long or large."""
     parser.add_argument(
         "--yes",
         action="store_true",

@@ -48,6 +48,7 @@ def add_parser(sub: Any) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    """Run one scenario's replications and write its results folder; the exit status."""
     from ..common.outputs import check_free
     from ..reports.run import headline_lines, write_report
     from ..runs.montecarlo import run

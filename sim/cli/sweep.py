@@ -51,6 +51,7 @@ def add_parser(sub: Any) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    """Run every variant of the grid on the same seed and write the sweep folder."""
     from ..reports.sweep import check_out, command_line, table_lines, write_sweep
     from ..runs.sweep import parse_vary, read_grid, run_sweep
     from ..scenario.load import load

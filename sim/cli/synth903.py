@@ -43,6 +43,7 @@ def add_parser(sub: Any) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    """Simulate a scenario and write its children as SSDA903 tables; the exit status."""
     from ..calibration.synth903 import write_903
     from ..common.outputs import check_free
     from ..scenario.load import load

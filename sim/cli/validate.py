@@ -19,6 +19,7 @@ def add_parser(sub: Any) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    """Check each scenario file and print ok or the mistake; 2 if any file is wrong."""
     from ..scenario.load import load
 
     worst = 0

@@ -16,6 +16,11 @@ class UserError(Exception):
 
 
 class ScenarioError(UserError):
+    """A mistake in a scenario (or other input) file, as one message the user can act on.
+
+    It names the file, the line and key when known, the problem, and what was expected.
+    """
+
     def __init__(
         self,
         file: str | Path,
@@ -32,6 +37,7 @@ class ScenarioError(UserError):
         super().__init__(self.render())
 
     def render(self) -> str:
+        """The one-line message: 'file:line: [key] problem (expected ...)'."""
         where = self.file
         if self.line is not None:
             where += f":{self.line}"
@@ -46,4 +52,4 @@ class ScenarioError(UserError):
 
 
 class OutputExistsError(UserError):
-    pass
+    """The output file or folder exists and may not (or cannot) be replaced."""

@@ -38,4 +38,5 @@ def forget() -> contextvars.Token[tuple[Path, ...]]:
 
 
 def restore(token: contextvars.Token[tuple[Path, ...]]) -> None:
+    """Go back to the list of files read before `forget` (when a command ends)."""
     _READ.reset(token)

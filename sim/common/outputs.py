@@ -101,6 +101,7 @@ def _inputs() -> tuple[Path, ...]:
 
 
 def exists_error(out: Path, why_not: str | None = None) -> OutputExistsError:
+    """The message for an output that exists: use --force, or why --force would not do."""
     kind = "folder" if out.is_dir() else "file"
     if why_not is None:
         return OutputExistsError(
@@ -114,6 +115,7 @@ def exists_error(out: Path, why_not: str | None = None) -> OutputExistsError:
 
 
 def refused_error(out: Path, why_not: str) -> OutputRefusedError:
+    """The message for an output --force will not replace, and why."""
     return OutputRefusedError(
         f"--force will not replace {out}, because {why_not}. Nothing was written; choose "
         "another output name."

@@ -25,6 +25,7 @@ def _pct(v: float) -> str:
 
 
 def summary_table(bt: Backtest) -> list[list[str]]:
+    """The scores of each measure as rows of text, header first (terminal and backtest.md)."""
     rows = [
         ["metric", "MAPE median", "80% coverage", "MAPE same as last year", "MAPE linear trend"]
     ]
@@ -115,6 +116,7 @@ def _reading(bt: Backtest) -> list[str]:
 
 
 def write_markdown(bt: Backtest, path: Path, k: int) -> None:
+    """Write backtest.md: what was done, the scores, each year's figures (counts under k hidden)."""
     r = bt.results
     lines = [
         f"# Backtest from {bt.at}",

@@ -25,7 +25,7 @@ from ..runs.sweep import (
     rows,
     toml_text,
 )
-from ..scenario.write import toml_ready
+from ..scenario.write import scenario_copy
 from .presentation import DASH, PALETTE, TOTAL_COLOUR, money
 
 
@@ -120,20 +120,40 @@ def _write_csv(sw: Sweep, path: Path) -> None:
 
 
 def _write_variants(sw: Sweep, folder: Path) -> None:
-    import tomli_w
-
+    """variants/NN.toml: each variant as the scenario's own text with only the varied lines
+    changed, each marked with what the scenario had there, so a variant diffs against the
+    scenario file (or another variant) in just those lines. A scenario that `extends`
+    another is merged into one file first, as a run's scenario.toml is, so every variant
+    runs on its own (see `sim.scenario.write.scenario_copy`)."""
     folder.mkdir()
     width = len(str(len(sw.results)))
+    name = sw.loaded.path.name
     for r in sw.results:
         v = r.variant
         header = (
-            f"# Sweep variant {v.number} of {sw.loaded.path.name}: "
-            f"{describe(sw.axes, v.values)}\n"
-            f"# Full report for this variant: sufficiency run <this file> "
-            f"--years {_years_arg(sw)} --reps {sw.reps} --seed {sw.seed}\n\n"
+            f"Sweep variant {v.number} of {name}: {describe(sw.axes, v.values)}\n"
+            f"Full report for this variant: sufficiency run <this file> "
+            f"--years {_years_arg(sw)} --reps {sw.reps} --seed {sw.seed}"
         )
-        text = header + tomli_w.dumps(toml_ready(v.raw))
+        notes = {
+            a.path: f"the sweep varies {a.key}; {_was(sw.loaded.raw, a.path, name)}"
+            for a in sw.axes
+        }
+        text = scenario_copy(v.raw, sw.loaded.files, header, notes)
         (folder / f"{v.number:0{width}d}.toml").write_text(text, encoding="utf-8")
+
+
+def _was(raw: Any, path: tuple[Any, ...], name: str) -> str:
+    """What the scenario has at `path`, for the comment on a varied line."""
+    node = raw
+    for step in path:
+        if (isinstance(node, dict) and step in node) or (
+            isinstance(node, list) and isinstance(step, int) and step < len(node)
+        ):
+            node = node[step]
+        else:
+            return f"{name} does not set it"
+    return f"{name} has {label_text(node, 60)}"
 
 
 def _years_arg(sw: Sweep) -> str:
@@ -229,6 +249,7 @@ _UNITS = (
 
 
 def axis_label(key: str) -> str:
+    """A key as a chart axis label, with its unit when the key's name says it."""
     last = next((s for s in reversed(parse_key(key)) if isinstance(s, str)), key)
     for end, unit in _UNITS:
         if end in last:
@@ -346,6 +367,7 @@ def command_line(
     out: Path,
     extra: dict[str, Any],
 ) -> str:
+    """The `sufficiency sweep` command that repeats this sweep into `out`."""
     parts = ["sufficiency", "sweep", str(scenario)]
     for v in vary:
         parts += ["--vary", v]
@@ -359,4 +381,5 @@ def command_line(
 
 
 def check_out(out: Path, force: bool) -> None:
+    """Fail before any run if the sweep folder `out` cannot be written or replaced."""
     check_free(out, force)

@@ -67,6 +67,7 @@ class Machine:
 
     @classmethod
     def here(cls, out: Path | None = None) -> Machine:
+        """What this machine has free now: memory, disk (temp folder and `out`), cores."""
         return cls(
             memory_free=_memory_available(),
             disk_free=_disk_free([Path(tempfile.gettempdir()), *([out] if out else [])]),
@@ -84,6 +85,7 @@ class Estimate:
     workers: int
 
     def describe(self) -> str:
+        """The estimate in words, e.g. 'about 1.2 GB of memory, 30 MB of disk and ...'."""
         return (
             f"about {size_text(self.memory)} of memory, {size_text(self.disk)} of disk and "
             f"{duration_text(self.seconds)} on {self.workers} worker(s)"
@@ -204,6 +206,7 @@ def _disk_free(paths: Sequence[Path]) -> int | None:
 
 
 def size_text(n: float) -> str:
+    """A number of bytes in words a user reads at a glance: '1.2 GB'."""
     for unit in ("bytes", "KB", "MB", "GB", "TB"):
         if n < 1024 or unit == "TB":
             return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
@@ -212,6 +215,7 @@ def size_text(n: float) -> str:
 
 
 def duration_text(seconds: float) -> str:
+    """Seconds in words a user reads at a glance: 'about 4 minutes', 'for ever'."""
     if not math.isfinite(seconds):
         return "for ever"
     if seconds < 90:

@@ -65,6 +65,7 @@ class LocalEngine:
         pass
 
     def describe(self) -> str:
+        """Where the runs happen, for the run's record: 'local, 2 process(es)'."""
         return f"local, {self.workers} process(es)"
 
     def run_chunks(
@@ -75,6 +76,10 @@ class LocalEngine:
         on_done: Callable[[int], None],
         sink: Sink,
     ) -> None:
+        """Run `task(*args, seeds)` for each chunk, in any order; give each result to `sink`.
+
+        `on_done` is told how many replications each finished chunk held (for the progress bar).
+        """
         if self.workers == 1:
             for start, seeds in chunks:
                 sink(start, task(*args, seeds))
@@ -228,6 +233,7 @@ class DaskEngine:
         self.workers = max(1, threads)
 
     def describe(self) -> str:
+        """Where the runs happen, for the run's record: the scheduler and worker threads."""
         where = self.scheduler or "a local cluster"
         return f"dask at {where}, {self.workers} worker thread(s)"
 
@@ -239,6 +245,11 @@ class DaskEngine:
         on_done: Callable[[int], None],
         sink: Sink,
     ) -> None:
+        """Run `task(*args, seeds)` for each chunk on the cluster; give each result to `sink`.
+
+        A chunk lost with its worker is run again (same seeds, same numbers); `on_done` is told
+        how many replications each finished chunk held.
+        """
         from dask.distributed import as_completed as dask_completed
 
         run_id = uuid.uuid4().hex[:12]  # keys unique on a shared scheduler

@@ -53,6 +53,7 @@ class Results:
 
     @property
     def name(self) -> str:
+        """The scenario's name, as reports show it."""
         return self.scenario.scenario.name
 
     @property
@@ -65,10 +66,12 @@ class Results:
 
     @property
     def reps(self) -> int:
+        """How many replications were run."""
         return self.store.reps
 
     @property
     def n_years(self) -> int:
+        """Years in the run (a part year at the end counts as one)."""
         return self.yearly.shape[1]
 
     def series(self, metric: str, group: str) -> np.ndarray:

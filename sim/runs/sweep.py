@@ -219,6 +219,8 @@ def _key_part(k: str) -> str:
 
 @dataclass
 class Variant:
+    """One combination of the swept values, as a whole scenario (raw TOML and validated)."""
+
     number: int  # from 1
     values: tuple[Any, ...]  # one per axis
     raw: dict[str, Any]
@@ -312,6 +314,7 @@ def _validate(
 
 
 def describe(axes: list[Axis], combo: tuple[Any, ...]) -> str:
+    """A variant in words: 'key = value, key = value', one pair per axis."""
     return ", ".join(f"{a.key} = {toml_text(v)}" for a, v in zip(axes, combo, strict=True))
 
 
@@ -352,6 +355,8 @@ def label_text(v: Any, width: int = 40) -> str:
 
 @dataclass
 class VariantResult:
+    """What a sweep keeps of one variant's runs: its measures, one value per run."""
+
     variant: Variant
     cost: np.ndarray  # (reps,) total cost over the horizon, £
     unmet_days: np.ndarray  # (reps,) child-days not suitably placed over the horizon
@@ -364,6 +369,8 @@ class VariantResult:
 
 @dataclass
 class Sweep:
+    """A sweep done: the base scenario, the axes, each variant's result and how it was run."""
+
     loaded: LoadedScenario
     axes: list[Axis]
     results: list[VariantResult]

@@ -41,4 +41,5 @@ def band_index(age_years: float) -> int:
 
 
 def band_of(age_years: float) -> str:
+    """The name of the age band ('under_1', '1-4', ..., '16-17') that `age_years` falls in."""
     return BAND_NAMES[band_index(age_years)]

@@ -189,6 +189,10 @@ Rate = Annotated[
 
 
 class Strict(BaseModel):
+    """Base of every scenario table: an unknown key is refused (a typo is an error, never
+    ignored quietly), and a validated scenario cannot be changed by accident.
+    """
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -196,22 +200,32 @@ class Strict(BaseModel):
 
 
 class Fixed(Strict):
+    """A distribution that always gives `value` (e.g. an offer that always takes 14 days)."""
+
     dist: Literal["fixed"]
     value: NonNeg
 
 
 class Exponential(Strict):
+    """An exponential distribution with mean `mean`: many short waits, a few long ones."""
+
     dist: Literal["exponential"]
     mean: NonNeg
 
 
 class LogNormal(Strict):
+    """A lognormal distribution, by its median and `sigma` (the spread of its log): skewed,
+    never negative, a few values far above the median.
+    """
+
     dist: Literal["lognormal"]
     median: Annotated[float, Field(gt=0)]
     sigma: NonNeg
 
 
 class Uniform(Strict):
+    """Any value from `low` to `high`, all equally likely."""
+
     dist: Literal["uniform"]
     low: NonNeg
     high: NonNeg
@@ -272,6 +286,8 @@ LAST_START = dt.date(2100, 12, 1)
 
 
 class Meta(Strict):
+    """The `[scenario]` table: name, place, description and start date (the first of a month)."""
+
     name: str
     place: str = ""
     description: str = ""
@@ -294,6 +310,8 @@ class Meta(Strict):
 
 
 class NeedsLevel(Strict):
+    """A level of needs (`[needs.<name>]`), e.g. very complex needs that call for a solo home."""
+
     label: str = ""
     #: A child at this level may only live where no other child lives (solo home, or an
     #: empty dual home), and nobody else is placed with them.
@@ -301,6 +319,10 @@ class NeedsLevel(Strict):
 
 
 class Uasc(Strict):
+    """Unaccompanied asylum-seeking children (`[entries.uasc]`): how many a year, the
+    National Transfer Scheme rota, the LA's cap, and their ages and needs.
+    """
+
     per_year: UascPerYear = 0.0
     rota_days: Annotated[
         float,
@@ -319,6 +341,10 @@ class Uasc(Strict):
 
 
 class Entries(Strict):
+    """Children coming into care (`[entries]`): how many a year, trend and seasonality, and the
+    mix of ages, needs, disability and sibling group sizes.
+    """
+
     #: Children (not sibling groups) starting care in a year, not counting UASC.
     per_year: EntriesPerYear
     trend_per_year: Annotated[
@@ -380,16 +406,22 @@ class PopulationGroup(Strict):
 
 
 class Household(Strict):
+    """`count` foster households with `places` places each."""
+
     count: HouseholdCount
     places: Annotated[int, Field(ge=1, le=6)]
 
 
 class Resize(Strict):
+    """A home's number of beds from `date` on."""
+
     date: dt.date
     beds: Beds
 
 
 class Home(Strict):
+    """One children's home (or flat): its beds, and the dates it opens, closes or changes size."""
+
     name: str
     beds: Beds
     opens: dt.date | None = None
@@ -412,6 +444,10 @@ class Home(Strict):
 
 
 class ProvisionBase(Strict):
+    """What every placement type says: who it can take (ages, needs, sibling groups,
+    disability, UASC), where it is, what it costs, and how often placements there break down.
+    """
+
     label: str = ""
     ages: AgeRange = Field(default_factory=AgeRange)
     #: Wider ages allowed only when nothing else in the child's list can take them
@@ -488,6 +524,8 @@ Provision = Annotated[
 
 
 class When(Strict):
+    """Which children a preference rule is for: ages, needs, UASC, disability, sibling group."""
+
     min_age: Annotated[float, Field(ge=0, le=18)] = 0.0
     max_age: Annotated[float, Field(ge=0, le=18)] = 18.0
     needs: list[str] | None = None
@@ -496,6 +534,7 @@ class When(Strict):
     sibling_group: bool | None = None
 
     def is_catch_all(self) -> bool:
+        """Whether the rule is for every child (no conditions), as the last rule must be."""
         return (
             self.min_age == 0
             and self.max_age == 18
@@ -507,12 +546,18 @@ class When(Strict):
 
 
 class PreferenceRule(Strict):
+    """For the children `when` describes, the placement types to try, best first (`order`)."""
+
     name: str = ""
     when: When = Field(default_factory=When)
     order: list[str] = Field(min_length=1)
 
 
 class Matching(Strict):
+    """The `[matching]` table: preference rules in order, the fallback when nothing suitable
+    is free, and how often a child waiting in the fallback is searched for again.
+    """
+
     fallback: str
     retry_days: Annotated[
         float,
@@ -532,6 +577,8 @@ class Matching(Strict):
 
 
 class Breakdown(Strict):
+    """The `[breakdown]` table: how a child's age band and needs multiply the breakdown rate."""
+
     age_multiplier: dict[str, NonNeg] = Field(default_factory=dict)
     needs_multiplier: dict[str, NonNeg] = Field(default_factory=dict)
 
@@ -542,6 +589,10 @@ class Breakdown(Strict):
 
 
 class PlannedMove(Strict):
+    """A planned move (`[[moves]]`): children of these ages and needs move from one placement
+    type to another at a rate, e.g. step-down from residential to foster care.
+    """
+
     name: str
     from_: list[str] = Field(alias="from", min_length=1)
     to: list[str] = Field(min_length=1)
@@ -552,11 +603,17 @@ class PlannedMove(Strict):
 
 
 class TimeInCare(Strict):
+    """A step of an exit rate by time in care: until `until_years` in care, times `multiplier`."""
+
     until_years: Annotated[float, Field(gt=0)]
     multiplier: NonNeg
 
 
 class ExitRoute(Strict):
+    """A way of leaving care (`[exits.<route>]`): its rate by age band and time in care, who
+    can leave this way, and the chance the carer leaves the foster pool with the child.
+    """
+
     label: str = ""
     rate_per_year: dict[str, Rate]
     #: Only children living in these provisions can leave this way (default: all) ...
