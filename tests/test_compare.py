@@ -180,7 +180,6 @@ def _hand_made(net_cost: np.ndarray, option_cost: float) -> Comparison:
         summary=pd.DataFrame(),
         break_even=pd.DataFrame(),
         ranking=pd.DataFrame(),
-        sentences=[],
         months=36,
     )
     cmp.break_even = break_even_table(cmp)

@@ -27,7 +27,7 @@ from conftest import cli
 
 from sim.common.safe_text import FORMULA_STARTS, spreadsheet_frame, spreadsheet_text
 from sim.reports.comparison import published_ranking, published_summary, summary_markdown
-from sim.reports.comparison_words import rank_rule, sentence
+from sim.reports.comparison_words import rank_rule
 from sim.reports.presentation import hidden_difference_text
 from sim.reports.workbook import SHEET_NAMES, write_workbook
 from sim.runs.compare import METRICS, Comparison, break_even_table, ranking_table, summary_table
@@ -154,7 +154,6 @@ def _synthetic(
         summary=pd.DataFrame(),
         break_even=pd.DataFrame(),
         ranking=pd.DataFrame(),
-        sentences=[],
         suppress_below=k,
         years=1,
         seed=1,
@@ -164,7 +163,6 @@ def _synthetic(
     cmp.summary = summary_table(cmp)
     cmp.break_even = break_even_table(cmp)
     cmp.ranking = ranking_table(cmp, cmp.rank_by)
-    cmp.sentences = [sentence(cmp, i) for i in range(1, n)]
     return cmp
 
 
