@@ -15,31 +15,10 @@ from pathlib import Path
 
 SIM = Path(__file__).resolve().parents[1] / "sim"
 
-# TEMPORARY: docstrings added by the engine/html/... work in progress (the SimPy model is
-# being split into mechanisms, and the results store rewritten). Empty this as that work
-# lands; a name listed here that has its docstring (or is gone) only warns.
+# TEMPORARY: docstrings added by the engine/html/... work in progress (the results store is
+# being rewritten). Empty this as that work lands; a name listed here that has its
+# docstring (or is gone) only warns.
 PENDING = {
-    "sim.engine.calendar.Calendar.day",
-    "sim.engine.calendar.Calendar.end",
-    "sim.engine.calendar.add_months",
-    "sim.engine.draws.Categorical.mean",
-    "sim.engine.draws.Categorical.pick",
-    "sim.engine.draws.Uniforms.exponential",
-    "sim.engine.draws.Uniforms.random",
-    "sim.engine.hazards.Competing.pick",
-    "sim.engine.hazards.shared_table",
-    "sim.engine.matching.rule_applies",
-    "sim.engine.metrics.Layout.for_scenario",
-    "sim.engine.metrics.Layout.i",
-    "sim.engine.provision.ProvisionState.add_child",
-    "sim.engine.provision.ProvisionState.end_staying_put",
-    "sim.engine.provision.ProvisionState.open_unit",
-    "sim.engine.provision.ProvisionState.remove_child",
-    "sim.engine.provision.ProvisionState.resize_unit",
-    "sim.engine.provision.ProvisionState.start_staying_put",
-    "sim.engine.provision.ProvisionState.vacancies",
-    "sim.engine.provision.Unit.free",
-    "sim.engine.provision.Unit.occupied",
     "sim.runs.store.ReplicationStore.closed",
     "sim.runs.store.ReplicationStore.shape",
 }
