@@ -6,14 +6,21 @@ eight times the memory of 100. The store keeps it in a preallocated file instead
 series-major (float64 at offset `((s * reps) + r) * months`), so that what the report
 reads most, one series of every replication, is one contiguous read. The file lives in
 its own temporary folder, removed when the store is closed or garbage-collected.
+
+It is read and written through an unbuffered file object (seek, write, readinto), which
+works alike on Windows, macOS and Linux: Windows has no `os.pwrite`/`os.pread`. A memory
+map would be portable too, but its touched pages count as the process's memory (10,000
+replications would again cost the whole array) and Windows cannot delete a mapped file.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
 import tempfile
+import threading
 import weakref
 from pathlib import Path
 from typing import Any
@@ -57,12 +64,20 @@ def clean_stale_stores(directory: str | Path | None = None) -> list[str]:
     return removed
 
 
-def _remove(fd: int, folder: str) -> None:
-    """Close the file and delete its folder (run once, by `weakref.finalize`)."""
+def _remove(file: io.FileIO, folder: str) -> None:
+    """Close the file, then delete its folder (run once, by `weakref.finalize`).
+
+    Closing first matters on Windows, where an open file cannot be deleted.
+    """
     try:
-        os.close(fd)
+        file.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _private(path: str, flags: int) -> int:
+    """Open with permissions 0o600: the runs' figures are nobody else's to read."""
+    return os.open(path, flags, 0o600)
 
 
 class ReplicationStore:
@@ -77,10 +92,23 @@ class ReplicationStore:
         # live one's (SIGKILL leaves no chance to remove it).
         self.folder = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=directory)
         self.path = os.path.join(self.folder, _FILE)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-        # Sparse until written: preallocating costs neither disk nor memory.
-        os.ftruncate(self._fd, reps * months * n_series * _ITEM)
-        self._finalizer = weakref.finalize(self, _remove, self._fd, self.folder)
+        # Unbuffered binary file ("w+b" adds O_BINARY on Windows, so no newline
+        # translation): each write or read goes straight to the file, none is kept here.
+        try:
+            # closed by the finalizer below, not by a `with` block
+            self._file: io.FileIO = open(  # noqa: SIM115
+                self.path, "w+b", buffering=0, opener=_private
+            )
+        except BaseException:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
+        # seek-then-read is two steps where pread was one: the lock keeps them together
+        # should the store ever be used from several threads.
+        self._lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _remove, self._file, self.folder)
+        # Preallocated without costing memory; sparse (no disk either) until written on
+        # most Linux and macOS file systems.
+        self._file.truncate(reps * months * n_series * _ITEM)
 
     @classmethod
     def from_array(cls, monthly: np.ndarray) -> ReplicationStore:
@@ -90,7 +118,7 @@ class ReplicationStore:
         return store
 
     def __reduce__(self) -> tuple[Any, tuple[np.ndarray]]:
-        # A file descriptor cannot cross processes: pickle the values themselves.
+        # An open file cannot cross processes: pickle the values themselves.
         return (ReplicationStore.from_array, (self.to_array(),))
 
     @property
@@ -108,22 +136,24 @@ class ReplicationStore:
         block = np.asarray(block, dtype=np.float64)
         for s in range(self.n_series):
             slab = np.ascontiguousarray(block[:, :, s])
-            self._pwrite(slab.tobytes(), self._offset(s, start))
+            self._write_at(self._offset(s, start), slab)
 
     def series(self, s: int) -> np.ndarray:
         """(reps, months): series s of every replication, in one read."""
-        return self._pread(self._offset(s, 0), self.reps * self.months).reshape(
-            self.reps, self.months
-        )
+        # A fresh writable array, as callers may modify what they get (as they could the
+        # in-memory array); one series at most.
+        out = np.empty((self.reps, self.months))
+        self._read_into(self._offset(s, 0), out)
+        return out
 
     def rep_block(self, r0: int, r1: int) -> np.ndarray:
         """(r1 - r0, months, n_series): every series of replications r0 to r1 - 1."""
         r0, r1 = max(0, r0), min(self.reps, r1)
         out = np.empty((r1 - r0, self.months, self.n_series))
+        part = np.empty((r1 - r0, self.months))  # one series' slab, reused
         for s in range(self.n_series):
-            out[:, :, s] = self._pread(self._offset(s, r0), (r1 - r0) * self.months).reshape(
-                r1 - r0, self.months
-            )
+            self._read_into(self._offset(s, r0), part)
+            out[:, :, s] = part
         return out
 
     def to_array(self) -> np.ndarray:
@@ -138,25 +168,26 @@ class ReplicationStore:
     def closed(self) -> bool:
         return not self._finalizer.alive
 
-    def _pwrite(self, data: bytes, offset: int) -> None:
-        view = memoryview(data)
-        while view:
-            n = os.pwrite(self._fd, view, offset)
-            view, offset = view[n:], offset + n
+    def _write_at(self, offset: int, values: np.ndarray) -> None:
+        """Write a C-contiguous float64 array at `offset` bytes (portable pwrite)."""
+        if not values.size:
+            return  # nothing to write (and an empty view cannot be cast)
+        view = values.data.cast("B")
+        with self._lock:
+            self._file.seek(offset)
+            while view:
+                n = self._file.write(view)  # a short write is legal: write the rest
+                view = view[n:]
 
-    def _pread(self, offset: int, count: int) -> np.ndarray:
-        size = count * _ITEM
-        data = os.pread(self._fd, size, offset)
-        if len(data) < size:  # a short read is legal; rare for regular files
-            parts = [data]
-            got = len(data)
-            while got < size:
-                more = os.pread(self._fd, size - got, offset + got)
-                if not more:
+    def _read_into(self, offset: int, out: np.ndarray) -> None:
+        """Fill a C-contiguous float64 array from `offset` bytes (portable pread)."""
+        if not out.size:
+            return
+        view = out.data.cast("B")
+        with self._lock:
+            self._file.seek(offset)
+            while view:
+                n = self._file.readinto(view)  # a short read is legal; rare for files
+                if not n:
                     raise OSError(f"replication store {self.path} is shorter than expected")
-                parts.append(more)
-                got += len(more)
-            data = b"".join(parts)
-        # frombuffer of bytes is read-only; callers may modify what they get (as they
-        # could the in-memory array), so hand back a writable copy of one series at most.
-        return np.frombuffer(bytearray(data), dtype=np.float64)
+                view = view[n:]
