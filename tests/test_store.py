@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import sim.store
-from sim.store import ReplicationStore
+import sim.runs.store
+from sim.runs.store import ReplicationStore
 
 
 def _data(reps: int = 37, months: int = 7, n_series: int = 5, seed: int = 3) -> np.ndarray:
@@ -118,13 +118,13 @@ def test_the_file_is_closed_before_its_folder_is_removed(tmp_path: Path, monkeyp
     # Windows cannot delete an open file, and rmtree(ignore_errors=True) would hide that.
     store = ReplicationStore(5, 2, 2, directory=tmp_path)
     seen: list[bool] = []
-    rmtree = sim.store.shutil.rmtree
+    rmtree = sim.runs.store.shutil.rmtree
 
     def checked(path: str, *args: object, **kwargs: object) -> None:
         seen.append(store._file.closed)
         rmtree(path, *args, **kwargs)
 
-    monkeypatch.setattr(sim.store.shutil, "rmtree", checked)
+    monkeypatch.setattr(sim.runs.store.shutil, "rmtree", checked)
     store.close()
     assert seen == [True]
     assert list(tmp_path.iterdir()) == []
