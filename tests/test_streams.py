@@ -29,7 +29,7 @@ def exact_mrg32k3a(x: list[int], y: list[int], n: int) -> list[float]:
 def stream_at(x: list[int], y: list[int]) -> Stream:
     """A stream whose buffered values are used up and whose generator is in state x, y."""
     s = Stream([0.5] * SEED_SIZE)
-    s.i = BUFFERED + 1
+    s.handed_out = BUFFERED + 1
     s.x0, s.x1, s.x2 = map(float, x)
     s.y0, s.y1, s.y2 = map(float, y)
     return s

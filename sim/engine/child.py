@@ -53,19 +53,19 @@ class Stream:
     no big integers.
     """
 
-    __slots__ = ("i", "seed", "x0", "x1", "x2", "y0", "y1", "y2")
+    __slots__ = ("handed_out", "seed", "x0", "x1", "x2", "y0", "y1", "y2")
 
     def __init__(self, seed: list[float]) -> None:
         """`seed`: `SEED_SIZE` uniforms on [0, 1)."""
         self.seed = seed
-        self.i = 0  # values handed out so far
+        self.handed_out = 0  # values handed out so far
         self.x0 = self.x1 = self.x2 = self.y0 = self.y1 = self.y2 = 0.0
 
     def random(self) -> float:
         """Uniform on [0, 1)."""
-        i = self.i
+        i = self.handed_out
         if i < BUFFERED:
-            self.i = i + 1
+            self.handed_out = i + 1
             return self.seed[i]
         if i == BUFFERED:
             self._start_generator()
@@ -102,7 +102,7 @@ class Stream:
             self.x0 = 1.0
         if self.y0 == 0.0 and self.y1 == 0.0 and self.y2 == 0.0:
             self.y0 = 1.0
-        self.i = BUFFERED + 1
+        self.handed_out = BUFFERED + 1
 
 
 def ignore_event(_event: object) -> None:

@@ -40,7 +40,7 @@ class HazardTable:
     """Rates for every (placement, age band, needs, time-in-care step, move-age step)."""
 
     def __init__(self, s: Scenario) -> None:
-        self.s = s
+        self.scenario = s
         self.pids = list(s.provision)
         self.specs = list(s.provision.values())
         self.needs = list(s.needs)
@@ -83,7 +83,7 @@ class HazardTable:
         return hit
 
     def _build(self, placement: int, age: float, needs: int, years_in_care: float) -> Competing:
-        s = self.s
+        s = self.scenario
         pid = self.pids[placement]
         spec = self.specs[placement]
         band = BAND_NAMES[band_index(age)]
