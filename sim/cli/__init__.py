@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .. import __version__
+from ..common.build import describe
 from ..common.errors import UserError
 from . import backtest, calibrate, compare, run, sweep, synth903, validate
 
@@ -24,7 +25,9 @@ def parser() -> argparse.ArgumentParser:
         prog="sufficiency",
         description="Simulate placement demand and supply for children in care.",
     )
-    p.add_argument("--version", action="version", version=f"sufficiency {__version__}")
+    p.add_argument(
+        "--version", action="version", version=f"sufficiency {__version__} ({describe()})"
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     for command in COMMANDS:

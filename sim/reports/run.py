@@ -519,6 +519,8 @@ def _write_scenario(results: Results, folder: Path) -> None:
 
 
 def _write_run_json(results: Results, folder: Path, out: Path) -> None:
+    from ..common.build import build_info
+
     r = results
     now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     info = {
@@ -531,6 +533,7 @@ def _write_run_json(results: Results, folder: Path, out: Path) -> None:
         "last_month": r.months[-1],
         "workers": int(r.workers),
         "version": r.version,
+        "build": build_info(),  # the build, git commit, Python, numpy and SimPy versions
         "wall_seconds": round(float(r.wall_seconds), 3),
         "n_events": int(r.n_events),
         "child_years": round(float(r.child_years), 3),
