@@ -125,6 +125,41 @@ def test_scenario_from_a_model_round_trips(results: Results, tmp_path: Path) -> 
     assert load(out / "scenario.toml").model == results.scenario
 
 
+def test_scenario_keeps_the_files_comments(folder: Path) -> None:
+    text = (folder / "scenario.toml").read_text(encoding="utf-8")
+    minimal = (DATA / "minimal.toml").read_text(encoding="utf-8")
+    assert text.endswith(minimal)  # the user's file, byte for byte, below the run's header
+    assert "# A small made-up scenario for tests" in text
+    assert f"sufficiency run scenario.toml --years {YEARS} --reps {REPS} --seed {SEED}" in text
+
+
+DARLINGTON = Path(__file__).resolve().parents[1] / "scenarios" / "darlington"
+
+
+@pytest.mark.parametrize("option", ["solo-homes", "edge-of-care", "foster-plus-10"])
+def test_an_option_that_extends_its_baseline_is_saved_whole_with_its_comments(
+    option: str, tmp_path: Path
+) -> None:
+    """A run of a Darlington option saves one scenario.toml that loads on its own from the
+    results folder (no baseline.toml beside it) and gives the same model, keeping the
+    comments and sources of the option and of the baseline it extends."""
+    loaded = load(DARLINGTON / f"{option}.toml")
+    results = run(loaded, years=1 / 12, reps=1, seed=SEED, workers=1)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    report_module._write_scenario(results, folder)  # the folder's scenario.toml, alone
+    assert sorted(p.name for p in folder.iterdir()) == ["scenario.toml"]
+    again = load(folder / "scenario.toml")
+    assert again.model == loaded.model
+    assert again.sources == (folder / "scenario.toml",)  # no extends left
+    text = (folder / "scenario.toml").read_text(encoding="utf-8")
+    opening = (DARLINGTON / f"{option}.toml").read_text(encoding="utf-8").splitlines()[0]
+    assert opening in text  # "# Darlington option: ..."
+    assert "# Rates are per child per year (a hazard)" in text  # the baseline's
+    assert "# Repeat the run: sufficiency run scenario.toml --years" in text
+    assert "could not be kept" not in text
+
+
 def test_run_json(folder: Path) -> None:
     import json
 

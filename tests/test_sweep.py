@@ -258,3 +258,37 @@ def test_invalid_value_exits_2_naming_variant_and_key(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "provision.nope" in missing.stderr
     nothing = cli("sweep", str(MINIMAL), "--out", str(out))
     assert nothing.returncode == 2 and "nothing to sweep" in nothing.stderr
+
+
+def test_variants_are_the_scenarios_own_text_with_the_varied_lines_changed(
+    tmp_path: Path,
+) -> None:
+    """A sweep of an option that extends its baseline: each variant file loads on its own
+    (variants/ holds no baseline.toml), gives the variant's model, keeps the comments and
+    sources of both files, and differs from the other variant only in the varied line."""
+    from sim.reports.sweep import write_sweep
+
+    option = ROOT / "scenarios" / "darlington" / "solo-homes.toml"
+    loaded = load(option)
+    sw = run_sweep(loaded, [parse_vary(f"{RECRUIT}=7.7,20")], years=1 / 12, reps=1, seed=3)
+    out = write_sweep(sw, tmp_path / "sweep")
+    files = sorted((out / "variants").glob("*.toml"))
+    assert [f.name for f in files] == ["1.toml", "2.toml"]
+    texts = [f.read_text(encoding="utf-8") for f in files]
+    for f, text, result in zip(files, texts, sw.results, strict=True):
+        again = load(f)
+        assert again.model == result.variant.model
+        assert again.sources == (f,)  # no extends: the variant is the whole scenario
+        assert "# Darlington option: open two solo children's homes." in text
+        assert "# Cost per bed per week, paid whether the bed is filled or not" in text
+        assert "# [DS] in-house foster care, incl. fees and 30% on-costs" in text
+    one, two = (t.splitlines() for t in texts)
+    differ = [(a, b) for a, b in zip(one, two, strict=True) if a != b]
+    assert len(one) == len(two) and len(differ) == 2, differ
+    assert differ[0][1].startswith("# Sweep variant 2 of solo-homes.toml: ")
+    # variant 1 has the scenario's own value, so its line (and comment) are the file's
+    assert differ[1] == (
+        "recruitment_per_year = 7.7          # mean of 7 (2022/23), 5 (2023/24), 11 (2024/25) "
+        "new carers [DSA]; taken as households",
+        f"recruitment_per_year = 20   # the sweep varies {RECRUIT}; solo-homes.toml has 7.7",
+    )

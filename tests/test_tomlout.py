@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import copy as copy_module
 import datetime as dt
+import functools
 import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.scenario.load import loads
-from sim.scenario.write import dumps
+from sim.scenario.load import load, loads
+from sim.scenario.write import ScenarioCopies, dumps, scenario_copy, toml_ready
 
 BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "darlington" / "baseline.toml"
 
@@ -289,3 +291,280 @@ def test_darlington_baseline_round_trips_and_validates() -> None:
     assert tomllib.loads(text) == data
     assert strict(tomllib.loads(text)) == strict(data)
     loads(text)  # the scenario schema accepts it
+
+
+# ------------------------------------------------------------------ copies of scenario files
+#
+# A copy saved beside results (a run's scenario.toml, a sweep's variants) is the user's own
+# text, comments and sources included: it must load on its own and give the same model.
+
+DARLINGTON = BASELINE.parent
+OPTIONS = ["solo-homes.toml", "edge-of-care.toml", "foster-plus-10.toml"]
+COUNTY = BASELINE.parents[1] / "bench" / "county.toml"
+
+
+def copy_of(path: Path, tmp_path: Path, header: str = "Scenario as run: test") -> tuple[str, Path]:
+    """The copy of a scenario file written alone into a folder of its own (no base beside)."""
+    loaded = load(path)
+    text = scenario_copy(loaded.raw, loaded.files, header)
+    folder = tmp_path / path.stem
+    folder.mkdir()
+    (folder / "scenario.toml").write_text(text, encoding="utf-8")
+    return text, folder / "scenario.toml"
+
+
+def changed_lines(old: str, new: str) -> tuple[list[str], list[str]]:
+    """Lines removed from `old` and added in `new` (a line diff)."""
+    import difflib
+
+    diff = list(difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0))
+    gone = [d[1:] for d in diff if d.startswith("-") and not d.startswith("---")]
+    added = [d[1:] for d in diff if d.startswith("+") and not d.startswith("+++")]
+    return gone, added
+
+
+@pytest.mark.parametrize("name", OPTIONS)
+def test_an_option_copy_runs_alone_and_gives_the_same_model(name: str, tmp_path: Path) -> None:
+    text, copy = copy_of(DARLINGTON / name, tmp_path)
+    again = load(copy)
+    assert again.model == load(DARLINGTON / name).model
+    assert dict(again.raw) == dict(load(DARLINGTON / name).raw)
+    assert "extends" not in tomllib.loads(text)
+    assert "could not be kept" not in text
+
+
+@pytest.mark.parametrize("name", OPTIONS)
+def test_an_option_copy_diffs_against_its_baseline_in_the_options_own_lines(
+    name: str, tmp_path: Path
+) -> None:
+    """Below the option's opening comment, the copy is baseline.toml with some lines
+    replaced and some added, and every line replaced or added is a line of the option."""
+    text, _ = copy_of(DARLINGTON / name, tmp_path)
+    option = (DARLINGTON / name).read_text(encoding="utf-8").splitlines()
+    head, body = text.split("# -------------------- baseline.toml\n")
+    assert all(line.startswith("#") for line in head.splitlines())
+    opening = option[: option.index('extends = "baseline.toml"')]
+    assert "\n".join(opening).strip() in head  # the option's reasons, whole
+    gone, added = changed_lines(BASELINE.read_text(encoding="utf-8"), body)
+    assert added and all(line in option for line in added), [a for a in added if a not in option]
+    # what goes is what the option replaced: the baseline's name, description and values
+    assert 2 <= len(gone) <= 6 and all(" = " in line for line in gone), gone
+
+
+def test_comments_of_both_files_survive_in_an_option_copy(tmp_path: Path) -> None:
+    text, _ = copy_of(DARLINGTON / "solo-homes.toml", tmp_path)
+    # the option's opening comment, its comment above a key, its comment beside a value
+    assert "# Darlington option: open two solo children's homes." in text
+    assert "# Cost per bed per week, paid whether the bed is filled or not" in text
+    assert "# assumption: opening date, one year into the run" in text
+    assert "# The option's own costs. Running costs are NOT here" in text
+    # the baseline's sources and comments beside values it keeps
+    assert "#   [DS]    Darlington Looked After Children and Care Leavers" in text
+    assert "# [DS] in-house foster care, incl. fees and 30% on-costs" in text
+    # a value the option replaced loses the baseline's comment about the old value
+    assert "# none in the baseline; see solo-homes.toml" not in text
+    # the option's reasons come first, then the baseline's
+    assert text.index("# Darlington option: open two") < text.index("# Darlington: baseline")
+
+
+def test_an_option_line_stands_where_the_baseline_set_it(tmp_path: Path) -> None:
+    text, _ = copy_of(DARLINGTON / "edge-of-care.toml", tmp_path)
+    lines = text.splitlines()
+    at = lines.index(
+        "per_year = 84   # baseline 93 x 0.9 = 83.7 (assumption: 10% fewer entries); UASC "
+        "entries are unchanged"
+    )
+    assert lines[:at].count("[entries]") == 1 and "[entries.uasc]" not in lines[:at]
+    assert lines[-1].startswith("source = ") and "[[option_costs]]" in lines[-6:]
+
+
+@pytest.mark.parametrize("path", [BASELINE, COUNTY], ids=["baseline", "county"])
+def test_a_file_without_extends_is_copied_byte_for_byte(path: Path, tmp_path: Path) -> None:
+    text, copy = copy_of(path, tmp_path, header="line one\nline two")
+    assert text == "# line one\n# line two\n\n" + path.read_text(encoding="utf-8")
+    assert load(copy).model == load(path).model
+
+
+DATED = "a = { x = 1, opens = 2024-04-01 }\nb = [{ y = 2024-01-01 }, { y = 2, z = 1979-05-27T07:32:00 }]\n"
+
+
+def test_tomlkits_lost_space_before_a_closing_brace_is_put_back(tmp_path: Path) -> None:
+    """tomlkit writes `{ opens = 2024-04-01}` for `{ opens = 2024-04-01 }`: not in a copy."""
+    f = tmp_path / "s.toml"
+    f.write_text(DATED, encoding="utf-8")
+    raw = tomllib.loads(DATED)
+    assert scenario_copy(raw, [(f, DATED)]) == DATED
+
+
+def test_a_chain_of_three_files_and_pieces_of_tables(tmp_path: Path) -> None:
+    """An option of an option; a table written in pieces; a new table; a whole table
+    ([table] form) replacing an inline one; dotted keys; every comment where it was."""
+    base = BASELINE.read_text(encoding="utf-8")
+    (tmp_path / "baseline.toml").write_text(base, encoding="utf-8")
+    (tmp_path / "middle.toml").write_text(
+        """# Middle: more foster carers.
+extends = "baseline.toml"
+
+[provision.in_house_foster]
+recruitment_per_year = 12   # middle's recruitment
+
+# a new kind of placement, added by middle
+[provision.lodgings]
+kind = "offer"
+label = "Supported lodgings"
+needs = ["standard"]
+location = "in_area"
+weekly_cost = 500   # middle's lodgings cost
+offer_probability = 0.5
+
+[population.kinship]
+disability_share = 0.04   # middle's kinship disability share
+""",
+        encoding="utf-8",
+    )
+    (tmp_path / "top.toml").write_text(
+        """# Top: fewer entries, and a fixed Staying Put.
+extends = "middle.toml"
+
+[scenario]
+name = "Top"
+
+[entries]
+per_year = 80   # top's entries
+needs_mix."10-15" = { standard = 0.6, complex = 0.4 }   # top's needs of 10-15s
+
+# top's Staying Put, written as a table: it replaces the baseline's whole
+[leaving_care.staying_put_years]
+dist = "fixed"
+value = 1.5
+""",
+        encoding="utf-8",
+    )
+    loaded = load(tmp_path / "top.toml")
+    text = scenario_copy(loaded.raw, loaded.files, "hdr")
+    assert "could not be kept" not in text
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "scenario.toml").write_text(text, encoding="utf-8")
+    assert load(out / "scenario.toml").model == loaded.model
+    for comment in (
+        "# Top: fewer entries, and a fixed Staying Put.",
+        "# Middle: more foster carers.",
+        "recruitment_per_year = 12   # middle's recruitment",
+        "# a new kind of placement, added by middle",
+        "weekly_cost = 500   # middle's lodgings cost",
+        "disability_share = 0.04   # middle's kinship disability share",
+        "per_year = 80   # top's entries",
+        "# top's Staying Put, written as a table: it replaces the baseline's whole",
+        "# Darlington: baseline",
+    ):
+        assert comment in text, comment
+    assert text.index("# Top: fewer") < text.index("# Middle: more") < text.index("# Darlington")
+    # lodgings is the last provision, as `extends` adds it
+    assert list(loaded.model.provision)[-1] == "lodgings"
+    assert list(load(out / "scenario.toml").model.provision) == list(loaded.model.provision)
+
+
+def test_a_layout_tomlkit_cannot_edit_is_written_plainly_and_says_so(tmp_path: Path) -> None:
+    """The copy must read back as the data whatever happens; here the 'file' does not hold
+    the data at all, so its comments cannot be kept."""
+    raw = tomllib.loads(BASELINE.read_text(encoding="utf-8"))
+    text = scenario_copy(raw, [(tmp_path / "x.toml", "not = [valid")], "hdr")
+    assert text.startswith("# hdr\n#\n# The comments of x.toml could not be kept")
+    assert strict(tomllib.loads(text)) == strict(raw)
+    assert scenario_copy({"a": 1}) == "a = 1\n"  # no files: plainly, as before
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "x\n[scenario]\nname = 'hacked'",
+        "x\r[scenario]",
+        "x\x00y\x1b[31m\x7f",
+        "x\u2028[scenario]\x85z",
+    ],
+)
+def test_header_and_notes_text_stays_inside_comments(hostile: str, tmp_path: Path) -> None:
+    loaded = load(DARLINGTON / "solo-homes.toml")
+    copies = ScenarioCopies(loaded.raw, loaded.files)
+    variant = tomllib.loads(copies.write(loaded.raw))
+    variant["entries"]["per_year"] = 70
+    text = copies.write(variant, f"Sweep of {hostile}", {("entries", "per_year"): hostile})
+    assert strict(tomllib.loads(text)) == strict(variant)  # nothing added, nothing changed
+    assert "could not be kept" not in text
+    head = text.split("[scenario]")[0]
+    assert all(line.startswith("#") or not line.strip() for line in head.splitlines())
+    assert re.search(r"^per_year = 70   # x", text, re.M)
+
+
+def test_a_variant_changes_only_its_lines_and_marks_them() -> None:
+    loaded = load(DARLINGTON / "solo-homes.toml")
+    copies = ScenarioCopies(loaded.raw, loaded.files)
+    plain = copies.write(loaded.raw, "hdr")
+    assert plain == scenario_copy(loaded.raw, loaded.files, "hdr")
+    variant = copy_module.deepcopy(dict(loaded.raw))
+    variant["provision"]["in_house_foster"]["recruitment_per_year"] = 20
+    variant["provision"]["solo_home"]["homes"][1]["opens"] = dt.date(2025, 4, 1)
+    variant["entries"]["age_mix"]["under_1"] = 0.2
+    variant["entries"]["age_mix"]["1-4"] = 0.14
+    variant["option_costs"][0]["one_off"] = 1000
+    notes = {
+        ("provision", "in_house_foster", "recruitment_per_year"): "varied: was 7.7",
+        ("provision", "solo_home", "homes", 1, "opens"): "varied: was 2024-10-01",
+        ("entries", "age_mix"): "varied mix",
+    }
+    text = copies.write(variant, "hdr", notes)
+    assert strict(tomllib.loads(text)) == strict(toml_ready(variant))
+    gone, added = changed_lines(plain, text)
+    assert sorted(added) == sorted(
+        [
+            "recruitment_per_year = 20   # varied: was 7.7",
+            '  { name = "Solo home 2", beds = 1, opens = 2025-04-01 },   # assumption: six months'
+            " later (Durham phased its small homes [Durham])",
+            "]   # varied: was 2024-10-01",
+            'age_mix = { under_1 = 0.2, "1-4" = 0.14, "5-9" = 0.20, "10-15" = 0.30, "16-17" = 0.16 }'
+            "   # varied mix",
+            "one_off = 1000",  # no note: the old comment was about the old value
+        ]
+    )
+    assert len(gone) == len(added)
+    # the next copy starts from the scenario again: no edit of this one is left behind
+    assert copies.write(loaded.raw, "hdr") == plain
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_any_edit_of_the_scenario_reads_back_exactly(draw) -> None:
+    """Set any value of the merged Darlington option to any TOML value: the copy reads
+    back as exactly that data (with the scenario's comments, or plainly if it cannot)."""
+    loaded = _solo_homes()
+    copies = _solo_homes_copies()
+    variant = copy_module.deepcopy(dict(loaded.raw))
+    every = [p for p in paths(variant) if p]
+    for path in draw.draw(st.lists(st.sampled_from(every), min_size=1, max_size=3)):
+        node = variant
+        try:
+            for step in path[:-1]:
+                node = node[step]
+            node[path[-1]] = draw.draw(VALUES.filter(lambda v: v is not None and v != {}))
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier edit replaced what this path ran through
+    text = copies.write(toml_ready(variant), "hdr", {path: "edited" for path in every[:3]})
+    assert strict(tomllib.loads(text)) == strict(toml_ready(variant))
+    # and the next copy is the scenario again
+    assert copies.write(loaded.raw) == _solo_homes_copy()
+
+
+@functools.cache
+def _solo_homes() -> Any:
+    return load(DARLINGTON / "solo-homes.toml")
+
+
+@functools.cache
+def _solo_homes_copies() -> ScenarioCopies:
+    return ScenarioCopies(_solo_homes().raw, _solo_homes().files)
+
+
+@functools.cache
+def _solo_homes_copy() -> str:
+    return scenario_copy(_solo_homes().raw, _solo_homes().files)

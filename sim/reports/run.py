@@ -25,14 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import tomli_w
 
 from ..common.outputs import atomic_path
 from ..common.safe_text import markdown_block, markdown_text, spreadsheet_frame, spreadsheet_text
 from ..common.suppression import suppressed as _suppressed
 from ..engine.calendar import duration
 from ..engine.metrics import YEARLY
-from ..scenario.write import toml_ready
+from ..scenario.write import scenario_copy
 from .presentation import (
     DASH,
     TOTAL_COLOUR,
@@ -506,16 +505,25 @@ def _rounded(v: float, unit: str) -> float:
 
 
 def _write_scenario(results: Results, folder: Path) -> None:
-    """The scenario exactly as run, with any `extends` resolved, so it runs on its own."""
+    """The scenario exactly as run, as one file that runs on its own, in the user's words.
+
+    It is the user's own file, comments and sources included (`scenario_copy`), so it
+    diffs cleanly against what they wrote. A file that `extends` another is merged with it
+    into one file: the base's lines with the option's values (and comments) where the base
+    set them and what the option adds after them, headed by each file's opening comment.
+    One file because it is what a reader expects beside the results: the whole scenario
+    that was run, which `sufficiency run` repeats and which a saved option diffs against a
+    saved baseline line by line. A scenario given as data, not read from a file, is
+    written plainly.
+    """
     r = results
     header = (
-        f"# Scenario as run by sufficiency {r.version}: seed {r.seed}, {r.reps} replications, "
+        f"Scenario as run by sufficiency {r.version}: seed {r.seed}, {r.reps} replications, "
         f"{_years_arg(r)} years.\n"
-        "# Any 'extends' has been resolved: this file is the whole scenario.\n"
-        f"# Repeat the run: sufficiency run scenario.toml {_run_args(r)}\n\n"
+        f"Repeat the run: sufficiency run scenario.toml {_run_args(r)}"
     )
-    body = tomli_w.dumps(toml_ready(r.scenario_raw))
-    (folder / "scenario.toml").write_text(header + body, encoding="utf-8")
+    text = scenario_copy(r.scenario_raw, getattr(r.scenario_raw, "files", ()), header)
+    (folder / "scenario.toml").write_text(text, encoding="utf-8")
 
 
 def _write_run_json(results: Results, folder: Path, out: Path) -> None:

@@ -25,7 +25,7 @@ from ..runs.sweep import (
     rows,
     toml_text,
 )
-from ..scenario.write import scenario_copy
+from ..scenario.write import ScenarioCopies
 from .presentation import DASH, PALETTE, TOTAL_COLOUR, money
 
 
@@ -124,10 +124,11 @@ def _write_variants(sw: Sweep, folder: Path) -> None:
     changed, each marked with what the scenario had there, so a variant diffs against the
     scenario file (or another variant) in just those lines. A scenario that `extends`
     another is merged into one file first, as a run's scenario.toml is, so every variant
-    runs on its own (see `sim.scenario.write.scenario_copy`)."""
+    runs on its own (see `sim.scenario.write.ScenarioCopies`)."""
     folder.mkdir()
     width = len(str(len(sw.results)))
     name = sw.loaded.path.name
+    copies = ScenarioCopies(sw.loaded.raw, sw.loaded.files)
     for r in sw.results:
         v = r.variant
         header = (
@@ -139,7 +140,7 @@ def _write_variants(sw: Sweep, folder: Path) -> None:
             a.path: f"the sweep varies {a.key}; {_was(sw.loaded.raw, a.path, name)}"
             for a in sw.axes
         }
-        text = scenario_copy(v.raw, sw.loaded.files, header, notes)
+        text = copies.write(v.raw, header, notes)
         (folder / f"{v.number:0{width}d}.toml").write_text(text, encoding="utf-8")
 
 
