@@ -1,7 +1,12 @@
 """Write TOML with comments, for scenario files that people read and edit.
 
-`tomli_w` cannot write comments, so this module does the layout itself and uses `tomli_w`
-only to format single values (strings, numbers, dates). Layout rules:
+Two writers. A copy of a scenario the user wrote (a run's `scenario.toml`, a sweep's
+variants) is the user's own text, comments and sources included, edited in place with
+tomlkit: `scenario_copy` and `ScenarioCopies`, at the end of this module. A scenario made
+from data (calibrate's, from the template and the fitted numbers, with a comment per key)
+is laid out here by `dumps`: `tomli_w` cannot write comments, so `dumps` does the layout
+itself and uses `tomli_w` only to format single values (strings, numbers, dates).
+Layout rules of `dumps`:
 
 * top-level plain values first, then tables in insertion order; inside every table, plain
   values come before its sub-tables (TOML requires it);
