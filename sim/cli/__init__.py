@@ -2,6 +2,11 @@
 
 User mistakes (a bad scenario, an output folder that exists) print one clear message and
 exit with status 2; a traceback means a bug in the tool.
+
+The top layer: it may import every other layer (`sim.reports`, `sim.calibration`,
+`sim.runs`, `sim.engine`, `sim.scenario`, `sim.common`) and nothing imports it. A command
+parses its options (`options` holds the shared option types), calls the layers below to
+compute and write, and prints what the user needs to see; the work itself lives below.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ COMMANDS = (run, validate, synth903, calibrate, backtest, sweep, compare)
 
 
 def parser() -> argparse.ArgumentParser:
+    """The `sufficiency` argument parser, with every command's subparser."""
     p = argparse.ArgumentParser(
         prog="sufficiency",
         description="Simulate placement demand and supply for children in care.",
