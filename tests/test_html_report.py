@@ -13,6 +13,7 @@ import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
+import markupsafe
 import numpy as np
 import pytest
 
@@ -21,6 +22,7 @@ from sim.reports.comparison_charts import chart_differences
 from sim.reports.comparison_words import sentences
 from sim.reports.html import write_html
 from sim.runs.compare import METRICS, compare
+from sim.scenario.schema import OptionCost
 
 ROOT = Path(__file__).resolve().parents[1]
 DARLINGTON = ROOT / "scenarios" / "darlington"
@@ -108,6 +110,11 @@ class _Tags(HTMLParser):
             self._cell.append(data + " ")
 
 
+def escaped(text: str) -> str:
+    """`text` as the report's template writes it (jinja2's autoescaping: ' as &#39;)."""
+    return str(markupsafe.escape(text))
+
+
 def _parse(text: str) -> _Tags:
     p = _Tags()
     p.feed(text)
@@ -139,17 +146,17 @@ def test_file_makes_no_external_reference(text):
 
 def test_text_is_escaped_and_typed_addresses_are_not_links(text):
     assert "<script>alert" not in text
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; see" in text
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; see" in text
     assert "example.org/costs" in text  # still readable, just not a reference
 
 
 def test_every_option_is_named_in_the_header_tables_and_assumptions(cmp, text):
     header = text[: text.index("</header>")]
     for name in cmp.names:
-        assert html.escape(name) in header
-        assert text.count(html.escape(name)) >= 4, name
+        assert escaped(name) in header
+        assert text.count(escaped(name)) >= 4, name
     for sentence in said(cmp):
-        assert html.escape(sentence).replace("://", ":&#8203;//") in text
+        assert escaped(sentence).replace("://", ":&#8203;//") in text
     assumptions = [rows for head, rows in _parse(text).tables if "Assumptions" in head]
     assert assumptions, "no assumptions table"
     rows = assumptions[0]
@@ -234,7 +241,7 @@ def test_no_count_below_k_is_shown(cmp, text):
     assert all(v == 0 or abs(v) >= K for v in shown), sorted(shown, key=abs)[:5]
     from sim.reports.presentation import all_hidden_text
 
-    said_once = html.escape(all_hidden_text(K)) in text  # a table that would be all <K
+    said_once = escaped(all_hidden_text(K)) in text  # a table that would be all <K
     assert said_once or any(f"<{K}" in c for c in levels), "small counts must show as <K"
     # a difference is never a suppressed count ("-<5"): it is shown whole or hidden whole
     assert not any(f"-<{K}" in c or f"+<{K}" in c for c in cells)
@@ -258,7 +265,7 @@ def test_a_large_k_hides_every_small_count(cmp):
 
     cells = _count_cells(f"<section>{_comparison(big)}</section>")
     assert not cells  # no table of "<K" in every cell ...
-    said = _comparison(big).count(html.escape(all_hidden_text(10**6)))
+    said = _comparison(big).count(escaped(all_hidden_text(10**6)))
     assert said == sum(m.unit in COUNT_UNITS for m in METRICS.values())  # ... said once each
     ranking = _count_cells(f"<section><h3>Ranking</h3>{_ranking(big)}</section>")
     # every option's change is hidden; the baseline's own (0 by definition) tells nothing
@@ -428,3 +435,63 @@ def test_option_names_can_be_read_off_the_screenshot(screenshot, cmp, tmp_path):
     read = _squash(done.stdout)
     for name in cmp.names:
         assert _squash(name) in read, (name, done.stdout)
+
+
+# =========================================================================== escaping
+
+
+#: Text a scenario file could carry into every place the report writes one.
+MARKUP = "<img src=x onerror=alert(1)> \"quoted\" & 'it's'"
+
+
+def test_every_text_from_a_scenario_is_escaped_where_it_is_written(cmp, monkeypatch):
+    """Option names, the place, descriptions, placement labels, cost items and sources:
+    the template escapes each one (no caller escapes anything by hand)."""
+    monkeypatch.setattr(html_report, "_comparison_charts", lambda c: [])
+    monkeypatch.setattr(html_report, "_fan_charts", lambda c: [])
+    monkeypatch.setattr(html_report, "sentences", lambda c: [MARKUP])
+    results = []
+    for i, r in enumerate(cmp.results):
+        s = r.scenario
+        first = next(iter(s.provision))
+        provision = {**s.provision, first: s.provision[first].model_copy(update={"label": MARKUP})}
+        about = s.scenario.model_copy(update={"place": MARKUP, "description": f"{MARKUP} {i}"})
+        scenario = s.model_copy(update={"scenario": about, "provision": provision})
+        results.append(dataclasses.replace(r, scenario=scenario))
+    names = [f"{MARKUP} {i}" for i in range(len(cmp.names))]
+    costs = [[OptionCost(item=MARKUP, one_off=1000, source=MARKUP)] for _ in names]
+    renamed = {"option": dict(zip(cmp.names, names, strict=True))}
+    hostile = dataclasses.replace(
+        cmp,
+        names=names,
+        results=results,
+        option_costs=costs,
+        summary=cmp.summary.replace(renamed),
+        ranking=cmp.ranking.replace(renamed),
+        break_even=cmp.break_even.replace(renamed),
+    )
+    text = html_report.render_html(hostile)
+    assert "<img" not in text and "onerror=alert(1)>" not in text
+    assert "'it's'" not in text and '"quoted"' not in text
+    mark = escaped(MARKUP)
+    assert mark == "&lt;img src=x onerror=alert(1)&gt; &#34;quoted&#34; &amp; &#39;it&#39;s&#39;"
+    header = text[: text.index("</header>")]
+    assert f"<h1>Placement options compared: {mark}</h1>" in header
+    assert all(f"<span>{escaped(n)}</span>" in header for n in names)
+    assert text.count(f"{mark} 0") >= 4  # header, title, assumptions (name and description)
+    assert f"<li>{mark}</li>" in text  # a sentence
+    assert f"</span>{mark}</th></tr>" in text  # a placement type's label
+    assert f"{mark}: £1,000 one-off <small>(source: {mark})</small>" in text
+    _parse(text)  # and the page is still well-formed enough to read
+
+
+def test_the_templates_escape_every_value_and_nothing_is_marked_safe():
+    env = html_report._templates()
+    assert env.autoescape is True
+    names = env.list_templates()
+    assert {"comparison.html", "comparison_parts.html", "comparison.css"} <= set(names)
+    for name in names:
+        source = env.loader.get_source(env, name)[0].replace(" ", "")
+        assert "|safe" not in source and "autoescapefalse" not in source, name
+    module = Path(html_report.__file__).read_text(encoding="utf-8")
+    assert "Markup" not in module and "escape(" not in module
