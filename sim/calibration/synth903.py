@@ -191,7 +191,7 @@ def write_903(
     mapping = load_map(mapping_path)
     records, model = histories(scenario, years, seed, mapping)
     w = _Writer(scenario.scenario.start_date, seed, fault_rate)
-    end_day = model.cal.end
+    end_day = model.calendar.end
     start = scenario.scenario.start_date
     first_year = start.year + (1 if start.month >= 4 else 0)  # collection year ending 31 March
     last_year = w.date(end_day - 1).year + (1 if w.date(end_day - 1).month >= 4 else 0)
