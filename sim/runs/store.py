@@ -123,6 +123,7 @@ class ReplicationStore:
 
     @property
     def shape(self) -> tuple[int, int, int]:
+        """(replications, months, series), as the array `to_array` would build."""
         return (self.reps, self.months, self.n_series)
 
     def _offset(self, s: int, r: int) -> int:
@@ -166,6 +167,7 @@ class ReplicationStore:
 
     @property
     def closed(self) -> bool:
+        """Whether the store's file and folder are gone (closed, or collected)."""
         return not self._finalizer.alive
 
     def _write_at(self, offset: int, values: np.ndarray) -> None:
