@@ -522,7 +522,7 @@ def _write_scenario(results: Results, folder: Path) -> None:
         f"{_years_arg(r)} years.\n"
         f"Repeat the run: sufficiency run scenario.toml {_run_args(r)}"
     )
-    text = scenario_copy(r.scenario_raw, getattr(r.scenario_raw, "files", ()), header)
+    text = scenario_copy(r.scenario_raw, r.scenario_files, header)
     (folder / "scenario.toml").write_text(text, encoding="utf-8")
 
 

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,9 @@ class Results:
     workers: int = 1
     version: str = __version__
     meta: dict[str, Any] = field(default_factory=dict)
+    #: the scenario's files as read (path, text), base first, for a copy that keeps
+    #: their comments (`LoadedScenario.files`); empty when run from a `Scenario` object
+    scenario_files: tuple[tuple[Path, str], ...] = ()
 
     @property
     def name(self) -> str:
@@ -135,9 +139,9 @@ def run(
     identical results on any engine, worker count and chunk size.
     """
     if isinstance(scenario, LoadedScenario):
-        model, raw = scenario.model, scenario.raw
+        model, raw, files = scenario.model, scenario.raw, scenario.files
     else:
-        model, raw = scenario, scenario.model_dump(mode="json", by_alias=True)
+        model, raw, files = scenario, scenario.model_dump(mode="json", by_alias=True), ()
     if reps < 1:
         raise ValueError("reps must be at least 1")
     if chunk_size is not None and chunk_size < 1:
@@ -193,6 +197,7 @@ def run(
         wall_seconds=wall,
         workers=used,
         meta={"engine": engine, **({"scheduler": scheduler} if scheduler else {})},
+        scenario_files=files,
     )
 
 

@@ -53,24 +53,6 @@ MAX_ECHO = 60
 _SYSTEM = (Path("/proc"), Path("/sys"))
 
 
-class ScenarioData(dict[str, Any]):
-    """A scenario's merged data (a plain dict to everything that reads it) that also keeps
-    the text of the files it was merged from, as they were read: `files`, base first.
-
-    A copy of the scenario written later (a run's `scenario.toml`, a sweep's variants)
-    is made from these texts, so it keeps the user's comments and sources
-    (`sim.scenario.write.scenario_copy`), without reading the files again (they may have
-    changed since the run). The texts travel with the data because the data is what a
-    run's `Results` keeps; `copy.deepcopy` and pickling keep them too.
-    """
-
-    files: tuple[tuple[Path, str], ...] = ()
-
-    def __init__(self, data: dict[str, Any], files: tuple[tuple[Path, str], ...] = ()) -> None:
-        super().__init__(data)
-        self.files = files
-
-
 @dataclass(frozen=True)
 class LoadedScenario:
     """A validated scenario, the merged raw data it came from, and where each key was set."""
@@ -82,16 +64,17 @@ class LoadedScenario:
     #: Things that validate but are probably not meant ("file:line: [key] text" each), for
     #: `sufficiency validate` to print: a provision no rule uses, beds that cannot be filled.
     warnings: tuple[str, ...] = ()
+    #: The files read, base first (the file, then what it extends), with their text as
+    #: read. A copy of the scenario written later (a run's `scenario.toml`, a sweep's
+    #: variants) is made from these texts, so it keeps the user's comments and sources
+    #: (`sim.scenario.write.scenario_copy`) without reading the files again (they may
+    #: have changed since the run).
+    files: tuple[tuple[Path, str], ...] = ()
 
     @property
     def name(self) -> str:
         """The scenario's name, as reports and comparisons show it."""
         return self.model.scenario.name
-
-    @property
-    def files(self) -> tuple[tuple[Path, str], ...]:
-        """The files read (path and text as read), base first: the file and what it extends."""
-        return getattr(self.raw, "files", ())
 
 
 def load(path: str | Path, root: str | Path | None = None) -> LoadedScenario:
@@ -114,8 +97,10 @@ def load(path: str | Path, root: str | Path | None = None) -> LoadedScenario:
         _where(_file_for(loc, provenance, path), loc, texts) + " " + msg
         for loc, msg in advisories(model)
     )
-    data = ScenarioData(raw, tuple((p, texts[p]) for p in chain))
-    return LoadedScenario(model=model, raw=data, path=path, sources=chain, warnings=warnings)
+    files = tuple((p, texts[p]) for p in chain)
+    return LoadedScenario(
+        model=model, raw=raw, path=path, sources=chain, warnings=warnings, files=files
+    )
 
 
 def loads(text: str, name: str = "<scenario>") -> Scenario:
