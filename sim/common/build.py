@@ -28,13 +28,14 @@ def _compiled_modules() -> list[str]:
     if stale:
         warnings.warn(
             f"compiled modules are older than their sources ({', '.join(stale)}): Python "
-            "runs the old compiled code. Rebuild (see setup.py) or delete sim/**/*.so.",
+            "runs the old compiled code. Rebuild (python -m pip install -e .), or install the "
+            "pure build (SUFFICIENCY_COMPILE=0 python -m pip install -e .).",
             stacklevel=2,
         )
     return compiled
 
 
-#: Modules running as compiled code (empty for the normal, pure-Python install).
+#: Modules running as compiled code (none in a pure build: SUFFICIENCY_COMPILE=0, or no compiler).
 COMPILED = _compiled_modules()
 
 
