@@ -46,10 +46,14 @@ def main() -> None:
         )
         t_fit = time.perf_counter() - t
     in_care = sum(sum(g["by_age"].values()) for g in cal.scenario["population"].values())
-    print(f"synthetic data: {counts['children']:,} children, {counts['episodes']:,} episode rows "
-          f"in 10 yearly files ({t_synth:.1f} s to write)")
-    print(f"read and validate: {t_read:.2f} s; placements and periods: {t_build:.2f} s "
-          f"({len(pl):,} placements, {len(per):,} periods)")
+    print(
+        f"synthetic data: {counts['children']:,} children, {counts['episodes']:,} episode rows "
+        f"in 10 yearly files ({t_synth:.1f} s to write)"
+    )
+    print(
+        f"read and validate: {t_read:.2f} s; placements and periods: {t_build:.2f} s "
+        f"({len(pl):,} placements, {len(per):,} periods)"
+    )
     print(
         f"calibrate (incl. rebuilding placements): {t_fit:.2f} s; {in_care:,} children in "
         "care on 2023-03-31"

@@ -120,22 +120,36 @@ def main() -> None:
     p.add_argument("--years", type=float, default=10.0)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     p.add_argument("--serial-reps", type=int, default=10, help="replications timed on 1 worker")
-    p.add_argument("--rounds", type=int, default=3,
-                   help="rounds of the 1-worker timings and the bare loop; the best counts")
-    p.add_argument("--memory", type=int, nargs=2, metavar=("SMALL", "LARGE"), default=None,
-                   help="also compare peak memory of SMALL and LARGE replications, each run "
-                        "in a fresh process (e.g. --memory 100 10000)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of the 1-worker timings and the bare loop; the best counts",
+    )
+    p.add_argument(
+        "--memory",
+        type=int,
+        nargs=2,
+        metavar=("SMALL", "LARGE"),
+        default=None,
+        help="also compare peak memory of SMALL and LARGE replications, each run "
+        "in a fresh process (e.g. --memory 100 10000)",
+    )
     args = p.parse_args()
     if args.memory:
         small, large = (
             _peak_of_run(args.scenario, args.years, n, args.workers) for n in args.memory
         )
-        print(f"peak memory: {args.memory[0]} reps {small:,.0f} MB, {args.memory[1]} reps "
-              f"{large:,.0f} MB: ratio {large / small:.2f} (target 1.5 or less)")
+        print(
+            f"peak memory: {args.memory[0]} reps {small:,.0f} MB, {args.memory[1]} reps "
+            f"{large:,.0f} MB: ratio {large / small:.2f} (target 1.5 or less)"
+        )
 
     scenario = load(args.scenario)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, SimPy {simpy.__version__}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, SimPy {simpy.__version__}"
+    )
     print(f"workload: {scenario.name}, {args.years:g} years, monthly metrics")
     print(
         "build: "
@@ -151,20 +165,27 @@ def main() -> None:
     per_rep = (t["setup"] + t["loop"]) / args.serial_reps
     in_loop = events / t["loop"]
     whole = events / (t["setup"] + t["loop"])
-    print(f"1 worker: {per_rep:.3f} s per replication ({t['setup'] / args.serial_reps:.3f} s "
-          f"setting up, {t['loop'] / args.serial_reps:.3f} s in the event loop), "
-          f"{1 / per_rep:.2f} reps/s, {events / t['child_years']:.2f} events per child-year")
+    print(
+        f"1 worker: {per_rep:.3f} s per replication ({t['setup'] / args.serial_reps:.3f} s "
+        f"setting up, {t['loop'] / args.serial_reps:.3f} s in the event loop), "
+        f"{1 / per_rep:.2f} reps/s, {events / t['child_years']:.2f} events per child-year"
+    )
     print(f"events/s: {in_loop:,.0f} in the event loop, {whole:,.0f} over whole replications")
-    print(f"model / bare SimPy: {in_loop / ceiling:.0%} of the ceiling in the event loop "
-          f"({whole / ceiling:.0%} counting set-up, which makes no events)")
+    print(
+        f"model / bare SimPy: {in_loop / ceiling:.0%} of the ceiling in the event loop "
+        f"({whole / ceiling:.0%} counting set-up, which makes no events)"
+    )
 
     # all cores, through the real Monte Carlo runner
     started = time.perf_counter()
-    results = run(scenario, years=args.years, reps=args.reps, seed=1, workers=args.workers,
-                  progress=False)
+    results = run(
+        scenario, years=args.years, reps=args.reps, seed=1, workers=args.workers, progress=False
+    )
     wall = time.perf_counter() - started
-    print(f"{results.workers} workers: {args.reps} reps in {wall:.1f} s, "
-          f"{args.reps / wall:.2f} reps/s, {results.n_events / wall:,.0f} events/s")
+    print(
+        f"{results.workers} workers: {args.reps} reps in {wall:.1f} s, "
+        f"{args.reps / wall:.2f} reps/s, {results.n_events / wall:,.0f} events/s"
+    )
     print(f"peak memory: {peak_memory_mb():,.0f} MB")
     projected = wall * 1000 / args.reps
     name = args.scenario.stem  # "county" for the standard workload

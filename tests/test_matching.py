@@ -305,8 +305,15 @@ def search_model(**changes) -> Model:
 
 
 def child(m: Model, age: float, needs: str = "standard", cid: int = 10_000) -> Child:
-    return Child(cid, -age * DAYS_PER_YEAR, 0.0, m.state.needs.index(needs), False, False,
-                 Uniforms(np.random.default_rng(cid)))
+    return Child(
+        cid,
+        -age * DAYS_PER_YEAR,
+        0.0,
+        m.state.needs.index(needs),
+        False,
+        False,
+        Uniforms(np.random.default_rng(cid)),
+    )
 
 
 def test_search_tries_normal_rules_before_last_resort() -> None:

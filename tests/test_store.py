@@ -83,8 +83,12 @@ def test_a_write_that_does_not_fit_is_refused(tmp_path: Path) -> None:
     store = ReplicationStore(4, 3, 2, directory=tmp_path)
     try:
         store.write(2, np.zeros((0, 3, 2)))  # an empty block is no write at all
-        for start, block in [(3, np.zeros((2, 3, 2))), (-1, np.zeros((1, 3, 2))),
-                             (0, np.zeros((1, 4, 2))), (0, np.zeros((1, 3, 1)))]:
+        for start, block in [
+            (3, np.zeros((2, 3, 2))),
+            (-1, np.zeros((1, 3, 2))),
+            (0, np.zeros((1, 4, 2))),
+            (0, np.zeros((1, 3, 1))),
+        ]:
             with pytest.raises(ValueError, match="does not fit"):
                 store.write(start, block)
         assert store.to_array().tobytes() == np.zeros((4, 3, 2)).tobytes()  # unwritten: zero

@@ -19,6 +19,7 @@ from ..scenario.ages import AGE_BANDS, DAYS_PER_YEAR
 from .child import Child
 from .clock import Process
 from .draws import Categorical, Uniforms
+from .search import NO_CAPACITY
 
 if TYPE_CHECKING:
     from .placing import Placing
@@ -140,7 +141,12 @@ class Arrivals:
                             f"population.{pid}: more children than open places at the start"
                         )
                     self.placing.place(
-                        child, provision, unit, suitable=provision.suitable, reason=0, move_kind=None
+                        child,
+                        provision,
+                        unit,
+                        suitable=provision.suitable,
+                        reason=NO_CAPACITY,  # (if unsuitable: nothing suitable had room)
+                        move_kind=None,
                     )
 
     def processes(self) -> list[Process]:

@@ -46,7 +46,6 @@ class Exits:
     def leave(self, child: Child, route: int) -> None:
         """The child leaves care by exit route `route` (an index into `routes`)."""
         state = self.state
-        t = state.now
         provision = state.provisions[child.placement]
         unit = child.unit
         name = self.routes[route]

@@ -50,9 +50,7 @@ class MonthEnd:
         self._col_households = [
             layout.i("households", p.pid) if p.kind == "foster" else -1 for p in provisions
         ]
-        self._col_location = [
-            layout.i("in_care_by_location", p.spec.location) for p in provisions
-        ]
+        self._col_location = [layout.i("in_care_by_location", p.spec.location) for p in provisions]
         self._col_unmet = [layout.i("unmet_children", r) for r in UNMET_REASONS]
         self._col_unmet_days = [layout.i("unmet_child_days", r) for r in UNMET_REASONS]
         self._col_totals = (

@@ -204,7 +204,7 @@ class Placing:
         )
 
     def planned_move(self, child: Child, move_index: int) -> None:
-        """A planned move (the scenario's `moves`) comes due: move if somewhere suitable has room."""
+        """A planned move (the scenario's `moves`) is due: move if somewhere suitable has room."""
         state = self.state
         move = self.moves[move_index]
         if child.pending is not None:

@@ -134,9 +134,7 @@ class Search:
             pr = self.profile(c, in_group=in_group)
             order = tuple(state.by_pid[pid].index for pid in preference_order(self.rules, pr))
             strict = frozenset(p.index for p in state.provisions if eligible(p.spec, pr))
-            last = frozenset(
-                p.index for p in state.provisions if only_as_last_resort(p.spec, pr)
-            )
+            last = frozenset(p.index for p in state.provisions if only_as_last_resort(p.spec, pr))
             hit = self._fits[key] = Fit(order, strict, last)
         if not in_group:
             c.fit = hit

@@ -51,9 +51,7 @@ class Supply:
             p.index: layout.i("recruited", p.pid) for p in state.provisions if p.kind == "foster"
         }
         self._i_deregistered = {
-            p.index: layout.i("deregistered", p.pid)
-            for p in state.provisions
-            if p.kind == "foster"
+            p.index: layout.i("deregistered", p.pid) for p in state.provisions if p.kind == "foster"
         }
 
     # ------------------------------------------------------------------ at the start
