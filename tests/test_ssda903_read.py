@@ -243,7 +243,8 @@ BAD_ROWS = [
     (ep(B, "01/06/22", "S", "U6"), "DECOM", "not a date", True),  # two-digit year
     (ep(B, "01/06/2022", "S", "U6", "01/05/2022", "E8"), "DEC", "ends before it starts", True),
     (ep(B, "01/06/2022", "S", "U6", "01/07/2022", ""), "REC", "REC is blank", True),
-    (ep(B, "01/06/2022", "S", "U6", "", "E8"), "DEC", "DEC is blank", True),
+    # an open episode carrying a REC (real exports do this): still open, REC ignored
+    (ep(B, "01/06/2022", "S", "U6", "", "E8"), "REC", "REC is given but DEC is blank", False),
     (ep("", "01/06/2022", "S", "U6"), "CHILD", "CHILD is blank", True),
     (ep(B, "", "S", "U6"), "DECOM", "DECOM is blank", True),
     (ep(B, "01/06/2022", "", "U6"), "RNE", "RNE is blank", True),
@@ -313,6 +314,33 @@ def test_retired_and_new_codes_are_kept_with_one_note_per_file(tmp_path: Path) -
     notes = {(p.row, p.column): p.message for p in ds.problems}
     assert set(notes) == {(2, "PLACE"), (3, "REC")}
     assert "'Q2' in 2 rows" in notes[(2, "PLACE")] and "U4-U6" in notes[(2, "PLACE")]
+
+
+def test_open_episodes_with_a_stray_rec_stay_open_with_one_note_per_file(
+    tmp_path: Path,
+) -> None:
+    """Real exports (and the public fake data) give open episodes a REC; DfE's validator
+    flags it, but the child is still in care. Dropping those rows once read a council's
+    1,090 children in care as 11 (issue 14)."""
+    ds = one_file(
+        tmp_path,
+        [
+            ep(A, "01/06/2022", "S", "U4", "", "E11"),
+            ep(B, "01/06/2022", "S", "U6", "", "X1"),
+            ep(C, "01/06/2022", "S", "U6", "01/07/2022", "E8"),
+        ],
+    )
+    assert ds.skipped == {}
+    by_child = ds.episodes.set_index("CHILD")
+    assert pd.isna(by_child.loc[A, "DEC"]) and by_child.loc[A, "REC"] == ""
+    assert pd.isna(by_child.loc[B, "DEC"]) and by_child.loc[B, "REC"] == ""
+    assert by_child.loc[C, "REC"] == "E8"  # a closed episode keeps its reason
+    [note] = ds.problems
+    assert (note.row, note.column) == (2, "REC") and "in 2 rows" in note.message
+    assert "rows kept" in note.message
+    open_now = periods(ds)
+    assert set(open_now.loc[open_now["end"].isna(), "CHILD"]) == {A, B}
+    assert_no_personal_data(ds)
 
 
 def test_overlapping_episodes_keep_the_earlier_one(tmp_path: Path) -> None:

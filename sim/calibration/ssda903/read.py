@@ -643,13 +643,22 @@ def _episodes(
         "is open); row skipped",
         "Episodes: DEC and REC not both given",
     )
-    fatal(
-        ~bad_dec & ep["DEC"].isna() & (ep["REC"] != ""),
-        "DEC",
-        "REC is given but DEC is blank (expected both, or both blank while the episode "
-        "is open); row skipped",
-        "Episodes: DEC and REC not both given",
-    )
+    # An open episode with a reason for ending (real exports and the public fake data do
+    # this; it breaks a DfE validation rule, but the child is still in care): the episode
+    # stays open and the stray REC is ignored, said once per file, not row by row.
+    stray = ~bad_dec & ep["DEC"].isna() & (ep["REC"] != "") & (reason == "")
+    if stray.any():
+        for file, rows in ep.loc[stray, ["_file", "_row"]].groupby("_file", sort=False):
+            n = len(rows)
+            log.add(
+                file,
+                int(rows["_row"].min()),
+                "REC",
+                f"REC is given but DEC is blank in {n} row{'s' if n > 1 else ''} (first "
+                "shown): read as open episodes (the child still in care) and REC ignored "
+                "(expected REC blank while an episode is open); rows kept",
+            )
+        ep.loc[stray, "REC"] = ""
 
     # against Header
     known = ep["CHILD"].isin(header["CHILD"])
