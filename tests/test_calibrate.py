@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from conftest import cli
 
 from sim.calibration.fit import DEFAULT_MAP, calibrate, read_map
@@ -284,3 +286,31 @@ def test_packaged_template_is_the_darlington_baseline_with_national_costs() -> N
     for pid, cost in (("external_home", 6108), ("ifa", 820), ("emergency", 10000)):
         expected["provision"][pid]["weekly_cost"] = cost
     assert template == expected
+
+
+@given(
+    st.lists(
+        st.one_of(st.just(0.0), st.floats(min_value=0.0, max_value=1e4)), min_size=1, max_size=8
+    ).filter(lambda v: sum(v) > 0)
+)
+def test_a_renormalised_mix_has_no_negative_share_and_sums_to_one(values: list[float]) -> None:
+    """`--years-back 1` once wrote an age mix with -0.0001 (the rounding remainder put on a
+    first band that was 0), which the scenario's own validation then refused."""
+    from sim.calibration.fit import _renormalise
+
+    mix = {f"band{i}": v for i, v in enumerate(values)}
+    _renormalise(mix)
+    assert all(v >= 0 for v in mix.values()), mix
+    assert abs(sum(mix.values()) - 1) < 1e-9
+    # the renormalised shares keep the data's proportions to the 4 decimals written
+    total = sum(values)
+    for v, (_, share) in zip(values, mix.items(), strict=True):
+        assert abs(share - v / total) <= 0.0001 * len(values)
+
+
+def test_a_zero_first_band_does_not_take_a_negative_remainder() -> None:
+    from sim.calibration.fit import _renormalise
+
+    mix = {"0-1": 0.0, "1-4": 1.0, "5-9": 1.0, "10-15": 1.0, "16-17": 2.0, "x": 1.0, "y": 1.0}
+    _renormalise(mix)
+    assert min(mix.values()) >= 0 and abs(sum(mix.values()) - 1) < 1e-9

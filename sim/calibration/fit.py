@@ -730,12 +730,18 @@ def _band(age: float) -> int:
 
 
 def _renormalise(mix: dict[str, float]) -> None:
+    """Shares that sum to 1 at 4 decimals, as the scenario file will hold them.
+
+    The rounding remainder (at most a few 0.0001s) goes onto the largest share, which can
+    always take it: on the first band, when that band was 0, it made a share of -0.0001
+    that the scenario's own validation then refused (`--years-back 1`, issue 14).
+    """
     total = sum(mix.values())
     if total > 0:
         for k in mix:
             mix[k] = round(mix[k] / total, 4)
-        first = next(iter(mix))
-        mix[first] = round(mix[first] + 1 - sum(mix.values()), 4)
+        largest = max(mix, key=lambda k: mix[k])
+        mix[largest] = round(mix[largest] + 1 - sum(mix.values()), 4)
 
 
 # =========================================================================== files
