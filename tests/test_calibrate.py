@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import cli
 from hypothesis import given
 from hypothesis import strategies as st
-from conftest import cli
 
 from sim.calibration.fit import DEFAULT_MAP, calibrate, read_map
 from sim.calibration.ssda903.read import read_903
