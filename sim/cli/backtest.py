@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import options
-from .options import add_seed_and_workers, add_yes
+from .options import add_seed_and_workers, add_template_and_map, add_yes
 
 if TYPE_CHECKING:
     from ..calibration.backtest import Backtest
@@ -55,20 +55,7 @@ def add_parser(sub: Any) -> None:
         default=3,
         help="years of data before --train-until to fit rates from (default 3)",
     )
-    p.add_argument(
-        "--template",
-        type=options.parse_path,
-        default=None,
-        help="scenario giving what the 903 cannot (default: the built-in template, "
-        "sim/calibration/data/template.toml)",
-    )
-    p.add_argument(
-        "--map",
-        type=options.parse_path,
-        default=None,
-        help="placement code map (default: the built-in map, "
-        "sim/calibration/data/placement_map.toml)",
-    )
+    add_template_and_map(p)
     add_seed_and_workers(p)
     p.add_argument(
         "--suppress-below",

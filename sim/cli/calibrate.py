@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from . import options
+from .options import add_template_and_map
 
 
 def add_parser(sub: Any) -> None:
@@ -32,20 +33,7 @@ def add_parser(sub: Any) -> None:
         default=3,
         help="years of data before --at to fit rates from (default 3)",
     )
-    p.add_argument(
-        "--template",
-        type=options.parse_path,
-        default=None,
-        help="scenario giving what the 903 cannot (default: the built-in template, "
-        "sim/calibration/data/template.toml)",
-    )
-    p.add_argument(
-        "--map",
-        type=options.parse_path,
-        default=None,
-        help="placement code map (default: the built-in map, "
-        "sim/calibration/data/placement_map.toml)",
-    )
+    add_template_and_map(p)
     p.add_argument(
         "--postcodes",
         type=options.parse_path,

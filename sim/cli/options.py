@@ -155,6 +155,24 @@ def add_seed_and_workers(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_template_and_map(parser: argparse.ArgumentParser) -> None:
+    """--template and --map: what calibrate and backtest take beside the SSDA903 data."""
+    parser.add_argument(
+        "--template",
+        type=parse_path,
+        default=None,
+        help="scenario giving what the 903 cannot (default: the built-in template, "
+        "sim/calibration/data/template.toml)",
+    )
+    parser.add_argument(
+        "--map",
+        type=parse_path,
+        default=None,
+        help="placement code map (default: the built-in map, "
+        "sim/calibration/data/placement_map.toml)",
+    )
+
+
 def add_monte_carlo_options(parser: argparse.ArgumentParser, reps: int, per: str) -> None:
     """The options run, sweep and compare share: how long, how many, which seed, where."""
     parser.add_argument(
