@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import itertools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,7 +187,8 @@ def calibrate(
     _population(cal, pl, s)
     _entries(cal, per, pl, s, w0_days, years_back)
     pieces = _exposure(pl, s, w0_days)
-    _exits(cal, pl, s, codes, pieces, w0_days)
+    routes = _exits(cal, pl, s, codes, pieces, w0_days)
+    _exit_check(cal, pl, s, routes, w0_days)
     _breakdowns_and_moves(cal, pl, s, codes, pieces, w0_days)
     _first_placements(cal, per, pl, s, w0_days)
     _capacity(cal, s)
@@ -341,7 +343,8 @@ def _poisson_trend(counts: np.ndarray) -> tuple[float, float, float]:
 # --------------------------------------------------------------------------- exposure
 
 
-def _exposure(pl: pd.DataFrame, s: Any, w0: float) -> list[Piece]:
+def _exposure(pl: pd.DataFrame, s: Any, w0: float, w1: float = -1.0) -> list[Piece]:
+    """Years at risk in the window (w0, w1] (days from the start date), cut into pieces."""
     tic_edges = sorted({st.until_years for r in s.exits.values() for st in r.time_in_care})
     pieces: list[Piece] = []
     for pid, t0, t1, dob, care in zip(
@@ -350,7 +353,7 @@ def _exposure(pl: pd.DataFrame, s: Any, w0: float) -> list[Piece]:
         if pid is None or (isinstance(pid, float) and math.isnan(pid)):
             continue
         a = max(t0, w0)
-        b = -1.0 if (t1 is None or math.isnan(t1)) else min(t1, -1.0)
+        b = w1 if (t1 is None or math.isnan(t1)) else min(t1, w1)
         adult = dob + 18 * DAYS_PER_YEAR
         b = min(b, adult)
         if b > a:
@@ -368,27 +371,92 @@ def _events_in_window(pl: pd.DataFrame, w0: float) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- exits
 
+#: the route an exit is counted in when its reason is unknown or its route is not open
+#: from the child's placement (every observed exit is counted in some route)
+OTHER_ROUTE = "other"
+
+
+@dataclass
+class _Route:
+    """One exit route as fitted: rate by age band, multiplier by time-in-care step."""
+
+    name: str
+    edges: list[float]
+    allowed: set[str]
+    rates: np.ndarray
+    mult: np.ndarray
+
+    def step(self, care_years: float) -> int:
+        return sum(1 for e in self.edges if care_years >= e)
+
+    def hazard(self, p: Piece) -> float:
+        """Exits a year expected from piece `p` under this route (0 if not open from it)."""
+        if p.provision not in self.allowed:
+            return 0.0
+        return float(self.rates[p.band] * self.mult[min(self.step(p.care_years), len(self.edges))])
+
+
+def _assign_routes(exits: pd.DataFrame, s: Any, codes: CodeMap, cal: Calibration) -> pd.Series:
+    """Each exit's route: its code's route if that route is open from the child's placement,
+    else the catch-all route (added to the scenario if the template has none open from
+    everywhere). Counting an exit nowhere while keeping its time at risk would fit every
+    exit rate too low (issue 14: 99 of 223 exits were once lost that way)."""
+    other = OTHER_ROUTE
+    if other in s.exits and _allowed(s.exits[other], s) != set(s.provision):
+        other = "other_reason"
+    if other not in cal.scenario["exits"]:
+        cal.scenario["exits"][other] = {
+            "label": "Other or unknown reason (counted by calibrate)",
+            "rate_per_year": {},
+        }
+        cal.comments[("exits", other)] = (
+            "added by calibrate: exits whose reason is unknown or whose route the template "
+            "does not allow from that placement"
+        )
+    allowed = {name: _allowed(r, s) for name, r in s.exits.items()}
+    route = []
+    unknown = not_open = 0
+    for code, pid in zip(exits["reason"], exits["pid"], strict=True):
+        r = codes.exit_of.get(str(code).strip().upper(), "")
+        if r == "age_18":
+            r = other
+        if r not in allowed:
+            unknown += r != other
+            r = other
+        elif pid not in allowed[r]:
+            not_open += 1
+            r = other
+        route.append(r)
+    if unknown or not_open:
+        cal.notes.append(
+            f"Exits counted as {other!r}: {unknown:,} with a reason the placement map does not "
+            f"name (e.g. E99, an end of care the reader inferred) and {not_open:,} by a route "
+            "the template does not allow from the child's placement; every exit is counted "
+            "somewhere, so exit rates are not fitted too low."
+        )
+    return pd.Series(route, index=exits.index, dtype=object)
+
 
 def _exits(
     cal: Calibration, pl: pd.DataFrame, s: Any, codes: CodeMap, pieces: list[Piece], w0: float
-) -> None:
+) -> list[_Route]:
     ended = _events_in_window(pl, w0)
     exits = ended[(ended["ended_by"] == "exit") & (ended["age"] < 17.99)].copy()
-    exits["route"] = [codes.exit_of.get(r, "") for r in exits["reason"]]
-    exits.loc[exits["route"] == "age_18", "route"] = "other" if "other" in s.exits else ""
+    exits["route"] = _assign_routes(exits, s, codes, cal)
     table_rows = []
-    for name, route in s.exits.items():
-        edges = [st.until_years for st in route.time_in_care]
-        allowed = _allowed(route, s)
+    fitted: list[_Route] = []
+    for name in cal.scenario["exits"]:
+        route = s.exits.get(name)
+        edges = [st.until_years for st in route.time_in_care] if route else []
+        allowed = _allowed(route, s) if route else set(s.provision)
         X = np.zeros((len(BAND_NAMES), len(edges) + 1))
         for p in pieces:
             if p.provision in allowed:
-                X[p.band, min(p.tic, len(edges))] += p.years
-        mine = exits[(exits["route"] == name) & exits["pid"].isin(allowed)]
+                X[p.band, sum(1 for e in edges if p.care_years >= e)] += p.years
+        mine = exits[exits["route"] == name]
         E = np.zeros_like(X)
         for band, tic in zip(mine["band"], mine["tic_years"], strict=True):
-            k = sum(1 for e in edges if tic >= e)
-            E[band, min(k, len(edges))] += 1
+            E[band, sum(1 for e in edges if tic >= e)] += 1
         if edges:
             a, b = two_factor_rates(E, X)
             # the model multiplies the band rate by the step's multiplier, with 1 after the
@@ -400,13 +468,16 @@ def _exits(
             mult = np.array([1.0])
         old = cal.scenario["exits"][name].get("rate_per_year", {})
         new_rates = {}
+        used = np.zeros(len(BAND_NAMES))
         for i, band in enumerate(BAND_NAMES):
             ev, ex = E[i].sum(), X[i].sum()
             if ex < 1.0:  # under a child-year at risk: keep the template's figure
                 if band in old:
                     new_rates[band] = old[band]
+                    used[i] = old[band]
                 continue
             new_rates[band] = round(float(rates[i]), 4)
+            used[i] = new_rates[band]
             lo, hi = poisson_interval(ev, ex)  # for the band's crude rate ...
             crude = ev / ex
             if crude > 0:  # ... carried over to the fitted (time-in-care adjusted) rate
@@ -427,17 +498,69 @@ def _exits(
         cal.comments[("exits", name, "rate_per_year")] = (
             f"from the data: {int(E.sum())} exits over {X.sum():.0f} child-years at risk"
         )
+        steps_mult = np.ones(len(edges) + 1)
         if edges:
             steps = cal.scenario["exits"][name]["time_in_care"]
             for j, step in enumerate(steps):
+                steps_mult[j] = float(step.get("multiplier", 1.0))
                 if X[:, j].sum() >= 1.0:
                     step["multiplier"] = round(float(mult[j]), 3)
+                    steps_mult[j] = step["multiplier"]
             cal.comments[("exits", name, "time_in_care")] = (
                 "from the data: multipliers by time in care (two-factor Poisson fit)"
             )
+        fitted.append(_Route(name, edges, allowed, used, steps_mult))
     cal.tables["exit_rates"] = pd.DataFrame(
         table_rows, columns=["route", "band", "exits", "child_years", "rate", "low", "high"]
     )
+    cal.tables["exit_routes"] = (
+        exits.groupby("route").size().rename("exits").to_frame()
+        if len(exits)
+        else pd.DataFrame({"exits": []})
+    )
+    return fitted
+
+
+def _exit_check(
+    cal: Calibration, pl: pd.DataFrame, s: Any, routes: list[_Route], w0: float
+) -> None:
+    """Observed exits against those the fitted rates expect, year by year of the window.
+
+    Over the whole window the two agree by construction (maximum likelihood); a year that
+    differs by more than 10% shows exits changing over time, which constant rates miss.
+    """
+    ended = _events_in_window(pl, w0)
+    exits = ended[(ended["ended_by"] == "exit") & (ended["age"] < 17.99)]
+    rows = []
+    at, day = pd.Timestamp(cal.at), pd.Timedelta(days=1)
+    origin = at + day
+    # whole years back from the data date, the earliest cut at the window's start
+    edges = [at]
+    while (edges[-1] - origin) / day > w0 + 1:
+        edges.append(edges[-1] - pd.DateOffset(years=1))
+    edges = sorted(edges)
+    for lo, hi in itertools.pairwise(edges):
+        a, b = max(w0, (lo - origin) / day), (hi - origin) / day
+        pieces = _exposure(pl, s, a, b)
+        expected = sum(r.hazard(p) * p.years for p in pieces for r in routes)
+        observed = int(((exits["t1"] > a) & (exits["t1"] <= b)).sum())
+        first = (origin + pd.Timedelta(days=math.floor(a) + 1)).date()
+        diff = (observed - expected) / expected if expected > 0 else float("nan")
+        rows.append((f"{first} to {hi.date()}", observed, expected, diff))
+    table = pd.DataFrame(rows, columns=["period", "observed", "expected", "difference"])
+    cal.tables["exit_check"] = table
+    flagged = table[table["difference"].abs() > 0.10]
+    if len(flagged):
+        cal.notes.append(
+            "Exits before 18 differ from what the fitted rates expect by more than 10% in "
+            + ", ".join(
+                f"{p} ({o:,} observed, {e:,.0f} expected)"
+                for p, o, e in zip(
+                    flagged["period"], flagged["observed"], flagged["expected"], strict=True
+                )
+            )
+            + ": exits changed over the window, and constant rates average over it."
+        )
 
 
 def _allowed(route: Any, s: Any) -> set[str]:

@@ -30,6 +30,7 @@ class Piece:
     tic: int
     years: float
     age: float  # age at the middle of the piece, for rules with other age limits
+    care_years: float  # time in care at the middle of the piece, for each route's own steps
 
 
 def split_exposure(
@@ -56,8 +57,9 @@ def split_exposure(
         mid = (a + b) / 2
         age = (mid - dob) / DAYS_PER_YEAR
         band = band_index(age)
-        tic = bisect.bisect_right(tic_edges, (mid - care_start) / DAYS_PER_YEAR)
-        out.append(Piece(provision, band, tic, (b - a) / DAYS_PER_YEAR, age))
+        care_years = (mid - care_start) / DAYS_PER_YEAR
+        tic = bisect.bisect_right(tic_edges, care_years)
+        out.append(Piece(provision, band, tic, (b - a) / DAYS_PER_YEAR, age, care_years))
     return out
 
 

@@ -72,6 +72,7 @@ def write_report(
         ]
         for band, row in mix.iterrows():
             lines.append(f"| {band} | " + " | ".join(_count(v, k) for v in row.values) + " |")
+    lines += _exit_tables(cal, k)
     dist = cal.tables.get("distance")
     if dist is not None and not dist.empty:
         lines += [
@@ -89,6 +90,41 @@ def write_report(
     lines += ["", "![Entries per month](entries.png)", "", "![Exit rates](exit_rates.png)", ""]
     (folder / "calibration.md").write_text("\n".join(lines), encoding="utf-8")
     _charts(cal, folder)
+
+
+def _exit_tables(cal: Calibration, k: int) -> list[str]:
+    """Exits by route, and observed against expected exits in each year of the window."""
+    lines: list[str] = []
+    routes = cal.tables.get("exit_routes")
+    if routes is not None and not routes.empty:
+        lines += [
+            "",
+            "## Exits before 18 in the window, by the route they were counted in",
+            "",
+            "| route | exits |",
+            "|---|---|",
+            *[
+                f"| {markdown_text(r)} | {_count(n, k)} |"
+                for r, n in zip(routes.index, routes["exits"], strict=True)
+            ],
+        ]
+    check = cal.tables.get("exit_check")
+    if check is not None and not check.empty:
+        lines += [
+            "",
+            "## Exits before 18: observed against the fitted rates, year by year",
+            "",
+            "The fitted rates are constant over the window, so over the whole window they "
+            "expect as many exits as were seen; a year more than 10% away is flagged.",
+            "",
+            "| period | observed | expected | difference | |",
+            "|---|---|---|---|---|",
+        ]
+        for period, obs, exp, diff in check.itertuples(index=False):
+            flag = "**over 10%**" if abs(diff) > 0.10 else ""
+            shown = "" if np.isnan(diff) else f"{diff:+.0%}"
+            lines.append(f"| {period} | {_count(obs, k)} | {exp:,.0f} | {shown} | {flag} |")
+    return lines
 
 
 def _charts(cal: Calibration, folder: Path) -> None:
