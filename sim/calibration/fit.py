@@ -23,6 +23,7 @@ import pandas as pd
 from ..common.errors import UserError
 from ..scenario.ages import BAND_NAMES, DAYS_PER_YEAR
 from ..scenario.load import LoadedScenario
+from ..scenario.uncertain import is_interval
 from .packaged import DEFAULT_MAP
 from .ssda903.read import Dataset
 from .survival import (
@@ -108,6 +109,22 @@ class CodeMap:
 # =========================================================================== the fit
 
 
+def data_start(ds: Dataset) -> pd.Timestamp | None:
+    """The first day the data see every event: 1 April of the first collection year read.
+
+    A year's Episodes table holds the episodes open at any time in it, so episodes that
+    ended before the first year are missing, while long ones that began years earlier are
+    there: the earliest start date says nothing, but every end date (DEC) lies in a year
+    that was read. The start of the collection year holding the earliest DEC is used.
+    """
+    ends = ds.episodes["DEC"].dropna() if len(ds.episodes) else pd.Series(dtype="datetime64[ns]")
+    if ends.empty:
+        return None
+    d = pd.Timestamp(ends.min())
+    year = d.year if d.month >= 4 else d.year - 1
+    return pd.Timestamp(year=year, month=4, day=1)
+
+
 def check_month_end(at: dt.date, option: str = "--at") -> None:
     """A calibrated scenario starts on the 1st, so the data date must be a month end."""
     if (at + dt.timedelta(days=1)).day != 1:
@@ -135,9 +152,25 @@ def calibrate(
     s = template.model
     codes = CodeMap(mapping, list(s.provision), list(s.exits))
     origin = pd.Timestamp(start)
+    cal = Calibration(scenario=raw, comments={}, at=at)
+    first = data_start(ds)
+    asked = years_back
+    if first is not None:
+        held = (pd.Timestamp(at) + pd.Timedelta(days=1) - first).days / DAYS_PER_YEAR
+        if held <= 0:
+            raise CalibrationError(
+                f"the data start on {first.date()}, after --at {at}: choose a later date"
+            )
+        if held < years_back - 1 / 365:
+            years_back = round(held, 4)
+            cal.notes.append(
+                f"The window was shortened from the {asked:g} years asked for to the "
+                f"{years_back:.2f} years the data hold before {at} (they start on "
+                f"{first.date()}): events before then are not in the files, so a longer "
+                "window would count too few."
+            )
     w0 = (pd.Timestamp(at) - pd.DateOffset(days=round(years_back * 365.25))) - origin
     w0_days = w0 / pd.Timedelta(days=1)
-    cal = Calibration(scenario=raw, comments={}, at=at)
     cal.notes.append(
         f"Fitted from {years_back:g} years of SSDA903 data before {at} "
         f"({len(ds.files)} files). Numbers not marked 'from the data' come from the template "
@@ -250,36 +283,49 @@ def _entries(
     new["band"] = [BAND_NAMES[_band(a)] for a in new["age"]]
     local, uasc = new[~new["uasc"]], new[new["uasc"]]
     e = cal.scenario["entries"]
-    # trend and seasonality from monthly counts (Poisson regression, scipy-free closed form)
+    # level and trend from monthly counts: a quasi-Poisson log-linear regression, the
+    # trend shrunk towards none by a stated prior (see `entry_trend`)
     months = np.floor((local["t0"] - w0) / (DAYS_PER_YEAR / 12)).astype(int)
     n_months = max(1, round(years * 12))
     counts = np.bincount(months.clip(0, n_months - 1), minlength=n_months).astype(float)
-    rate, trend, trend_se = _poisson_trend(counts)
-    per_year_now = rate * 12
-    significant = trend_se > 0 and abs(trend) > 2 * trend_se
-    yearly_trend = math.exp(trend * 12) - 1 if significant else 0.0
-    if not significant:
-        per_year_now = len(local) / years
-    lo, hi = poisson_interval(len(local), years)
-    e["per_year"] = round(per_year_now, 2)
-    e["trend_per_year"] = round(yearly_trend, 4)
+    fit = entry_trend(counts)
+    assert cal.at is not None  # set by calibrate before any part is fitted
+    centre = cal.at - dt.timedelta(days=round(years * DAYS_PER_YEAR / 2))
+    e["per_year"] = _interval_or_value(fit.per_year, fit.per_year_low, fit.per_year_high, 2)
+    e["trend_per_year"] = _interval_or_value(fit.trend, fit.trend_low, fit.trend_high, 4)
+    e["trend_from"] = centre
     cal.comments[("entries", "per_year")] = (
-        f"from the data: {len(local)} children started care (not UASC) in {years:g} years"
-        + ("; rate at the end of the window on the fitted trend" if significant else "")
+        f"from the data: {len(local)} children started care (not UASC) in {years:g} years; "
+        f"the rate on {centre} (the middle of the window), median and 90% interval"
     )
     cal.comments[("entries", "trend_per_year")] = (
-        f"from the data: fitted {math.exp(trend * 12) - 1:+.1%} a year (se {trend_se * 12:.1%})"
-        + ("" if significant else ", not clearly different from 0, so none is applied")
+        f"from the data: {fit.raw_trend:+.1%} a year fitted (90% interval "
+        f"{fit.raw_low:+.1%} to {fit.raw_high:+.1%}), shrunk towards no trend by a prior "
+        f"(assumption: sd {TREND_PRIOR_SD:.0%} a year) to {fit.trend:+.1%}"
+    )
+    cal.comments[("entries", "trend_from")] = "the date per_year is the rate on"
+    cal.fitted.append(
+        Fitted(
+            f"entries.per_year (on {centre})",
+            fit.per_year,
+            fit.per_year_low,
+            fit.per_year_high,
+            len(local),
+            years,
+            f"quasi-Poisson log-linear regression on {n_months} monthly counts "
+            f"(dispersion {fit.dispersion:.2f}); rate in the middle of the window",
+        )
     )
     cal.fitted.append(
         Fitted(
-            "entries.per_year",
-            e["per_year"],
-            lo,
-            hi,
+            "entries.trend_per_year",
+            fit.trend,
+            fit.trend_low,
+            fit.trend_high,
             len(local),
             years,
-            "Poisson rate; log-linear trend applied only if beyond 2 quasi-Poisson SE",
+            f"the regression's trend ({fit.raw_trend:+.1%} a year) shrunk towards 0 by a "
+            f"normal prior with sd {TREND_PRIOR_SD:.0%} a year",
         )
     )
     # seasonality: calendar-month counts shrunk halfway to flat (few years of data)
@@ -302,7 +348,8 @@ def _entries(
             f"from the data: age at entry of {len(local)} children"
         )
     u = e.setdefault("uasc", {})
-    u["per_year"] = round(len(uasc) / years, 2)
+    lo, hi = poisson_interval(len(uasc), years)
+    u["per_year"] = _interval_or_value(len(uasc) / years, lo, hi, 2)
     cal.comments[("entries", "uasc", "per_year")] = (
         f"from the data: {len(uasc)} UASC started care in {years:g} years; "
         "cap and rota from the template"
@@ -317,13 +364,47 @@ def _entries(
     cal.tables["entry_age_mix"] = mix.rename("children").to_frame()
 
 
-def _poisson_trend(counts: np.ndarray) -> tuple[float, float, float]:
-    """Fit counts[m] ~ Poisson(exp(a + b m)); return (rate at the last month, b, se(b))."""
-    m = np.arange(len(counts), dtype=float)
-    if counts.sum() == 0:
-        return 0.0, 0.0, 0.0
-    a, b = math.log(counts.mean()), 0.0
-    for _ in range(50):  # Newton-Raphson on the log-likelihood
+#: prior sd of the yearly entry trend on the log scale (assumption: an LA's entries seldom
+#: keep rising or falling by more than about 10% a year for long; national starters moved
+#: by a few per cent a year over 2019-2025 [facts.md §2])
+TREND_PRIOR_SD = 0.10
+
+
+@dataclass(frozen=True)
+class EntryTrend:
+    """Entries a year in the middle of the window and the yearly trend, with 90% intervals."""
+
+    per_year: float
+    per_year_low: float
+    per_year_high: float
+    trend: float  # relative change a year, after shrinkage
+    trend_low: float
+    trend_high: float
+    raw_trend: float  # as the regression alone gives it
+    raw_low: float
+    raw_high: float
+    dispersion: float
+
+
+def entry_trend(counts: np.ndarray, prior_sd: float = TREND_PRIOR_SD) -> EntryTrend:
+    """Fit monthly counts[m] ~ exp(c + b (m - centre)) by quasi-Poisson regression.
+
+    Time is centred, so the level c (the rate in the middle of the window) and the trend b
+    are estimated independently. Standard errors are widened by the Pearson dispersion
+    (sibling groups and policy make counts clumpier than Poisson; never narrowed). A few
+    years of data estimate a trend poorly, and extrapolating a noisy trend is the classic
+    way forecasts go wrong, so b is shrunk towards 0 by a normal prior N(0, prior_sd^2) a
+    year: the posterior mean b se^-2 / (se^-2 + prior_sd^-2), with its posterior sd. With a
+    clear trend the data win; with a weak one the forecast stays near the level.
+    """
+    z = 1.6448536269514722
+    n = len(counts)
+    m = np.arange(n, dtype=float) - (n - 1) / 2
+    total = float(counts.sum())
+    if total == 0:
+        return EntryTrend(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)
+    a, b = math.log(total / n), 0.0
+    for _ in range(50):  # Newton-Raphson on the Poisson log-likelihood
         mu = np.exp(a + b * m)
         g = np.array([(counts - mu).sum(), ((counts - mu) * m).sum()])
         h = np.array([[mu.sum(), (mu * m).sum()], [(mu * m).sum(), (mu * m * m).sum()]])
@@ -333,11 +414,47 @@ def _poisson_trend(counts: np.ndarray) -> tuple[float, float, float]:
             break
     mu = np.exp(a + b * m)
     h = np.array([[mu.sum(), (mu * m).sum()], [(mu * m).sum(), (mu * m * m).sum()]])
-    # quasi-Poisson: sibling groups make monthly counts clumpier than Poisson, so widen the
-    # standard error by the observed over-dispersion (never narrow it)
-    dispersion = max(1.0, float(((counts - mu) ** 2 / mu).sum()) / max(1, len(counts) - 2))
-    se = math.sqrt(np.linalg.inv(h)[1, 1] * dispersion)
-    return float(math.exp(a + b * m[-1])), float(b), se
+    dispersion = max(1.0, float(((counts - mu) ** 2 / mu).sum()) / max(1, n - 2))
+    cov = np.linalg.inv(h) * dispersion
+    se_a = math.sqrt(cov[0, 0])
+    b_year, se_b = b * 12, math.sqrt(cov[1, 1]) * 12 if n > 2 else math.inf
+    if math.isfinite(se_b) and se_b > 0:
+        w = prior_sd**-2 / (prior_sd**-2 + se_b**-2)
+        post, post_sd = b_year * (1 - w), (se_b**-2 + prior_sd**-2) ** -0.5
+    else:
+        post, post_sd = 0.0, prior_sd
+    rate = math.exp(a) * 12
+    return EntryTrend(
+        per_year=rate,
+        per_year_low=rate * math.exp(-z * se_a),
+        per_year_high=rate * math.exp(z * se_a),
+        trend=math.expm1(post),
+        trend_low=math.expm1(post - z * post_sd),
+        trend_high=math.expm1(post + z * post_sd),
+        raw_trend=math.expm1(b_year),
+        raw_low=math.expm1(b_year - z * se_b) if math.isfinite(se_b) else -1.0,
+        raw_high=math.expm1(b_year + z * se_b) if math.isfinite(se_b) else math.inf,
+        dispersion=dispersion,
+    )
+
+
+def _interval_or_value(value: float, low: float, high: float, digits: int) -> Any:
+    """A fitted number as the scenario file holds it: { median, interval90 } when it has a
+    usable interval (so each replication draws its own value), else the plain number."""
+    median = round(value, digits)
+    if not (math.isfinite(low) and math.isfinite(high)) or not low < median < high:
+        return median
+    return {"median": median, "interval90": [_sig(low), _sig(high)]}
+
+
+def median_of(value: Any) -> float:
+    """A number as a scenario file gives it, plain or { median, interval90 }."""
+    return float(value["median"] if isinstance(value, dict) else value)
+
+
+def _sig(x: float) -> float:
+    """x to 4 significant figures (an interval's ends need no more)."""
+    return float(f"{x:.4g}")
 
 
 # --------------------------------------------------------------------------- exposure
@@ -474,18 +591,18 @@ def _exits(
             if ex < 1.0:  # under a child-year at risk: keep the template's figure
                 if band in old:
                     new_rates[band] = old[band]
-                    used[i] = old[band]
+                    used[i] = median_of(old[band])
                 continue
-            new_rates[band] = round(float(rates[i]), 4)
-            used[i] = new_rates[band]
             lo, hi = poisson_interval(ev, ex)  # for the band's crude rate ...
             crude = ev / ex
             if crude > 0:  # ... carried over to the fitted (time-in-care adjusted) rate
                 lo, hi = lo * rates[i] / crude, hi * rates[i] / crude
+            new_rates[band] = _interval_or_value(float(rates[i]), lo, hi, 4)
+            used[i] = median_of(new_rates[band])
             cal.fitted.append(
                 Fitted(
                     f"exits.{name}.rate_per_year.{band}",
-                    new_rates[band],
+                    used[i],
                     lo,
                     hi,
                     ev,
@@ -493,7 +610,7 @@ def _exits(
                     "events / years at risk (piecewise exponential)",
                 )
             )
-            table_rows.append((name, band, ev, ex, new_rates[band], lo, hi))
+            table_rows.append((name, band, ev, ex, used[i], lo, hi))
         cal.scenario["exits"][name]["rate_per_year"] = new_rates
         cal.comments[("exits", name, "rate_per_year")] = (
             f"from the data: {int(E.sum())} exits over {X.sum():.0f} child-years at risk"
@@ -595,8 +712,13 @@ def _breakdowns_and_moves(
         if ex < 1.0:
             continue
         needs_mean = _mean_needs_multiplier(s, pid)
-        prov[pid]["breakdown_per_year"] = round(float(base[i] / needs_mean), 4)
         lo, hi = poisson_interval(ev, ex)
+        crude = ev / ex
+        if crude > 0:  # the interval of the crude rate, carried over to the fitted one
+            lo, hi = lo * base[i] / crude, hi * base[i] / crude
+        prov[pid]["breakdown_per_year"] = _interval_or_value(
+            float(base[i] / needs_mean), lo / needs_mean, hi / needs_mean, 4
+        )
         cal.comments[("provision", pid, "breakdown_per_year")] = (
             f"from the data: {int(ev)} breakdowns over {ex:.0f} child-years "
             f"(before age and needs multipliers; divided by the mean needs multiplier of the "
@@ -605,7 +727,7 @@ def _breakdowns_and_moves(
         cal.fitted.append(
             Fitted(
                 f"provision.{pid}.breakdown_per_year",
-                prov[pid]["breakdown_per_year"],
+                median_of(prov[pid]["breakdown_per_year"]),
                 lo / needs_mean,
                 hi / needs_mean,
                 ev,
@@ -641,7 +763,7 @@ def _breakdowns_and_moves(
             continue
         rate = len(hit) / ex
         lo, hi = poisson_interval(len(hit), ex)
-        cal.scenario["moves"][i]["rate_per_year"] = round(rate, 4)
+        cal.scenario["moves"][i]["rate_per_year"] = _interval_or_value(rate, lo, hi, 4)
         cal.comments[("moves", i)] = (
             f"rate from the data: {len(hit)} planned moves over {ex:.0f} child-years at risk"
         )
@@ -716,7 +838,7 @@ def _first_placements(
         lo, hi = binomial_interval(k, reach)
         entry = cal.scenario["provision"][pid]
         old = entry.get("offer_probability")
-        if isinstance(old, dict):
+        if isinstance(old, dict) and not is_interval(old):
             # keep the template's contrast between needs levels, scaled so that the
             # average over entrants' needs matches the observed share
             w = {n: needs_weight.get(n, 0.0) for n in old}
@@ -726,7 +848,7 @@ def _first_placements(
                     n: round(min(1.0, v * p / mean), 3) for n, v in old.items()
                 }
         else:
-            entry["offer_probability"] = round(p, 3)
+            entry["offer_probability"] = _interval_or_value(p, max(lo, 0.01), min(hi, 0.99), 3)
         cal.comments[("provision", pid, "offer_probability")] = (
             f"from the data: {k} of {reach} new entrants old enough and not placed earlier in "
             "the preference list were placed here first (approximation: capacity elsewhere ignored)"
@@ -774,7 +896,7 @@ def _capacity(cal: Calibration, s: Any) -> None:
                     for h in hh
                 ]
                 n = sum(h["count"] for h in entry["households"])
-                dereg = float(entry.get("deregistration_per_year", 0.0))
+                dereg = median_of(entry.get("deregistration_per_year", 0.0))
                 entry["recruitment_per_year"] = round(n * dereg, 2)
                 cal.comments[("provision", pid, "households")] = (
                     f"assumption: sized to the {children} children here at {ASSUMED_OCCUPANCY:.0%} "

@@ -196,7 +196,20 @@ def add_monte_carlo_options(parser: argparse.ArgumentParser, reps: int, per: str
         help="with --engine dask, use the running Dask scheduler at ADDRESS "
         "(e.g. tcp://10.0.0.5:8786) instead of starting a local cluster",
     )
+    add_parameter_uncertainty(parser)
     add_yes(parser)
+
+
+def add_parameter_uncertainty(parser: argparse.ArgumentParser) -> None:
+    """Add --no-parameter-uncertainty: every replication at the rates' medians."""
+    parser.add_argument(
+        "--no-parameter-uncertainty",
+        dest="parameter_uncertainty",
+        action="store_false",
+        help="run every replication with the rates at their medians, to see chance alone "
+        "(by default each replication draws its own value of every number the scenario "
+        "gives as { median, interval90 }, as calibrate writes them)",
+    )
 
 
 def add_yes(parser: argparse.ArgumentParser) -> None:
@@ -219,6 +232,7 @@ def monte_carlo_settings(args: argparse.Namespace, interactive: bool) -> dict:
         "progress": interactive,
         "engine": args.engine,
         "scheduler": args.scheduler,
+        "parameter_uncertainty": args.parameter_uncertainty,
     }
 
 

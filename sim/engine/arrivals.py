@@ -66,8 +66,11 @@ class Arrivals:
         entries = state.scenario.entries
         calendar = state.calendar
         season = entries.seasonality
-        self._entries_per_day = entries.per_year / DAYS_PER_YEAR
         self._growth = 1.0 + entries.trend_per_year
+        # per_year is the rate on trend_from: move it to the start date along the trend
+        since = entries.trend_from or state.scenario.scenario.start_date
+        offset = (state.scenario.scenario.start_date - since).days / DAYS_PER_YEAR
+        self._entries_per_day = entries.per_year / DAYS_PER_YEAR * self._growth**offset
         self._season_by_month = [
             season[calendar.calendar_month(t)] * 12.0 / sum(season) for t in calendar.bounds[:-1]
         ]
@@ -172,8 +175,8 @@ class Arrivals:
         sizes = Categorical({int(k): v for k, v in entries.sibling_group_size.items()})
         mean_size = sizes.mean()
         season_max = max(entries.seasonality) * 12.0 / sum(entries.seasonality)
-        growth_max = max(1.0, (1.0 + entries.trend_per_year) ** (state.end / DAYS_PER_YEAR))
-        rate_max = entries.per_year / DAYS_PER_YEAR * season_max * growth_max / mean_size
+        growth_max = max(1.0, self._growth ** (state.end / DAYS_PER_YEAR))
+        rate_max = self._entries_per_day * season_max * growth_max / mean_size
         if not rate_max > 0:
             return  # a rate too small to represent: no entries
         bands = Categorical(entries.age_mix)

@@ -201,6 +201,7 @@ def compare(
     scheduler: str | None = None,
     rank_by: Sequence[str] = ("net_cost", "unmet_child_days"),
     suppress_below: int = 0,
+    parameter_uncertainty: bool = True,
 ) -> Comparison:
     """Run the baseline (first) and every option with the same seed, and pair them up.
 
@@ -233,6 +234,7 @@ def compare(
             progress=progress,
             engine=engine,
             scheduler=scheduler,
+            parameter_uncertainty=parameter_uncertainty,
         )
         for s in loaded
     ]

@@ -26,6 +26,7 @@ from ..engine.model import simulate
 from ..scenario.load import LoadedScenario
 from ..scenario.schema import Scenario
 from .engines import open_engine
+from .parameters import drawn
 from .store import ReplicationStore
 
 
@@ -103,16 +104,21 @@ def spawn_seeds(seed: int, reps: int) -> list[np.random.SeedSequence]:
 
 
 def _run_chunk(
-    scenario: Scenario, years: float, seeds: Sequence[np.random.SeedSequence]
+    scenario: Scenario,
+    years: float,
+    uncertain: bool,
+    seeds: Sequence[np.random.SeedSequence],
 ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
     """Replications of one chunk: their monthly and yearly arrays, events, child-years.
 
-    Child-years are returned per replication (not summed) so the total is added up in
-    replication order and does not depend on how the replications were chunked.
+    With `uncertain`, each replication first draws its own values of the scenario's
+    uncertain numbers (`sim.runs.parameters`). Child-years are returned per replication
+    (not summed) so the total is added up in replication order and does not depend on how
+    the replications were chunked.
     """
     monthly, yearly, events, child_years = [], [], 0, []
     for ss in seeds:
-        r = simulate(scenario, years, ss)
+        r = simulate(drawn(scenario, ss) if uncertain else scenario, years, ss)
         monthly.append(r.monthly)
         yearly.append(r.yearly)
         events += r.n_events
@@ -130,6 +136,7 @@ def run(
     engine: str = "local",
     scheduler: str | None = None,
     chunk_size: int | None = None,
+    parameter_uncertainty: bool = True,
 ) -> Results:
     """Run `reps` replications over `years` and gather their monthly figures.
 
@@ -137,11 +144,15 @@ def run(
     processes, or the cluster at `scheduler`, e.g. "tcp://10.0.0.5:8786"). Replications go
     out in chunks of `chunk_size` (default: sized to the workers); the same seed gives
     identical results on any engine, worker count and chunk size.
+
+    `parameter_uncertainty`: each replication draws its own values of the numbers the
+    scenario gives as { median, interval90 }; False runs every replication at the medians
+    (chance alone), with the same random numbers otherwise.
     """
     if isinstance(scenario, LoadedScenario):
         model, raw, files = scenario.model, scenario.raw, scenario.files
     else:
-        model, raw, files = scenario, scenario.model_dump(mode="json", by_alias=True), ()
+        model, raw, files = scenario, scenario.file_data(), ()
     if reps < 1:
         raise ValueError("reps must be at least 1")
     if chunk_size is not None and chunk_size < 1:
@@ -151,6 +162,7 @@ def run(
     if progress is None:
         progress = sys.stderr.isatty()
     seeds = spawn_seeds(seed, reps)
+    uncertain = bool(parameter_uncertainty and model.uncertainty)
     layout = Layout.for_scenario(model)
     months = max(1, round(years * 12))
     cal = Calendar(model.scenario.start_date, months)
@@ -178,7 +190,7 @@ def run(
         bar = _progress_bar(reps, model.scenario.name, progress)
         started = time.perf_counter()
         try:
-            runner.run_chunks(_run_chunk, (model, years), chunks, bar.update, sink=keep)
+            runner.run_chunks(_run_chunk, (model, years, uncertain), chunks, bar.update, sink=keep)
         finally:
             bar.close()
         wall = time.perf_counter() - started
@@ -196,7 +208,11 @@ def run(
         child_years=math.fsum(child_years),
         wall_seconds=wall,
         workers=used,
-        meta={"engine": engine, **({"scheduler": scheduler} if scheduler else {})},
+        meta={
+            "engine": engine,
+            **({"scheduler": scheduler} if scheduler else {}),
+            **({"parameter_uncertainty": uncertain} if model.uncertainty else {}),
+        },
         scenario_files=files,
     )
 

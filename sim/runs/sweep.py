@@ -41,6 +41,7 @@ from pydantic import ValidationError
 from ..common.errors import ScenarioError, UserError
 from ..scenario.load import LoadedScenario, explain_validation
 from ..scenario.schema import Scenario, cross_reference_errors
+from ..scenario.uncertain import is_interval, parse
 
 Step = str | int
 MAX_VARIANTS = 10_000
@@ -256,6 +257,20 @@ def set_path(raw: dict[str, Any], path: tuple[Step, ...], value: Any, key: str =
                     f"({where or 'the top level'} has: {have})"
                 )
         if last:
+            old = node.get(step) if isinstance(node, dict) else node[int(step)]
+            if (
+                isinstance(old, dict)
+                and is_interval(old)
+                and isinstance(value, (int, float))
+                and not isinstance(value, bool)
+            ):
+                # a number known within an interval keeps its uncertainty around the new
+                # value, as an option's does (sim.scenario.load)
+                try:
+                    node[step] = parse(old, key).recentred(float(value)).as_table()
+                    return
+                except ValueError:
+                    pass  # a malformed interval: validation names it
             node[step] = copy.deepcopy(value)
             return
         node = node[step]
@@ -407,6 +422,7 @@ def run_sweep(
     engine: str | None = None,
     scheduler: str | None = None,
     command: str = "",
+    parameter_uncertainty: bool = True,
 ) -> Sweep:
     """Build and check every variant, then run each with the same seed."""
     from .montecarlo import run
@@ -420,7 +436,14 @@ def run_sweep(
     for v in variants:
         t0 = time.perf_counter()
         res = run(
-            v.model, years=years, reps=reps, seed=seed, workers=workers, progress=False, **extra
+            v.model,
+            years=years,
+            reps=reps,
+            seed=seed,
+            workers=workers,
+            progress=False,
+            parameter_uncertainty=parameter_uncertainty,
+            **extra,
         )
         months = res.months
         out.append(_measures(v, res, time.perf_counter() - t0))

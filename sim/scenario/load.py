@@ -34,6 +34,7 @@ from pydantic.fields import FieldInfo
 from ..common import inputs
 from ..common.errors import ScenarioError
 from .schema import Scenario, WholeTable, advisories, cross_reference_errors
+from .uncertain import dotted, is_interval, parse
 
 _TAGS = {"foster", "home", "offer", "emergency", "fixed", "exponential", "lognormal", "uniform"}
 Path_ = tuple[str | int, ...]
@@ -450,11 +451,24 @@ def _merge(base: dict[str, Any], override: dict[str, Any], at: Path_ = ()) -> di
     out = dict(base)
     for k, v in override.items():
         here = (*at, k)
-        if isinstance(v, dict) and isinstance(out.get(k), dict) and not _is_whole(here):
+        if is_interval(out.get(k)) and _plain_number(v):
+            # an option's new value for a number known only within an interval keeps the
+            # interval's width around it, so the option and its base draw alike (common
+            # random numbers) and the option is not falsely certain
+            key = dotted(here)
+            try:
+                out[k] = parse(out[k], key).recentred(float(v)).as_table()
+            except ValueError:
+                out[k] = v  # a malformed base interval: the base's own check names it
+        elif isinstance(v, dict) and isinstance(out.get(k), dict) and not _is_whole(here):
             out[k] = _merge(out[k], v, here)
         else:
             out[k] = v
     return out
+
+
+def _plain_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _is_whole(at: Path_) -> bool:

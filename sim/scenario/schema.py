@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -23,6 +23,9 @@ from pydantic import (
 )
 
 from .ages import BAND_NAMES
+from .uncertain import Interval, IntervalError, dotted, value_at
+from .uncertain import split as split_intervals
+from .uncertain import steps as uncertain_steps
 
 NonNeg = Annotated[float, Field(ge=0)]
 Prob = Annotated[float, Field(ge=0, le=1)]
@@ -352,6 +355,10 @@ class Entries(Strict):
         Field(gt=-1),
         _at_most(1, "a year", "1 means entries double every year; -0.1 means 10% fewer a year"),
     ] = 0.0
+    #: The date `per_year` is the rate on (default: the start date); the trend runs from
+    #: it. `calibrate` gives the middle of its window, where the rate is known best and its
+    #: uncertainty does not depend on the trend's.
+    trend_from: dt.date | None = None
     seasonality: list[NonNeg] = Field(default_factory=lambda: [1.0] * 12)
     age_mix: Shares
     needs_mix: dict[str, Shares]
@@ -692,6 +699,52 @@ class Scenario(Strict):
     leaving_care: LeavingCare = Field(default_factory=LeavingCare)
     #: The option's own costs (`[[option_costs]]`), added to placement costs by `compare`.
     option_costs: list[OptionCost] = Field(default_factory=list)
+    #: Numbers given as { median, interval90 } in the file, by dotted key: the scenario
+    #: holds their medians and a replication draws its own values (`sim.scenario.uncertain`).
+    uncertainty: dict[str, Interval] = Field(default_factory=dict, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _intervals(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        if "uncertainty" in data:
+            if all(isinstance(v, Interval) for v in (data.get("uncertainty") or {}).values()):
+                return data  # already split (a model built from a model)
+            raise ValueError(
+                "'uncertainty' is not a key a file sets: give a number as "
+                "{ median = ..., interval90 = [low, high] } where it is"
+            )
+        try:
+            plain, found = split_intervals(data)
+        except IntervalError as exc:
+            raise ValueError(f"{dotted(exc.loc)}: {exc}") from None
+        if found:
+            plain["uncertainty"] = found
+        return plain
+
+    def file_data(self) -> dict[str, Any]:
+        """The scenario as a file would hold it: numbers with an interval written as
+        { median, interval90 } where they are, so a copy reads back the same."""
+        data = self.model_dump(mode="json", by_alias=True)
+        for key, interval in self.uncertainty.items():
+            *parents, last = uncertain_steps(key)
+            node: Any = data
+            for step in parents:
+                node = node[step]
+            node[last] = interval.as_table()
+        return data
+
+    @model_validator(mode="after")
+    def _uncertain_numbers(self) -> Scenario:
+        for key in self.uncertainty:
+            value = value_at(self, key)
+            if not isinstance(value, float):
+                raise ValueError(
+                    f"{key}: only a rate, a probability, a share or a cost may be given as "
+                    "{ median, interval90 }, not a whole number or a date"
+                )
+        return self
 
 
 Loc = tuple[str | int, ...]
