@@ -356,3 +356,40 @@ def test_a_zero_first_band_does_not_take_a_negative_remainder() -> None:
     mix = {"0-1": 0.0, "1-4": 1.0, "5-9": 1.0, "10-15": 1.0, "16-17": 2.0, "x": 1.0, "y": 1.0}
     _renormalise(mix)
     assert min(mix.values()) >= 0 and abs(sum(mix.values()) - 1) < 1e-9
+
+
+def test_a_window_longer_than_the_data_is_shortened_and_said(tmp_path: Path) -> None:
+    """One collection year of files with the default 3-year window: before issue 14 this
+    counted one year's entries as three years' ("1,698 entries in 3 years")."""
+    import shutil
+
+    src = ROOT / "calibration" / "synthetic-903"
+    one = tmp_path / "one-year"
+    one.mkdir()
+    for name in ("episodes_2021.csv", "header_2021.csv", "uasc_2021.csv"):
+        shutil.copy(src / name, one / name)
+    at = dt.date(2021, 3, 31)
+    template = load(DEFAULT_MAP.parent / "template.toml")
+    short = calibrate(read_903(one), at, template, read_map(None), years_back=3)
+    full = calibrate(read_903(src), at, template, read_map(None), years_back=1)
+    assert any("shortened from the 3 years" in n for n in short.notes)
+    a = median_of(short.scenario["entries"]["per_year"])
+    b = median_of(full.scenario["entries"]["per_year"])
+    assert a == pytest.approx(b, rel=0.05)  # the same year's entries, not a third of them
+
+
+def test_entry_trend_is_found_when_clear_and_shrunk_when_not() -> None:
+    """Monthly counts from a known rate: a steep rise over 5 years is kept (most of it); a
+    flat series gives a trend near 0 whose interval covers 0. Counts are the expected
+    values rounded, so the test has no chance in it."""
+    from sim.calibration.fit import entry_trend
+
+    months = np.arange(60)
+    rising = np.round(10 * 1.25 ** (months / 12))
+    fit = entry_trend(rising)
+    assert 0.15 < fit.trend <= fit.raw_trend and fit.raw_trend == pytest.approx(0.25, abs=0.02)
+    assert fit.trend_low > 0
+    flat = np.full(36, 8.0)
+    fit = entry_trend(flat)
+    assert abs(fit.trend) < 1e-6 and fit.trend_low < 0 < fit.trend_high
+    assert fit.per_year == pytest.approx(96)
