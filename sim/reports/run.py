@@ -97,6 +97,41 @@ def headline_lines(results: Results) -> list[str]:
     ]
 
 
+def uncertainty_lines(results: Results) -> list[str]:
+    """How much of the 80% band comes from not knowing the rates, where the run drew them.
+
+    The run's band (rates drawn per replication) is set beside the band of the same
+    replications with every rate at its median (chance alone). Variances add, so the share
+    of the band's variance from the rates is about 1 - (chance width / full width)^2.
+    """
+    chance = results.chance
+    if chance is None:
+        return []
+    d, c = _Derived(results), _Derived(chance)
+    last = _month_name(results.months[-1])
+    out = []
+    for label, full, alone, show in (
+        (f"children in care, {last}", d.total("in_care")[:, -1], c.total("in_care")[:, -1], _int),
+        (
+            f"total cost over {duration(len(results.months))}",
+            d.total("cost").sum(axis=1),
+            c.total("cost").sum(axis=1),
+            _money,
+        ),
+    ):
+        w_full = float(np.quantile(full, 0.9) - np.quantile(full, 0.1))
+        w_alone = float(np.quantile(alone, 0.9) - np.quantile(alone, 0.1))
+        if w_full <= 0:
+            continue
+        share = max(0.0, 1 - (w_alone / w_full) ** 2)
+        out.append(
+            f"{label[0].upper()}{label[1:]}: the 80% band is {show(w_full)} wide; with every "
+            f"rate at its median (chance alone, {chance.reps} runs) {show(w_alone)}: about "
+            f"{share:.0%} of the band's variance comes from not knowing the rates."
+        )
+    return out
+
+
 def charts(results: Results) -> list[tuple[str, Figure]]:
     """The run report's fan charts as (file name, figure), for reports that embed them.
 
@@ -559,7 +594,10 @@ def _years_arg(results: Results) -> str:
 
 
 def _run_args(results: Results) -> str:
-    return f"--years {_years_arg(results)} --reps {results.reps} --seed {results.seed}"
+    off = results.meta.get("parameter_uncertainty") is False
+    return f"--years {_years_arg(results)} --reps {results.reps} --seed {results.seed}" + (
+        " --no-parameter-uncertainty" if off else ""
+    )
 
 
 def _quote(path: Path) -> str:
@@ -603,6 +641,25 @@ def _write_summary_md(
         m = by_key[key]
         cells = [_cell(m.values[:, y], m.unit, k) for y in years]
         lines.append("| " + " | ".join([label, *cells]) + " |")
+    why = uncertainty_lines(r)
+    if why:
+        lines += [
+            "",
+            "## Chance, and not knowing the rates",
+            "",
+            f"Each run drew its own value of the {len(r.scenario.uncertainty)} numbers the "
+            "scenario gives with an interval (fitted rates), so the ranges above include not "
+            "knowing them as well as chance. Run with --no-parameter-uncertainty to see chance "
+            "alone.",
+            "",
+            *[f"- {w}" for w in why],
+        ]
+    elif r.meta.get("parameter_uncertainty") is False:
+        lines += [
+            "",
+            "Every run used the rates at their medians (--no-parameter-uncertainty): the "
+            "ranges show chance alone, not how well the rates are known.",
+        ]
     lines += ["", *_md_notes(d, out, k)]
     (folder / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 

@@ -55,6 +55,9 @@ class Results:
     #: the scenario's files as read (path, text), base first, for a copy that keeps
     #: their comments (`LoadedScenario.files`); empty when run from a `Scenario` object
     scenario_files: tuple[tuple[Path, str], ...] = ()
+    #: with parameter uncertainty, the first replications run again at the medians (same
+    #: seeds): how wide the bands would be from chance alone (`run(chance_reps=...)`)
+    chance: Results | None = None
 
     @property
     def name(self) -> str:
@@ -137,6 +140,7 @@ def run(
     scheduler: str | None = None,
     chunk_size: int | None = None,
     parameter_uncertainty: bool = True,
+    chance_reps: int = 0,
 ) -> Results:
     """Run `reps` replications over `years` and gather their monthly figures.
 
@@ -147,7 +151,9 @@ def run(
 
     `parameter_uncertainty`: each replication draws its own values of the numbers the
     scenario gives as { median, interval90 }; False runs every replication at the medians
-    (chance alone), with the same random numbers otherwise.
+    (chance alone), with the same random numbers otherwise. `chance_reps` > 0, when
+    numbers are drawn: also run that many of the same replications at the medians, kept as
+    `Results.chance`, so a report can say how much of a band is not knowing the rates.
     """
     if isinstance(scenario, LoadedScenario):
         model, raw, files = scenario.model, scenario.raw, scenario.files
@@ -196,6 +202,20 @@ def run(
         wall = time.perf_counter() - started
         used = runner.workers
     assert yearly is not None  # reps >= 1, so at least one chunk arrived
+    chance = None
+    if uncertain and chance_reps > 0:
+        chance = run(
+            model,
+            years=years,
+            reps=min(reps, chance_reps),
+            seed=seed,
+            workers=workers,
+            progress=False,
+            engine=engine,
+            scheduler=scheduler,
+            chunk_size=chunk_size,
+            parameter_uncertainty=False,
+        )
     return Results(
         scenario=model,
         scenario_raw=raw,
@@ -214,6 +234,7 @@ def run(
             **({"parameter_uncertainty": uncertain} if model.uncertainty else {}),
         },
         scenario_files=files,
+        chance=chance,
     )
 
 
