@@ -221,6 +221,79 @@ def test_a_year_file_with_no_dates_in_its_last_months_still_gets_its_named_year(
     assert ds.problems == [] and ds.episodes["DEC"].isna().all()
 
 
+# Three collection years. In the 2021-22 file, A's episode ends on 1 April 2022: it was
+# open on 31 March 2022, so it is in that year's return, and an extract taken after the
+# year end can hold its DEC. C is open at the end of 2021-22 and in no later file.
+YEAR_ROWS = {
+    2021: [ep(A, "01/06/2020", "S", "U6"), ep(B, "01/05/2020", "S", "U6")],
+    2022: [
+        ep(A, "01/06/2020", "S", "U6", "01/04/2022", "E8"),
+        ep(B, "01/05/2020", "S", "U6"),
+        ep(C, "01/09/2021", "S", "U6"),
+    ],
+    2023: [
+        ep(A, "01/06/2020", "S", "U6", "01/04/2022", "E8"),
+        ep(B, "01/05/2020", "S", "U6", "01/02/2023", "E8"),
+    ],
+}
+
+
+@pytest.mark.parametrize("naming", ["named", "unnamed", "YEAR column"])
+def test_a_dec_on_1_april_does_not_move_its_file_into_the_next_year(
+    tmp_path: Path, naming: str
+) -> None:
+    header(tmp_path)
+    if naming == "YEAR column":
+        rows_ = [[*r, str(y)] for y, rs in YEAR_ROWS.items() for r in rs]
+        write(tmp_path, "episodes_all_years.csv", [*EP_COLS, "YEAR"], rows_)
+    else:
+        for i, (y, rs) in enumerate(YEAR_ROWS.items()):
+            name = (
+                f"episodes_{y - 1}-{str(y)[2:]}.csv"
+                if naming == "named"
+                else f"ep{'abc'[i]}_episodes.csv"
+            )
+            write(tmp_path, name, EP_COLS, rs)
+    ds = read_903(tmp_path)
+
+    assert not [
+        p for p in ds.problems if "collection year" in p.message and "no Episodes" in p.message
+    ]
+    assert ds.collection_end == pd.Timestamp("2023-03-31")
+    # C's episode is closed at the end of 2021-22, the year of its file, not a year later
+    got = rows(ds.episodes, ["CHILD", "DECOM", "DEC", "REC"])
+    assert got == [
+        [B, "2020-05-01", "2023-02-01", "E8"],
+        [A, "2020-06-01", "2022-04-01", "E8"],
+        [C, "2021-09-01", "2022-03-31", "E99"],
+    ]
+    [p] = ds.problems
+    assert p.column == "DEC" and "no later Episodes file" in p.message
+
+
+def test_one_mistyped_start_date_does_not_move_a_file_without_a_year_in_its_name(
+    tmp_path: Path,
+) -> None:
+    header(tmp_path)
+    write(tmp_path, "epa_episodes.csv", EP_COLS, YEAR_ROWS[2021])
+    write(
+        tmp_path,
+        "epb_episodes.csv",
+        EP_COLS,
+        [
+            ep(B, "01/05/2020", "S", "U6", "01/02/2022", "E8"),
+            ep(C, "01/09/2021", "S", "U6", "01/12/2021", "X1"),
+            ep(C, "01/12/2031", "P", "U4"),  # 2031 for 2021
+        ],
+    )
+    ds = read_903(tmp_path)
+    assert ds.collection_end == pd.Timestamp("2022-03-31")
+    late = [p for p in ds.problems if p.column == "DECOM"]
+    assert [(p.file, p.row) for p in late] == [("epb_episodes.csv", 4)]
+    assert "after the end of the file's collection year (31/03/2022)" in late[0].message
+    assert not [p for p in ds.problems if "no Episodes data" in p.message]
+
+
 # ----------------------------------------------------------------------------- bad rows
 
 GOOD = ep(A, "01/06/2022", "S", "U6")

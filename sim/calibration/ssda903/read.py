@@ -24,6 +24,12 @@ retired codes (Q1/Q2, E43/E44, E99). Skipped without a Problem: short breaks (LS
 left out of DfE statistics) and copies of an episode repeated in another year's file.
 Header rows: a bad DOB or SEX is reported and blanked, the child kept.
 
+Collection year (1 April to 31 March) of each Episodes row: the year named in its file's
+name or YEAR column; failing that, or if the dates show a later year, the year of the
+file's latest dates, leaving out the latest 1% (at least one row) so that one outlying date
+(an episode ending on 1 April, a mistyped year) cannot move a file into another year. An
+episode starting after its file's year is noted once per file and kept.
+
 Stitching follows `/work/shared/ssda903.md` section 6.1, with the open-episode rules of
 LIIA's `lds_ssda903_episodes_fix`; every change it makes is reported as a Problem:
 
@@ -687,8 +693,7 @@ def _episodes(
     log.skip("Episodes: short breaks (LS V3/V4), left out as in DfE statistics", short.sum())
     ep = ep[~short].copy()
 
-    # the collection year each row belongs to: named in the file (or a YEAR column), but
-    # never earlier than the latest date in that file (a name may give the starting year)
+    # the collection year each row belongs to: the year of its file, or of its YEAR group
     group = ep["_forder"].astype(str)
     named = ep["_forder"].map({s.order: _march(s.name_year) for s in sources}).astype(DT)
     if "YEAR" in ep.columns:  # a multi-year file, as regional tools write them
@@ -697,9 +702,8 @@ def _episodes(
         group = group.where(~has, group + "/" + ep["YEAR"])
         if has.any():
             named[has] = _march31(y[has].astype(int))
-    latest_date = pd.concat([ep["DECOM"], ep["DEC"]], axis=1).max(axis=1)
-    data_end = _year_end(latest_date.groupby(group).transform("max"))
-    ep["_year_end"] = pd.concat([named, data_end], axis=1).max(axis=1).astype(DT)
+    ep["_year_end"] = _group_year_end(ep, group, named)
+    _late_starts(ep, log)
     end = ep["_year_end"].max() if len(ep) else None
     _missing_years(ep, log)
 
@@ -709,6 +713,50 @@ def _episodes(
         if c not in ("DECOM", "DEC"):
             out[c] = out[c].astype(str)
     return out.reset_index(drop=True), (None if pd.isna(end) else end)
+
+
+def _group_year_end(ep: pd.DataFrame, group: pd.Series, named: pd.Series) -> pd.Series:
+    """31 March ending each row's collection year: one year for every row of a group.
+
+    A group is a file, or one YEAR of a file that has a YEAR column. Its year is the one in
+    its name (or YEAR), unless its dates show a later one (a name may give the year the
+    collection starts: 'episodes_2021' for 2021-22). The year its dates show is that of its
+    second latest date, or of the latest but 1% for a large file: one outlying date, such
+    as an episode ending on 1 April (open on 31 March, so in that year's return, its end
+    known to an extract taken later), or a mistyped year, never moves a whole file into
+    another year.
+    """
+    latest = pd.concat([ep["DECOM"], ep["DEC"]], axis=1).max(axis=1)
+    shown: dict[str, pd.Timestamp] = {}
+    for key, dates in latest.groupby(group, sort=False):
+        ordered = np.sort(dates.to_numpy())[::-1]  # latest first
+        outliers = max(1, len(ordered) // 100)
+        shown[str(key)] = pd.Timestamp(ordered[min(outliers, len(ordered) - 1)])
+    data_end = _year_end(group.map(shown).astype(DT))
+    return pd.concat([named, data_end], axis=1).max(axis=1).astype(DT)
+
+
+def _late_starts(ep: pd.DataFrame, log: _Log) -> None:
+    """One note per file on episodes that start after the end of their collection year.
+
+    Such an episode cannot be in that year's return (it was not open in the year): a
+    mistyped date, or an extract taken after the year ended. It is kept as it is.
+    """
+    late = ep["DECOM"] > ep["_year_end"]
+    if not late.any():
+        return
+    for file, part in ep.loc[late, ["_file", "_row", "_year_end"]].groupby("_file", sort=False):
+        n = len(part)
+        ends = sorted({f"{d:%d/%m/%Y}" for d in part["_year_end"]})
+        log.add(
+            file,
+            int(part["_row"].min()),
+            "DECOM",
+            f"{n} episode{'s start' if n > 1 else ' starts'} (first shown) after the end of "
+            f"the file's collection year ({', '.join(ends)}), taken from the file name, a "
+            "YEAR column or most of the file's dates (expected every episode in a year's "
+            "file to be open during that year: check for a mistyped date); rows kept",
+        )
 
 
 def _missing_years(ep: pd.DataFrame, log: _Log) -> None:
@@ -839,7 +887,7 @@ def _stitch(ep: pd.DataFrame, end: pd.Timestamp | None, log: _Log) -> pd.DataFra
             "but the child is in no later Episodes file: taken to end at the end of that "
             "year, reason unknown (REC E99)",
         )
-        ep.loc[lost, "DEC"] = ep.loc[lost, "_year_end"]
+        ep.loc[lost, "DEC"] = ep.loc[lost, ["_year_end", "DECOM"]].max(axis=1)
         ep.loc[lost, "REC"] = codes.REC_UNKNOWN_EXIT
 
     # 5. overlaps. A later file's next episode is trusted: this one is cut short (doc 6.1).
