@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import MINIMAL, cli
 
 from sim.calibration.ssda903 import DataError, Dataset, periods, placements, read_903
 from sim.common.errors import UserError
+from sim.scenario.load import load
 
 EP_COLS = [
     "CHILD",
@@ -591,6 +593,112 @@ def test_semicolons_byte_order_mark_and_trailing_commas_are_read(tmp_path: Path)
     (tmp_path / "episodes_2023.csv").write_text(text, encoding="utf-8")
     ds = read_903(tmp_path)
     assert ds.problems == [] and ds.episodes["PLACE"].tolist() == ["U6"]
+
+
+# ----------------------------------------------------------------------------- several LAs
+
+LA1, LA2 = "E06000005", "E06000047"
+
+
+def two_las(folder: Path, clash: bool = False) -> None:
+    """A and B under LA1, C under LA2 (and, with `clash`, another child A under LA2)."""
+    (a, a_dob, _), (b, b_dob, _), (c, c_dob, _) = KIDS.values()
+    people = [[LA1, a, "1", a_dob], [LA1, b, "2", b_dob], [LA2.lower(), c, "1", c_dob]]
+    episodes = [
+        [LA1, *ep(a, "01/06/2022", "S", "U6")],
+        [LA1, *ep(b, "01/07/2022", "S", "K2", "01/09/2022", "E8")],
+        [f" {LA2.lower()} ", *ep(c, "01/08/2022", "S", "U4")],
+    ]
+    if clash:
+        people.append([LA2, a, "2", "03/03/2012"])
+        episodes.append([LA2, *ep(a, "01/05/2022", "S", "P1", prov="PR0")])
+    write(folder, "header_2023.csv", ["LA", "CHILD", "SEX", "DOB"], people)
+    write(folder, "episodes_2023.csv", ["LA", *EP_COLS], episodes)
+    write(folder, "uasc_2023.csv", ["LA", "CHILD", "DUC"], [[LA2, c, "28/02/2026"]])
+
+
+def test_la_reads_only_that_las_rows(tmp_path: Path) -> None:
+    two_las(tmp_path, clash=True)
+    ds = read_903(tmp_path, la=f" {LA2.lower()}")  # case and spaces do not matter
+    assert ds.problems == []
+    assert ds.header["CHILD"].tolist() == [A, C]
+    assert ds.header.set_index("CHILD").loc[A, "SEX"] == "2"  # LA2's child A, not LA1's
+    assert rows(ds.episodes, ["CHILD", "DECOM", "PLACE"]) == [
+        [A, "2022-05-01", "P1"],
+        [C, "2022-08-01", "U4"],
+    ]
+    assert ds.uasc["CHILD"].tolist() == [C]
+    one = read_903(tmp_path, la=LA1)
+    assert one.header["CHILD"].tolist() == [B, A] and one.uasc.empty
+    assert sorted(one.episodes["PLACE"]) == ["K2", "U6"]
+
+
+def test_an_la_not_in_the_data_is_refused_with_the_codes_there(tmp_path: Path) -> None:
+    two_las(tmp_path)
+    with pytest.raises(DataError) as err:
+        read_903(tmp_path, la="E06000099")
+    text = str(err.value)
+    assert "E06000099" in text and f"{LA1}, {LA2}" in text
+    header(tmp_path / "plain")
+    write(tmp_path / "plain", "episodes_2023.csv", EP_COLS, [GOOD])
+    with pytest.raises(DataError, match="no file has an LA column"):
+        read_903(tmp_path / "plain", la=LA1)
+
+
+def test_several_las_with_distinct_children_are_pooled_with_a_note(tmp_path: Path) -> None:
+    two_las(tmp_path)
+    ds = read_903(tmp_path)
+    assert ds.header["CHILD"].tolist() == [B, A, C] and len(ds.episodes) == 3
+    [note] = ds.problems
+    assert note.column == "LA" and note.file == "(data folder)"
+    assert "2 local authorities" in note.message and "pooled" in note.message
+    assert f"{LA1}, {LA2}" in note.message
+    assert_no_personal_data(ds)
+
+
+def test_several_las_sharing_a_child_identifier_are_refused(tmp_path: Path) -> None:
+    two_las(tmp_path, clash=True)
+    with pytest.raises(DataError) as err:
+        read_903(tmp_path)
+    text = str(err.value)
+    assert isinstance(err.value, UserError)
+    assert f"{LA1}, {LA2}" in text and "1 CHILD identifier appears" in text
+    assert "--la CODE" in text
+    for value in (A, B, C, *POSTCODES):
+        assert value not in text
+
+
+def test_calibrate_command_with_la(tmp_path: Path) -> None:
+    # a synthetic LA written twice into the same files, under two LA codes: every child
+    # identifier clashes, so only --la can read it
+    data = tmp_path / "data"
+    proc = cli(
+        "synth903", str(MINIMAL), "--years", "4", "--start", "2016-04-01", "--out", str(data)
+    )
+    assert proc.returncode == 0, proc.stderr
+    for path in data.glob("*.csv"):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        body = [line for line in lines[1:] if line.strip()]
+        path.write_text(
+            "\n".join(
+                ["LA," + lines[0]]
+                + [f"{LA1},{line}" for line in body]
+                + [f"{LA2},{line}" for line in body]
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+    out = tmp_path / "la.toml"
+    args = ["calibrate", str(data), "--at", "2020-03-31", "--out", str(out)]
+    proc = cli(*args, "--template", str(MINIMAL))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--la CODE" in proc.stderr and LA2 in proc.stderr
+    assert not out.exists()
+    proc = cli(*args, "--template", str(MINIMAL), "--la", LA2.lower())
+    assert proc.returncode == 0, proc.stderr
+    assert load(out).model.provision
+    proc = cli(*args, "--force", "--la", "E09")
+    assert proc.returncode == 2 and f"{LA1}, {LA2}" in proc.stderr
 
 
 # ----------------------------------------------------------------------------- placements
