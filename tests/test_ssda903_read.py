@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import MINIMAL, cli
 
 from sim.calibration.ssda903 import DataError, Dataset, periods, placements, read_903
 from sim.common.errors import UserError
+from sim.scenario.load import load
 
 EP_COLS = [
     "CHILD",
@@ -219,6 +221,79 @@ def test_a_year_file_with_no_dates_in_its_last_months_still_gets_its_named_year(
     write(tmp_path, "episodes_2023.csv", EP_COLS, [ep(A, "01/06/2021", "S", "U6")])
     ds = read_903(tmp_path)
     assert ds.problems == [] and ds.episodes["DEC"].isna().all()
+
+
+# Three collection years. In the 2021-22 file, A's episode ends on 1 April 2022: it was
+# open on 31 March 2022, so it is in that year's return, and an extract taken after the
+# year end can hold its DEC. C is open at the end of 2021-22 and in no later file.
+YEAR_ROWS = {
+    2021: [ep(A, "01/06/2020", "S", "U6"), ep(B, "01/05/2020", "S", "U6")],
+    2022: [
+        ep(A, "01/06/2020", "S", "U6", "01/04/2022", "E8"),
+        ep(B, "01/05/2020", "S", "U6"),
+        ep(C, "01/09/2021", "S", "U6"),
+    ],
+    2023: [
+        ep(A, "01/06/2020", "S", "U6", "01/04/2022", "E8"),
+        ep(B, "01/05/2020", "S", "U6", "01/02/2023", "E8"),
+    ],
+}
+
+
+@pytest.mark.parametrize("naming", ["named", "unnamed", "YEAR column"])
+def test_a_dec_on_1_april_does_not_move_its_file_into_the_next_year(
+    tmp_path: Path, naming: str
+) -> None:
+    header(tmp_path)
+    if naming == "YEAR column":
+        rows_ = [[*r, str(y)] for y, rs in YEAR_ROWS.items() for r in rs]
+        write(tmp_path, "episodes_all_years.csv", [*EP_COLS, "YEAR"], rows_)
+    else:
+        for i, (y, rs) in enumerate(YEAR_ROWS.items()):
+            name = (
+                f"episodes_{y - 1}-{str(y)[2:]}.csv"
+                if naming == "named"
+                else f"ep{'abc'[i]}_episodes.csv"
+            )
+            write(tmp_path, name, EP_COLS, rs)
+    ds = read_903(tmp_path)
+
+    assert not [
+        p for p in ds.problems if "collection year" in p.message and "no Episodes" in p.message
+    ]
+    assert ds.collection_end == pd.Timestamp("2023-03-31")
+    # C's episode is closed at the end of 2021-22, the year of its file, not a year later
+    got = rows(ds.episodes, ["CHILD", "DECOM", "DEC", "REC"])
+    assert got == [
+        [B, "2020-05-01", "2023-02-01", "E8"],
+        [A, "2020-06-01", "2022-04-01", "E8"],
+        [C, "2021-09-01", "2022-03-31", "E99"],
+    ]
+    [p] = ds.problems
+    assert p.column == "DEC" and "no later Episodes file" in p.message
+
+
+def test_one_mistyped_start_date_does_not_move_a_file_without_a_year_in_its_name(
+    tmp_path: Path,
+) -> None:
+    header(tmp_path)
+    write(tmp_path, "epa_episodes.csv", EP_COLS, YEAR_ROWS[2021])
+    write(
+        tmp_path,
+        "epb_episodes.csv",
+        EP_COLS,
+        [
+            ep(B, "01/05/2020", "S", "U6", "01/02/2022", "E8"),
+            ep(C, "01/09/2021", "S", "U6", "01/12/2021", "X1"),
+            ep(C, "01/12/2031", "P", "U4"),  # 2031 for 2021
+        ],
+    )
+    ds = read_903(tmp_path)
+    assert ds.collection_end == pd.Timestamp("2022-03-31")
+    late = [p for p in ds.problems if p.column == "DECOM"]
+    assert [(p.file, p.row) for p in late] == [("epb_episodes.csv", 4)]
+    assert "after the end of the file's collection year (31/03/2022)" in late[0].message
+    assert not [p for p in ds.problems if "no Episodes data" in p.message]
 
 
 # ----------------------------------------------------------------------------- bad rows
@@ -518,6 +593,112 @@ def test_semicolons_byte_order_mark_and_trailing_commas_are_read(tmp_path: Path)
     (tmp_path / "episodes_2023.csv").write_text(text, encoding="utf-8")
     ds = read_903(tmp_path)
     assert ds.problems == [] and ds.episodes["PLACE"].tolist() == ["U6"]
+
+
+# ----------------------------------------------------------------------------- several LAs
+
+LA1, LA2 = "E06000005", "E06000047"
+
+
+def two_las(folder: Path, clash: bool = False) -> None:
+    """A and B under LA1, C under LA2 (and, with `clash`, another child A under LA2)."""
+    (a, a_dob, _), (b, b_dob, _), (c, c_dob, _) = KIDS.values()
+    people = [[LA1, a, "1", a_dob], [LA1, b, "2", b_dob], [LA2.lower(), c, "1", c_dob]]
+    episodes = [
+        [LA1, *ep(a, "01/06/2022", "S", "U6")],
+        [LA1, *ep(b, "01/07/2022", "S", "K2", "01/09/2022", "E8")],
+        [f" {LA2.lower()} ", *ep(c, "01/08/2022", "S", "U4")],
+    ]
+    if clash:
+        people.append([LA2, a, "2", "03/03/2012"])
+        episodes.append([LA2, *ep(a, "01/05/2022", "S", "P1", prov="PR0")])
+    write(folder, "header_2023.csv", ["LA", "CHILD", "SEX", "DOB"], people)
+    write(folder, "episodes_2023.csv", ["LA", *EP_COLS], episodes)
+    write(folder, "uasc_2023.csv", ["LA", "CHILD", "DUC"], [[LA2, c, "28/02/2026"]])
+
+
+def test_la_reads_only_that_las_rows(tmp_path: Path) -> None:
+    two_las(tmp_path, clash=True)
+    ds = read_903(tmp_path, la=f" {LA2.lower()}")  # case and spaces do not matter
+    assert ds.problems == []
+    assert ds.header["CHILD"].tolist() == [A, C]
+    assert ds.header.set_index("CHILD").loc[A, "SEX"] == "2"  # LA2's child A, not LA1's
+    assert rows(ds.episodes, ["CHILD", "DECOM", "PLACE"]) == [
+        [A, "2022-05-01", "P1"],
+        [C, "2022-08-01", "U4"],
+    ]
+    assert ds.uasc["CHILD"].tolist() == [C]
+    one = read_903(tmp_path, la=LA1)
+    assert one.header["CHILD"].tolist() == [B, A] and one.uasc.empty
+    assert sorted(one.episodes["PLACE"]) == ["K2", "U6"]
+
+
+def test_an_la_not_in_the_data_is_refused_with_the_codes_there(tmp_path: Path) -> None:
+    two_las(tmp_path)
+    with pytest.raises(DataError) as err:
+        read_903(tmp_path, la="E06000099")
+    text = str(err.value)
+    assert "E06000099" in text and f"{LA1}, {LA2}" in text
+    header(tmp_path / "plain")
+    write(tmp_path / "plain", "episodes_2023.csv", EP_COLS, [GOOD])
+    with pytest.raises(DataError, match="no file has an LA column"):
+        read_903(tmp_path / "plain", la=LA1)
+
+
+def test_several_las_with_distinct_children_are_pooled_with_a_note(tmp_path: Path) -> None:
+    two_las(tmp_path)
+    ds = read_903(tmp_path)
+    assert ds.header["CHILD"].tolist() == [B, A, C] and len(ds.episodes) == 3
+    [note] = ds.problems
+    assert note.column == "LA" and note.file == "(data folder)"
+    assert "2 local authorities" in note.message and "pooled" in note.message
+    assert f"{LA1}, {LA2}" in note.message
+    assert_no_personal_data(ds)
+
+
+def test_several_las_sharing_a_child_identifier_are_refused(tmp_path: Path) -> None:
+    two_las(tmp_path, clash=True)
+    with pytest.raises(DataError) as err:
+        read_903(tmp_path)
+    text = str(err.value)
+    assert isinstance(err.value, UserError)
+    assert f"{LA1}, {LA2}" in text and "1 CHILD identifier appears" in text
+    assert "--la CODE" in text
+    for value in (A, B, C, *POSTCODES):
+        assert value not in text
+
+
+def test_calibrate_command_with_la(tmp_path: Path) -> None:
+    # a synthetic LA written twice into the same files, under two LA codes: every child
+    # identifier clashes, so only --la can read it
+    data = tmp_path / "data"
+    proc = cli(
+        "synth903", str(MINIMAL), "--years", "4", "--start", "2016-04-01", "--out", str(data)
+    )
+    assert proc.returncode == 0, proc.stderr
+    for path in data.glob("*.csv"):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        body = [line for line in lines[1:] if line.strip()]
+        path.write_text(
+            "\n".join(
+                ["LA," + lines[0]]
+                + [f"{LA1},{line}" for line in body]
+                + [f"{LA2},{line}" for line in body]
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+    out = tmp_path / "la.toml"
+    args = ["calibrate", str(data), "--at", "2020-03-31", "--out", str(out)]
+    proc = cli(*args, "--template", str(MINIMAL))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--la CODE" in proc.stderr and LA2 in proc.stderr
+    assert not out.exists()
+    proc = cli(*args, "--template", str(MINIMAL), "--la", LA2.lower())
+    assert proc.returncode == 0, proc.stderr
+    assert load(out).model.provision
+    proc = cli(*args, "--force", "--la", "E09")
+    assert proc.returncode == 2 and f"{LA1}, {LA2}" in proc.stderr
 
 
 # ----------------------------------------------------------------------------- placements

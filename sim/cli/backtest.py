@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import options
-from .options import add_seed_and_workers, add_template_and_map, add_yes
+from .options import add_la, add_seed_and_workers, add_template_and_map, add_yes
 
 if TYPE_CHECKING:
     from ..calibration.backtest import Backtest
@@ -56,6 +56,7 @@ def add_parser(sub: Any) -> None:
         help="years of data before --train-until to fit rates from (default 3)",
     )
     add_template_and_map(p)
+    add_la(p)
     add_seed_and_workers(p)
     p.add_argument(
         "--suppress-below",
@@ -94,6 +95,7 @@ def execute(args: argparse.Namespace) -> int:
         progress=interactive,
         messages=None if args.quiet else sys.stderr,
         yes=args.yes,
+        la=args.la,
     )
     if not args.quiet:
         steps = ", ".join(f"{k} {v:.1f} s" for k, v in bt.seconds.items())
@@ -124,6 +126,7 @@ def backtest_files(
     progress: bool = False,
     messages: Any = None,
     yes: bool | None = None,
+    la: str | None = None,
 ) -> Backtest:
     """Read, backtest and write the output folder (whole or not at all)."""
     from ..calibration.backtest import backtest, check_date
@@ -139,7 +142,7 @@ def backtest_files(
     tpl = load(template or DEFAULT_TEMPLATE)
     mapping = read_map(map_path)
     t0 = time.perf_counter()
-    ds = read_903(data)
+    ds = read_903(data, la=la)
     read_s = time.perf_counter() - t0
     if (ds.problems or ds.skipped) and messages is not None:
         print(ds.summary(), file=messages)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from . import options
-from .options import add_template_and_map
+from .options import add_la, add_template_and_map
 
 
 def add_parser(sub: Any) -> None:
@@ -34,6 +34,7 @@ def add_parser(sub: Any) -> None:
         help="years of data before --at to fit rates from (default 3)",
     )
     add_template_and_map(p)
+    add_la(p)
     p.add_argument(
         "--postcodes",
         type=options.parse_path,
@@ -75,6 +76,7 @@ def execute(args: argparse.Namespace) -> int:
         report=args.report,
         suppress_below=args.suppress_below,
         force=args.force,
+        la=args.la,
     )
     print(f"Wrote {toml_path} and {report}/calibration.md in {time.perf_counter() - started:.1f} s")
     return 0
@@ -95,6 +97,7 @@ def calibrate_files(
     report: Path | None = None,
     suppress_below: int = 5,
     force: bool = False,
+    la: str | None = None,
 ) -> tuple[Path, Path]:
     """Read the data, fit, and write the scenario file and its report (each whole or not at all)."""
     import sys
@@ -114,7 +117,7 @@ def calibrate_files(
     tpl = load(template or DEFAULT_TEMPLATE)
     mapping = read_map(map_path)
     centroids = read_centroids(postcodes) if postcodes else None
-    ds = read_903(data)
+    ds = read_903(data, la=la)
     if ds.problems or ds.skipped:
         print(ds.summary(), file=sys.stderr)
     cal = calibrate(ds, at, tpl, mapping, years_back=years_back, centroids=centroids)

@@ -173,6 +173,27 @@ def add_template_and_map(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def parse_la(text: str) -> str:
+    """--la: a local authority code as written in the data's LA column (case ignored)."""
+    code = text.strip()
+    if not code:
+        raise argparse.ArgumentTypeError("expected a local authority code, got an empty text")
+    return code
+
+
+def add_la(parser: argparse.ArgumentParser) -> None:
+    """--la: which local authority to read when the SSDA903 files hold several."""
+    parser.add_argument(
+        "--la",
+        type=parse_la,
+        default=None,
+        metavar="CODE",
+        help="read only this local authority's rows when the files' LA column holds "
+        "several (default: all LAs pooled, allowed only if no child identifier appears "
+        "under two of them)",
+    )
+
+
 def add_monte_carlo_options(parser: argparse.ArgumentParser, reps: int, per: str) -> None:
     """The options run, sweep and compare share: how long, how many, which seed, where."""
     parser.add_argument(

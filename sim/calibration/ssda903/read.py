@@ -13,8 +13,9 @@ yyyy-mm-dd, never month-first.
 Fatal (DataError): folder missing; no Episodes or no Header file; a required column
 missing (Header: CHILD, SEX, DOB; Episodes: CHILD, DECOM, RNE, LS, PLACE, DEC, REC; UASC:
 CHILD, DUC); an Excel workbook, UTF-16 or binary file; a line with more fields than the
-header; data for more than one LA. Text is read as UTF-8 (with or without BOM), else
-Latin-1.
+header; data for several LAs (column LA) whose CHILD identifiers clash, unless `la` picks
+one (pooled, with a note, when no identifier appears under two LAs); `la` not among the LA
+codes. Text is read as UTF-8 (with or without BOM), else Latin-1.
 
 Episode rows skipped, each with a Problem: CHILD, DECOM, RNE or PLACE blank; DECOM or DEC
 not a date; unknown RNE, PLACE or REC; DEC before DECOM; DEC without REC or REC without
@@ -23,6 +24,12 @@ unknown LS, CIN, PLACE_PROVIDER or REASON_PLACE_CHANGE. Kept with one note per f
 retired codes (Q1/Q2, E43/E44, E99). Skipped without a Problem: short breaks (LS V3/V4,
 left out of DfE statistics) and copies of an episode repeated in another year's file.
 Header rows: a bad DOB or SEX is reported and blanked, the child kept.
+
+Collection year (1 April to 31 March) of each Episodes row: the year named in its file's
+name or YEAR column; failing that, or if the dates show a later year, the year of the
+file's latest dates, leaving out the latest 1% (at least one row) so that one outlying date
+(an episode ending on 1 April, a mistyped year) cannot move a file into another year. An
+episode starting after its file's year is noted once per file and kept.
 
 Stitching follows `/work/shared/ssda903.md` section 6.1, with the open-episode rules of
 LIIA's `lds_ssda903_episodes_fix`; every change it makes is reported as a Problem:
@@ -361,12 +368,6 @@ def _read(src: _Source, required: tuple[str, ...]) -> pd.DataFrame:
             f"(columns found: {found})",
             f"the SSDA903 {src.table.capitalize()} columns {', '.join(required)}",
         )
-    if "LA" in df.columns and df["LA"].str.strip().replace("", np.nan).nunique() > 1:
-        raise DataError(
-            src.name,
-            "holds data for more than one local authority (column LA)",
-            "one LA's data: CHILD identifiers are only unique within an LA",
-        )
     df = df.fillna("")
     for c in df.columns:
         df[c] = df[c].astype(str).str.strip()
@@ -687,8 +688,7 @@ def _episodes(
     log.skip("Episodes: short breaks (LS V3/V4), left out as in DfE statistics", short.sum())
     ep = ep[~short].copy()
 
-    # the collection year each row belongs to: named in the file (or a YEAR column), but
-    # never earlier than the latest date in that file (a name may give the starting year)
+    # the collection year each row belongs to: the year of its file, or of its YEAR group
     group = ep["_forder"].astype(str)
     named = ep["_forder"].map({s.order: _march(s.name_year) for s in sources}).astype(DT)
     if "YEAR" in ep.columns:  # a multi-year file, as regional tools write them
@@ -697,9 +697,8 @@ def _episodes(
         group = group.where(~has, group + "/" + ep["YEAR"])
         if has.any():
             named[has] = _march31(y[has].astype(int))
-    latest_date = pd.concat([ep["DECOM"], ep["DEC"]], axis=1).max(axis=1)
-    data_end = _year_end(latest_date.groupby(group).transform("max"))
-    ep["_year_end"] = pd.concat([named, data_end], axis=1).max(axis=1).astype(DT)
+    ep["_year_end"] = _group_year_end(ep, group, named)
+    _late_starts(ep, log)
     end = ep["_year_end"].max() if len(ep) else None
     _missing_years(ep, log)
 
@@ -709,6 +708,50 @@ def _episodes(
         if c not in ("DECOM", "DEC"):
             out[c] = out[c].astype(str)
     return out.reset_index(drop=True), (None if pd.isna(end) else end)
+
+
+def _group_year_end(ep: pd.DataFrame, group: pd.Series, named: pd.Series) -> pd.Series:
+    """31 March ending each row's collection year: one year for every row of a group.
+
+    A group is a file, or one YEAR of a file that has a YEAR column. Its year is the one in
+    its name (or YEAR), unless its dates show a later one (a name may give the year the
+    collection starts: 'episodes_2021' for 2021-22). The year its dates show is that of its
+    second latest date, or of the latest but 1% for a large file: one outlying date, such
+    as an episode ending on 1 April (open on 31 March, so in that year's return, its end
+    known to an extract taken later), or a mistyped year, never moves a whole file into
+    another year.
+    """
+    latest = pd.concat([ep["DECOM"], ep["DEC"]], axis=1).max(axis=1)
+    shown: dict[str, pd.Timestamp] = {}
+    for key, dates in latest.groupby(group, sort=False):
+        ordered = np.sort(dates.to_numpy())[::-1]  # latest first
+        outliers = max(1, len(ordered) // 100)
+        shown[str(key)] = pd.Timestamp(ordered[min(outliers, len(ordered) - 1)])
+    data_end = _year_end(group.map(shown).astype(DT))
+    return pd.concat([named, data_end], axis=1).max(axis=1).astype(DT)
+
+
+def _late_starts(ep: pd.DataFrame, log: _Log) -> None:
+    """One note per file on episodes that start after the end of their collection year.
+
+    Such an episode cannot be in that year's return (it was not open in the year): a
+    mistyped date, or an extract taken after the year ended. It is kept as it is.
+    """
+    late = ep["DECOM"] > ep["_year_end"]
+    if not late.any():
+        return
+    for file, part in ep.loc[late, ["_file", "_row", "_year_end"]].groupby("_file", sort=False):
+        n = len(part)
+        ends = sorted({f"{d:%d/%m/%Y}" for d in part["_year_end"]})
+        log.add(
+            file,
+            int(part["_row"].min()),
+            "DECOM",
+            f"{n} episode{'s start' if n > 1 else ' starts'} (first shown) after the end of "
+            f"the file's collection year ({', '.join(ends)}), taken from the file name, a "
+            "YEAR column or most of the file's dates (expected every episode in a year's "
+            "file to be open during that year: check for a mistyped date); rows kept",
+        )
 
 
 def _missing_years(ep: pd.DataFrame, log: _Log) -> None:
@@ -839,7 +882,7 @@ def _stitch(ep: pd.DataFrame, end: pd.Timestamp | None, log: _Log) -> pd.DataFra
             "but the child is in no later Episodes file: taken to end at the end of that "
             "year, reason unknown (REC E99)",
         )
-        ep.loc[lost, "DEC"] = ep.loc[lost, "_year_end"]
+        ep.loc[lost, "DEC"] = ep.loc[lost, ["_year_end", "DECOM"]].max(axis=1)
         ep.loc[lost, "REC"] = codes.REC_UNKNOWN_EXIT
 
     # 5. overlaps. A later file's next episode is trusted: this one is cut short (doc 6.1).
@@ -936,11 +979,131 @@ def _stitch(ep: pd.DataFrame, end: pd.Timestamp | None, log: _Log) -> pd.DataFra
     return ep.sort_values(["CHILD", "DECOM"], kind="stable")
 
 
+# ----------------------------------------------------------------------------- LA column
+
+MAX_LA_CODES = 50  # more distinct values than this: not LA codes (a shifted column?)
+
+
+def _la_codes(codes_: list[str], log: _Log) -> str:
+    """The LA codes for a message, never a value that could be an identifier or postcode."""
+    if len(codes_) > MAX_LA_CODES:
+        return (
+            f"{len(codes_):,} different values, too many to be LA codes: is the LA column "
+            "in the right place?"
+        )
+    shown = [c for c in codes_ if len(c) <= 12 and c not in log.secrets]
+    text = ", ".join(shown)
+    hidden = len(codes_) - len(shown)
+    if hidden:
+        text += f"{' and ' if shown else ''}{hidden} value{'s' if hidden > 1 else ''} not shown"
+        text += " (like a child identifier or postcode)"
+    return text
+
+
+def _pick_la(
+    frames: dict[str, list[pd.DataFrame]], la: str | None, root: Path, log: _Log
+) -> dict[str, list[pd.DataFrame]]:
+    """One LA's rows (`la`), or every LA's pooled if their CHILD identifiers never clash.
+
+    CHILD is only unique within an LA (`/work/shared/ssda903.md` section 4): two LAs'
+    children can share an identifier, and read together they would become one child.
+    """
+    every = [df for dfs in frames.values() for df in dfs]
+    with_la = [df for df in every if "LA" in df.columns]
+    for df in with_la:
+        df["LA"] = df["LA"].str.upper()
+    codes_ = sorted({c for df in with_la for c in df["LA"].unique() if c})
+    files = sorted({str(df["_file"].iloc[0]) for df in with_la if (df["LA"] != "").any()})
+    where = files[0] if len(files) == 1 else "(data folder)"
+    column = "column LA" if len(files) == 1 else f"column LA of {', '.join(files[:3])}"
+    column += " ..." if len(files) > 3 else ""
+    if la is None:
+        if len(codes_) < 2:
+            return frames
+        pairs = pd.concat([df.loc[df["LA"] != "", ["LA", "CHILD"]] for df in with_la])
+        pairs = pairs[pairs["CHILD"] != ""].drop_duplicates()
+        clash = int((pairs.groupby("CHILD")["LA"].nunique() > 1).sum())
+        if clash:
+            raise DataError(
+                root / where if where != "(data folder)" else root,
+                f"{column} holds data for {len(codes_)} local authorities "
+                f"({_la_codes(codes_, log)}) and {clash:,} CHILD identifier"
+                f"{'s appear' if clash > 1 else ' appears'} under more than one of them, so "
+                "those children cannot be told apart",
+                "one LA's data (CHILD identifiers are only unique within an LA): add "
+                "--la CODE to read one of them",
+            )
+        log.add(
+            where,
+            None,
+            "LA",
+            f"{column} holds data for {len(codes_)} local authorities "
+            f"({_la_codes(codes_, log)}): read pooled as one, since no CHILD identifier "
+            "appears under two of them (add --la CODE to read one LA)",
+        )
+        return frames
+
+    key = la.strip().upper()
+    if not with_la:
+        raise DataError(
+            root,
+            f"--la {key} was given but no file has an LA column",
+            "an LA column naming each row's local authority, or no --la",
+        )
+    if key not in codes_:
+        raise DataError(
+            root / where if where != "(data folder)" else root,
+            f"no rows for the local authority {key} given with --la ({column} holds: "
+            f"{_la_codes(codes_, log)})",
+            "one of the LA codes in the data after --la",
+        )
+    out: dict[str, list[pd.DataFrame]] = {}
+    for table, dfs in frames.items():
+        out[table] = []
+        for df in dfs:
+            file = str(df["_file"].iloc[0]) if len(df) else ""
+            if "LA" not in df.columns:
+                if len(df):
+                    log.add(
+                        file,
+                        None,
+                        "LA",
+                        f"no LA column: all its rows are read as {key}'s (expected an LA "
+                        "column in every file when the files hold several LAs)",
+                    )
+                out[table].append(df)
+                continue
+            blank = df["LA"] == ""
+            if blank.any():
+                n = int(blank.sum())
+                log.add(
+                    file,
+                    int(df.loc[blank, "_row"].min()),
+                    "LA",
+                    f"LA is blank in {n} row{'s' if n > 1 else ''} (first shown): left out, "
+                    f"as --la {key} reads only the rows of that LA (expected an LA code on "
+                    "every row)",
+                )
+            out[table].append(df[df["LA"] == key].copy())
+    if not sum(len(df) for df in out["episodes"]):
+        raise DataError(
+            root,
+            f"no Episodes rows for the local authority {key} given with --la",
+            "Episodes rows with that code in column LA",
+        )
+    return out
+
+
 # ----------------------------------------------------------------------------- entry point
 
 
-def read_903(data_dir: str | Path) -> Dataset:
-    """Read every Header, Episodes and UASC CSV under `data_dir` into one checked history."""
+def read_903(data_dir: str | Path, la: str | None = None) -> Dataset:
+    """Read every Header, Episodes and UASC CSV under `data_dir` into one checked history.
+
+    `la`: with files whose LA column holds several local authorities, read only the rows
+    of this one (compared ignoring case and spaces around it). Without it, such files are
+    read pooled if no CHILD identifier appears under two LAs, and refused otherwise.
+    """
     root = Path(data_dir)
     if not root.exists():
         raise DataError(
@@ -994,6 +1157,7 @@ def read_903(data_dir: str | Path) -> Dataset:
                     f"(expected all the SSDA903 Episodes columns)",
                 )
 
+    frames = _pick_la(frames, la, root, log)
     header = _header(frames["header"], sources, log)
     uasc = _uasc(frames["uasc"], sources, log)
     episodes, end = _episodes(frames["episodes"], sources, header, log)
