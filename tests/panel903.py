@@ -31,13 +31,16 @@ exits = periods ending in it, at any age.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import itertools
 import math
 import random
 import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,7 +51,7 @@ MAP_FILE = (
 EPOCH = dt.date(1970, 1, 1)
 WEEK = 7
 YEAR_DAYS = 365.25
-WARMUP_YEARS = 5  # simulated before the first collection year, from a seeded stock
+WARMUP_YEARS = 3  # simulated before the first collection year, from a seeded stock
 # mean years a child stays in care in this model, to turn a start size into an entry rate
 MEAN_STAY_YEARS = 2.3
 
@@ -197,6 +200,7 @@ AGE_BANDS = [
     (16.0, 17.9, 0.15),
 ]
 
+LS_RATE = np.array([0.0, 2.0, 0.1, 12.0])  # legal status changes: other, C1, V2, L1
 MOVE_RATE = np.array([0.12, 0.3, 0.3, 0.45, 0.5, 0.35, 0.4, 0.2, 0.05, 3.0, 4.0])
 HOME_MULT = np.array([0.8, 1.0, 1.0, 0.7, 0.7, 0.6, 0.6, 2.5, 0.05, 0.5, 1.0])
 MOVE_REASONS = (
@@ -227,6 +231,41 @@ def _day(d: dt.date) -> int:
 
 def _date(n: int) -> dt.date:
     return EPOCH + dt.timedelta(days=int(n))
+
+
+class _Pick:
+    """Draw one of `items` with the given weights (faster than random.choices per call)."""
+
+    def __init__(self, items: list[Any], weights: list[float] | np.ndarray) -> None:
+        self.items = list(items)
+        self.cum = list(itertools.accumulate(float(w) for w in weights))
+
+    def __call__(self, r: random.Random) -> Any:
+        return self.items[bisect.bisect(self.cum, r.random() * self.cum[-1])]
+
+
+def _picker(pairs: list[tuple[str, float]]) -> _Pick:
+    return _Pick([a for a, _ in pairs], [w for _, w in pairs])
+
+
+_AGE = _Pick(AGE_BANDS, [b[2] for b in AGE_BANDS])
+_CODE = {
+    g: _Pick([(a, b) for a, b, _ in opts], [w for _, _, w in opts]) for g, opts in CODES.items()
+}
+_GROUP = {band: _Pick(list(range(len(GROUPS))), mix) for band, mix in _MIX.items()}
+_GROUP_UASC = _Pick(list(range(len(GROUPS))), _MIX_UASC)
+_CIN = _Pick(CIN[0], CIN[1])
+_LS = _picker([("C1", 0.4), ("C2", 0.08), ("V2", 0.47), ("L1", 0.05)])
+_HOME = _picker([("E4A", 0.6), ("E4B", 0.15), ("E13", 0.25)])
+_SGO_KIN = _picker([("E45", 0.75), ("E47", 0.15), ("E41", 0.1)])
+_SGO_FOSTER = _picker([("E46", 0.3), ("E47", 0.4), ("E48", 0.1), ("E41", 0.2)])
+_SGO_OTHER = _picker([("E47", 0.5), ("E48", 0.2), ("E41", 0.3)])
+_ADOPTED = _picker([("E11", 0.7), ("E12", 0.3)])
+_INDEP = _picker([("E5", 0.65), ("E6", 0.35)])
+_MOVE_KIND = _Pick([0, 1, 2], [0.45, 0.45, 0.10])
+H5_UNTIL = (K3_FROM - EPOCH).days
+P2_UNTIL = (dt.date(2023, 10, 28) - EPOCH).days
+Z1_UNTIL = (dt.date(2025, 4, 1) - EPOCH).days
 
 
 # ----------------------------------------------------------------------------- the model
@@ -298,7 +337,7 @@ class _Model:
         if uasc:
             age = r.uniform(14.0, 17.8) if r.random() < 0.3 else r.uniform(16.0, 17.8)
         else:
-            lo, hi, _ = r.choices(AGE_BANDS, [b[2] for b in AGE_BANDS])[0]
+            lo, hi, _ = _AGE(r)
             age = r.uniform(lo, hi)
         born = _date(entry - int(age * YEAR_DAYS))
         dob = dt.date(born.year, born.month, 1)  # first of the month, as degraded data hold
@@ -323,24 +362,23 @@ class _Model:
         return i
 
     def _codes(self, group: int, day: int) -> tuple[str, str]:
-        opts = CODES[GROUPS[group]]
-        place, prov, _ = self.r.choices(opts, [o[2] for o in opts])[0]
-        if place == "H5" and day >= _day(K3_FROM):
+        place, prov = _CODE[GROUPS[group]](self.r)
+        if place == "H5" and day >= H5_UNTIL:
             place = "K3"
-        if place == "P2" and day >= _day(dt.date(2023, 10, 28)):
+        if place == "P2" and day >= P2_UNTIL:
             place = "K3"
-        if place == "Z1" and day >= _day(dt.date(2025, 4, 1)):
+        if place == "Z1" and day >= Z1_UNTIL:
             place = "Z11"
         return place, prov
 
     def _group_for(self, i: int, day: int, avoid: int | None = None) -> int:
         age = (day - self.dob[i]) / YEAR_DAYS
-        p = list(_MIX_UASC if self.uasc[i] else _MIX[_age_band(age)])
-        if avoid is not None and sum(p) - p[avoid] > 0:
-            p[avoid] = 0.0
-        if age < 16:
-            p[G["supported"]] = p[G["supported_external"]] = 0.0
-        return self.r.choices(range(len(GROUPS)), p)[0]
+        pick = _GROUP_UASC if self.uasc[i] else _GROUP[_age_band(age)]
+        for _ in range(50):  # redraw a group to avoid, or supported accommodation under 16
+            g: int = pick(self.r)
+            if g != avoid and (age >= 16 or g not in (G["supported"], G["supported_external"])):
+                return g
+        return G["in_house_foster"]
 
     def _set(self, i: int, **kw: object) -> None:
         """Change the open episode's details and keep the arrays in step."""
@@ -359,7 +397,7 @@ class _Model:
             state: dict = {
                 "period": 1,
                 "placement": 1,
-                "cin": "N8" if self.uasc[i] else r.choices(CIN[0], CIN[1])[0],
+                "cin": "N8" if self.uasc[i] else _CIN(r),
             }
             state["per_start"] = day
             state["adopt"] = (
@@ -415,11 +453,7 @@ class _Model:
     def _enter(self, i: int, day: int, period: int) -> None:
         r = self.r
         age = (day - self.dob[i]) / YEAR_DAYS
-        ls = (
-            "V2"
-            if self.uasc[i]
-            else r.choices(["C1", "C2", "V2", "L1"], [0.4, 0.08, 0.47, 0.05])[0]
-        )
+        ls = "V2" if self.uasc[i] else _LS(r)
         group = self._group_for(i, day)
         if group == G["with_parents"] and ls in ("V2", "L1"):
             ls = "C1"
@@ -464,7 +498,7 @@ class _Model:
             if t >= spec.step_at and spec.step_factor != 1.0:
                 rate *= spec.step_factor
             for _ in range(int(self.rng.poisson(rate * WEEK / YEAR_DAYS))):
-                day = day0 + r.randrange(WEEK)
+                day = day0 + int(r.random() * WEEK)
                 if day > self.end:
                     continue
                 i = self._new_child(day, r.random() < spec.uasc_share)
@@ -504,7 +538,7 @@ class _Model:
         mult = spec.exit_mult * math.exp(spec.exit_drift * max(t, 0.0))
 
         h = np.zeros((len(kids), 9))
-        base_home = np.select([age < 1, age < 10, age < 16], [0.25, 0.35, 0.3], 0.2)
+        base_home = np.where(age < 1, 0.25, np.where(age < 10, 0.35, np.where(age < 16, 0.3, 0.2)))
         h[:, EV_HOME] = np.where(
             uasc, 0.02, base_home * (1.6 * np.exp(-tic) + 0.2) * HOME_MULT[grp]
         )
@@ -518,14 +552,14 @@ class _Model:
         h[:, :EV_TO_ADOPT] *= mult
         h[:, EV_TO_ADOPT] = np.where(self._adopt[kids] & foster & (tic > 0.4) & (age < 6), 1.2, 0.0)
         h[:, EV_MOVE] = MOVE_RATE[grp] * spec.move_mult
-        h[:, EV_LS] = np.select([ls == 1, ls == 2, ls == 3], [2.0, 0.1, 12.0], 0.0)
+        h[:, EV_LS] = LS_RATE[ls]
         h[:, EV_RELABEL] = np.where(self._relabel[kids], 0.2, 0.0)
         cum = np.cumsum(h * (WEEK / YEAR_DAYS), axis=1)
         u = self.rng.random(len(kids))
         hit = u < cum[:, -1]
         ev = np.argmax(u[hit, None] < cum[hit], axis=1)
         for i, e in zip(kids[hit].tolist(), ev.tolist(), strict=True):
-            day = day0 + r.randrange(WEEK)
+            day = day0 + int(r.random() * WEEK)
             if day > self.end or day >= self.b18[i]:
                 continue
             self._event(i, e, day)
@@ -535,19 +569,19 @@ class _Model:
         s = self.cur[i]
         g = s["group"]
         if e == EV_HOME:
-            self._exit(i, day, r.choices(["E4A", "E4B", "E13"], [0.6, 0.15, 0.25])[0])
+            self._exit(i, day, _HOME(r))
         elif e == EV_SGO:
             if g == G["kinship"]:
-                rec = r.choices(["E45", "E47", "E41"], [0.75, 0.15, 0.1])[0]
+                rec = _SGO_KIN(r)
             elif g in FOSTER:
-                rec = r.choices(["E46", "E47", "E48", "E41"], [0.3, 0.4, 0.1, 0.2])[0]
+                rec = _SGO_FOSTER(r)
             else:
-                rec = r.choices(["E47", "E48", "E41"], [0.5, 0.2, 0.3])[0]
+                rec = _SGO_OTHER(r)
             self._exit(i, day, rec)
         elif e == EV_ADOPT:
-            self._exit(i, day, r.choices(["E11", "E12"], [0.7, 0.3])[0])
+            self._exit(i, day, _ADOPTED(r))
         elif e == EV_INDEP:
-            self._exit(i, day, r.choices(["E5", "E6"], [0.65, 0.35])[0])
+            self._exit(i, day, _INDEP(r))
         elif e == EV_OTHER:
             age = (day - self.dob[i]) / YEAR_DAYS
             if self.uasc[i] and r.random() < 0.5:
@@ -568,7 +602,7 @@ class _Model:
                 self._close(i, day, "X1", "CARPL")
                 self._open(i, day, rne, new_ls, G["placed_for_adoption"], new_placement=True)
         elif e == EV_MOVE:
-            kind = r.choices(range(3), [0.45, 0.45, 0.10])[0]
+            kind = _MOVE_KIND(r)
             reason = r.choice(MOVE_REASONS[kind])
             ls = s["ls"]
             if g == G["placed_for_adoption"]:  # a disruption: back to foster care
