@@ -233,13 +233,9 @@ def test_fake903_in_care_on_31_march(codes: CodeMap) -> None:
     assert unmapped == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="read.py reads dates as dd/mm/yyyy or yyyy-mm-dd only: every DEC of the fake-data "
-    "layout (dd/mm/yy) is 'not a date' and its row is skipped, so the year's exits (0 of 9) "
-    "and the stock on 31 March 2022 (5 of 14) are lost",
-)
 def test_fake903_year_as_written(codes: CodeMap) -> None:
+    """The fake-data layout writes DEC as dd/mm/yy; before issue 14 every such row was
+    skipped as 'not a date', losing the year's exits (0 of 9) and most of the stock."""
     ds = read_903(FAKE)
     ob = Observed(ds, codes)
     assert ob.in_care(FAKE_START)[0] == FAKE_IN_CARE_START

@@ -315,7 +315,12 @@ BAD_ROWS = [
     ),
     (ep(B, "06/13/2022", "S", "U6"), "DECOM", "not a date", True),  # month-first
     (ep(B, "01/06/2022", "S", "U6", "2022/07/01", "E8"), "DEC", "not a date", True),
-    (ep(B, "01/06/22", "S", "U6"), "DECOM", "not a date", True),  # two-digit year
+    (
+        ep(B, "01/06/222", "S", "U6"),
+        "DECOM",
+        "not a date",
+        True,
+    ),  # three-digit year (dd/mm/yy is read: the public fake data write it)
     (ep(B, "01/06/2022", "S", "U6", "01/05/2022", "E8"), "DEC", "ends before it starts", True),
     (ep(B, "01/06/2022", "S", "U6", "01/07/2022", ""), "REC", "REC is blank", True),
     # an open episode carrying a REC (real exports do this): still open, REC ignored

@@ -394,7 +394,7 @@ def _short(exc: Exception) -> str:
 
 
 def _dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse dd/mm/yyyy and yyyy-mm-dd (never month-first). Returns (dates, bad mask).
+    """Parse dd/mm/yyyy, dd/mm/yy and yyyy-mm-dd (never month-first). Returns (dates, bad).
 
     A midnight time after the date ("15/04/2010 00:00", "2010-04-15T00:00:00") is what
     spreadsheet exports write for a date cell; it is read as the date.
@@ -403,10 +403,14 @@ def _dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     out = pd.Series(pd.NaT, index=s.index, dtype=DT)
     midnight = r"(?:[ T]00:00(?::00(?:\.0+)?)?)?"
     uk = s.str.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}" + midnight)
+    # two-digit years (the public fake data write DEC so): 00-68 are 20xx, 69-99 19xx
+    short = s.str.fullmatch(r"\d{1,2}/\d{1,2}/\d{2}" + midnight)
     iso = s.str.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}" + midnight)
     day = s.str.split(r"[ T]", regex=True).str[0]
     if uk.any():
         out[uk] = pd.to_datetime(day[uk], format="%d/%m/%Y", errors="coerce").astype(DT)
+    if short.any():
+        out[short] = pd.to_datetime(day[short], format="%d/%m/%y", errors="coerce").astype(DT)
     if iso.any():
         out[iso] = pd.to_datetime(day[iso], format="%Y-%m-%d", errors="coerce").astype(DT)
     bad = (s != "") & out.isna()
