@@ -248,7 +248,7 @@ def test_stationary_total_in_care_is_close(stationary: Backtest) -> None:
 
 
 def _table(bt: Backtest) -> str:
-    from sim.calibration.backtest import summary_lines
+    from sim.reports.backtest import summary_lines
 
     return (
         "\n"
