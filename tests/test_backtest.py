@@ -4,6 +4,7 @@ scenario (calibrated with that same scenario as the template) the forecast is ho
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -248,7 +249,7 @@ def test_stationary_total_in_care_is_close(stationary: Backtest) -> None:
 
 
 def _table(bt: Backtest) -> str:
-    from sim.calibration.backtest import summary_lines
+    from sim.reports.backtest import summary_lines
 
     return (
         "\n"
@@ -326,3 +327,345 @@ def test_command_line_end_to_end(tmp_path: Path) -> None:
     late = cli(*args[:3], "2022-03-31", *args[4:], "--force")  # 2 years after: no data
     assert late.returncode == 2 and "needs data up to 2024-03-31" in late.stderr
     assert "Traceback" not in late.stderr
+
+
+# --------------------------------------------------------------------------- references
+
+#: a hand-made return, 1 April 2019 to 31 March 2022, T = 31 March 2021. Each child:
+#: episodes of (DECOM, RNE, PLACE/PROVIDER, DEC, REC); U6/PR1 = in-house foster, U6/PR4 =
+#: IFA, K2/PR1 = in-house home, A5/PR1 = placed for adoption. All born in 2010.
+HAND_T = dt.date(2021, 3, 31)
+HAND: dict[str, list[tuple[str, str, str, str, str]]] = {
+    "A": [("2018-01-01", "S", "U6/PR1", "2021-08-01", "E4A")],  # leaves after T
+    "B": [("2018-06-01", "S", "U6/PR1", "2020-06-30", "E4A")],
+    "C": [
+        ("2019-01-01", "S", "U6/PR4", "2020-09-01", "X1"),
+        ("2020-09-01", "P", "K2/PR1", "", ""),
+    ],
+    "D": [("2019-05-01", "S", "U6/PR4", "2019-12-01", "E4A")],
+    "E": [("2020-05-01", "S", "U6/PR1", "", "")],
+    "F": [("2020-07-01", "S", "K2/PR1", "2021-02-01", "E4A")],
+    "G": [("2021-01-10", "S", "U6/PR4", "", "")],
+    "H": [("2019-02-01", "S", "U6/PR1", "2020-04-15", "E4A")],
+    # J's foster carer is approved to adopt after T: the same placement, re-labelled; on T
+    # the data knew it as foster care, and the references must count it so
+    "J": [
+        ("2019-06-01", "S", "U6/PR1", "2021-05-01", "X1"),
+        ("2021-05-01", "T", "A5/PR1", "", ""),
+    ],
+    "K": [("2021-03-01", "S", "U6/PR1", "", "")],
+    "L": [("2020-10-01", "S", "U6/PR1", "", "")],
+    "M": [("2021-06-01", "S", "U6/PR4", "", "")],  # after T: must change nothing
+}
+
+
+def write_hand(folder: Path, named: bool = True) -> None:
+    """HAND as a return: one file per table and collection year (each episode in every
+    year it was open in, open where it ended later), or, unnamed, one file per table."""
+    folder.mkdir(parents=True)
+    rows = []
+    for child, eps in HAND.items():
+        for decom, rne, code, dec, rec in eps:
+            place, provider = code.split("/")
+            rows.append((child, pd.Timestamp(decom), rne, place, provider, dec, rec))
+    head = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN"
+
+    def line(r: tuple[Any, ...], year_end: pd.Timestamp | None) -> str:
+        child, decom, rne, place, provider, dec, rec = r
+        if dec and year_end is not None and pd.Timestamp(dec) > year_end:
+            dec, rec = "", ""
+        # C moves to another carer (a planned move); J's carer stays (status only)
+        rpc = "" if rec != "X1" else "CARPL" if child == "C" else "PLACE"
+        d = f"{decom:%d/%m/%Y}"
+        e = f"{pd.Timestamp(dec):%d/%m/%Y}" if dec else ""
+        return f"{child},{d},{rne},C2,N1,{place},{provider},{e},{rec},{rpc},,,"
+
+    header = ["CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB"] + [
+        f"{c},1,01/01/2010,WBRI,UN2,," for c in HAND
+    ]
+    if not named:
+        (folder / "episodes.csv").write_text("\n".join([head, *(line(r, None) for r in rows)]))
+        (folder / "header.csv").write_text("\n".join(header))
+        return
+    for year in (2020, 2021, 2022):
+        a, b = pd.Timestamp(year - 1, 4, 1), pd.Timestamp(year, 3, 31)
+        live = [r for r in rows if r[1] <= b and (not r[5] or pd.Timestamp(r[5]) >= a)]
+        (folder / f"episodes_{year}.csv").write_text("\n".join([head, *(line(r, b) for r in live)]))
+        (folder / f"header_{year}.csv").write_text("\n".join(header))
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_references_come_from_the_data_known_on_the_date(tmp_path: Path, named: bool) -> None:
+    """Every reference, worked out by hand from HAND: only year ends the data hold, only
+    what was known on T, and no trend through fewer than 3 points."""
+    from sim.calibration.backtest import Observed, known_on, observed_counts
+    from sim.calibration.fit import CodeMap
+    from sim.calibration.packaged import DEFAULT_TEMPLATE
+    from sim.calibration.ssda903.read import data_start
+    from sim.scenario.load import load
+
+    write_hand(tmp_path / "903", named)
+    ds = read_903(tmp_path / "903")
+    assert not ds.problems and len(ds.episodes) == 14, ds.summary()
+    start = data_start(ds)
+    assert start == pd.Timestamp("2019-04-01")  # from the names, or from the first end
+    tpl = load(DEFAULT_TEMPLATE)
+    s = tpl.model
+    codes = CodeMap(read_map(None), list(s.provision), list(s.exits))
+    known = Observed(truncate(ds, HAND_T), codes)
+    groups = ["in_house_foster", "ifa", "in_house_home", "placed_for_adoption"]
+    past, notes = known_on(known, HAND_T, 2, 3.0, start, groups)
+
+    # children in care on 31 March: 2019 A B C H; 2020 A B C H J; 2021 A C E G J K L.
+    # 2018 is before the data: not used (and not counted as the 1 or 2 the data show)
+    total = past["in_care_total"]
+    assert total.x == [-2, -1, 0]
+    assert total.values == [4, 5, 7]
+    assert total.references["same_as_last_year"] == [7, 7]
+    # least squares through (-2, 4), (-1, 5), (0, 7): slope 1.5, intercept 6.8333
+    assert total.references["linear_trend"] == pytest.approx([8.3333, 9.8333], abs=1e-3)
+    # same flows: in the year to T, 5 started care (E F G K L) and 3 left (B F H) of the 5
+    # in care a year before: ratio 0.6. 7 + 5 - 0.6 x 7 = 7.8; 7.8 + 5 - 0.6 x 7.8 = 8.12
+    assert total.references["same_flows"] == pytest.approx([7.8, 8.12])
+    entries, exits = past["entries"], past["exits"]
+    assert entries.x == exits.x == [-1, 0]  # the year to 31 March 2019 is not in the data
+    assert entries.values == [2, 5] and exits.values == [1, 3]
+    assert entries.references == {"same_as_last_year": [5, 5], "same_flows": [5, 5]}
+    assert exits.references["same_as_last_year"] == [3, 3]
+    assert exits.references["same_flows"] == pytest.approx([4.2, 4.68])  # 0.6 x 7, 0.6 x 7.8
+    assert "linear_trend" not in exits.references  # 2 years of flows: no trend is made
+    assert any("No linear trend for entries and exits" in n for n in notes)
+    assert any("The data begin on 2019-04-01" in n for n in notes)
+    # in-house foster: a year before T, A B H J (4); on T, A E J K L (5): J still foster
+    # (re-labelled as adoption only after T). In the year, 3 placements began (E K L) and
+    # 2 ended (B H): ratio 0.5; 5 + 3 - 2.5 = 5.5; 5.5 + 3 - 2.75 = 5.75
+    foster = past["in_care_in_house_foster"]
+    assert foster.values == [3, 4, 5]
+    assert foster.references["same_flows"] == pytest.approx([5.5, 5.75])
+    # IFA: C a year before, G on T; G began, C moved to a home: ratio 1; 1 + 1 - 1 = 1
+    assert past["in_care_ifa"].references["same_flows"] == pytest.approx([1.0, 1.0])
+    # no home placement a year before: no ratio, so no such reference (none is invented)
+    assert "same_flows" not in past["in_care_in_house_home"].references
+    assert past["in_care_placed_for_adoption"].values == [0, 0, 0]
+
+    # the full data know J was re-labelled, and M: counting from them would differ
+    full = observed_counts(ds, tpl, read_map(None))
+    assert full.in_care(pd.Timestamp(HAND_T))[1].get("placed_for_adoption") == 1
+
+    # a date with less than a whole year of data before it is refused, not padded
+    from sim.calibration.backtest import BacktestError
+
+    with pytest.raises(BacktestError, match="a whole year of data"):
+        known_on(known, dt.date(2020, 2, 29), 1, 3.0, start, groups)
+
+
+def test_same_flows_projection_by_hand() -> None:
+    from sim.calibration.backtest import linear_trend, same_flows
+
+    # 100 in care, 40 entries a year, 30% leave a year: 100 + 40 - 30 = 110, 110 + 40 - 33
+    stocks, exits = same_flows(100, 40, 0.3, 3)
+    assert stocks == pytest.approx([110, 117, 121.9])
+    assert exits == pytest.approx([30, 33, 35.1])
+    assert same_flows(10, 0, 1.5, 2)[0] == [0.0, 0.0]  # never below 0
+    assert linear_trend([-1, 0], [5, 6], 2) is None  # two points: no trend
+    assert linear_trend([-2, -1, 0], [6, 5, 4], 5) == pytest.approx([3, 2, 1, 0, 0])  # >= 0
+
+
+# --------------------------------------------------------------------------- rolling
+
+
+def test_rolling_origins_are_every_31_march_the_data_allow() -> None:
+    from sim.calibration.rolling import origins
+
+    start, end = pd.Timestamp("2015-04-01"), pd.Timestamp("2023-03-31")
+    got = origins(start, end, 3)
+    assert got == [
+        (dt.date(2016, 3, 31), 3),
+        (dt.date(2017, 3, 31), 3),
+        (dt.date(2018, 3, 31), 3),
+        (dt.date(2019, 3, 31), 3),
+        (dt.date(2020, 3, 31), 3),
+        (dt.date(2021, 3, 31), 2),
+        (dt.date(2022, 3, 31), 1),
+    ]
+    assert [h for _, h in origins(start, end, 1)] == [1] * 7
+    assert origins(start, pd.Timestamp("2016-03-31"), 3) == []  # one year: nothing to score
+    assert origins(start, pd.Timestamp("2017-03-31"), 3) == [(dt.date(2016, 3, 31), 1)]
+    assert origins(start, pd.Timestamp("2018-01-31"), 3) == [(dt.date(2016, 3, 31), 1)]
+    assert origins(None, end, 3) == []
+
+
+def hand_points() -> pd.DataFrame:
+    """Two origins, one measure, two horizons; numbers chosen to be worked out by hand."""
+    from sim.calibration.rolling import POINT_COLUMNS
+
+    rows = [
+        # origin, h, actual, median, p10, p90, same as last year, same flows, trend
+        ("2019-03-31", 1, 100, 110, 95, 120, 100, 95, math.nan),
+        ("2020-03-31", 1, 200, 180, 185, 230, 220, 210, 190),
+        ("2019-03-31", 2, 50, 60, 40, 70, 40, 45, 55),
+        ("2020-03-31", 2, 0, 5, 0, 10, 3, 2, 1),  # nothing happened: no % error
+    ]
+    frame = pd.DataFrame(
+        [
+            {
+                "origin": o,
+                "horizon": h,
+                "measure": "in_care_total",
+                "label": "Children in care (all)",
+                "kind": "stock",
+                "from": "",
+                "to": "",
+                "actual": a,
+                "median": m,
+                "p10": lo,
+                "p90": hi,
+                "inside_80": lo <= a <= hi,
+                "same_as_last_year": n,
+                "same_flows": f,
+                "linear_trend": t,
+            }
+            for o, h, a, m, lo, hi, n, f, t in rows
+        ]
+    )
+    return frame[POINT_COLUMNS]
+
+
+def test_summary_statistics_by_hand() -> None:
+    from sim.calibration.rolling import summarise
+
+    s = summarise(hand_points()).set_index("horizon")
+    one, two = s.loc[1], s.loc[2]
+    # horizon 1: median errors +10% and -10%; 100 in 95-120 and 200 in 185-230: both inside
+    assert one["points"] == 2 and one["coverage"] == 1.0
+    assert one["mape_median"] == pytest.approx(10) and one["bias_median"] == pytest.approx(0)
+    assert one["mape_same_as_last_year"] == pytest.approx(5)  # 0% and +10%
+    assert one["bias_same_as_last_year"] == pytest.approx(5)
+    assert one["mape_same_flows"] == pytest.approx(5) and one["bias_same_flows"] == pytest.approx(0)
+    # the trend exists for one origin only: scored on that point, and said so
+    assert one["points_linear_trend"] == 1 and one["mape_linear_trend"] == pytest.approx(5)
+    # best over the points every forecast has (the 2020 origin): median 10%, same as last
+    # year 10%, same flows 5%, trend 5% -> the first of the smallest, same flows
+    assert one["best"] == "same_flows" and one["best_points"] == 1
+    # horizon 2: the origin where nothing happened counts for coverage, not for errors
+    assert two["points"] == 2 and two["points_median"] == 1
+    assert two["coverage"] == pytest.approx(1.0)  # 50 in 40-70, 0 in 0-10
+    assert two["mape_median"] == pytest.approx(20) and two["bias_median"] == pytest.approx(20)
+    assert two["bias_same_as_last_year"] == pytest.approx(-20)
+    assert two["mape_linear_trend"] == pytest.approx(10)
+    assert two["best"] == "same_flows"  # 10%, tied with the trend, comes first
+
+
+# --------------------------------------------------------------------------- the words
+
+
+def test_report_says_plainly_when_the_simulation_loses() -> None:
+    from types import SimpleNamespace
+
+    from sim.calibration.backtest import Metric
+    from sim.calibration.rolling import Rolling, summarise
+    from sim.reports.backtest import (
+        against,
+        rolling_summary_lines,
+        summary_lines,
+        write_rolling_markdown,
+    )
+
+    assert against(12.3, {"same as last year": 15.0, "same flows as last year": 6.1}) == (
+        "The simulation's error (12.3%) was larger than 'same flows as last year' (6.1%), "
+        "and smaller than 'same as last year' (15.0%)."
+    )
+    assert against(2.0, {"same as last year": 6.0, "linear trend": math.nan}) == (
+        "The simulation's error (2.0%) was smaller than 'same as last year' (6.0%)."
+    )
+    assert "same as" in against(6.1, {"same flows as last year": 6.14})  # as shown: a tie
+
+    # a backtest where 'same flows as last year' was nearer: actual 100 and 110, the
+    # simulation's median 112 and 124 (12%, 12.7%), same flows 106 and 113 (6%, 2.7%)
+    sims = np.array([[112.0, 124.0]] * 3)
+    m = Metric(
+        "in_care_total",
+        "Children in care (all)",
+        "stock",
+        [-1, 0],
+        [100.0, 100.0],
+        [100.0, 110.0],
+        sims,
+        references={"same_as_last_year": [100.0, 100.0], "same_flows": [106.0, 113.0]},
+    )
+    bt = SimpleNamespace(metrics=[m], horizon=2, at=dt.date(2021, 3, 31))
+    text = "\n".join(summary_lines(bt))  # type: ignore[arg-type]
+    assert (
+        "the simulation's error (12.4%) was larger than 'same as last year' (4.5%) and "
+        "'same flows as last year' (4.4%)" in text
+    ), text
+    assert "A reference forecast had a smaller error than the simulation for 1 of 1" in text
+    assert "beat" not in text.replace("beat the simulation", "")
+
+    r = Rolling(
+        horizon=2,
+        reps=3,
+        years_back=3,
+        seed=1,
+        origins=[(dt.date(2019, 3, 31), 2), (dt.date(2020, 3, 31), 2)],
+        points=hand_points(),
+        summary=summarise(hand_points()),
+    )
+    lines = "\n".join(rolling_summary_lines(r))
+    assert (
+        "The simulation's error (10.0%) was larger than 'same as last year' (5.0%), "
+        "'same flows as last year' (5.0%) and 'linear trend' (5.0%)." in lines
+    ), lines
+    assert "the most accurate forecast was 'same flows as last year'" in lines
+    write_rolling_markdown(r, Path(tempfile.mkdtemp()) / "backtest.md")
+
+
+# --------------------------------------------------------------------------- rolling, end to end
+
+
+def test_rolling_command_line_end_to_end(tmp_path: Path) -> None:
+    """`backtest --rolling` on the bundled synthetic return (April 2015 to March 2023):
+    7 origins, 2016 to 2022, scored at 1 and 2 years ahead as far as the data reach."""
+    import time
+
+    out = tmp_path / "rolling"
+    args = ["backtest", str(ROOT / "calibration" / "synthetic-903"), "--rolling"]
+    opts = ["--horizon", "2", "--reps", "4", "--workers", "1", "--out", str(out)]
+    started = time.perf_counter()
+    proc = cli(*args, *opts)
+    assert proc.returncode == 0, proc.stderr
+    assert time.perf_counter() - started < 60
+    assert "Traceback" not in proc.stderr
+    for i, year in enumerate(range(2016, 2023), start=1):  # progress, an origin a line
+        assert f"origin {i} of 7: {year}-03-31" in proc.stderr
+    points = pd.read_csv(out / "backtest.csv")
+    assert sorted(set(points["origin"])) == [f"{y}-03-31" for y in range(2016, 2023)]
+    per_origin = points.groupby("origin")["horizon"].max()
+    assert per_origin["2021-03-31"] == 2 and per_origin["2022-03-31"] == 1
+    assert {
+        "actual",
+        "median",
+        "p10",
+        "p90",
+        "same_as_last_year",
+        "same_flows",
+        "linear_trend",
+    } <= set(points.columns)
+    assert {"in_care_total", "entries", "exits"} <= set(points["measure"])
+    assert (points["measure"].str.startswith("in_care_")).sum() > 2 * 13  # by placement type
+    # the first origin has one whole year before it: no trend (blank), never a made-up one
+    first = points[points["origin"] == "2016-03-31"]
+    assert first["linear_trend"].isna().all() and first["same_flows"].notna().any()
+    summary = pd.read_csv(out / "summary.csv")
+    assert set(summary["horizon"]) == {1, 2}
+    total = summary[(summary["measure"] == "in_care_total") & (summary["horizon"] == 1)].iloc[0]
+    assert total["points"] == 7 and total["points_linear_trend"] == 6
+    md = (out / "backtest.md").read_text()
+    assert "## Which forecast did best" in md and "The simulation's error (" in md
+    assert (out / "backtest_mape.png").stat().st_size > 0
+    assert "80% coverage" in proc.stdout and "in_care_total" in proc.stdout
+
+    both = cli(*args, "--train-until", "2020-03-31", *opts, "--force")
+    assert both.returncode == 2 and "not allowed with" in both.stderr
+    neither = cli(args[0], args[1], *opts, "--force")
+    assert neither.returncode == 2 and "one of the arguments" in neither.stderr

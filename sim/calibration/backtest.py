@@ -3,9 +3,9 @@
 Pretend it is `train_until` (T): keep only what the SSDA903 return knew on that date,
 calibrate a scenario from it, simulate `horizon` years from T, and set the forecast beside
 what the full data say happened at each year end T + k years (children in care, in total
-and by placement type) and in each year (children starting and leaving care). Two
-forecasts a commissioner could make without a model are scored the same way: "same as
-last year" and a straight line through the last few years.
+and by placement type) and in each year (children starting and leaving care). Three
+forecasts a commissioner could make without a model are scored the same way (the
+references, `REFERENCES`).
 
 What is compared, exactly:
 
@@ -19,6 +19,30 @@ What is compared, exactly:
 * year k is (T + (k-1) years, T + k years]; the model starts on T + 1 day, so its month
   12k snapshot is T + k years.
 
+The references are computed from the data as they stood on T (`truncate`), and only from
+year-end counts the data hold: the stock on 31 March before the first collection year is
+held (every placement running then is still open on 1 April, so it is in that year's
+file), a year's flows only if the whole year is. History is never padded: the data's
+first year is read from the Episodes files' names, or else from the earliest episode end
+(a return holds no episode that ended before its first year).
+
+* **same as last year**: the count on T (stocks), or in the year to T (flows), for every
+  horizon year;
+* **same flows as last year** (the reference peer demand models use): the stock is
+  projected year by year with last year's entries and last year's exit ratio,
+  stock(k) = stock(k-1) + entries - ratio * stock(k-1) (never below 0), where entries are
+  the periods of care that started in the year to T and ratio = the periods that ended in
+  it / the children in care a year before T. For a placement type the same is done with
+  the type's own flows in that year: placements starting in it (from outside care or from
+  another placement) and placements ending in it (a move, an exit or the child turning 18),
+  over the type's children a year before T, so that the types still add to roughly the
+  total. Entries are forecast as last year's count, exits as ratio * stock(k-1). Left out
+  for a measure that had no children a year before T (no ratio);
+* **linear trend**: a least-squares line through the year-end figures of the last
+  `years_back` years up to T, extrapolated (never below 0). Left out, with a note, when
+  the data hold fewer than `TREND_MIN_POINTS` of them before T: two points would be last
+  year's change continued, not a trend, and none are ever made up.
+
 The simulation's 80% interval (10th to 90th percentile of its runs) shows chance only,
 not the uncertainty of the rates fitted from a few years of data, nor change the data
 cannot foresee; coverage below 80% on real data measures how much that matters.
@@ -30,8 +54,8 @@ import dataclasses
 import datetime as dt
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -39,7 +63,7 @@ import pandas as pd
 
 from ..common.errors import UserError
 from ..scenario.ages import DAYS_PER_YEAR
-from .ssda903.read import Dataset
+from .ssda903.read import Dataset, data_start
 
 if TYPE_CHECKING:
     from ..runs.montecarlo import Results
@@ -48,6 +72,14 @@ if TYPE_CHECKING:
 
 #: a placement type is scored only if at least this many children were placed there at T
 MIN_CHILDREN = 5
+#: the fewest year-end figures before T a linear trend is drawn through
+TREND_MIN_POINTS = 3
+#: the forecasts made without a model: key (in tables and CSV files) -> name in words
+REFERENCES = {
+    "same_as_last_year": "same as last year",
+    "same_flows": "same flows as last year",
+    "linear_trend": "linear trend",
+}
 DASH = "\u2013"
 
 
@@ -76,24 +108,53 @@ def truncate(ds: Dataset, at: dt.date | pd.Timestamp) -> Dataset:
     return dataclasses.replace(ds, episodes=ep.reset_index(drop=True), collection_end=end)
 
 
-# =========================================================================== what happened
-
-
 def years_after(at: pd.Timestamp, k: int) -> pd.Timestamp:
     """The date `k` whole years after `at` (29 February becomes 28 February)."""
     return pd.Timestamp(at) + pd.DateOffset(years=k)
 
 
+def data_end(ds: Dataset) -> pd.Timestamp:
+    """The last date the data cover: 31 March of the latest collection year read."""
+    if ds.collection_end is not None and not pd.isna(ds.collection_end):
+        return pd.Timestamp(ds.collection_end)
+    ep = ds.episodes
+    return max(ep["DECOM"].max(), ep["DEC"].max()) if not ep.empty else pd.NaT
+
+
+def held(start: pd.Timestamp | None, on: pd.Timestamp) -> bool:
+    """Whether data beginning on `start` hold the count of children in care on `on`."""
+    return start is None or on >= start - pd.Timedelta(days=1)
+
+
+def years_held(start: pd.Timestamp | None, at: pd.Timestamp, most: int = 100) -> int:
+    """Whole years of data before `at` (`most` if the data's start is not known)."""
+    if start is None:
+        return most
+    n = 0
+    while n < most and held(start, years_after(at, -(n + 1))):
+        n += 1
+    return n
+
+
+# =========================================================================== what happened
+
+
 class Observed:
-    """Counts of what the (full) data say happened, for any date or year."""
+    """Counts of what the data say happened, for any date or year."""
 
     def __init__(self, ds: Dataset, codes: CodeMap) -> None:
         from .ssda903.episodes import periods, placements
 
         pl = placements(ds)
-        dob = ds.header.drop_duplicates("CHILD").set_index("CHILD")["DOB"]
+        dob = pl["CHILD"].map(ds.header.drop_duplicates("CHILD").set_index("CHILD")["DOB"])
+        # the day a placement leaves the count of children in care: its end, or the
+        # child's 18th birthday as `in_care` reads ages (age < 18 on the day counted)
+        adult = dob + pd.to_timedelta(math.ceil(18 * DAYS_PER_YEAR), unit="D")
+        gone = pl["end"].where(pl["end"].notna() & (pl["end"] < adult), adult)
         self.pl = pl.assign(
-            dob=pl["CHILD"].map(dob),
+            dob=dob,
+            age_at_start=(pl["start"] - dob).dt.days / DAYS_PER_YEAR,
+            gone=gone,
             group=[
                 codes.provision(p, q)
                 for p, q in zip(pl["PLACE"], pl["PLACE_PROVIDER"], strict=True)
@@ -123,6 +184,182 @@ class Observed:
         e = self.per["end"]
         return int((e.notna() & (e > a) & (e <= b)).sum())
 
+    def group_flows(
+        self, a: pd.Timestamp, b: pd.Timestamp
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """Placements starting and ending in (a, b], by provision group.
+
+        Starting: placements of children aged 0 to 17 that began in the year, whether the
+        child came into care or moved from another placement. Ending: those placements
+        leaving the count of children in care in the year (a move, an exit, or the 18th
+        birthday), so that a group's count on b is its count on a plus the one less the
+        other.
+        """
+        pl = self.pl[self.pl["group"].notna() & (self.pl["age_at_start"] >= 0)]
+        pl = pl[pl["age_at_start"] < 18]
+        began = pl[(pl["start"] > a) & (pl["start"] <= b)]
+        ended = pl[pl["gone"].notna() & (pl["gone"] > a) & (pl["gone"] <= b)]
+        ended = ended[ended["start"] < ended["gone"]]
+        ins = began.groupby("group").size()
+        outs = ended.groupby("group").size()
+        return (
+            {str(k): int(v) for k, v in ins.items()},
+            {str(k): int(v) for k, v in outs.items()},
+        )
+
+
+# =========================================================================== references
+
+
+def same_as_last_year(last: float, horizon: int) -> list[float]:
+    """The reference 'same as last year': the last count, for every horizon year."""
+    return [float(last)] * horizon
+
+
+def trend_line(x: Sequence[float], y: Sequence[float]) -> tuple[float, float] | None:
+    """(slope, intercept) of the least-squares line, or None under `TREND_MIN_POINTS`."""
+    if len(x) < TREND_MIN_POINTS:
+        return None
+    slope, intercept = np.polyfit(np.asarray(x, float), np.asarray(y, float), 1)
+    return float(slope), float(intercept)
+
+
+def linear_trend(x: Sequence[float], y: Sequence[float], horizon: int) -> list[float] | None:
+    """The reference 'linear trend' for years 1..horizon (None with too few points)."""
+    line = trend_line(x, y)
+    if line is None:
+        return None
+    slope, intercept = line
+    return [max(0.0, intercept + slope * k) for k in range(1, horizon + 1)]
+
+
+def same_flows(
+    stock: float, entries: float, exit_ratio: float, horizon: int
+) -> tuple[list[float], list[float]]:
+    """The reference 'same flows as last year': (stock at each year end, exits each year).
+
+    stock(k) = stock(k-1) + entries - exit_ratio * stock(k-1), never below 0; the year's
+    exits are exit_ratio * stock(k-1).
+    """
+    stocks: list[float] = []
+    exits: list[float] = []
+    s = float(stock)
+    for _ in range(horizon):
+        out = exit_ratio * s
+        s = max(0.0, s + entries - out)
+        exits.append(out)
+        stocks.append(s)
+    return stocks, exits
+
+
+@dataclass
+class Known:
+    """What the data held on T about one measure: its history and the reference forecasts."""
+
+    kind: str  # "stock" (a count on a date) or "flow" (a count in a year)
+    x: list[int]  # years relative to T: stocks at T + x, flows in the year ending T + x
+    values: list[float]
+    references: dict[str, list[float]]  # key of REFERENCES -> value per horizon year
+
+
+def known_on(
+    known: Observed,
+    at: dt.date | pd.Timestamp,
+    horizon: int,
+    years_back: float,
+    start: pd.Timestamp | None,
+    groups: Sequence[str],
+) -> tuple[dict[str, Known], list[str]]:
+    """The history and references of every measure, from data known on `at` alone.
+
+    `known` counts the data as they stood on `at` (`truncate`); `start` is the data's
+    first 1 April (`data_start`): no count before the data hold it is used. Measures:
+    'in_care_total', 'in_care_<group>' for each of `groups`, 'entries', 'exits'. Returns
+    them with notes on history and references left out. Raises BacktestError when the
+    data hold no whole year before `at` (no flows: nothing to make references from).
+    """
+    T = pd.Timestamp(at)
+    n = max(1, math.floor(years_back + 1e-9))
+    want_s = list(range(-n, 1))
+    want_f = list(range(-n + 1, 1))  # the year ending T + x
+    stock_x = [x for x in want_s if held(start, years_after(T, x))]
+    flow_x = [x for x in want_f if held(start, years_after(T, x - 1))]
+    if not flow_x:
+        begun = "" if start is None else f", but the data begin on {start.date()}"
+        raise BacktestError(
+            f"a backtest from {T.date()} needs at least a whole year of data before it"
+            f"{begun}: choose a later --train-until"
+        )
+    notes: list[str] = []
+    if start is not None and (len(stock_x) < len(want_s) or len(flow_x) < len(want_f)):
+        notes.append(
+            f"The data begin on {start.date()}: history before then is left out of the "
+            "reference forecasts and charts (none is made up)."
+        )
+    for measures, what, xs in (
+        ("children in care", "year-end counts", stock_x),
+        ("entries and exits", "year(s) of entries and exits", flow_x),
+    ):
+        if len(xs) < TREND_MIN_POINTS:
+            notes.append(
+                f"No linear trend for {measures}: the data hold {len(xs)} {what} up to "
+                f"{T.date()}, and a trend needs at least {TREND_MIN_POINTS}."
+            )
+
+    def year(k: int) -> tuple[pd.Timestamp, pd.Timestamp]:
+        return years_after(T, k - 1), years_after(T, k)
+
+    stocks = {x: known.in_care(years_after(T, x)) for x in stock_x}
+    entries = [float(known.entries(*year(x))) for x in flow_x]
+    exits = [float(known.exits(*year(x))) for x in flow_x]
+    # last year's flows (the year to T is always held: flow_x holds 0)
+    before, now = stocks[-1], stocks[0]
+    ins, outs = known.group_flows(*year(0))
+
+    def refs(xs: list[int], ys: list[float]) -> dict[str, list[float]]:
+        out = {"same_as_last_year": same_as_last_year(ys[-1], horizon)}
+        line = linear_trend(xs, ys, horizon)
+        if line is not None:
+            out["linear_trend"] = line
+        return out
+
+    result: dict[str, Known] = {}
+    total = [float(stocks[x][0]) for x in stock_x]
+    result["in_care_total"] = Known("stock", stock_x, total, refs(stock_x, total))
+    flow_ref: tuple[list[float], list[float]] | None = None
+    if before[0] > 0:
+        flow_ref = same_flows(now[0], entries[-1], exits[-1] / before[0], horizon)
+        result["in_care_total"].references["same_flows"] = flow_ref[0]
+    else:
+        notes.append(
+            f"No 'same flows as last year' for the total: no children were in care on "
+            f"{years_after(T, -1).date()}, so there is no exit ratio."
+        )
+    no_ratio = []
+    for g in groups:
+        ys = [float(stocks[x][1].get(g, 0)) for x in stock_x]
+        result[f"in_care_{g}"] = Known("stock", stock_x, ys, refs(stock_x, ys))
+        was = before[1].get(g, 0)
+        if was > 0:
+            result[f"in_care_{g}"].references["same_flows"] = same_flows(
+                now[1].get(g, 0), ins.get(g, 0), outs.get(g, 0) / was, horizon
+            )[0]
+        elif now[1].get(g, 0) >= MIN_CHILDREN:  # (only types scored are worth a note)
+            no_ratio.append(g)
+    if no_ratio:
+        notes.append(
+            "No 'same flows as last year' for placement types with no children a year "
+            f"before {T.date()} (no exit ratio): {', '.join(no_ratio)}."
+        )
+    result["entries"] = Known("flow", flow_x, entries, refs(flow_x, entries))
+    result["entries"].references["same_flows"] = same_as_last_year(entries[-1], horizon)
+    result["exits"] = Known("flow", flow_x, exits, refs(flow_x, exits))
+    if flow_ref is not None:
+        result["exits"].references["same_flows"] = flow_ref[1]
+    for k in result.values():  # the order of REFERENCES, for tables
+        k.references = {r: k.references[r] for r in REFERENCES if r in k.references}
+    return result, notes
+
 
 # =========================================================================== results
 
@@ -140,6 +377,8 @@ class Metric:
     sims: np.ndarray  # (reps, H): the model's value for each horizon year
     monthly: np.ndarray | None = None  # (reps, months) for stocks, for the chart
     start: float | None = None  # the model's value at T (stocks)
+    # the reference forecasts the data allow, key of REFERENCES -> value per horizon year
+    references: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def horizon(self) -> int:
@@ -168,27 +407,17 @@ class Metric:
             bool(lo <= a <= hi) for a, lo, hi in zip(self.actual, self.p10, self.p90, strict=True)
         ]
 
-    @property
-    def naive(self) -> list[float]:
-        """Same as last year: the count at T (stocks) or in the year to T (flows)."""
-        return [float(self.history[-1])] * self.horizon
+    def reference(self, key: str) -> list[float]:
+        """A reference's value for each horizon year (NaN if the data do not allow it)."""
+        return self.references.get(key, [math.nan] * self.horizon)
 
-    @property
-    def trend(self) -> list[float]:
-        """Least-squares line through the history, extrapolated (never below 0)."""
-        x, y = np.asarray(self.history_x, float), np.asarray(self.history, float)
-        if len(x) < 2:
-            return self.naive
-        slope, intercept = np.polyfit(x, y, 1)
-        return [max(0.0, float(intercept + slope * k)) for k in range(1, self.horizon + 1)]
-
-    def trend_at(self, xs: np.ndarray) -> np.ndarray:
+    def trend_at(self, xs: np.ndarray) -> np.ndarray | None:
         """The straight-line reference at the years `xs` relative to T (for the chart)."""
-        x, y = np.asarray(self.history_x, float), np.asarray(self.history, float)
-        if len(x) < 2:
-            return np.full(len(xs), y[-1])
-        slope, intercept = np.polyfit(x, y, 1)
-        return np.maximum(0.0, intercept + slope * xs)
+        line = trend_line(self.history_x, self.history)
+        if line is None:
+            return None
+        slope, intercept = line
+        return np.maximum(0.0, intercept + slope * np.asarray(xs, float))
 
     def ape(self, forecast: list[float] | np.ndarray) -> list[float]:
         """Absolute % error per year (NaN where nothing happened: no % of zero)."""
@@ -198,13 +427,15 @@ class Metric:
         ]
 
     def scores(self) -> dict[str, float]:
-        """Mean absolute % error of the median and of the two references, and coverage."""
-        return {
+        """MAPE of the median ('mape_median') and of each reference ('mape_<key>', NaN if
+        left out), and the share of years inside the 80% interval ('coverage')."""
+        out = {
             "mape_median": _nanmean(self.ape(self.median)),
             "coverage": float(np.mean(self.inside)),
-            "mape_naive": _nanmean(self.ape(self.naive)),
-            "mape_trend": _nanmean(self.ape(self.trend)),
         }
+        for r in REFERENCES:
+            out[f"mape_{r}"] = _nanmean(self.ape(self.reference(r)))
+        return out
 
 
 def _nanmean(v: list[float]) -> float:
@@ -240,32 +471,30 @@ class Backtest:
         out = []
         for m in self.metrics:
             med, lo, hi = m.median, m.p10, m.p90
-            naive, trend = m.naive, m.trend
-            ape_m, ape_n, ape_t = m.ape(med), m.ape(naive), m.ape(trend)
+            ape_m = m.ape(med)
+            refs = {r: (m.reference(r), m.ape(m.reference(r))) for r in REFERENCES}
             for k in range(1, m.horizon + 1):
                 i = k - 1
-                out.append(
-                    {
-                        "metric": m.key,
-                        "label": m.label,
-                        "kind": m.kind,
-                        "horizon_year": k,
-                        "from": (self.year_end(k - 1) + dt.timedelta(days=1)).isoformat()
-                        if m.kind == "flow"
-                        else "",
-                        "to": self.year_end(k).isoformat(),
-                        "actual": m.actual[i],
-                        "median": float(med[i]),
-                        "p10": float(lo[i]),
-                        "p90": float(hi[i]),
-                        "inside_80": m.inside[i],
-                        "ape_median": ape_m[i],
-                        "same_as_last_year": naive[i],
-                        "ape_same_as_last_year": ape_n[i],
-                        "linear_trend": trend[i],
-                        "ape_linear_trend": ape_t[i],
-                    }
-                )
+                row: dict[str, Any] = {
+                    "metric": m.key,
+                    "label": m.label,
+                    "kind": m.kind,
+                    "horizon_year": k,
+                    "from": (self.year_end(k - 1) + dt.timedelta(days=1)).isoformat()
+                    if m.kind == "flow"
+                    else "",
+                    "to": self.year_end(k).isoformat(),
+                    "actual": m.actual[i],
+                    "median": float(med[i]),
+                    "p10": float(lo[i]),
+                    "p90": float(hi[i]),
+                    "inside_80": m.inside[i],
+                    "ape_median": ape_m[i],
+                }
+                for r, (value, ape) in refs.items():
+                    row[r] = value[i]
+                    row[f"ape_{r}"] = ape[i]
+                out.append(row)
         return out
 
 
@@ -287,27 +516,20 @@ def _groups(mapping: dict[str, Any], codes: CodeMap, pids: list[str]) -> dict[st
     return out
 
 
-def _data_start(ds: Dataset) -> pd.Timestamp | None:
-    """1 April of the first collection year whose Episodes file is read, if names say."""
-    from .ssda903.read import year_in_name
-
-    named = [year_in_name(Path(n).name) for n in ds.files if "episode" in Path(n).name.lower()]
-    years = [y for y in named if y is not None]
-    return pd.Timestamp(year=min(years) - 1, month=4, day=1) if years else None
-
-
-def _data_end(ds: Dataset) -> pd.Timestamp:
-    if ds.collection_end is not None and not pd.isna(ds.collection_end):
-        return pd.Timestamp(ds.collection_end)
-    ep = ds.episodes
-    return max(ep["DECOM"].max(), ep["DEC"].max()) if not ep.empty else pd.NaT
-
-
 def check_date(at: dt.date) -> None:
     """Refuse a `--train-until` that is not the last day of a month, before any work."""
     from .fit import check_month_end
 
     check_month_end(at, "--train-until")
+
+
+def observed_counts(ds: Dataset, template: LoadedScenario, mapping: dict[str, Any]) -> Observed:
+    """What the full data say happened, counted with the template's provisions (a rolling
+    backtest counts once for every origin)."""
+    from .fit import CodeMap
+
+    s = template.model
+    return Observed(ds, CodeMap(mapping, list(s.provision), list(s.exits)))
 
 
 def backtest(
@@ -322,11 +544,18 @@ def backtest(
     workers: int | None = None,
     progress: bool = False,
     yes: bool | None = None,
+    observed: Observed | None = None,
+    budget_years: float | None = None,
+    parameter_uncertainty: bool = True,
 ) -> Backtest:
     """Calibrate on the data up to `at`, simulate `horizon` years, score against the rest.
 
-    With `yes` given (the command line), the run's memory, disk and time are estimated
-    before it starts and a run beyond the machine refused (see `sim.runs.budget.check`).
+    Rates are fitted from `years_back` years, or from the whole years the data hold
+    before `at` if fewer (with a note). With `yes` given (the command line), the run's
+    memory, disk and time are estimated (for `budget_years` of simulation, default the
+    horizon) before it starts and a run beyond the machine refused (see
+    `sim.runs.budget.check`). `observed` is `observed_counts(ds, template, mapping)`,
+    passed in when several backtests share the data.
     """
     from ..runs.montecarlo import run
     from ..scenario.load import loads
@@ -336,7 +565,7 @@ def backtest(
     check_date(at)
     T = pd.Timestamp(at)
     notes: list[str] = []
-    end = _data_end(ds)
+    end = data_end(ds)
     need = years_after(T, horizon)
     if pd.isna(end) or end < need:
         shown = "no dates" if pd.isna(end) else f"data up to {end.date()}"
@@ -344,6 +573,19 @@ def backtest(
             f"a {horizon}-year backtest from {at} needs data up to {need.date()}, but the "
             f"files hold {shown}: choose an earlier --train-until or a shorter --horizon"
         )
+    start = data_start(ds)
+    whole = years_held(start, T)
+    if whole < 1:
+        raise BacktestError(
+            f"a backtest from {at} needs at least a whole year of data before it, but the "
+            f"data begin on {cast(pd.Timestamp, start).date()}: choose a later --train-until"
+        )
+    if years_back > whole:
+        notes.append(
+            f"The data hold {whole} whole year(s) before {at}: rates were fitted from "
+            f"those, not from the {years_back:g} asked for."
+        )
+        years_back = float(whole)
     seconds: dict[str, float] = {}
 
     t0 = time.perf_counter()
@@ -367,77 +609,76 @@ def backtest(
     if yes is not None:
         from ..runs.budget import check, estimate
 
-        check(estimate([model], horizon, reps, workers), yes, fewer="fewer --reps or --horizon")
+        est = estimate([model], horizon, reps, workers)
+        if budget_years is not None and budget_years > horizon:
+            est = dataclasses.replace(est, seconds=est.seconds * budget_years / horizon)
+        check(est, yes, fewer="fewer --reps or --horizon")
     t0 = time.perf_counter()
-    results = run(model, years=horizon, reps=reps, seed=seed, workers=workers, progress=progress)
+    results = run(
+        model,
+        years=horizon,
+        reps=reps,
+        seed=seed,
+        workers=workers,
+        progress=progress,
+        parameter_uncertainty=parameter_uncertainty,
+    )
     seconds["simulate"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     codes = CodeMap(mapping, list(model.provision), list(model.exits))
-    obs = Observed(ds, codes)
+    full = observed if observed is not None else Observed(ds, codes)
+    known = Observed(train, codes)
     groups = _groups(mapping, codes, list(model.provision))
-
-    n_hist = max(1, math.floor(years_back + 1e-9))
-    start = _data_start(ds)
-    stock_x = [-j for j in range(n_hist, -1, -1)]
-    flow_x = [-j for j in range(n_hist - 1, -1, -1)]  # the year ending T + x
-    if start is not None:
-        keep_s = [x for x in stock_x if years_after(T, x) >= start - pd.Timedelta(days=1)]
-        keep_f = [x for x in flow_x if years_after(T, x - 1) >= start - pd.Timedelta(days=1)]
-        if len(keep_f) < len(flow_x) or len(keep_s) < len(stock_x):
-            notes.append(
-                f"The data begin on {start.date()}: history before then is left out of the "
-                "reference forecasts and charts."
-            )
-        stock_x, flow_x = keep_s or [0], keep_f or [0]
-    stocks = {x: obs.in_care(years_after(T, x)) for x in sorted(set(stock_x) | {0})}
-    future = {k: obs.in_care(years_after(T, k)) for k in range(1, horizon + 1)}
+    order = list(dict.fromkeys(groups.values()))
+    past, more = known_on(known, T, horizon, years_back, start, order)
+    notes += more
+    future = {k: full.in_care(years_after(T, k)) for k in range(1, horizon + 1)}
     ks = range(1, horizon + 1)
+
+    def metric(key: str, label: str, actual: list[float], sims: np.ndarray, **kw: Any) -> Metric:
+        p = past[key]
+        return Metric(
+            key, label, p.kind, p.x, p.values, actual, sims, references=p.references, **kw
+        )
 
     metrics = []
     start_pop = {pid: sum(g.by_age.values()) for pid, g in model.population.items()}
     metrics.append(
-        Metric(
+        metric(
             "in_care_total",
             "Children in care (all)",
-            "stock",
-            stock_x,
-            [stocks[x][0] for x in stock_x],
             [future[k][0] for k in ks],
             results.by_year("in_care", "total", how="end"),
-            results.series("in_care", "total"),
-            float(sum(start_pop.values())),
+            monthly=results.series("in_care", "total"),
+            start=float(sum(start_pop.values())),
         )
     )
-    unmapped = stocks[0][2]
-    if unmapped:
+    on_T = known.in_care(T)
+    if on_T[2]:
         notes.append(
-            f"{unmapped} children in care on {at} had placement codes the code map gives to "
+            f"{on_T[2]} children in care on {at} had placement codes the code map gives to "
             "no calibrated provision: they are in the actual totals but not in the "
             "simulation's starting population."
         )
-    order = list(dict.fromkeys(groups.values()))
     for g in order:
-        if stocks[0][1].get(g, 0) < MIN_CHILDREN:
+        if on_T[1].get(g, 0) < MIN_CHILDREN:
             continue
         members = [p for p, gg in groups.items() if gg == g]
         # (sums of arrays, added in member order as before: no change to the figures)
         monthly = cast(np.ndarray, sum(results.series("in_care", p) for p in members))
         label = (model.provision[g].label or g) if g in model.provision else g
         metrics.append(
-            Metric(
+            metric(
                 f"in_care_{g}",
                 f"In care: {label}",
-                "stock",
-                stock_x,
-                [stocks[x][1].get(g, 0) for x in stock_x],
                 [future[k][1].get(g, 0) for k in ks],
                 cast(np.ndarray, sum(results.by_year("in_care", p, how="end") for p in members)),
-                monthly,
-                float(sum(start_pop.get(p, 0) for p in members)),
+                monthly=monthly,
+                start=float(sum(start_pop.get(p, 0) for p in members)),
             )
         )
-    small = [g for g in order if 0 < stocks[0][1].get(g, 0) < MIN_CHILDREN]
+    small = [g for g in order if 0 < on_T[1].get(g, 0) < MIN_CHILDREN]
     if small:
         notes.append(
             f"Placement types with fewer than {MIN_CHILDREN} children on {at} are not scored "
@@ -448,24 +689,18 @@ def backtest(
         return years_after(T, k - 1), years_after(T, k)
 
     metrics.append(
-        Metric(
+        metric(
             "entries",
             "Children starting care in the year (incl. UASC)",
-            "flow",
-            flow_x,
-            [obs.entries(*year(x)) for x in flow_x],
-            [obs.entries(*year(k)) for k in ks],
+            [full.entries(*year(k)) for k in ks],
             results.by_year("entries", "all"),
         )
     )
     metrics.append(
-        Metric(
+        metric(
             "exits",
             "Children leaving care in the year (incl. at 18)",
-            "flow",
-            flow_x,
-            [obs.exits(*year(x)) for x in flow_x],
-            [obs.exits(*year(k)) for k in ks],
+            [full.exits(*year(k)) for k in ks],
             results.by_year("exits", "total"),
         )
     )
@@ -481,6 +716,3 @@ def backtest(
         notes=notes,
         seconds=seconds,
     )
-
-
-# =========================================================================== outputs

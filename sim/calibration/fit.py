@@ -25,7 +25,7 @@ from ..scenario.ages import BAND_NAMES, DAYS_PER_YEAR
 from ..scenario.load import LoadedScenario
 from ..scenario.uncertain import is_interval
 from .packaged import DEFAULT_MAP
-from .ssda903.read import Dataset
+from .ssda903.read import Dataset, data_start
 from .survival import (
     Piece,
     binomial_interval,
@@ -107,22 +107,6 @@ class CodeMap:
 
 
 # =========================================================================== the fit
-
-
-def data_start(ds: Dataset) -> pd.Timestamp | None:
-    """The first day the data see every event: 1 April of the first collection year read.
-
-    A year's Episodes table holds the episodes open at any time in it, so episodes that
-    ended before the first year are missing, while long ones that began years earlier are
-    there: the earliest start date says nothing, but every end date (DEC) lies in a year
-    that was read. The start of the collection year holding the earliest DEC is used.
-    """
-    ends = ds.episodes["DEC"].dropna() if len(ds.episodes) else pd.Series(dtype="datetime64[ns]")
-    if ends.empty:
-        return None
-    d = pd.Timestamp(ends.min())
-    year = d.year if d.month >= 4 else d.year - 1
-    return pd.Timestamp(year=year, month=4, day=1)
 
 
 def check_month_end(at: dt.date, option: str = "--at") -> None:

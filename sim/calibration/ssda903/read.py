@@ -1101,6 +1101,25 @@ def _pick_la(
 # ----------------------------------------------------------------------------- entry point
 
 
+def data_start(ds: Dataset) -> pd.Timestamp | None:
+    """1 April of the data's first collection year (None if the data hold no episodes).
+
+    From the Episodes files' names where they carry a year ('episodes_2016.csv' is
+    2015/16); otherwise the 1 April on or before the earliest episode end, since a return
+    holds no episode that ended before its first year.
+    """
+    named = [year_in_name(Path(n).name) for n in ds.files if "episode" in Path(n).name.lower()]
+    years = [y for y in named if y is not None]
+    if years:
+        return pd.Timestamp(year=min(years) - 1, month=4, day=1)
+    ends = ds.episodes["DEC"].dropna() if not ds.episodes.empty else pd.Series([], dtype=object)
+    if ends.empty:
+        return None
+    first = pd.Timestamp(ends.min())
+    year = first.year if (first.month, first.day) >= (4, 1) else first.year - 1
+    return pd.Timestamp(year=year, month=4, day=1)
+
+
 def read_903(data_dir: str | Path, la: str | None = None) -> Dataset:
     """Read every Header, Episodes and UASC CSV under `data_dir` into one checked history.
 
