@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import dataclasses
 import datetime as dt
@@ -11,6 +12,7 @@ import tomllib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import cli
 from hypothesis import given
@@ -21,6 +23,7 @@ from sim.calibration.ssda903.read import read_903
 from sim.calibration.synth903 import write_903
 from sim.engine.metrics import Layout
 from sim.engine.model import simulate
+from sim.scenario.ages import DAYS_PER_YEAR
 from sim.scenario.load import LoadedScenario, load
 from sim.scenario.schema import Scenario
 
@@ -393,3 +396,75 @@ def test_entry_trend_is_found_when_clear_and_shrunk_when_not() -> None:
     fit = entry_trend(flat)
     assert abs(fit.trend) < 1e-6 and fit.trend_low < 0 < fit.trend_high
     assert fit.per_year == pytest.approx(96)
+
+
+def test_capacity_is_the_peak_in_use_unless_the_template_is_the_users_own(
+    tmp_path: Path,
+) -> None:
+    """The 903 records no approved places. With the built-in template (another council's
+    capacity) households and homes are sized to the most children placed there at any
+    month end of the last year, so the simulation cannot fill places the LA never used (a
+    +22% in-house foster bias a year ahead on the independent panel, issue 14); a user's
+    own template keeps its capacity."""
+    import shutil
+
+    from sim.calibration.fit import peak_in_use
+
+    at = dt.date(2021, 3, 31)
+    data = read_903(ROOT / "calibration" / "synthetic-903")
+    builtin = load(DEFAULT_MAP.parent / "template.toml")
+    cal = calibrate(data, at, builtin, read_map(None), years_back=3)
+    own_path = tmp_path / "mine.toml"
+    shutil.copy(DEFAULT_MAP.parent / "template.toml", own_path)
+    own = calibrate(data, at, load(own_path), read_map(None), years_back=3)
+    foster = "in_house_foster"
+    children = sum(cal.scenario["population"][foster]["by_age"].values())
+    places = sum(h["count"] * h["places"] for h in cal.scenario["provision"][foster]["households"])
+    assert children <= places
+    # households come in whole numbers: at most one household's places over the peak
+    biggest = max(h["places"] for h in cal.scenario["provision"][foster]["households"])
+    peak = max(children, peak_in_use_for(cal, foster))
+    assert places - peak < biggest * len(cal.scenario["provision"][foster]["households"])
+    template_places = sum(
+        h["count"] * h["places"] for h in builtin.raw["provision"][foster]["households"]
+    )
+    if template_places >= children:  # the user's own capacity holds today's children: kept
+        assert (
+            own.scenario["provision"][foster]["households"]
+            == builtin.raw["provision"][foster]["households"]
+        )
+    # by hand: two children overlap at the month end 31 days back; a third is placed
+    # 50 days back but turned 18 forty days back, so is never counted
+    day = DAYS_PER_YEAR
+    pl = pd.DataFrame(
+        {
+            "pid": ["a", "a", "a", "b"],
+            "t0": [-300.0, -100.0, -50.0, -10.0],
+            "t1": [-20.0, np.nan, np.nan, np.nan],
+            "dob": [-10 * day, -5 * day, -18 * day - 40, -3 * day],
+        }
+    )
+    assert peak_in_use(pl, -365.0) == {"a": 2, "b": 1}
+
+
+def peak_in_use_for(cal, pid: str) -> int:
+    """The peak the written comment states (the number the capacity was sized to)."""
+    text = cal.comments[("provision", pid, "households")]
+    return int(re.search(r"last year \((\d+);", text).group(1))
+
+
+def test_a_borrowed_uasc_cap_below_the_data_is_dropped() -> None:
+    """The template's cap (24, Darlington's 0.1% of children) stopped the simulation taking
+    the UASC a larger LA's data show arriving: dropped, with a note, when the data already
+    have 90% of it in care."""
+    data = read_903(ROOT / "calibration" / "synthetic-903")
+    raw = load(DEFAULT_MAP.parent / "template.toml").raw
+    for cap, dropped in ((1, True), (10_000, False)):
+        raw2 = copy.deepcopy(raw)
+        raw2["entries"]["uasc"]["cap"] = cap
+        template = LoadedScenario(
+            model=Scenario.model_validate(raw2), raw=raw2, path=MINIMAL, sources=(MINIMAL,)
+        )
+        cal = calibrate(data, dt.date(2021, 3, 31), template, read_map(None), years_back=3)
+        assert ("cap" not in cal.scenario["entries"]["uasc"]) == dropped
+        assert any("UASC was dropped" in n for n in cal.notes) == dropped

@@ -24,7 +24,7 @@ from ..common.errors import UserError
 from ..scenario.ages import BAND_NAMES, DAYS_PER_YEAR
 from ..scenario.load import LoadedScenario
 from ..scenario.uncertain import is_interval
-from .packaged import DEFAULT_MAP
+from .packaged import DEFAULT_MAP, DEFAULT_TEMPLATE
 from .ssda903.read import Dataset, data_start
 from .survival import (
     Piece,
@@ -35,9 +35,6 @@ from .survival import (
 )
 
 Path_ = tuple[str | int, ...]
-
-#: occupancy assumed when sizing capacity the return cannot show (see the written notes)
-ASSUMED_OCCUPANCY = 0.8
 
 
 @dataclass
@@ -208,7 +205,8 @@ def calibrate(
     _exit_check(cal, pl, s, routes, w0_days)
     _breakdowns_and_moves(cal, pl, s, codes, pieces, w0_days)
     _first_placements(cal, per, pl, s, w0_days)
-    _capacity(cal, s)
+    own = Path(template.path).resolve() != Path(DEFAULT_TEMPLATE).resolve()
+    _capacity(cal, s, peak_in_use(pl, w0_days), own)
     _distance(cal, pl, centroids)
     raw["scenario"]["start_date"] = start
     raw["scenario"]["name"] = f"{s.scenario.name} (calibrated to {at})"
@@ -338,6 +336,7 @@ def _entries(
         f"from the data: {len(uasc)} UASC started care in {years:g} years; "
         "cap and rota from the template"
     )
+    _uasc_cap(cal, pl, u)
     if len(uasc) >= 10:
         umix = uasc["band"].value_counts()
         u["age_mix"] = {
@@ -348,10 +347,11 @@ def _entries(
     cal.tables["entry_age_mix"] = mix.rename("children").to_frame()
 
 
-#: prior sd of the yearly entry trend on the log scale (assumption: an LA's entries seldom
-#: keep rising or falling by more than about 10% a year for long; national starters moved
-#: by a few per cent a year over 2019-2025 [facts.md §2])
-TREND_PRIOR_SD = 0.10
+#: prior sd of the yearly entry trend on the log scale (assumption: national starters moved
+#: by about 1% a year from 2023 to 2025 [facts.md §1: 33,000 -> 32,270]; one LA's entries
+#: swing more from year to year, but a trend kept up for several years beyond about 5% a
+#: year is rare, and extrapolating noise as trend is the costlier mistake)
+TREND_PRIOR_SD = 0.05
 
 
 @dataclass(frozen=True)
@@ -368,6 +368,27 @@ class EntryTrend:
     raw_low: float
     raw_high: float
     dispersion: float
+
+
+def _uasc_cap(cal: Calibration, pl: pd.DataFrame, u: dict[str, Any]) -> None:
+    """Drop the template's UASC cap where this LA's data already exceed it.
+
+    The cap is 0.1% of the LA's child population (the National Transfer Scheme threshold),
+    which the return does not hold; a template's cap is another council's. Arrivals fitted
+    from the data already show whatever cap this LA works to, so a smaller borrowed cap
+    would only stop the simulation reproducing them.
+    """
+    cap = u.get("cap")
+    if cap is None:
+        return
+    here = (pl["t0"] <= -1) & (pl["t1"].isna() | (pl["t1"] > -1)) & pl["pid"].notna()
+    n = int((here & pl["uasc"]).sum())
+    if n >= 0.9 * float(cap):
+        del u["cap"]
+        cal.notes.append(
+            f"The template's cap of {cap} UASC was dropped: {n} UASC were in care on "
+            f"{cal.at}. Add your own (0.1% of your child population) as entries.uasc.cap."
+        )
 
 
 def entry_trend(counts: np.ndarray, prior_sd: float = TREND_PRIOR_SD) -> EntryTrend:
@@ -862,47 +883,79 @@ def _entry_needs_shares(s: Any) -> dict[str, float]:
 # --------------------------------------------------------------------------- capacity
 
 
-def _capacity(cal: Calibration, s: Any) -> None:
-    """Size households and homes to hold the starting population: the 903 has no capacity."""
+def peak_in_use(pl: pd.DataFrame, w0: float) -> dict[str, int]:
+    """The most children placed in each provision at any month end of the last year (or
+    of the window, if shorter).
+
+    The return records no approved places or beds, but it shows how many were in use: the
+    recent peak is the capacity the LA has shown it can use now (a peak from years back
+    may be places since lost, and a simulation fills every place it is given).
+    """
+    ends = np.arange(-1.0, max(w0, -1.0 - DAYS_PER_YEAR), -DAYS_PER_YEAR / 12)
+    out: dict[str, int] = {}
+    young = pl["pid"].notna()
+    for pid, g in pl[young].groupby("pid"):
+        t0, t1 = g["t0"].to_numpy(), g["t1"].fillna(np.inf).to_numpy()
+        adult = g["dob"].to_numpy() + 18 * DAYS_PER_YEAR
+        counts = [int(((t0 <= d) & (t1 > d) & (adult > d)).sum()) for d in ends]
+        out[str(pid)] = max(counts) if counts else 0
+    return out
+
+
+def _capacity(cal: Calibration, s: Any, peak: dict[str, int], own_template: bool) -> None:
+    """Capacity the 903 cannot show: sized to the peak the data show in use, unless the
+    template is the user's own (its households and homes are then theirs, and only ever
+    enlarged to hold the starting population).
+
+    Sizing the default template's capacity (Darlington's, or a margin above today's
+    children) would let the simulation fill places the LA has never used: on the
+    independent test panel that forecast in-house foster care 22% too high a year ahead.
+    """
     prov = cal.scenario["provision"]
     for pid, group in cal.scenario["population"].items():
         spec = s.provision[pid]
         children = sum(group["by_age"].values())
-        need = math.ceil(children / ASSUMED_OCCUPANCY)
+        need = max(children, peak.get(pid, 0))
         entry = prov[pid]
+        why = (
+            f"from the data: sized to the most children placed here at any month end of the "
+            f"last year ({need}; {children} on {cal.at}): the 903 does not record approved "
+            "places; edit to your real numbers"
+        )
         if spec.kind == "foster":
             hh = entry.get("households") or [{"count": 1, "places": 2}]
             places = sum(h["count"] * h["places"] for h in hh)
-            if places < need or places > 2 * need:
-                scale = need / places if places else 1
+            if places < children or not own_template:
+                share = [h["count"] * h["places"] / places for h in hh] if places else [1.0]
                 entry["households"] = [
-                    {"count": max(1, math.ceil(h["count"] * scale)), "places": h["places"]}
-                    for h in hh
+                    {"count": max(1, math.ceil(need * w / h["places"])), "places": h["places"]}
+                    for h, w in zip(hh, share, strict=True)
                 ]
                 n = sum(h["count"] for h in entry["households"])
                 dereg = median_of(entry.get("deregistration_per_year", 0.0))
                 entry["recruitment_per_year"] = round(n * dereg, 2)
-                cal.comments[("provision", pid, "households")] = (
-                    f"assumption: sized to the {children} children here at {ASSUMED_OCCUPANCY:.0%} "
-                    "occupancy (the 903 does not record approved places); edit to your real numbers"
-                )
+                cal.comments[("provision", pid, "households")] = why
                 cal.comments[("provision", pid, "recruitment_per_year")] = (
                     "assumption: recruitment that keeps the pool steady at the template's "
                     "deregistration rate"
                 )
         elif spec.kind == "home":
             homes = entry.get("homes", [])
-            beds = sum(h["beds"] for h in homes if not h.get("opens") and not h.get("closes"))
-            if beds < children:
-                extra = math.ceil((need - beds) / 3)
-                entry["homes"] = list(homes) + [
-                    {"name": f"{pid} home {i + 1} (sized by calibrate)", "beds": 3}
-                    for i in range(extra)
-                ]
-                cal.comments[("provision", pid, "homes")] = (
-                    f"assumption: 3-bed homes added to hold the {children} children here at "
-                    f"{ASSUMED_OCCUPANCY:.0%} occupancy; edit to your real homes"
-                )
+            fixed = [h for h in homes if not h.get("opens") and not h.get("closes")]
+            beds = sum(h["beds"] for h in fixed)
+            if own_template and beds >= children:
+                continue
+            kept = list(homes) if own_template else []
+            have = beds if own_template else 0
+            size = 3
+            extra = max(0, math.ceil((need - have) / size))
+            entry["homes"] = kept + [
+                {"name": f"{pid} home {i + 1} (sized by calibrate)", "beds": size}
+                for i in range(extra)
+            ]
+            if not own_template and extra * size > need:  # the last home holds the rest
+                entry["homes"][-1]["beds"] = need - (extra - 1) * size
+            cal.comments[("provision", pid, "homes")] = why
     for pid, spec in s.provision.items():
         if spec.kind in ("foster", "home") and pid not in cal.scenario["population"]:
             cal.notes.append(
