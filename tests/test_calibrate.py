@@ -468,3 +468,26 @@ def test_a_borrowed_uasc_cap_below_the_data_is_dropped() -> None:
         cal = calibrate(data, dt.date(2021, 3, 31), template, read_map(None), years_back=3)
         assert ("cap" not in cal.scenario["entries"]["uasc"]) == dropped
         assert any("UASC was dropped" in n for n in cal.notes) == dropped
+
+
+def test_entries_value_and_interval_are_on_the_same_basis(tmp_path: Path) -> None:
+    """calibration.md once printed entries as 42.41 (a monthly rate) beside a 90% interval
+    of 130 to 153 (a yearly one), issue 14: the value now lies inside its interval, in the
+    report as in the scenario file."""
+    out = tmp_path / "cal.toml"
+    r = cli(
+        "calibrate",
+        str(ROOT / "calibration" / "synthetic-903"),
+        "--at",
+        "2021-03-31",
+        "--out",
+        str(out),
+    )
+    assert r.returncode == 0, r.stderr
+    report = (tmp_path / "cal_calibration" / "calibration.md").read_text()
+    line = next(x for x in report.splitlines() if x.startswith("| entries.per_year"))
+    value, interval = line.split("|")[2:4]
+    low, high = (float(v) for v in interval.split(" to "))
+    assert low < float(value) < high
+    written = tomllib.loads(out.read_text())["entries"]["per_year"]
+    assert written["interval90"][0] < written["median"] < written["interval90"][1]

@@ -933,3 +933,26 @@ def test_ten_years_of_a_large_la_reads_in_seconds(tmp_path: Path) -> None:
     rows = sum(len(pd.read_csv(tmp_path / f)) for f in ds.files if "episodes" in f)
     assert rows > 25_000
     assert elapsed < 10, f"{rows} episode rows took {elapsed:.1f}s"
+
+
+def test_dates_written_with_a_midnight_time_are_read(tmp_path: Path) -> None:
+    """Spreadsheet exports write a date cell as 'dd/mm/yyyy 00:00'; in the Header this once
+    crashed with a traceback ('Cannot cast DatetimeArray'), issue 14."""
+    rows_ = [[cid, "1", uk_dob + " 00:00"] for cid, uk_dob, _ in KIDS.values()]
+    write(tmp_path, "header_2023.csv", ["CHILD", "SEX", "DOB"], rows_)
+    write(
+        tmp_path,
+        "episodes_2023.csv",
+        EP_COLS,
+        [
+            ep(A, "01/06/2022 00:00", "S", "U6", "01/02/2023 00:00", "E8"),
+            ep(B, "01/06/2022", "S", "U6"),
+        ],
+    )
+    ds = read_903(tmp_path)
+    assert ds.problems == []
+    assert ds.header.set_index("CHILD").loc[A, "DOB"] == pd.Timestamp("2010-05-14")
+    assert rows(ds.episodes, ["CHILD", "DECOM", "DEC"]) == [
+        [B, "2022-06-01", "NaT"],
+        [A, "2022-06-01", "2023-02-01"],
+    ]

@@ -66,7 +66,11 @@ def execute(args: argparse.Namespace) -> int:
     check_free(out, args.force)
     if args.events is not None:
         check_free(args.events, args.force, folder=False, marker=_EVENTS_MARKER)
-    check_budget(args, [scenario.model], out)
+    chance = CHANCE_REPS if scenario.model.uncertainty and args.parameter_uncertainty else 0
+    # the estimate counts the replications run again at the medians too
+    check_budget(
+        argparse.Namespace(**{**vars(args), "reps": args.reps + chance}), [scenario.model], out
+    )
     interactive = sys.stderr.isatty() and not args.quiet
     if not args.quiet:
         print(
@@ -77,7 +81,7 @@ def execute(args: argparse.Namespace) -> int:
     results = run(
         scenario,
         **monte_carlo_settings(args, interactive),
-        chance_reps=CHANCE_REPS,
+        chance_reps=chance,
     )
     folder = write_report(results, out, force=args.force, suppress_below=args.suppress_below)
     if args.events is not None:
