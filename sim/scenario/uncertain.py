@@ -53,8 +53,9 @@ class Interval:
     def recentred(self, median: float) -> Interval:
         """The same uncertainty around a new median (an option that changes the number)."""
         shift = _to(median, self.scale) - _to(self.median, self.scale)
-        low = _back(_to(self.low, self.scale) + shift, self.scale)
-        high = _back(_to(self.high, self.scale) + shift, self.scale)
+        # 6 significant figures: a written copy stays readable, the draws barely move
+        low = float(f"{_back(_to(self.low, self.scale) + shift, self.scale):.6g}")
+        high = float(f"{_back(_to(self.high, self.scale) + shift, self.scale):.6g}")
         return Interval(median, min(low, median), max(high, median), self.scale)
 
     def as_table(self) -> dict[str, Any]:
