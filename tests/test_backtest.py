@@ -613,10 +613,14 @@ def test_report_says_plainly_when_the_simulation_loses() -> None:
     )
     lines = "\n".join(rolling_summary_lines(r))
     assert (
-        "The simulation's error (10.0%) was larger than 'same as last year' (5.0%), "
-        "'same flows as last year' (5.0%) and 'linear trend' (5.0%)." in lines
+        "Over all the origins each forecast has, the simulation's error (10.0%) was larger "
+        "than 'same as last year' (5.0%), 'same flows as last year' (5.0%) and 'linear trend' "
+        "(5.0%)." in lines
     ), lines
-    assert "the most accurate forecast was 'same flows as last year'" in lines
+    assert (
+        "the most accurate forecast on the 1 origin every forecast has was 'same flows as "
+        "last year'" in lines
+    )
     write_rolling_markdown(r, Path(tempfile.mkdtemp()) / "backtest.md")
 
 
@@ -626,15 +630,11 @@ def test_report_says_plainly_when_the_simulation_loses() -> None:
 def test_rolling_command_line_end_to_end(tmp_path: Path) -> None:
     """`backtest --rolling` on the bundled synthetic return (April 2015 to March 2023):
     7 origins, 2016 to 2022, scored at 1 and 2 years ahead as far as the data reach."""
-    import time
-
     out = tmp_path / "rolling"
     args = ["backtest", str(ROOT / "calibration" / "synthetic-903"), "--rolling"]
     opts = ["--horizon", "2", "--reps", "4", "--workers", "1", "--out", str(out)]
-    started = time.perf_counter()
     proc = cli(*args, *opts)
     assert proc.returncode == 0, proc.stderr
-    assert time.perf_counter() - started < 60
     assert "Traceback" not in proc.stderr
     for i, year in enumerate(range(2016, 2023), start=1):  # progress, an origin a line
         assert f"origin {i} of 7: {year}-03-31" in proc.stderr
@@ -661,7 +661,7 @@ def test_rolling_command_line_end_to_end(tmp_path: Path) -> None:
     total = summary[(summary["measure"] == "in_care_total") & (summary["horizon"] == 1)].iloc[0]
     assert total["points"] == 7 and total["points_linear_trend"] == 6
     md = (out / "backtest.md").read_text()
-    assert "## Which forecast did best" in md and "The simulation's error (" in md
+    assert "## Which forecast did best" in md and "the simulation's error (" in md.lower()
     assert (out / "backtest_mape.png").stat().st_size > 0
     assert "80% coverage" in proc.stdout and "in_care_total" in proc.stdout
 

@@ -451,16 +451,25 @@ def rolling_verdicts(r: Rolling) -> list[str]:
         total = at_h.iloc[0]
         beaten = [row for _, row in at_h.iterrows() if lost(row["mape_median"], _row_errors(row))]
         best = total["best"]
+        same = total["best_points"] == total["points"]
+        # the best is judged on the origins every forecast has; the errors quoted after it
+        # are each forecast's over all its origins, so say so when the two differ
+        n_best = int(total["best_points"])
         where = (
             ""
-            if total["best_points"] == total["points"]
-            else f" (compared on the {total['best_points']} origins every forecast has)"
+            if same
+            else f" on the {n_best} origin{'s' if n_best != 1 else ''} every forecast has"
         )
+        errors = against(total["mape_median"], _row_errors(total))
         covered = float((at_h["coverage"] * at_h["points"]).sum() / at_h["points"].sum())
         out.append(
             f"{h} year(s) ahead ({n_origins} origin(s)): for {total['label'].lower()} the most "
-            f"accurate forecast was {_named(best)}{where}. "
-            + against(total["mape_median"], _row_errors(total))
+            f"accurate forecast{where} was {_named(best)}. "
+            + (
+                errors
+                if same
+                else "Over all the origins each forecast has, " + _lower_first(errors)
+            )
             + f" Over the {len(at_h)} measures, the smallest error was "
             + _listed(
                 [
