@@ -324,13 +324,15 @@ def _comparison_charts(cmp: Comparison) -> list[View]:
 
 
 def _fan_charts(cmp: Comparison) -> list[View]:
-    """The run report's fan charts of each option, one option after another."""
+    """The run report's fan charts of each option, one option after another; the
+    baseline's (the first) with the council's published figures, where its scenario
+    folder has an actuals.csv."""
     from .run import charts
 
     out = []
-    for name, results in zip(cmp.names, cmp.results, strict=True):
+    for i, (name, results) in enumerate(zip(cmp.names, cmp.results, strict=True)):
         figures = []
-        for file_name, fig in charts(results):
+        for file_name, fig in charts(results, published=i == 0):
             what = file_name.removeprefix("chart_").removesuffix(".png").replace("_", " ")
             figures.append(_figure(fig, alt=f"{name}: {what}"))
         out.append({**_option(cmp, name), "figures": figures})

@@ -27,11 +27,19 @@ import numpy as np
 import pandas as pd
 
 from ..common.outputs import atomic_path
-from ..common.safe_text import markdown_block, markdown_text, spreadsheet_frame, spreadsheet_text
+from ..common.safe_text import (
+    markdown_block,
+    markdown_code,
+    markdown_text,
+    spreadsheet_frame,
+    spreadsheet_text,
+)
 from ..common.suppression import suppressed as _suppressed
 from ..engine.calendar import duration
 from ..engine.metrics import YEARLY
 from ..scenario.write import scenario_copy
+from .actuals import Check
+from .actuals import for_results as _published_for
 from .presentation import (
     DASH,
     TOTAL_COLOUR,
@@ -132,13 +140,14 @@ def uncertainty_lines(results: Results) -> list[str]:
     return out
 
 
-def charts(results: Results) -> list[tuple[str, Figure]]:
+def charts(results: Results, published: bool = True) -> list[tuple[str, Figure]]:
     """The run report's fan charts as (file name, figure), for reports that embed them.
 
     The same figures the output folder saves as PNG: children in care by placement
-    type, cost, children not suitably placed, and placed in area.
+    type, cost, children not suitably placed, and placed in area. With `published`, the
+    council's figures in the scenario's actuals.csv, if it has one, are drawn on them.
     """
-    return _charts(_Derived(results))
+    return _charts(_Derived(results, published))
 
 
 # =========================================================================== whole or nothing
@@ -146,6 +155,7 @@ def charts(results: Results) -> list[tuple[str, Figure]]:
 
 def _write_all(results: Results, folder: Path, out: Path, k: int) -> None:
     d = _Derived(results)
+    d.published()  # a mistake in actuals.csv stops the report before anything is written
     measures = _headline_measures(d)
     _write_replications(results, folder)
     _write_yearly(d, folder)
@@ -167,8 +177,10 @@ class _Derived:
     the report never holds more than a few (reps, months) series at once.
     """
 
-    def __init__(self, results: Results) -> None:
+    def __init__(self, results: Results, published: bool = True) -> None:
         self.r = results
+        self._published = published
+        self._checks: tuple[Path | None, list[Check]] | None = None
         self.n_years = results.yearly.shape[1]
         self.blocks = [
             slice(y * 12, min((y + 1) * 12, len(results.months))) for y in range(self.n_years)
@@ -178,6 +190,13 @@ class _Derived:
 
     def groups(self, metric: str) -> list[tuple[str, int]]:
         return self.r.layout.columns(metric)
+
+    def published(self) -> tuple[Path | None, list[Check]]:
+        """The scenario's actuals.csv (or None) and its figures against this run."""
+        if self._checks is None:
+            found = _published_for(self.r) if self._published else None
+            self._checks = (None, []) if found is None else (found[0].path, found[1])
+        return self._checks
 
     def total(self, metric: str) -> np.ndarray:
         """(reps, months): the metric's 'total' series, or the sum of its groups."""
@@ -660,6 +679,7 @@ def _write_summary_md(
             "Every run used the rates at their medians (--no-parameter-uncertainty): the "
             "ranges show chance alone, not how well the rates are known.",
         ]
+    lines += _md_published(d, k)
     lines += ["", *_md_notes(d, out, k)]
     (folder / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -671,6 +691,75 @@ def _cell(x: np.ndarray, unit: str, k: int) -> str:
     show: Callable[[float], str] = {"£": _money_full, "%": _pct}.get(unit, _int)
     text = [_suppressed(v, unit, k) or show(v) for v in (med, p10, p90)]
     return f"{text[0]} ({text[1]}{DASH}{text[2]})"
+
+
+#: how a published figure's run is described when the run cannot be set beside it
+_NOT_COMPARED = {
+    "before": "before the run starts (its starting point)",
+    "after": "after the run ends",
+    "part": "its year is not all inside the run",
+}
+
+
+def _md_published(d: _Derived, k: int) -> list[str]:
+    """'Against the council's published figures': each figure of actuals.csv beside the
+    run's median and 80% band at its date, and whether the band covers it."""
+    path, found = d.published()
+    if path is None:
+        return []
+    lines = [
+        "",
+        "## Against the council's published figures",
+        "",
+        f"The council's own figures, from {markdown_code(path.name)} beside the scenario "
+        f"file ({markdown_text(path)}), set beside this run at the same date: the run's "
+        "median and the range 8 in 10 runs fell within. A figure is inside when it lies in "
+        "that range (a published range: when it overlaps it). A stock is the count at the "
+        "month end; a flow is the total over the 12 months to the date.",
+        "",
+        "| Measure | Date | Published | This run | Inside the 80% band? | Source |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in found:
+        f = c.figure
+        show = _published_show(f.unit)
+        if f.value is not None:
+            published = show(f.value)
+        else:
+            published = f"{show(f.low or 0.0)}{DASH}{show(f.high or 0.0)}"
+        if c.values is None:
+            run, inside = _NOT_COMPARED[c.where], DASH
+        else:
+            med, p10, p90 = c.band()
+            text = [_suppressed(v, f.unit, k) or show(v) for v in (med, p10, p90)]
+            run = f"{text[0]} ({text[1]}{DASH}{text[2]})"
+            inside = "**yes**" if c.inside else "**no**"
+        cells = [
+            markdown_code(f.measure),
+            f"{f.date.day} {f.date:%b %Y}",
+            published,
+            run,
+            inside,
+            markdown_text(f.source),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    compared = [c for c in found if c.values is not None]
+    if compared:
+        n_in = sum(1 for c in compared if c.inside)
+        lines += [
+            "",
+            f"{n_in} of the {len(compared)} figures inside the run's dates lie in its 80% band. "
+            "With 80% bands, about 1 in 5 figures would fall outside by chance even if the "
+            "model were right; figures outside together, or far outside, say where it is not.",
+        ]
+    return lines
+
+
+def _published_show(unit: str) -> Callable[[float], str]:
+    """Published figures are given to a decimal place in per cent (13.3%), so shown so."""
+    if unit == "%":
+        return lambda v: f"{v:.1f}%"
+    return _money_full if unit == "£" else _int
 
 
 def _md_notes(d: _Derived, out: Path, k: int) -> list[str]:
@@ -831,8 +920,54 @@ def _style(ax: Axes, ylabel: str = "", counts: bool = True, money: bool = False)
     style_axes(ax, ylabel, money, dates=True, counts=counts, from_zero=True)
 
 
-def _band_legend(ax: Axes, colour: str = "#666666", mean: bool = False, **kw: Any) -> None:
-    """Explain the line and the band once per chart."""
+#: how the council's own figures are drawn on a fan chart
+PUBLISHED_COLOUR, PUBLISHED_MARKER, PUBLISHED_SIZE = "#000000", "D", 5.5
+
+
+def _mark_published(ax: Axes, d: _Derived, measure: str) -> bool:
+    """Draw the published figures of one measure on a fan chart: a marker for a value,
+    a bar for a range. The month before the run (its starting point) is drawn too."""
+    _, found = d.published()
+    first = _month_ends(d.r.months[:1])[0]
+    points = [
+        c
+        for c in found
+        if c.figure.measure == measure
+        and (c.where == "in" or (c.where == "before" and (first - c.figure.date).days <= 31))
+    ]
+    for c in points:
+        f = c.figure
+        x = np.datetime64(f.date, "D")
+        if f.value is not None:
+            ax.plot(
+                [x],
+                [f.value],
+                linestyle="none",
+                marker=PUBLISHED_MARKER,
+                color=PUBLISHED_COLOUR,
+                markersize=PUBLISHED_SIZE,
+                zorder=5,
+            )
+        else:
+            low, high = f.low or 0.0, f.high or 0.0
+            mid = (low + high) / 2
+            ax.errorbar(
+                [x],
+                [mid],
+                yerr=[[mid - low], [high - mid]],
+                fmt="none",
+                ecolor=PUBLISHED_COLOUR,
+                elinewidth=1.5,
+                capsize=4,
+                zorder=5,
+            )
+    return bool(points)
+
+
+def _band_legend(
+    ax: Axes, colour: str = "#666666", mean: bool = False, published: bool = False, **kw: Any
+) -> None:
+    """Explain the line and the band once per chart (and the council's figures, if drawn)."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -842,6 +977,18 @@ def _band_legend(ax: Axes, colour: str = "#666666", mean: bool = False, **kw: An
     ]
     if mean:
         handles.append(Line2D([], [], color=colour, linewidth=1.2, linestyle="--", label="Mean"))
+    if published:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                linestyle="none",
+                marker=PUBLISHED_MARKER,
+                color=PUBLISHED_COLOUR,
+                markersize=PUBLISHED_SIZE,
+                label="published figure",
+            )
+        )
     ax.legend(handles=handles, frameon=False, fontsize=8.5, **kw)
 
 
@@ -855,17 +1002,19 @@ def _nothing_note(ax: Axes, data: np.ndarray, what: str) -> None:
 
 def _chart_children_in_care(d: _Derived) -> Figure:
     """Small multiples: all children, then each placement type that ever has a child."""
-    panels = [("All children in care", d.total("in_care"), TOTAL_COLOUR)]
+    panels = [("All children in care", d.total("in_care"), TOTAL_COLOUR, "in_care_total")]
     for pid, label, colour in d.provisions():
         x = d.r.series("in_care", pid)
         if np.any(x):
-            panels.append((label, x, colour))
+            panels.append((label, x, colour, f"in_care_{pid}"))
     ncols = 1 if len(panels) == 1 else 2 if len(panels) <= 4 else 3
     nrows = -(-len(panels) // ncols)
     fig = _figure(d, "Children in care by placement type", (11, 1.2 + 2.3 * nrows))
     axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True).ravel()
-    for ax, (label, x, colour) in zip(axes, panels, strict=False):
+    marked = False
+    for ax, (label, x, colour, measure) in zip(axes, panels, strict=False):
         _fan(ax, d, x, colour, steps=True)
+        marked |= _mark_published(ax, d, measure)
         _style(ax)
         ax.set_title(textwrap.fill(label, 40), fontsize=10, loc="left")
     for i, ax in enumerate(axes):
@@ -873,7 +1022,7 @@ def _chart_children_in_care(d: _Derived) -> Figure:
             ax.set_visible(False)
         elif i % ncols == 0:
             ax.set_ylabel("Children at month end")
-    _band_legend(axes[0], TOTAL_COLOUR, loc="lower right")
+    _band_legend(axes[0], TOTAL_COLOUR, published=marked, loc="lower right")
     return fig
 
 
@@ -883,6 +1032,8 @@ def _chart_cost(d: _Derived) -> Figure:
     fig = _figure(d, "Cost of placements", (11, max(5.6, 1.6 + 0.36 * n_rows)))
     left, right = fig.subplots(1, 2, width_ratios=(3, 2))
     _fan(left, d, d.total("cost"), TOTAL_COLOUR)
+    # a published cost is a year's total (cost_total), not a month's: not drawn here, but
+    # set beside the run in summary.md
     _style(left, "Total cost in month (£)", counts=False, money=True)
     left.set_title("Total cost per month", fontsize=10, loc="left")
     _band_legend(left, TOTAL_COLOUR, loc="lower right")
@@ -927,10 +1078,12 @@ def _chart_unmet_demand(d: _Derived) -> Figure:
     top, bottom = fig.subplots(2, 1, sharex=True)
     children = d.total("unmet_children")
     _fan(top, d, children, UNMET_COLOUR, mean=True, steps=True)
+    marked = _mark_published(top, d, "unmet_children_total")
     _style(top, "Children at month end")
     top.set_title("Children not suitably placed at the end of each month", fontsize=10, loc="left")
-    _nothing_note(top, children, "child unsuitably placed")
-    _band_legend(top, UNMET_COLOUR, mean=True, loc="upper left")
+    if not marked:
+        _nothing_note(top, children, "child unsuitably placed")
+    _band_legend(top, UNMET_COLOUR, mean=True, published=marked, loc="upper left")
     days = d.total("unmet_child_days")
     _fan(bottom, d, days, UNMET_COLOUR, mean=True)
     _style(bottom, "Child-days in month")
