@@ -54,11 +54,15 @@ def add_parser(sub: Any) -> None:
 def execute(args: argparse.Namespace) -> int:
     """Run one scenario's replications and write its results folder; the exit status."""
     from ..common.outputs import check_free
+    from ..engine.metrics import Layout
+    from ..reports.actuals import check_scenario as check_actuals
     from ..reports.run import headline_lines, uncertainty_lines, write_report
     from ..runs.montecarlo import run
     from ..scenario.load import load
 
     scenario = load(args.scenario)
+    # the council's published figures beside it, if any, checked before the long run
+    check_actuals(scenario.files, Layout.for_scenario(scenario.model))
     if not args.quiet:
         for text in scenario.warnings:
             print(f"warning: {text}", file=sys.stderr)
