@@ -86,6 +86,31 @@ BAD = {
         "provision.ifa.offer_delay_days",
         ["gaussian"],
     ),
+    "undefined provision in a rule's from": (
+        '[matching]\nfallback = "emergency"\n[[matching.preferences]]\nwhen = { from = ["nowhere"] }\n'
+        'order = ["in_house_home"]\n[[matching.preferences]]\norder = ["kinship"]\n',
+        "matching.preferences[0].when.from",
+        ["nowhere", "not defined"],
+    ),
+    "unsuitable provision in a rule's from": (
+        '[matching]\nfallback = "emergency"\n[[matching.preferences]]\nwhen = { from = ["emergency"] }\n'
+        'order = ["in_house_home"]\n[[matching.preferences]]\norder = ["kinship"]\n',
+        "matching.preferences[0].when.from",
+        ["emergency", "not suitable", "never apply"],
+    ),
+    "from with entering = true": (
+        '[matching]\nfallback = "emergency"\n[[matching.preferences]]\n'
+        'when = { from = ["ifa"], entering = true }\norder = ["in_house_home"]\n'
+        '[[matching.preferences]]\norder = ["kinship"]\n',
+        "matching.preferences[0].when",
+        ["entering", "never apply"],
+    ),
+    "time in placement steps out of order": (
+        "[breakdown]\ntime_in_placement = [{ until_years = 1.0, multiplier = 1.3 }, "
+        "{ until_years = 0.25, multiplier = 2.0 }]\n",
+        "breakdown",
+        ["time_in_placement", "increasing"],
+    ),
     "too many children for the places": (
         '[population.in_house_home]\nby_age = { "10-15" = 40 }\n',
         "population.in_house_home",

@@ -134,10 +134,13 @@ class Child:
         "next_risks",
         "on_event",
         "pending",
+        "placed_at",
         "placement",
         "placements_this_year",
         "retry_at",
+        "settled",
         "tic_step",
+        "tip_step",
         "uasc",
         "unit",
         "unmet_reason",
@@ -166,6 +169,10 @@ class Child:
         self.match = Stream(seeds.take(SEED_SIZE))
         self.in_care = True
         self.placement = -1  # provision index
+        self.placed_at = entered  # when the current placement began (`Placing.place`)
+        #: the suitable provision the child lives in, or last lived in (-1: none yet in this
+        #: period of care): where their pathway goes on from (`When.from_`)
+        self.settled = -1
         self.unit: Unit | None = None
         self.placements_this_year = 0
         self.unmet_reason: int = -1  # index into UNMET_REASONS while unsuitably placed
@@ -179,10 +186,12 @@ class Child:
         self.next_kind = 0
         self.next_risks: Competing | None = None
         self.on_event: Callable[[object], None] = ignore_event
-        # the age and time-in-care steps of the hazard table the child was last seen in
-        # (`Scheduler.book`): where the next look-up starts, as both only ever grow
+        # the age, time-in-care and time-in-placement steps of the hazard table the child
+        # was last seen in (`Scheduler.book`): where the next look-up starts, as they only
+        # ever grow (the last starts again at 0 with each new placement)
         self.age_step = 0
         self.tic_step = 0
+        self.tip_step = 0
         self.fit: Fit | None = None  # the search's cached fit for this child alone ...
         self.fit_until = 0.0  # ... valid until this time (the next age at which rules change)
 

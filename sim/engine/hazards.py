@@ -4,8 +4,8 @@ A child in a placement faces several risks at once (leaving care by each route, 
 placement breaking down, a planned move). Rather than one waiting process per risk, the
 child draws one waiting time from the total rate and then which risk it was, in
 proportion to the rates: the same law, one or two draws instead of many. Rates are
-piecewise constant; they change only at age and time-in-care thresholds, which the
-model treats as events of their own.
+piecewise constant; they change only at thresholds of age, time in care and time in the
+current placement (the scenario's steps), which the model treats as events of their own.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ class Competing:
 
 
 class HazardTable:
-    """Rates for every (placement, age band, needs, time-in-care step, move-age step)."""
+    """Rates for every (placement, needs, age step, time-in-care step, time-in-placement
+    step); the age steps include the band edges and planned moves' ages."""
 
     def __init__(self, s: Scenario) -> None:
         self.scenario = s
@@ -56,11 +57,17 @@ class HazardTable:
             tic |= {step.until_years for step in r.time_in_care}
         self.tic_edges = sorted(tic)
         self.tic_edges_inf = (*self.tic_edges, float("inf"))  # with a last edge never reached
-        #: per (placement, needs): a list over age steps of lists over time-in-care steps,
-        #: filled as states are met; indexing two lists is the cheapest lookup there is
-        n_age, n_tic = len(self.age_edges) + 1, len(self.tic_edges) + 1
+        #: time in the current placement: only the breakdown rate depends on it
+        self.tip_edges = sorted({step.until_years for step in s.breakdown.time_in_placement})
+        self.tip_edges_inf = (*self.tip_edges, float("inf"))
+        self.n_tip = len(self.tip_edges) + 1
+        #: per (placement, needs): a list over age steps of lists over the pairs (time-in-care
+        #: step k, time-in-placement step j) at k * n_tip + j, filled as states are met;
+        #: indexing two lists is the cheapest lookup there is
+        n_age, n_time = len(self.age_edges) + 1, (len(self.tic_edges) + 1) * self.n_tip
         self.grid: list[list[list[Competing | None]]] = [
-            [[None] * n_tic for _ in range(n_age)] for _ in range(len(self.specs) * len(self.needs))
+            [[None] * n_time for _ in range(n_age)]
+            for _ in range(len(self.specs) * len(self.needs))
         ]
 
     # ------------------------------------------------------------------ rates
@@ -71,18 +78,28 @@ class HazardTable:
         age_step: int,
         needs: int,
         tic_step: int,
+        tip_step: int,
         age: float,
         years_in_care: float,
+        years_in_placement: float,
     ) -> Competing:
         """The risks in a state given by its steps (band edges are among the age steps);
-        `age` and `years_in_care` are any values within those steps."""
+        `age`, `years_in_care` and `years_in_placement` are any values within those steps."""
         cell = self.grid[placement * len(self.needs) + needs][age_step]
-        hit = cell[tic_step]
+        i = tic_step * self.n_tip + tip_step
+        hit = cell[i]
         if hit is None:
-            hit = cell[tic_step] = self._build(placement, age, needs, years_in_care)
+            hit = cell[i] = self._build(placement, age, needs, years_in_care, years_in_placement)
         return hit
 
-    def _build(self, placement: int, age: float, needs: int, years_in_care: float) -> Competing:
+    def _build(
+        self,
+        placement: int,
+        age: float,
+        needs: int,
+        years_in_care: float,
+        years_in_placement: float,
+    ) -> Competing:
         s = self.scenario
         pid = self.pids[placement]
         spec = self.specs[placement]
@@ -104,6 +121,10 @@ class HazardTable:
         b = spec.breakdown_per_year
         b *= s.breakdown.age_multiplier.get(band, 1.0)
         b *= s.breakdown.needs_multiplier.get(need_name, 1.0)
+        for step in s.breakdown.time_in_placement:
+            if years_in_placement < step.until_years:
+                b *= step.multiplier
+                break
         if b > 0:
             rates.append(b)
             outcomes.append((BREAKDOWN, 0))

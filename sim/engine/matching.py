@@ -21,10 +21,17 @@ class Profile:
     uasc: bool = False
     disability: bool = False
     in_group: bool = False
+    #: the provision the child is moving on from (`When.from_`); None entering care
+    origin: str | None = None
 
 
 def rule_applies(when: When, p: Profile) -> bool:
-    """Does a rule's `when` (ages, needs, UASC, disability, group) cover this child?"""
+    """Does a rule's `when` (ages, needs, UASC, disability, group, where the child comes
+    from) cover this child?"""
+    if when.from_ is not None and p.origin not in when.from_:
+        return False  # a child entering care (origin None) is never in the list
+    if when.entering is not None and when.entering != (p.origin is None):
+        return False
     if not when.min_age <= p.age < when.max_age:
         return False
     if when.needs is not None and p.needs not in when.needs:

@@ -127,6 +127,16 @@ class Placing:
             if move_kind is not None:
                 flows[self._i_move[move_kind]] += 1
                 flows[self._i_moves_total] += 1
+            child.placed_at = t
+        else:
+            # the first placement of the period of care began when the child entered (for
+            # the starting population: assumed, as counts do not say when it began)
+            child.placed_at = child.entered
+        child.tip_step = 0  # time in this placement starts again
+        if suitable and child.settled != provision.index:
+            child.settled = provision.index  # the pathway goes on from here
+            if self.search.uses_origin:
+                child.fit = None  # the cached fit depends on where the child comes from
         provision.add_child(t, child, unit, sole=state.sole_occupancy[child.needs])
         child.placement = provision.index
         child.unit = unit

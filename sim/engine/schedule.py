@@ -34,9 +34,10 @@ NUDGE: Final = 1e-7
 class Scheduler:
     """Books each child's next event on the clock.
 
-    The rates of the competing risks change only at age and time-in-care edges, so the
-    waiting time is found by spending one exponential draw of cumulative hazard across
-    those pieces: one SimPy event per thing that happens, none per birthday.
+    The rates of the competing risks change only at edges of age, time in care and time in
+    the current placement, so the waiting time is found by spending one exponential draw
+    of cumulative hazard across those pieces: one SimPy event per thing that happens, none
+    per birthday.
     """
 
     def __init__(self, state: State, hazards: HazardTable) -> None:
@@ -55,8 +56,9 @@ class Scheduler:
         if child.pending is not None and child.pending[1] < hard:
             hard, what = child.pending[1], OFFER
         haz = self.hazards
-        age_edges, tic_edges = haz.age_edges, haz.tic_edges_inf
-        dob, entered = child.dob, child.entered
+        age_edges, tic_edges, tip_edges = haz.age_edges, haz.tic_edges_inf, haz.tip_edges_inf
+        n_tip = haz.n_tip
+        dob, entered, placed = child.dob, child.entered, child.placed_at
         grid = haz.grid[child.placement * state.n_needs + child.needs]
         # the steps the child is in now (as bisect_right would find them): ages and years in
         # care only grow, so the search starts from where the child's last one ended
@@ -77,21 +79,31 @@ class Scheduler:
         while tic_edges[k] <= x:  # its last edge is infinite
             k += 1
         child.tic_step = k
+        x = (t - placed) / DAYS_PER_YEAR + NUDGE
+        j = child.tip_step
+        while tip_edges[j] <= x:  # likewise
+            j += 1
+        child.tip_step = j
         budget = -math.log(1.0 - child.life.random())  # cumulative hazard until the next event
         s = t
         while True:
             t_age = dob + age_edges[a] * DAYS_PER_YEAR
             t_tic = entered + tic_edges[k] * DAYS_PER_YEAR
+            t_tip = placed + tip_edges[j] * DAYS_PER_YEAR
             seg_end = t_age if t_age < t_tic else t_tic
+            if t_tip < seg_end:
+                seg_end = t_tip
             if hard < seg_end:
                 seg_end = hard
-            risks = grid[a][k] or haz.at(
+            risks = grid[a][k * n_tip + j] or haz.at(
                 child.placement,
                 a,
                 child.needs,
                 k,
+                j,
                 (s - dob) / DAYS_PER_YEAR + NUDGE,
                 (s - entered) / DAYS_PER_YEAR + NUDGE,
+                (s - placed) / DAYS_PER_YEAR + NUDGE,
             )
             if risks.total > 0:
                 gap = budget / risks.total
@@ -109,6 +121,8 @@ class Scheduler:
                 a += 1
             if seg_end == t_tic:
                 k += 1
+            if seg_end == t_tip:
+                j += 1
             s = seg_end
         if t_next >= end or kind == NOTHING:
             return  # nothing more happens to this child within the run

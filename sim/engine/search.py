@@ -101,6 +101,12 @@ class Search:
             edges |= {rule.when.min_age, rule.when.max_age}
         self.age_edges = sorted(edges)
         self.n_needs = state.n_needs
+        #: whether some rule asks where the child comes from (`When.from_`, `entering`):
+        #: then a fit depends on the child's last suitable provision (`Child.settled`) too
+        self.uses_origin = any(
+            r.when.from_ is not None or r.when.entering is not None for r in self.rules
+        )
+        self._n_origins = len(state.provisions) + 1 if self.uses_origin else 1
         #: by profile, coded as one number (`fit`): an int key hashes for nothing
         self._fits: dict[int, Fit] = _shared_fits(scenario)
         # a sibling group's passes depend only on its members' fits and the order asked for
@@ -108,12 +114,14 @@ class Search:
 
     def profile(self, c: Child, in_group: bool = False) -> Profile:
         """What the matching rules need to know about a child, now."""
+        state = self.state
         return Profile(
-            age=c.age(self.state.now),
-            needs=self.state.needs[c.needs],
+            age=c.age(state.now),
+            needs=state.needs[c.needs],
             uasc=c.uasc,
             disability=c.disability,
             in_group=in_group,
+            origin=state.provision_ids[c.settled] if c.settled >= 0 else None,
         )
 
     def fit(self, c: Child, in_group: bool) -> Fit:
@@ -129,6 +137,8 @@ class Search:
         while step < len(edges) and edges[step] <= age:
             step += 1
         key = ((step * self.n_needs + c.needs) * 2 + c.uasc) * 4 + c.disability * 2 + in_group
+        if self.uses_origin:
+            key = key * self._n_origins + c.settled + 1
         hit = self._fits.get(key)
         if hit is None:
             pr = self.profile(c, in_group=in_group)

@@ -531,7 +531,9 @@ Provision = Annotated[
 
 
 class When(Strict):
-    """Which children a preference rule is for: ages, needs, UASC, disability, sibling group."""
+    """Which children a preference rule is for: ages, needs, UASC, disability, sibling
+    group, and where the child's pathway has got to (`from`, `entering`).
+    """
 
     min_age: Annotated[float, Field(ge=0, le=18)] = 0.0
     max_age: Annotated[float, Field(ge=0, le=18)] = 18.0
@@ -539,6 +541,14 @@ class When(Strict):
     uasc: bool | None = None
     disability: bool | None = None
     sibling_group: bool | None = None
+    #: Only children moving on from one of these provisions: the placement that broke
+    #: down, closed or was left by a move, or, while the child waits in an unsuitable
+    #: placement, the last suitable one they left. A child entering care has none, so a
+    #: rule with `from` never applies to a new entrant.
+    from_: list[str] | None = Field(default=None, alias="from", min_length=1)
+    #: true: only children who have not had a suitable placement yet in this period of
+    #: care (new entrants, also while they wait in the fallback); false: only the others.
+    entering: bool | None = None
 
     def is_catch_all(self) -> bool:
         """Whether the rule is for every child (no conditions), as the last rule must be."""
@@ -549,6 +559,8 @@ class When(Strict):
             and self.uasc is None
             and self.disability is None
             and self.sibling_group is None
+            and self.from_ is None
+            and self.entering is None
         )
 
 
@@ -583,15 +595,34 @@ class Matching(Strict):
         return self
 
 
+class TimeInCare(Strict):
+    """A step of a rate by time spent (in care, or in the current placement): until
+    `until_years`, times `multiplier`; after the last step, times 1."""
+
+    until_years: Annotated[float, Field(gt=0)]
+    multiplier: NonNeg
+
+
+def _check_steps(steps: list[TimeInCare], what: str) -> None:
+    edges = [t.until_years for t in steps]
+    if edges != sorted(edges):
+        raise ValueError(f"{what} steps must be in increasing until_years order")
+
+
 class Breakdown(Strict):
-    """The `[breakdown]` table: how a child's age band and needs multiply the breakdown rate."""
+    """The `[breakdown]` table: how a child's age band, needs and time in the current
+    placement multiply the breakdown rate."""
 
     age_multiplier: dict[str, NonNeg] = Field(default_factory=dict)
     needs_multiplier: dict[str, NonNeg] = Field(default_factory=dict)
+    #: Steps by years in the current placement (most placements that break down do so
+    #: early); none: the rate does not depend on it.
+    time_in_placement: list[TimeInCare] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _bands(self) -> Breakdown:
         _check_bands(self.age_multiplier, "age_multiplier")
+        _check_steps(self.time_in_placement, "time_in_placement")
         return self
 
 
@@ -607,13 +638,6 @@ class PlannedMove(Strict):
     max_age: Annotated[float, Field(ge=0, le=18)] = 18.0
     needs: list[str] | None = None
     rate_per_year: Rate
-
-
-class TimeInCare(Strict):
-    """A step of an exit rate by time in care: until `until_years` in care, times `multiplier`."""
-
-    until_years: Annotated[float, Field(gt=0)]
-    multiplier: NonNeg
 
 
 class ExitRoute(Strict):
@@ -634,9 +658,7 @@ class ExitRoute(Strict):
     @model_validator(mode="after")
     def _bands(self) -> ExitRoute:
         _check_bands(self.rate_per_year, "rate_per_year")
-        edges = [t.until_years for t in self.time_in_care]
-        if edges != sorted(edges):
-            raise ValueError("time_in_care steps must be in increasing until_years order")
+        _check_steps(self.time_in_care, "time_in_care")
         return self
 
 
@@ -828,6 +850,22 @@ def cross_reference_errors(s: Scenario) -> list[tuple[Loc, str]]:
             prov(f"matching.preferences[{i}].order", name)
         for n in rule.when.needs or []:
             need(f"matching.preferences[{i}].when.needs", n)
+        for name in rule.when.from_ or []:
+            prov(f"matching.preferences[{i}].when.from", name)
+            spec = s.provision.get(name)
+            if spec is not None and not spec.suitable:
+                add(
+                    f"matching.preferences[{i}].when.from",
+                    f"names provision {_q(name)}, which is not suitable (suitable = false): "
+                    "a child's pathway counts only the suitable placements they leave, so "
+                    "the rule would never apply",
+                )
+        if rule.when.from_ is not None and rule.when.entering:
+            add(
+                f"matching.preferences[{i}].when",
+                "'from' and 'entering = true' together: a child entering care has no "
+                "placement to come from, so the rule would never apply",
+            )
     for n in s.breakdown.needs_multiplier:
         need("breakdown.needs_multiplier", n)
     for i, m in enumerate(s.moves):
