@@ -491,3 +491,25 @@ def test_entries_value_and_interval_are_on_the_same_basis(tmp_path: Path) -> Non
     assert low < float(value) < high
     written = tomllib.loads(out.read_text())["entries"]["per_year"]
     assert written["interval90"][0] < written["median"] < written["interval90"][1]
+
+
+def test_a_time_in_placement_profile_is_not_counted_twice(synthetic: Path) -> None:
+    """The data's breakdown rate averages young and old placements; a template that
+    multiplies early placements by 2 must get a base rate divided by the profile's mean
+    over the years at risk (between 1 and 2), so the simulated average stays the data's."""
+    ds = read_903(synthetic)
+    flat_raw = stationary_raw()
+    shaped_raw = stationary_raw()
+    shaped_raw["breakdown"]["time_in_placement"] = [{"until_years": 0.25, "multiplier": 2.0}]
+
+    def fit(raw: dict):
+        t = LoadedScenario(
+            model=Scenario.model_validate(raw), raw=raw, path=MINIMAL, sources=(MINIMAL,)
+        )
+        return calibrate(ds, AT, t, read_map(None), years_back=5)
+
+    flat, shaped = fit(flat_raw), fit(shaped_raw)
+    for pid in ("in_house_foster", "ifa"):
+        a = median_of(flat.scenario["provision"][pid]["breakdown_per_year"])
+        b = median_of(shaped.scenario["provision"][pid]["breakdown_per_year"])
+        assert 1.0 < a / b < 2.0, (pid, a, b)

@@ -710,13 +710,16 @@ def _breakdowns_and_moves(
         if pid in pids:
             E[pids.index(pid), band] += 1
     base, age_mult = two_factor_rates(E, X)
+    profile_mean = _placement_profile_mean(pl, s, w0)
     prov = cal.scenario["provision"]
     rows = []
     for i, pid in enumerate(pids):
         ev, ex = E[i].sum(), X[i].sum()
         if ex < 1.0:
             continue
-        needs_mean = _mean_needs_multiplier(s, pid)
+        # the template's multipliers by needs and by time in placement apply on top of
+        # the base rate in the simulation, so the base is the fitted rate over their mean
+        needs_mean = _mean_needs_multiplier(s, pid) * profile_mean.get(pid, 1.0)
         lo, hi = poisson_interval(ev, ex)
         crude = ev / ex
         if crude > 0:  # the interval of the crude rate, carried over to the fitted one
@@ -726,8 +729,8 @@ def _breakdowns_and_moves(
         )
         cal.comments[("provision", pid, "breakdown_per_year")] = (
             f"from the data: {int(ev)} breakdowns over {ex:.0f} child-years "
-            f"(before age and needs multipliers; divided by the mean needs multiplier of the "
-            f"template's children here, {needs_mean:.2f})"
+            f"(before age and needs multipliers; divided by the mean needs and "
+            f"time-in-placement multiplier of the template's children here, {needs_mean:.2f})"
         )
         cal.fitted.append(
             Fitted(
@@ -783,6 +786,36 @@ def _breakdowns_and_moves(
                 "planned moves / years at risk",
             )
         )
+
+
+def _placement_profile_mean(pl: pd.DataFrame, s: Any, w0: float) -> dict[str, float]:
+    """Per provision, the template's breakdown multiplier by time in placement averaged
+    over the window's years at risk (1 where the template has no profile).
+
+    The data's breakdown rate is an average over placements young and old; the simulation
+    multiplies its base rate by the profile, so the base must be that average over the
+    profile's mean, or early breakdowns would be counted twice.
+    """
+    steps = s.breakdown.time_in_placement
+    if not steps:
+        return {}
+    edges = [st.until_years * DAYS_PER_YEAR for st in steps]
+    mult = [st.multiplier for st in steps] + [1.0]
+    bounds = [0.0, *edges, math.inf]
+    weighted: dict[str, float] = {}
+    years: dict[str, float] = {}
+    for pid, t0, t1, dob in zip(pl["pid"], pl["t0"], pl["t1"], pl["dob"], strict=True):
+        if not isinstance(pid, str):
+            continue
+        a = max(t0, w0)
+        b = min(-1.0 if math.isnan(t1) else min(t1, -1.0), dob + 18 * DAYS_PER_YEAR)
+        if b <= a:
+            continue
+        for m, lo, hi in zip(mult, bounds[:-1], bounds[1:], strict=True):
+            part = max(0.0, min(b, t0 + hi) - max(a, t0 + lo))
+            weighted[pid] = weighted.get(pid, 0.0) + m * part
+            years[pid] = years.get(pid, 0.0) + part
+    return {pid: weighted[pid] / years[pid] for pid in years if years[pid] > 0}
 
 
 def _mean_needs_multiplier(s: Any, pid: str | None = None) -> float:
