@@ -90,6 +90,23 @@ def scenarios(draw: st.DrawFn) -> tuple[Scenario, float, int]:
     p["ifa"]["offer_probability"] = {"standard": draw(prob), "complex": draw(prob)}
     p["ifa"]["accepts_uasc"] = draw(st.booleans())
     p["ifa"]["price_inflation_per_year"] = draw(st.floats(0, 0.2))
+    # prices by needs level, far apart so a child costed at another level's price shows
+    if draw(st.booleans()):
+        p["ifa"]["weekly_cost"] = {"standard": 941.0, "complex": draw(st.floats(1000, 3000))}
+    if draw(st.booleans()):
+        p["external_home"]["weekly_cost"] = {
+            "standard": 4534.0,
+            "complex": draw(st.floats(5000, 9000)),
+            "very_complex": draw(st.floats(12450, 23362)),
+        }
+        p["external_home"]["price_inflation_per_year"] = draw(st.floats(0, 0.2))
+    if draw(st.booleans()):
+        # the fallback takes every child, so its table prices every level
+        p["emergency"]["weekly_cost"] = {
+            "standard": 7000.0,
+            "complex": 9000.0,
+            "very_complex": 20000.0,
+        }
     p["external_home"]["offer_probability"] = {
         "standard": draw(prob),
         "complex": draw(prob),
@@ -236,6 +253,8 @@ class Replay:
 
         pids = list(s.provision)
         self.n_kids = dict.fromkeys(pids, 0)
+        # children by provision and needs level: a price table prices each level apart
+        self.n_kids_needs: Counter[tuple[str, str]] = Counter()
         self.places = dict.fromkeys(pids, 0)
         self.n_sp = dict.fromkeys(pids, 0)
         self.n_unmet = dict.fromkeys(UNMET_REASONS, 0)
@@ -257,6 +276,7 @@ class Replay:
     def _reset_integrals(self) -> None:
         pids = list(self.s.provision)
         self.child_days = dict.fromkeys(pids, 0.0)
+        self.child_days_needs: Counter[tuple[str, str]] = Counter()
         self.place_days = dict.fromkeys(pids, 0.0)
         self.sp_days = dict.fromkeys(pids, 0.0)
         self.unmet_days = dict.fromkeys(UNMET_REASONS, 0.0)
@@ -272,6 +292,8 @@ class Replay:
                 self.child_days[pid] += self.n_kids[pid] * dt
                 self.place_days[pid] += self.places[pid] * dt
                 self.sp_days[pid] += self.n_sp[pid] * dt
+            for key, n in self.n_kids_needs.items():
+                self.child_days_needs[key] += n * dt
             for r in UNMET_REASONS:
                 self.unmet_days[r] += self.n_unmet[r] * dt
             self.t = t
@@ -316,6 +338,7 @@ class Replay:
     def _remove(self, cid: int) -> Where:
         w = self.where.pop(cid)
         self.n_kids[w.pid] -= 1
+        self.n_kids_needs[w.pid, self.needs_names[self.kids[cid].needs]] -= 1
         if w.uid is not None:
             self.units[w.uid].children.discard(cid)
         if w.reason is not None:
@@ -443,6 +466,7 @@ class Replay:
                 self.bad("capacity", f"child {cid} placed in closed unit {uid} ({to})")
         self.where[cid] = Where(to, uid, reason)
         self.n_kids[to] += 1
+        self.n_kids_needs[to, self.needs_names[self.kids[cid].needs]] += 1
         self.peak_kids[to] = max(self.peak_kids[to], self.n_kids[to])
         if reason is not None:
             self.n_unmet[reason] += 1
@@ -648,9 +672,27 @@ class Replay:
         for pid, spec in s.provision.items():
             self._cmp("costs", m, "child_days", pid, self.child_days[pid])
             self.total_child_days += self.child_days[pid]
-            price = spec.weekly_cost * (1.0 + spec.price_inflation_per_year) ** year
-            days = self.place_days[pid] if spec.cost_basis == "per_place" else self.child_days[pid]
-            cost = days * price / 7.0
+            rise = (1.0 + spec.price_inflation_per_year) ** year
+            if isinstance(spec.weekly_cost, dict):
+                # the price of each child's own needs level (the table is in the scenario;
+                # the children's levels are their fixed attributes, never the model's counts)
+                cost = sum(
+                    self.child_days_needs[pid, level] * price * rise / 7.0
+                    for level, price in spec.weekly_cost.items()
+                )
+                unpriced = sum(
+                    days
+                    for (where, level), days in self.child_days_needs.items()
+                    if where == pid and level not in spec.weekly_cost and days > 0
+                )
+                if unpriced:
+                    self.bad("costs", f"month {m}: {unpriced} child-days in {pid} unpriced")
+            else:
+                price = spec.weekly_cost * rise
+                days = (
+                    self.place_days[pid] if spec.cost_basis == "per_place" else self.child_days[pid]
+                )
+                cost = days * price / 7.0
             self._cmp("costs", m, "cost", pid, cost)
             total += cost
         sp_cost = sum(self.sp_days.values()) * s.leaving_care.staying_put_weekly_cost / 7.0

@@ -105,9 +105,8 @@ class MonthEnd:
         sp_all = 0
         for p in state.provisions:
             i = p.index
-            child_days, place_days, sp_days = p.flush(t)
+            child_days, sp_days, cost = p.flush(t, year)
             self.child_days_total += child_days
-            cost = (place_days if p.per_place else child_days) * p.price(year) / 7.0
             row[self._col_in_care[i]] = p.children
             row[self._col_days[i]] = child_days
             row[self._col_cost[i]] = cost

@@ -81,6 +81,16 @@ class ProvisionState:
         self.child_days = 0.0
         self.place_days = 0.0
         self.staying_put_days = 0.0
+        # weekly prices by needs-level index at first-year prices; `prices(year)` uprates
+        # them, once per year. A provision whose price depends on the child's needs also
+        # counts its children, and integrates their days, by needs level.
+        self._base_prices: list[float] = spec.prices_by_needs(needs)
+        self._inflation: float = spec.price_inflation_per_year
+        self._prices: list[list[float]] = []
+        self.priced_by_needs: bool = not self.per_place and len(set(self._base_prices)) > 1
+        n = len(needs) if self.priced_by_needs else 0
+        self.children_by_needs: list[int] = [0] * n
+        self.child_days_by_needs: list[float] = [0.0] * n
 
     def refusal(self, occupants: int) -> float:
         """Chance that a household or home with `occupants` refuses a newcomer: each
@@ -98,12 +108,26 @@ class ProvisionState:
             self.child_days += self.children * dt
             self.place_days += self.places * dt
             self.staying_put_days += self.staying_put * dt
+            if self.priced_by_needs:
+                days = self.child_days_by_needs
+                for i, n in enumerate(self.children_by_needs):
+                    if n:
+                        days[i] += n * dt
             self._t = t
 
-    def flush(self, t: float) -> tuple[float, float, float]:
-        """Child-days, place-days and staying-put days since the last flush."""
+    def flush(self, t: float, year: int) -> tuple[float, float, float]:
+        """Child-days, staying-put days and the cost of the placements (at scenario year
+        `year`'s prices) since the last flush."""
         self._advance(t)
-        out = (self.child_days, self.place_days, self.staying_put_days)
+        if self.priced_by_needs:
+            days = self.child_days_by_needs
+            prices = self.prices(year)
+            cost = sum(d * price for d, price in zip(days, prices, strict=True)) / 7.0
+            self.child_days_by_needs = [0.0] * len(days)
+        else:
+            base = self.place_days if self.per_place else self.child_days
+            cost = base * self.price(year) / 7.0
+        out = (self.child_days, self.staying_put_days, cost)
         self.child_days = self.place_days = self.staying_put_days = 0.0
         return out
 
@@ -152,6 +176,8 @@ class ProvisionState:
         if t > self._t:
             self._advance(t)
         self.children += 1
+        if self.priced_by_needs:
+            self.children_by_needs[child.needs] += 1
         if unit is not None:
             unit.children.append(child)
             if sole:
@@ -163,6 +189,8 @@ class ProvisionState:
         if t > self._t:
             self._advance(t)
         self.children -= 1
+        if self.priced_by_needs:
+            self.children_by_needs[child.needs] -= 1
         if unit is not None:
             unit.children.remove(child)
             if unit.sole_blocked and not unit.children:
@@ -194,5 +222,14 @@ class ProvisionState:
         return sum(u.free for u in self.vacant.values())
 
     def price(self, year: int) -> float:
-        """Weekly price in scenario year `year` (0 = first): uprated once a year."""
-        return self.spec.weekly_cost * (1.0 + self.spec.price_inflation_per_year) ** year
+        """Weekly price in scenario year `year` (0 = first), uprated once a year, of a
+        provision with one price for every child (the first level's, for a table)."""
+        return self.prices(year)[0]
+
+    def prices(self, year: int) -> list[float]:
+        """Weekly prices by needs-level index in scenario year `year` (0 = first)."""
+        table = self._prices
+        while len(table) <= year:
+            factor = (1.0 + self._inflation) ** len(table)
+            table.append([base * factor for base in self._base_prices])
+        return table[year]

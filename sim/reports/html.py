@@ -40,6 +40,7 @@ from ..scenario.schema import (
     OfferProvision,
     OptionCost,
     Scenario,
+    weekly_cost_range,
 )
 from .comparison_words import break_even_spread, rank_rule, ranking_change, sentences
 from .presentation import (
@@ -434,7 +435,13 @@ def _weekly_cost(p: Any) -> str:
         if p.price_inflation_per_year
         else ""
     )
-    return f"{money_full(p.weekly_cost)} a week{basis}{rise}"
+    cost = p.weekly_cost
+    if isinstance(cost, dict):
+        low, high = weekly_cost_range(cost)
+        each = ", ".join(f"{level} {money_full(v)}" for level, v in cost.items())
+        span = money_full(low) if low == high else f"{money_full(low)}{DASH}{money_full(high)}"
+        return f"{span} a week{basis} by needs level ({each}){rise}"
+    return f"{money_full(cost)} a week{basis}{rise}"
 
 
 def _households(p: FosterProvision) -> str:

@@ -250,11 +250,14 @@ _UNITS = (
 
 
 def axis_label(key: str) -> str:
-    """A key as a chart axis label, with its unit when the key's name says it."""
-    last = next((s for s in reversed(parse_key(key)) if isinstance(s, str)), key)
-    for end, unit in _UNITS:
-        if end in last:
-            return f"{key} ({unit})"
+    """A key as a chart axis label, with its unit when the key's name says it: the last
+    name that has a unit, so a price by needs level (`...weekly_cost.very_complex`) is in
+    pounds a week and a chance by needs level (`...offer_probability.complex`) a probability."""
+    names = [s for s in reversed(parse_key(key)) if isinstance(s, str)] or [key]
+    for name in names:
+        for end, unit in _UNITS:
+            if end in name:
+                return f"{key} ({unit})"
     return key
 
 

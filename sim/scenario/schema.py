@@ -462,7 +462,9 @@ class ProvisionBase(Strict):
     last_resort_ages: AgeRange | None = None
     needs: list[str]
     location: Literal["in_area", "within_20_miles", "beyond_20_miles"]
-    weekly_cost: WeeklyCost
+    #: One price for every child, or a price by needs level (`{ standard = 4534,
+    #: very_complex = 12450 }`): a table must price every level the provision takes.
+    weekly_cost: WeeklyCost | dict[str, WeeklyCost]
     price_inflation_per_year: Annotated[float, Field(ge=-0.5, le=1)] = 0.0
     #: False: a child placed here still counts as unmet demand and the search goes on.
     suitable: bool = True
@@ -470,6 +472,33 @@ class ProvisionBase(Strict):
     accepts_disability: bool = True
     accepts_uasc: bool = True
     breakdown_per_year: Rate = 0.0
+
+    @field_validator("weekly_cost")
+    @classmethod
+    def _price_table(cls, v: float | dict[str, float]) -> float | dict[str, float]:
+        if isinstance(v, dict) and not v:
+            raise ValueError(
+                "the table of prices by needs level is empty; give one number, or a price "
+                "for each needs level, e.g. { standard = 4534, very_complex = 12450 }"
+            )
+        return v
+
+    def prices_by_needs(self, levels: list[str]) -> list[float]:
+        """The weekly price (first-year prices) for each of `levels` (the scenario's needs
+        levels, in order). A level a table leaves out costs the table's highest price: a
+        validated scenario never places a child of that level here (`cross_reference_errors`)."""
+        cost = self.weekly_cost
+        if not isinstance(cost, dict):
+            return [float(cost)] * len(levels)
+        top = max(cost.values())
+        return [float(cost.get(level, top)) for level in levels]
+
+
+def weekly_cost_range(cost: float | dict[str, float]) -> tuple[float, float]:
+    """The lowest and highest weekly price (the same for one number)."""
+    if isinstance(cost, dict):
+        return min(cost.values()), max(cost.values())
+    return cost, cost
 
 
 class FosterProvision(ProvisionBase):
@@ -502,6 +531,16 @@ class HomeProvision(ProvisionBase):
     cost_basis: Literal["per_child", "per_place"] = "per_place"
     compatibility: Prob = 1.0
     homes: list[Home] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_price_per_bed(self) -> HomeProvision:
+        if self.cost_basis == "per_place" and isinstance(self.weekly_cost, dict):
+            raise ValueError(
+                "weekly_cost: a per_place home is paid for each open bed, filled or not, so "
+                "its price cannot depend on the child's needs; give one number, or set "
+                'cost_basis = "per_child" to price by needs level'
+            )
+        return self
 
 
 class OfferProvision(ProvisionBase):
@@ -836,6 +875,24 @@ def cross_reference_errors(s: Scenario) -> list[tuple[Loc, str]]:
     for pid, p in s.provision.items():
         for n in p.needs:
             need(f"provision.{pid}.needs", n)
+        if isinstance(p.weekly_cost, dict):
+            for n in p.weekly_cost:
+                need(f"provision.{pid}.weekly_cost", n)
+            # a table prices every child who can live here: the levels the provision
+            # takes, those of its starting population, and every level in the fallback
+            if pid == s.matching.fallback:
+                who, taken = "every needs level (it is the matching fallback)", list(s.needs)
+            else:
+                pop = s.population.get(pid)
+                extra = [n for n in (pop.needs or {}) if n not in p.needs] if pop else []
+                who, taken = "every needs level it takes", [*p.needs, *extra]
+            missing = [n for n in taken if n in needs and n not in p.weekly_cost]
+            if missing:
+                add(
+                    f"provision.{pid}.weekly_cost",
+                    f"no price for needs level {_q(missing[0])}: a table of prices by needs "
+                    f"level must price {who}; priced: {_names(list(p.weekly_cost))}",
+                )
     prov("matching.fallback", s.matching.fallback)
     if s.matching.fallback in provisions:
         fb = s.provision[s.matching.fallback]
