@@ -112,6 +112,7 @@ class PublishedFigure:
 
     @property
     def is_range(self) -> bool:
+        """Whether the council published a range (low to high) rather than one value."""
         return self.value is None
 
     @property
