@@ -493,3 +493,64 @@ def test_a_child_a_hair_under_18_leaves_care_at_once() -> None:
     left = [row for row in model.events if row[1] == "exit" and child.cid in row[2:]]
     assert left and left[0][0] == 0.0 and "age_18" in left[0], left
     assert result.monthly.shape[0] == 12
+
+
+# --------------------------------------------------------------------------- unregistered
+
+
+def _babies_wait_for_offers(raw: dict) -> None:
+    """Only babies enter; nothing has room but the IFA, whose offers take weeks."""
+    raw["population"] = {}
+    no_uasc(raw)
+    young_entries(raw, {"under_1": 1.0})
+    raw["entries"]["sibling_group_size"] = {"1": 1.0}
+    raw["exits"] = {}
+    p = raw["provision"]
+    p["kinship"]["offer_probability"] = 0.0
+    p["in_house_foster"]["households"] = []
+    p["in_house_foster"]["recruitment_per_year"] = 0.0
+    p["ifa"]["offer_probability"] = 1.0
+    p["ifa"]["offer_delay_days"] = {"dist": "fixed", "value": 60}
+    p["ifa"]["breakdown_per_year"] = 0.0
+
+
+def test_a_baby_waiting_for_an_offer_is_waiting_not_unregistered() -> None:
+    """Every baby waits 60 days in the (unregistered) fallback for the IFA's offer: they
+    are waiting for a placement, never counted in an unregistered placement."""
+    raw = minimal_raw()
+    _babies_wait_for_offers(raw)
+    s = scenario_from(raw)
+    assert not s.provision["emergency"].registered  # the scenario marks it as such
+    r = simulate(s, 1, 1)
+    L = Layout.for_scenario(s)
+    waiting = r.monthly[:, L.i("waiting_for_placement", "all")]
+    in_fallback = r.monthly[:, L.i("in_care", "emergency")]
+    assert in_fallback.sum() > 0  # some babies were waiting at month ends
+    np.testing.assert_array_equal(waiting, in_fallback)
+    np.testing.assert_array_equal(waiting, r.monthly[:, L.i("unmet_children", "awaiting_offer")])
+    assert r.monthly[:, L.i("unregistered", "under_16")].sum() == 0
+    assert r.monthly[:, L.i("unregistered", "16_17")].sum() == 0
+
+
+def test_unregistered_placements_follow_the_scenario_by_age() -> None:
+    """Nothing takes anyone: every child lives in the fallback. Marked unregistered, the
+    under-16s (unlawful) and 16-17s are counted apart; marked registered, nobody is."""
+    raw = minimal_raw()
+    raw["entries"]["per_year"] = 0.0
+    no_uasc(raw)
+    raw["exits"] = {}
+    raw["moves"] = []
+    for spec in raw["provision"].values():
+        spec["breakdown_per_year"] = 0.0
+    raw["population"] = {"emergency": {"by_age": {"5-9": 4, "16-17": 3}}}
+    raw["matching"]["preferences"] = [{"order": ["emergency"]}]
+    s = scenario_from(raw)
+    L = Layout.for_scenario(s)
+    r = simulate(s, 0.5, 1)  # six months (seed 1: no 16-17 turns 18 in them)
+    np.testing.assert_array_equal(r.monthly[:, L.i("unregistered", "under_16")], 4)
+    np.testing.assert_array_equal(r.monthly[:, L.i("unregistered", "16_17")], 3)
+    raw["provision"]["emergency"]["registered"] = True
+    s = scenario_from(raw)
+    r = simulate(s, 0.5, 1)
+    assert r.monthly[:, L.i("unregistered", "under_16")].sum() == 0
+    assert r.monthly[:, L.i("unregistered", "16_17")].sum() == 0

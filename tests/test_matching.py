@@ -335,9 +335,13 @@ def test_search_last_resort_respects_the_last_resort_ages() -> None:
 
 
 def test_search_explains_why_nothing_was_found() -> None:
-    # nobody offers, no place: market declined (kinship, ifa said no)
+    # only offers in the list (kinship, ifa, external home, supported), all say no:
+    # market declined
     m = search_model(
-        **{"provision/external_home/offer_probability": 0.0, "provision/in_house_home/homes": []}
+        **{
+            "provision/external_home/offer_probability": 0.0,
+            "matching/preferences/2/order": ["kinship", "ifa", "external_home", "supported"],
+        }
     )
     out = m.search.find([child(m, 12)])
     assert out.found is None
@@ -357,11 +361,93 @@ def test_search_explains_why_nothing_was_found() -> None:
     assert UNMET_REASONS[out.reason] == "no_capacity"
 
 
+def test_search_says_no_capacity_when_a_full_place_came_before_the_declines() -> None:
+    # kinship says no, in-house foster carers (no households) and the home (no homes) have
+    # no room, ifa and the external home say no: the in-house places came first among
+    # those with places, so there was no capacity (before: recorded as market_declined)
+    m = search_model(
+        **{"provision/external_home/offer_probability": 0.0, "provision/in_house_home/homes": []}
+    )
+    out = m.search.find([child(m, 12)])
+    assert out.found is None
+    assert UNMET_REASONS[out.reason] == "no_capacity"
+    # the same with a full home: one bed, taken
+    m = search_model(
+        **{
+            "provision/external_home/offer_probability": 0.0,
+            "provision/in_house_home/homes": [{"name": "Home A", "beds": 1}],
+        }
+    )
+    home_p = m.state.by_pid["in_house_home"]
+    home_p.add_child(0.0, child(m, 12, cid=1), next(iter(home_p.units.values())), sole=False)
+    out = m.search.find([child(m, 12, cid=2)])
+    assert out.found is None
+    assert UNMET_REASONS[out.reason] == "no_capacity"
+
+
+def test_search_says_no_capacity_when_a_capped_provider_is_full() -> None:
+    # supported accommodation would offer, but it holds its max_children already
+    m = search_model(
+        **{
+            "provision/supported/offer_probability": 1.0,
+            "provision/supported/max_children": 0,
+            "provision/kinship/offer_probability": 0.0,
+            "matching/preferences/2/order": ["supported", "kinship"],
+        }
+    )
+    out = m.search.find([child(m, 16.5)])
+    assert out.found is None
+    assert UNMET_REASONS[out.reason] == "no_capacity"
+
+
+def test_search_says_no_match_when_nothing_in_the_list_takes_the_child() -> None:
+    # a 12-year-old and a list of provisions for 16-17s only (before: no_capacity)
+    m = search_model(**{"matching/preferences/2/order": ["supported"]})
+    out = m.search.find([child(m, 12)])
+    assert out.found is None
+    assert UNMET_REASONS[out.reason] == "no_match"
+    # the same through `order` (a planned move's destinations)
+    m = search_model()
+    out = m.search.find([child(m, 12)], order=["supported"], strict=True)
+    assert out.found is None
+    assert UNMET_REASONS[out.reason] == "no_match"
+
+
+def test_search_reason_is_that_of_the_first_provision_with_places() -> None:
+    # the home (first) has room but nobody there accepts; in-house foster (second) has
+    # no households: the most preferred provision with places gives the reason
+    m = search_model(
+        **{
+            "provision/in_house_home/compatibility": 0.0,
+            "provision/external_home/offer_probability": 0.0,
+            "matching/preferences/2/order": ["in_house_home", "in_house_foster", "ifa"],
+        }
+    )
+    home_p = m.state.by_pid["in_house_home"]
+    home_p.add_child(0.0, child(m, 12, cid=1), next(iter(home_p.units.values())), sole=False)
+    out = m.search.find([child(m, 12, cid=2)])
+    assert out.found is None
+    assert UNMET_REASONS[out.reason] == "no_match"
+    # the other way round: no capacity first
+    m = search_model(
+        **{
+            "provision/in_house_home/compatibility": 0.0,
+            "provision/external_home/offer_probability": 0.0,
+            "matching/preferences/2/order": ["in_house_foster", "in_house_home", "ifa"],
+        }
+    )
+    home_p = m.state.by_pid["in_house_home"]
+    home_p.add_child(0.0, child(m, 12, cid=1), next(iter(home_p.units.values())), sole=False)
+    out = m.search.find([child(m, 12, cid=2)])
+    assert UNMET_REASONS[out.reason] == "no_capacity"
+
+
 def test_search_finds_no_match_when_nobody_is_compatible() -> None:
     m = search_model(
         **{
             "provision/in_house_home/compatibility": 0.0,
             "provision/external_home/offer_probability": 0.0,
+            "matching/preferences/2/order": ["kinship", "in_house_home", "external_home"],
         }
     )
     first = child(m, 12, cid=1)

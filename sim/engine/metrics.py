@@ -18,6 +18,9 @@ UNMET_REASONS = ("no_capacity", "no_match", "market_declined", "awaiting_offer")
 #: Kinds of move between placements.
 MOVE_KINDS = ("breakdown", "planned", "provision_closed", "found_suitable", "offer_arrived")
 LOCATIONS = ("in_area", "within_20_miles", "beyond_20_miles")
+#: Children in an unregistered placement (a provision with `registered = false`) at a month
+#: end, by age: under-16s there are unlawfully placed (since October 2023).
+UNREGISTERED_AGES = ("under_16", "16_17")
 YEARLY = ("children_in_care_at_year_end", "children_3plus_placements", "share_3plus_placements")
 
 
@@ -58,6 +61,10 @@ class Layout:
         names += [("moves", k) for k in MOVE_KINDS]
         names += [("moves", "total")]
         names += [("sibling_splits", "all"), ("staying_put", "all"), ("uasc_in_care", "all")]
+        # children being searched for at the month end: not suitably placed, whether in
+        # the fallback, an unsuitable placement or waiting there for a provider's offer
+        names += [("waiting_for_placement", "all")]
+        names += [("unregistered", a) for a in UNREGISTERED_AGES]
         return cls(series=tuple(names), index={n: i for i, n in enumerate(names)})
 
     def __len__(self) -> int:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .metrics import UNMET_REASONS, YEARLY
+from .metrics import UNMET_REASONS, UNREGISTERED_AGES, YEARLY
 
 if TYPE_CHECKING:
     from .state import State
@@ -53,6 +53,10 @@ class MonthEnd:
         self._col_location = [layout.i("in_care_by_location", p.spec.location) for p in provisions]
         self._col_unmet = [layout.i("unmet_children", r) for r in UNMET_REASONS]
         self._col_unmet_days = [layout.i("unmet_child_days", r) for r in UNMET_REASONS]
+        self._col_waiting = layout.i("waiting_for_placement", "all")
+        self._col_unregistered = [layout.i("unregistered", a) for a in UNREGISTERED_AGES]
+        #: provisions the scenario marks `registered = false` (most scenarios: none or one)
+        self._unregistered = frozenset(p.index for p in provisions if not p.spec.registered)
         self._col_totals = (
             layout.i("cost", "staying_put"),
             layout.i("staying_put", "all"),
@@ -133,10 +137,30 @@ class MonthEnd:
             row[self._col_unmet_days[r]] = unmet.days[r]
             unmet.days[r] = 0.0
         row[c_unmet] = sum(unmet.count)
+        row[self._col_waiting] = row[c_unmet]  # every child not suitably placed is searched for
+        if self._unregistered:
+            self._count_unregistered(row, t)
         row[c_unmet_days] = sum(row[i] for i in self._col_unmet_days)
         self.monthly[m] = row
         if m % 12 == 11 or m == self.months - 1:
             self.year_end(year)
+
+    def _count_unregistered(self, row: list[float], t: float) -> None:
+        """Children living in an unregistered provision now, under 16 and 16-17.
+
+        A child there only while a provider's offer is on its way (`Child.pending`) is
+        waiting for a placement, not placed in an unregistered one, and is left out.
+        """
+        unregistered = self._unregistered
+        under_16 = older = 0
+        for c in self.state.children.values():
+            if c.placement in unregistered and c.pending is None:
+                if c.age(t) < 16.0:
+                    under_16 += 1
+                else:
+                    older += 1
+        row[self._col_unregistered[0]] = under_16
+        row[self._col_unregistered[1]] = older
 
     def year_end(self, year: int) -> None:
         """DfE stability measure: children in care at year end with 3+ placements in the year."""

@@ -193,6 +193,18 @@ class Search:
 
         `order` replaces the first member's own list (a planned move's destinations),
         `exclude` is a household or home not to use, and `strict` leaves out last resorts.
+
+        Why the better options failed (`Outcome.reason`), by the provisions tried (those
+        in the list whose eligibility rules, ages, needs, sibling group, disability and
+        UASC, take every child of the group):
+
+        - a provision with places (foster households, homes; an offer-type provision at its
+          `max_children`) speaks first: the most preferred one tried gives the reason,
+          `no_capacity` when none of its households or beds had room, `no_match` when
+          one had room but the children there did not accept the newcomer;
+        - else, when only offer-type provisions (external market, family networks) were
+          tried and all said no: `market_declined`;
+        - else, nothing in the list could take the child at all: `no_match`.
         """
         state = self.state
         n = len(group)
@@ -203,7 +215,8 @@ class Search:
             if n == 1
             else any(sole_occupancy[c.needs] for c in group)
         )
-        saw_capacity = declined = False
+        reason = -1  # the verdict of the first provision with places tried (see above)
+        declined = False
         prov = state.provisions
         reserved = state.reserved
         # Each household with children accepts the newcomer independently, with chance
@@ -215,10 +228,11 @@ class Search:
         for candidates in self._passes(group, order, strict):
             for i in candidates:
                 p = prov[i]
-                reason = NO_MATCH if saw_capacity else (DECLINED if declined else NO_CAPACITY)
+                why = reason if reason >= 0 else (DECLINED if declined else NO_MATCH)
                 if p.is_emergency:
-                    return Outcome((p, None, 0.0), reason)
+                    return Outcome((p, None, 0.0), why)
                 if p.has_units:
+                    room = False
                     for unit in p.vacant.values():
                         # unit_can_host, inlined: the hot loop
                         if unit is exclude or unit.sole_blocked:
@@ -226,17 +240,21 @@ class Search:
                         occupied = len(unit.children) + unit.staying_put
                         if (occupied or n > 1) if sole else unit.places - occupied < n:
                             continue
-                        saw_capacity = True
+                        room = True
                         if not occupied:
-                            return Outcome((p, unit, 0.0), reason)
+                            return Outcome((p, unit, 0.0), why)
                         if u < 0.0:
                             u = 1.0 - rnd.random()  # on (0, 1]
                         refused_all *= p.refusal(occupied)
                         if refused_all < u:
-                            return Outcome((p, unit, 0.0), reason)
+                            return Outcome((p, unit, 0.0), why)
+                    if reason < 0:
+                        reason = NO_MATCH if room else NO_CAPACITY
                     continue
                 cap = p.max_children
                 if cap >= 0 and p.children + reserved[p.index] + n > cap:
+                    if reason < 0:
+                        reason = NO_CAPACITY
                     continue
                 by_needs = p.offer_by_needs
                 if n == 1:
@@ -246,9 +264,9 @@ class Search:
                     chance = offer_probability(base, n, p.sibling_offer_factor)
                 if rnd.random() < chance:
                     delay = draw(p.spec.offer_delay_days, rnd.random)  # type: ignore[union-attr]
-                    return Outcome((p, None, delay), reason)
+                    return Outcome((p, None, delay), why)
                 declined = True
-        return Outcome(None, NO_MATCH if saw_capacity else (DECLINED if declined else NO_CAPACITY))
+        return Outcome(None, reason if reason >= 0 else (DECLINED if declined else NO_MATCH))
 
     def first_free_unit(self, p: ProvisionState, c: Child) -> Unit | None:
         """Where a child already in this provision at the start lives (no matching draw)."""

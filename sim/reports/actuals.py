@@ -69,6 +69,8 @@ STOCKS = (
     "unmet_children",
     "staying_put",
     "uasc_in_care",
+    "waiting_for_placement",
+    "unregistered",
 )
 #: monthly metrics summed over the year ending at the date
 FLOWS = (

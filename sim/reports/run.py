@@ -61,7 +61,13 @@ if TYPE_CHECKING:
 
 #: Flows summed over each year in yearly.csv, and stocks read at each year end.
 YEAR_FLOWS = ("entries", "exits", "moves", "unmet_new", "unmet_child_days", "cost")
-YEAR_STOCKS = ("in_care", "in_care_by_location", "unmet_children")
+YEAR_STOCKS = (
+    "in_care",
+    "in_care_by_location",
+    "unmet_children",
+    "waiting_for_placement",
+    "unregistered",
+)
 #: Values of replications.csv.gz read from the store at once (8 MB of float64).
 REPLICATION_BLOCK = 1 << 20
 
@@ -379,6 +385,33 @@ def _headline_measures(d: _Derived) -> list[_Measure]:
     )
     add(
         _Measure(
+            "waiting_for_placement",
+            "Children waiting for a placement (being searched for) at year end",
+            "All",
+            "children",
+            d.year_ends("waiting_for_placement"),
+        )
+    )
+    add(
+        _Measure(
+            "unregistered_under_16",
+            "Under-16s in unregistered placements at year end (unlawful since October 2023)",
+            "All",
+            "children",
+            d.year_ends("unregistered", "under_16"),
+        )
+    )
+    add(
+        _Measure(
+            "unregistered_16_17",
+            "16-17s in unregistered placements at year end",
+            "All",
+            "children",
+            d.year_ends("unregistered", "16_17"),
+        )
+    )
+    add(
+        _Measure(
             "unmet_new",
             "New unsuitable placements in year",
             "All",
@@ -632,6 +665,9 @@ MD_ROWS = (
     ("in_care", "Children in care at year end"),
     ("unmet_children", "Children not suitably placed at year end"),
     ("unmet_child_days", "Child-days not suitably placed in the year"),
+    ("waiting_for_placement", "Children waiting for a placement at year end"),
+    ("unregistered_under_16", "Under-16s in unregistered placements at year end (unlawful)"),
+    ("unregistered_16_17", "16-17s in unregistered placements at year end"),
     ("in_area", "% placed in area at year end"),
     ("within_20_miles", "% placed within 20 miles at year end"),
     ("three_plus", "% with 3+ placements in the year"),

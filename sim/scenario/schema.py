@@ -468,6 +468,9 @@ class ProvisionBase(Strict):
     price_inflation_per_year: Annotated[float, Field(ge=-0.5, le=1)] = 0.0
     #: False: a child placed here still counts as unmet demand and the search goes on.
     suitable: bool = True
+    #: False: an unregistered arrangement (no Ofsted registration). A child living here is
+    #: counted in an unregistered placement, under-16s apart: unlawful since October 2023.
+    registered: bool = True
     takes_sibling_groups: bool = True
     accepts_disability: bool = True
     accepts_uasc: bool = True
