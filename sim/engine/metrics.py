@@ -19,7 +19,7 @@ UNMET_REASONS = ("no_capacity", "no_match", "market_declined", "awaiting_offer")
 MOVE_KINDS = ("breakdown", "planned", "provision_closed", "found_suitable", "offer_arrived")
 LOCATIONS = ("in_area", "within_20_miles", "beyond_20_miles")
 #: Children in an unregistered placement (a provision with `registered = false`) at a month
-#: end, by age: under-16s there are unlawfully placed (since October 2023).
+#: end, by age: under-16s there are unlawfully placed (banned since 2021 [domain.md]).
 UNREGISTERED_AGES = ("under_16", "16_17")
 YEARLY = ("children_in_care_at_year_end", "children_3plus_placements", "share_3plus_placements")
 

@@ -395,7 +395,7 @@ def _headline_measures(d: _Derived) -> list[_Measure]:
     add(
         _Measure(
             "unregistered_under_16",
-            "Under-16s in unregistered placements at year end (unlawful since October 2023)",
+            "Under-16s in unregistered placements at year end (unlawful since 2021)",
             "All",
             "children",
             d.year_ends("unregistered", "under_16"),

@@ -469,7 +469,7 @@ class ProvisionBase(Strict):
     #: False: a child placed here still counts as unmet demand and the search goes on.
     suitable: bool = True
     #: False: an unregistered arrangement (no Ofsted registration). A child living here is
-    #: counted in an unregistered placement, under-16s apart: unlawful since October 2023.
+    #: counted in an unregistered placement, under-16s apart: unlawful since 2021 [domain.md].
     registered: bool = True
     takes_sibling_groups: bool = True
     accepts_disability: bool = True
