@@ -292,3 +292,78 @@ def test_variants_are_the_scenarios_own_text_with_the_varied_lines_changed(
         "new carers [DSA]; taken as households",
         f"recruitment_per_year = 20   # the sweep varies {RECRUIT}; solo-homes.toml has 7.7",
     )
+
+
+# --------------------------------------------------------------------------- sensitivity
+
+
+def test_one_at_a_time_changes_one_key_per_variant_and_keeps_the_rest_as_written() -> None:
+    loaded = load(MINIMAL)
+    axes = [parse_vary(f"{RECRUIT}=0,30"), parse_vary("entries.per_year=40,80")]
+    variants = build_variants(loaded, axes, one_at_a_time=True)
+    # the scenario as written, then 2 values of each key alone (not the 2 x 2 grid)
+    assert len(variants) == 1 + 2 + 2
+    written = variants[0]
+    assert written.varies is None and written.raw == loaded.raw
+    for v in variants[1:]:
+        changed = [a.key for a, x, w in zip(axes, v.values, written.values, strict=True) if x != w]
+        assert changed == [axes[v.varies].key]  # type: ignore[index]
+    assert [v.values[0] for v in variants if v.varies == 0] == [0, 30]
+    assert variants[3].model.entries.per_year == 40
+    assert variants[3].model.provision["in_house_foster"].recruitment_per_year == (
+        loaded.model.provision["in_house_foster"].recruitment_per_year
+    )
+
+
+def test_net_saving_against_a_baseline_is_compares_paired_net_cost() -> None:
+    """`--against` must give, run by run, exactly the net cost difference `compare` gives
+    for the same files and seed: placements plus the option's own costs."""
+    from sim.runs.compare import compare
+
+    base = ROOT / "scenarios" / "darlington" / "baseline.toml"
+    option = ROOT / "scenarios" / "darlington" / "foster-plus-10.toml"
+    key = "provision.in_house_foster.recruitment_per_year"
+    sw = run_sweep(
+        load(option),
+        [parse_vary(f"{key}=4")],
+        years=1,
+        reps=3,
+        seed=11,
+        workers=1,
+        against=load(base),
+        one_at_a_time=True,
+    )
+    cmp = compare([base, option], years=1, reps=3, seed=11, workers=1, progress=False)
+    paired = -cmp.diff("net_cost")[1, :, -1]  # baseline minus option, each run
+    assert sw.results[0].net_saving is not None
+    assert sw.results[0].net_saving == pytest.approx(paired, rel=1e-12)
+    # fewer carers recruited than the option plans saves less, run by run on average
+    assert sw.results[1].net_saving.mean() < sw.results[0].net_saving.mean()  # type: ignore[union-attr]
+
+
+def test_sweep_against_writes_the_sensitivity_in_words_and_a_tornado(tmp_path: Path) -> None:
+    out = tmp_path / "sens"
+    proc = cli(
+        "sweep",
+        str(ROOT / "scenarios" / "darlington" / "solo-homes.toml"),
+        "--against",
+        str(ROOT / "scenarios" / "darlington" / "baseline.toml"),
+        "--one-at-a-time",
+        "--vary",
+        "provision.solo_home.weekly_cost=8000,13000",
+        *("--years", "2", "--reps", "2", "--workers", "1"),  # the homes open in year 2
+        "--out",
+        str(out),
+        "--quiet",
+    )
+    assert proc.returncode == 0, proc.stderr
+    md = (out / "sweep.md").read_text()
+    assert "## Net saving against the baseline" in md
+    assert "`provision.solo_home.weekly_cost`: " in md and " at `8000`" in md
+    assert "--against" in md and "--one-at-a-time" in md
+    with (out / "sweep.csv").open() as fh:
+        table = list(csv.DictReader(fh))
+    assert len(table) == 3 and "net_saving_gbp_median" in table[0]
+    # a dearer solo home can only save less (same random numbers, price alone changed)
+    assert float(table[2]["net_saving_gbp_median"]) < float(table[1]["net_saving_gbp_median"])
+    assert (out / "sweep.png").stat().st_size > 0

@@ -37,6 +37,21 @@ def add_parser(sub: Any) -> None:
         help="a TOML file with a [vary] table of keys and lists of values (for structured "
         "values such as lists of homes)",
     )
+    p.add_argument(
+        "--against",
+        type=options.parse_path,
+        default=None,
+        metavar="BASELINE",
+        help="a baseline scenario file: run it once with the same seed and report each "
+        "variant's net saving against it (placements plus the option's own costs, paired "
+        "run by run as compare does)",
+    )
+    p.add_argument(
+        "--one-at-a-time",
+        action="store_true",
+        help="instead of every combination, vary each key alone with the others as the "
+        "scenario has them (a sensitivity analysis; variant 1 is the scenario as written)",
+    )
     add_monte_carlo_options(p, reps=100, per=" per variant")
     p.add_argument(
         "--out",
@@ -63,14 +78,29 @@ def execute(args: argparse.Namespace) -> int:
         axes += read_grid(args.grid)
     out = args.out or Path("results") / f"{args.scenario.stem}-sweep"
     loaded = load(args.scenario)
+    against = load(args.against) if args.against is not None else None
     check_out(out, args.force)  # after loading: no file the scenario extends may go
     # The base scenario timed once stands for every variant; one variant's results are
     # held at a time (each is reduced to its measures before the next runs).
-    variants = math.prod(len(a.values) for a in axes)
-    check_budget(args, [loaded.model] * variants, out, held_at_once=1)
+    if args.one_at_a_time:
+        variants = 1 + sum(len(a.values) for a in axes)
+    else:
+        variants = math.prod(len(a.values) for a in axes)
+    runs = [loaded.model] * variants + ([against.model] if against is not None else [])
+    check_budget(args, runs, out, held_at_once=1)
     extra = {k: getattr(args, k) for k in ("engine", "scheduler") if getattr(args, k) is not None}
+    if args.against is not None:
+        extra["against"] = args.against
     command = command_line(
-        args.scenario, args.vary, args.grid, args.years, args.reps, args.seed, out, extra
+        args.scenario,
+        args.vary,
+        args.grid,
+        args.years,
+        args.reps,
+        args.seed,
+        out,
+        extra,
+        one_at_a_time=args.one_at_a_time,
     )
     interactive = sys.stderr.isatty() and not args.quiet
     sw = run_sweep(
@@ -78,6 +108,8 @@ def execute(args: argparse.Namespace) -> int:
         axes,
         **monte_carlo_settings(args, interactive),
         command=command,
+        against=against,
+        one_at_a_time=args.one_at_a_time,
     )
     write_sweep(sw, out, force=args.force)
     if not args.quiet:

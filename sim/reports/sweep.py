@@ -91,7 +91,7 @@ def write_sweep(sw: Sweep, out: Path, force: bool = False) -> Path:
     """sweep.csv, sweep.png, sweep.md and variants/NN.toml, written whole or not at all."""
     with atomic_path(out, force=force) as folder:
         _write_csv(sw, folder / "sweep.csv")
-        fig = chart(sw)
+        fig = tornado(sw) if sw.one_at_a_time else chart(sw)
         fig.savefig(folder / "sweep.png", dpi=150, facecolor="white")
         _write_variants(sw, folder / "variants")
         (folder / "sweep.md").write_text(_markdown(sw, out), encoding="utf-8")
@@ -106,16 +106,22 @@ def _write_csv(sw: Sweep, path: Path) -> None:
         w = csv.writer(fh)
         w.writerow(spreadsheet_row(table[0]))
         for row in table:
-            cells = []
+            cells: list[Any] = []
             for k, v in row.items():
                 if k in {a.key for a in sw.axes}:
                     cells.append(v if isinstance(v, str) else toml_text(v))
                 elif k == "variant":
                     cells.append(v)
-                elif k.startswith(("total_cost", "cost_diff")):
-                    cells.append("" if np.isnan(v) else f"{v:.0f}")
+                # numbers stay numbers: as text, a negative one ("-803372") would be
+                # quoted against formulas (spreadsheet_row) and read back as text
+                elif np.isnan(v):
+                    cells.append("")
+                elif k.startswith(("total_cost", "cost_diff", "net_saving_gbp")):
+                    cells.append(round(float(v)))
+                elif k == "net_saving_positive_share":
+                    cells.append(round(float(v), 3))
                 else:
-                    cells.append("" if np.isnan(v) else f"{v:.1f}")
+                    cells.append(round(float(v), 1))
             w.writerow(spreadsheet_row(cells))  # a varied value is text from the user
 
 
@@ -157,6 +163,112 @@ def _was(raw: Any, path: tuple[Any, ...], name: str) -> str:
     return f"{name} has {label_text(node, 60)}"
 
 
+def _saving_cell(row: dict[str, Any]) -> str:
+    return (
+        f"{_signedmoney(row['net_saving_gbp_median'])} "
+        f"({_signedmoney(row['net_saving_gbp_p5'])} to "
+        f"{_signedmoney(row['net_saving_gbp_p95'])}), a saving in "
+        f"{round(100 * row['net_saving_positive_share'])}% of runs"
+    )
+
+
+def swings(sw: Sweep) -> list[tuple[str, float, float, Any, Any]]:
+    """Per varied key: (key, lowest and highest median net saving over its values, the
+    values that gave them), largest swing first. Needs `against`; one at a time, each key's
+    variants are those that change it alone; in a grid, every variant with that value."""
+    table = rows(sw)
+    out = []
+    for i, a in enumerate(sw.axes):
+        if sw.one_at_a_time:
+            mine = [
+                (r.variant.values[i], row["net_saving_gbp_median"])
+                for r, row in zip(sw.results, table, strict=True)
+                if r.variant.varies == i or r.variant.number == 1
+            ]
+        else:
+            mine = [
+                (v, float(np.median([row["net_saving_gbp_median"] for row in table
+                                     if _hashable(row[a.key]) == _hashable(v)])))
+                for v in a.values
+            ]  # fmt: skip
+        lo = min(mine, key=lambda x: x[1])
+        hi = max(mine, key=lambda x: x[1])
+        out.append((a.key, lo[1], hi[1], lo[0], hi[0]))
+    return sorted(out, key=lambda x: x[2] - x[1], reverse=True)
+
+
+def _sensitivity_lines(sw: Sweep) -> list[str]:
+    """The net saving as written, and which assumption moves it most, in words."""
+    assert sw.against is not None
+    first = rows(sw)[0]
+    name = markdown_text(sw.against.name)
+    how = "one at a time, the others as written" if sw.one_at_a_time else "across the grid"
+    lines = [
+        "## Net saving against the baseline",
+        "",
+        f"Against {name} (run with the same seed and random numbers), variant 1 "
+        f"{'(the scenario as written) ' if sw.one_at_a_time else ''}has a net saving of "
+        f"{_saving_cell(first)} over {duration(len(sw.months))}, counting the option's own "
+        "costs. A negative saving is an extra cost.",
+        "",
+        f"Each key varied {how}, largest swing first (the median net saving at its "
+        "least and most favourable value):",
+        "",
+    ]
+    for key, lo, hi, v_lo, v_hi in swings(sw):
+        sign = "; the verdict turns on it" if lo < 0 < hi else ""
+        lines.append(
+            f"- {markdown_code(key)}: {_signedmoney(lo)} at {markdown_code(label_text(v_lo, 40))}"
+            f" to {_signedmoney(hi)} at {markdown_code(label_text(v_hi, 40))}{sign}"
+        )
+    return lines
+
+
+def tornado(sw: Sweep) -> Any:
+    """One bar per key: the median net saving (or cost difference from the scenario as
+    written, without a baseline) at the key's least and most favourable value."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    table = rows(sw)
+    if sw.against is not None:
+        bars = [(k, lo, hi) for k, lo, hi, _, _ in swings(sw)]
+        centre = table[0]["net_saving_gbp_median"]
+        what = f"Net saving against {sw.against.name} (£, median)"
+    else:
+        bars = []
+        for i, a in enumerate(sw.axes):
+            vals = [
+                -row["cost_diff_gbp_median"]
+                for r, row in zip(sw.results, table, strict=True)
+                if r.variant.number == 1 or r.variant.varies == i
+            ]
+            bars.append((a.key, min(vals), max(vals)))
+        bars.sort(key=lambda b: b[2] - b[1], reverse=True)
+        centre = 0.0
+        what = "Saving against the scenario as written (£, median)"
+    fig = Figure(figsize=(10, 1.6 + 0.55 * len(bars)))
+    fig.set_layout_engine("constrained")
+    ax = fig.subplots()
+    ys = list(range(len(bars)))[::-1]
+    for y, (_key, lo, hi) in zip(ys, bars, strict=True):
+        ax.barh(y, hi - lo, left=lo, color=PALETTE[0], alpha=0.75, height=0.6)
+    ax.axvline(centre, color=TOTAL_COLOUR, linewidth=1.5, label="as written")
+    ax.axvline(0, color="#999999", linewidth=0.8, linestyle="--")
+    ax.set_yticks(ys, [short_key(k) for k, _, _ in bars])
+    ax.set_xlabel(what)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: money(v)))
+    ax.set_title(
+        f"{sw.loaded.name}: which assumption moves the answer most (one at a time)",
+        fontsize=11,
+        loc="left",
+    )
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    return fig
+
+
 def _years_arg(sw: Sweep) -> str:
     return f"{len(sw.months) / 12:g}"
 
@@ -183,9 +295,22 @@ def _markdown(sw: Sweep, out: Path) -> str:
         ),
         "",
     ]
+    if sw.one_at_a_time:
+        lines[2] = lines[2].replace(
+            "the difference from variant 1 is the effect of the change",
+            "the difference from variant 1 (the scenario as written) is the effect of "
+            "changing that one key alone",
+        )
+    if sw.against is not None:
+        lines += [*_sensitivity_lines(sw), ""]
     head = [
         "#",
         *(markdown_code(a.key) for a in sw.axes),
+        *(
+            [f"Net saving against {markdown_text(sw.against.name)}"]
+            if sw.against is not None
+            else []
+        ),
         f"Cost over {horizon}",
         "Cost vs #1",
         "Child-days not suitably placed",
@@ -203,6 +328,7 @@ def _markdown(sw: Sweep, out: Path) -> str:
         cells = [
             str(row["variant"]),
             *(markdown_text(label_text(row[a.key], 60)) for a in sw.axes),
+            *([_saving_cell(row)] if sw.against is not None else []),
             f"{money(row['total_cost_gbp_median'])} ({money(row['total_cost_gbp_p10'])}"
             f"{DASH}{money(row['total_cost_gbp_p90'])})",
             "reference"
@@ -370,6 +496,7 @@ def command_line(
     seed: int,
     out: Path,
     extra: dict[str, Any],
+    one_at_a_time: bool = False,
 ) -> str:
     """The `sufficiency sweep` command that repeats this sweep into `out`."""
     parts = ["sufficiency", "sweep", str(scenario)]
@@ -380,6 +507,8 @@ def command_line(
     parts += ["--years", f"{years:g}", "--reps", str(reps), "--seed", str(seed)]
     for k, v in extra.items():
         parts += [f"--{k}", str(v)]
+    if one_at_a_time:
+        parts.append("--one-at-a-time")
     parts += ["--out", str(out), "--force"]
     return " ".join(shlex.quote(p) for p in parts)
 

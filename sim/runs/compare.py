@@ -222,7 +222,7 @@ def compare(
         )
     if not rank_by:
         raise UserError("rank_by needs at least one measure, e.g. net_cost")
-    _check_same_start(loaded)
+    check_same_start(loaded)
     started = time.perf_counter()
     results = [
         run(
@@ -243,7 +243,7 @@ def compare(
     start = models[0].scenario.start_date
     months = len(results[0].months)
     periods = period_labels(start, months)
-    values = {m: np.stack([_metric_values(r, m) for r in results]) for m in METRICS}
+    values = {m: np.stack([metric_values(r, m) for r in results]) for m in METRICS}
     costs = np.stack([option_cost_by_year(mdl.option_costs, start, months) for mdl in models])
     _add_option_costs(values, costs)
     cmp = Comparison(
@@ -281,7 +281,7 @@ def _known_metric(metric: str) -> str:
     return metric
 
 
-def _check_same_start(loaded: Sequence[LoadedScenario | Scenario]) -> None:
+def check_same_start(loaded: Sequence[LoadedScenario | Scenario]) -> None:
     """Paired years only mean something if every scenario starts on the same day."""
     base = _model(loaded[0])
     start = base.scenario.start_date
@@ -345,7 +345,7 @@ def _year_blocks(months: int) -> list[slice]:
 # =========================================================================== measures
 
 
-def _metric_values(r: Results, metric: str) -> np.ndarray:
+def metric_values(r: Results, metric: str) -> np.ndarray:
     """(reps, years + 1) of one measure: each year, then the whole horizon."""
     blocks = _year_blocks(len(r.months))
     if metric in ("net_cost", "placement_cost"):

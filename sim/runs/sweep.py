@@ -30,6 +30,7 @@ import sys
 import time
 import tomllib
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -42,6 +43,7 @@ from ..common.errors import ScenarioError, UserError
 from ..scenario.load import LoadedScenario, explain_validation
 from ..scenario.schema import Scenario, cross_reference_errors
 from ..scenario.uncertain import is_interval, parse
+from .compare import check_same_start, metric_values, option_cost_by_year
 
 Step = str | int
 MAX_VARIANTS = 10_000
@@ -226,6 +228,9 @@ class Variant:
     values: tuple[Any, ...]  # one per axis
     raw: dict[str, Any]
     model: Scenario
+    #: one at a time: the index of the one axis this variant changes (None: the scenario
+    #: as written, or a grid variant)
+    varies: int | None = None
 
 
 def set_path(raw: dict[str, Any], path: tuple[Step, ...], value: Any, key: str = "") -> None:
@@ -283,8 +288,15 @@ def _join(where: str, step: Step) -> str:
     return f"{where}.{step}" if where else str(step)
 
 
-def build_variants(loaded: LoadedScenario, axes: list[Axis]) -> list[Variant]:
-    """Every combination of values, each set into a copy of the scenario and validated."""
+def build_variants(
+    loaded: LoadedScenario, axes: list[Axis], one_at_a_time: bool = False
+) -> list[Variant]:
+    """Every combination of values, each set into a copy of the scenario and validated.
+
+    `one_at_a_time`: instead of the grid, variant 1 is the scenario as written and each
+    further variant changes one key to one of its values, the others as written (a
+    sensitivity analysis: how much each assumption alone moves the answer).
+    """
     if not axes:
         raise UserError("nothing to sweep: give at least one --vary KEY=VALUES or --grid FILE")
     seen: set[tuple[Step, ...]] = set()
@@ -294,18 +306,60 @@ def build_variants(loaded: LoadedScenario, axes: list[Axis]) -> list[Variant]:
         seen.add(a.path)
         if not a.values:
             raise UserError(f"--vary {a.key}: no values")
-    n = int(np.prod([len(a.values) for a in axes]))
+    n = (
+        1 + sum(len(a.values) for a in axes)
+        if one_at_a_time
+        else int(np.prod([len(a.values) for a in axes]))
+    )
     if n > MAX_VARIANTS:
         raise UserError(f"the grid has {n:,} variants, more than {MAX_VARIANTS:,}")
     # every path is checked with its first value before any variant is built
     for a in axes:
         set_path(copy.deepcopy(loaded.raw), a.path, a.values[0], a.key)
     out = []
-    for number, combo in enumerate(itertools.product(*(a.values for a in axes)), start=1):
+    # (values of every axis, the axes set in the copy): the grid sets every axis; one at
+    # a time sets only the one it varies, the others stay exactly as written
+    every = frozenset(range(len(axes)))
+    combos: Iterable[tuple[tuple[Any, ...], frozenset[int]]] = (
+        (combo, every) for combo in itertools.product(*(a.values for a in axes))
+    )
+    if one_at_a_time:
+        combos = _one_at_a_time(loaded.raw, axes)
+    for number, (combo, which) in enumerate(combos, start=1):
         raw = copy.deepcopy(loaded.raw)
-        for a, v in zip(axes, combo, strict=True):
-            set_path(raw, a.path, v, a.key)
-        out.append(Variant(number, combo, raw, _validate(raw, loaded.path, number, axes, combo)))
+        for i in sorted(which):
+            set_path(raw, axes[i].path, combo[i], axes[i].key)
+        model = _validate(raw, loaded.path, number, axes, combo)
+        alone = next(iter(which)) if one_at_a_time and len(which) == 1 else None
+        out.append(Variant(number, combo, raw, model, alone))
+    return out
+
+
+def current_value(raw: dict[str, Any], path: tuple[Step, ...]) -> Any:
+    """What the scenario has at `path` (a number given as an interval: its median), or
+    None where it does not set it."""
+    node: Any = raw
+    for step in path:
+        if not isinstance(node, (dict, list)):
+            return None
+        try:
+            node = node[step]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            return None
+    if isinstance(node, dict) and is_interval(node):
+        return node.get("median")
+    return copy.deepcopy(node)
+
+
+def _one_at_a_time(
+    raw: dict[str, Any], axes: list[Axis]
+) -> list[tuple[tuple[Any, ...], frozenset[int]]]:
+    """The scenario as written, then each key alone at each of its values."""
+    written = tuple(current_value(raw, a.path) for a in axes)
+    out: list[tuple[tuple[Any, ...], frozenset[int]]] = [(written, frozenset())]
+    for i, a in enumerate(axes):
+        for v in a.values:
+            out.append(((*written[:i], v, *written[i + 1 :]), frozenset({i})))
     return out
 
 
@@ -380,6 +434,9 @@ class VariantResult:
     in_area_end: np.ndarray  # (reps,) % of children placed in area at the end
     seconds: float = 0.0
     n_events: int = 0
+    #: (reps,) with `against`: the baseline's net cost minus this variant's (placements
+    #: plus the option's own costs), run by run on the same random numbers; else None
+    net_saving: np.ndarray | None = None
 
 
 @dataclass
@@ -396,6 +453,10 @@ class Sweep:
     command: str
     wall_seconds: float = 0.0
     meta: dict[str, Any] = field(default_factory=dict)
+    #: the baseline each variant's net saving is measured against (`--against`), if any
+    against: LoadedScenario | None = None
+    #: variant 1 is the scenario as written, each other changes one key (`--one-at-a-time`)
+    one_at_a_time: bool = False
 
 
 def run_kwargs(run_fn: Any, engine: str | None, scheduler: str | None) -> dict[str, Any]:
@@ -423,16 +484,38 @@ def run_sweep(
     scheduler: str | None = None,
     command: str = "",
     parameter_uncertainty: bool = True,
+    against: LoadedScenario | None = None,
+    one_at_a_time: bool = False,
 ) -> Sweep:
-    """Build and check every variant, then run each with the same seed."""
+    """Build and check every variant, then run each with the same seed.
+
+    `against`: a baseline, run once with the same seed, so that each variant's net saving
+    against it is paired run by run (common random numbers), as `compare` pairs them.
+    """
     from .montecarlo import run
 
     extra = run_kwargs(run, engine, scheduler)
-    variants = build_variants(loaded, axes)
-    bar = _bar(len(variants), progress)
+    variants = build_variants(loaded, axes, one_at_a_time)
+    if against is not None:
+        check_same_start([against, loaded])
+    bar = _bar(len(variants) + (against is not None), progress)
     started = time.perf_counter()
     out: list[VariantResult] = []
     months: list[str] = []
+    base_net: np.ndarray | None = None
+    if against is not None:
+        res = run(
+            against.model,
+            years=years,
+            reps=reps,
+            seed=seed,
+            workers=workers,
+            progress=False,
+            parameter_uncertainty=parameter_uncertainty,
+            **extra,
+        )
+        base_net = _net_cost(against.model, res)
+        bar.update(1)
     for v in variants:
         t0 = time.perf_counter()
         res = run(
@@ -446,7 +529,10 @@ def run_sweep(
             **extra,
         )
         months = res.months
-        out.append(_measures(v, res, time.perf_counter() - t0))
+        measured = _measures(v, res, time.perf_counter() - t0)
+        if base_net is not None:
+            measured.net_saving = base_net - _net_cost(v.model, res)
+        out.append(measured)
         bar.update(1)
     bar.close()
     return Sweep(
@@ -460,7 +546,16 @@ def run_sweep(
         command=command,
         wall_seconds=time.perf_counter() - started,
         meta=extra,
+        against=against,
+        one_at_a_time=one_at_a_time,
     )
+
+
+def _net_cost(model: Scenario, res: Any) -> np.ndarray:
+    """(reps,) placements plus the option's own costs over the horizon, as `compare` counts."""
+    placements = metric_values(res, "placement_cost")[:, -1]
+    own = option_cost_by_year(model.option_costs, model.scenario.start_date, len(res.months))
+    return placements + own[-1]
 
 
 def _measures(v: Variant, res: Any, seconds: float) -> VariantResult:
@@ -540,5 +635,15 @@ def rows(sw: Sweep) -> list[dict[str, Any]]:
                 "unmet_child_days_diff_p95": du95,
             }
         )
+        if r.net_saving is not None:
+            s50, s5, s95 = quantiles(r.net_saving, (50, 5, 95))
+            row.update(
+                {
+                    "net_saving_gbp_median": s50,
+                    "net_saving_gbp_p5": s5,
+                    "net_saving_gbp_p95": s95,
+                    "net_saving_positive_share": float(np.mean(r.net_saving > 0)),
+                }
+            )
         out.append(row)
     return out
