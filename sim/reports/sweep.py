@@ -225,44 +225,52 @@ def _sensitivity_lines(sw: Sweep) -> list[str]:
 
 
 def tornado(sw: Sweep) -> Any:
-    """One bar per key: the median net saving (or cost difference from the scenario as
-    written, without a baseline) at the key's least and most favourable value."""
+    """One bar per key: the median net saving (or, without a baseline, the saving against
+    the scenario as written) at the key's least and most favourable value, each end
+    labelled with the value that gave it."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
     table = rows(sw)
+    bars: list[tuple[str, float, float, Any, Any]]
     if sw.against is not None:
-        bars = [(k, lo, hi) for k, lo, hi, _, _ in swings(sw)]
+        bars = swings(sw)
         centre = table[0]["net_saving_gbp_median"]
-        what = f"Net saving against {sw.against.name} (£, median)"
+        what = f"Net saving against {sw.against.name} over {duration(len(sw.months))} (median)"
     else:
         bars = []
         for i, a in enumerate(sw.axes):
-            vals = [
-                -row["cost_diff_gbp_median"]
+            got = [
+                (r.variant.values[i], -row["cost_diff_gbp_median"])
                 for r, row in zip(sw.results, table, strict=True)
                 if r.variant.number == 1 or r.variant.varies == i
             ]
-            bars.append((a.key, min(vals), max(vals)))
+            low, high = min(got, key=lambda x: x[1]), max(got, key=lambda x: x[1])
+            bars.append((a.key, low[1], high[1], low[0], high[0]))
         bars.sort(key=lambda b: b[2] - b[1], reverse=True)
         centre = 0.0
-        what = "Saving against the scenario as written (£, median)"
-    fig = Figure(figsize=(10, 1.6 + 0.55 * len(bars)))
-    fig.set_layout_engine("constrained")
+        what = f"Saving against the scenario as written over {duration(len(sw.months))} (median)"
+    fig = Figure(figsize=(10, 2.2 + 0.6 * len(bars)))
+    fig.set_layout_engine("constrained", rect=(0, 0, 1, 0.86))
+    fig.text(0.012, 0.955, "Which assumption moves the answer most", fontsize=14,
+             fontweight="bold", va="center")  # fmt: skip
+    fig.text(0.012, 0.905, f"{sw.loaded.name} · each key alone, the others as written · "
+             f"{sw.reps} runs per variant, same random numbers", fontsize=9.5,
+             color="#444444", va="center")  # fmt: skip
     ax = fig.subplots()
     ys = list(range(len(bars)))[::-1]
-    for y, (_key, lo, hi) in zip(ys, bars, strict=True):
-        ax.barh(y, hi - lo, left=lo, color=PALETTE[0], alpha=0.75, height=0.6)
+    for y, (_key, lo, hi, v_lo, v_hi) in zip(ys, bars, strict=True):
+        ax.barh(y, max(hi - lo, 1e-9), left=lo, color=PALETTE[0], alpha=0.75, height=0.55)
+        ax.annotate(label_text(v_lo, 16), (lo, y), xytext=(-4, 0), textcoords="offset points",
+                    ha="right", va="center", fontsize=8)  # fmt: skip
+        ax.annotate(label_text(v_hi, 16), (hi, y), xytext=(4, 0), textcoords="offset points",
+                    ha="left", va="center", fontsize=8)  # fmt: skip
     ax.axvline(centre, color=TOTAL_COLOUR, linewidth=1.5, label="as written")
     ax.axvline(0, color="#999999", linewidth=0.8, linestyle="--")
-    ax.set_yticks(ys, [short_key(k) for k, _, _ in bars])
+    ax.set_yticks(ys, [short_key(b[0]) for b in bars])
     ax.set_xlabel(what)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: money(v)))
-    ax.set_title(
-        f"{sw.loaded.name}: which assumption moves the answer most (one at a time)",
-        fontsize=11,
-        loc="left",
-    )
+    ax.margins(x=0.15)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.legend(frameon=False, fontsize=8, loc="lower right")
