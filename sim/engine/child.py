@@ -118,6 +118,7 @@ class Child:
     __slots__ = (
         "age_step",
         "cid",
+        "deprived",
         "disability",
         "dob",
         "entered",
@@ -126,12 +127,14 @@ class Child:
         "fit",
         "fit_until",
         "group",
+        "home_key",
         "in_care",
         "life",
         "match",
         "needs",
         "next_kind",
         "next_risks",
+        "offer_key",
         "on_event",
         "pending",
         "placed_at",
@@ -174,6 +177,13 @@ class Child:
         #: period of care): where their pathway goes on from (`When.from_`)
         self.settled = -1
         self.unit: Unit | None = None
+        #: who the child lives with: their household's or home's id, or (negative) one
+        #: number per placement elsewhere, shared by siblings placed there together
+        self.home_key = 0
+        #: the `home_key` siblings waiting together for one provider's offer will share
+        self.offer_key = 0
+        #: deprived of liberty in the current placement (drawn at placement)
+        self.deprived = False
         self.placements_this_year = 0
         self.unmet_reason: int = -1  # index into UNMET_REASONS while unsuitably placed
         self.retry_at = math.inf

@@ -21,6 +21,17 @@ LOCATIONS = ("in_area", "within_20_miles", "beyond_20_miles")
 #: Children in an unregistered placement (a provision with `registered = false`) at a month
 #: end, by age: under-16s there are unlawfully placed (banned since 2021 [domain.md]).
 UNREGISTERED_AGES = ("under_16", "16_17")
+#: Children counted at each month end in a setting commissioners report as unmet demand
+#: (one series each, group "all"): a registered emergency placement; deprived of their
+#: liberty (a secure order or a deprivation-of-liberty order: the provision's
+#: `deprivation_of_liberty_share`); living apart from a sibling in care; under 11 in a
+#: residential setting. Placed out of area and over 20 miles away are `in_care_by_location`.
+UNMET_SETTINGS = (
+    "registered_emergency",
+    "deprivation_of_liberty",
+    "sibling_groups_split",
+    "under_11_in_residential",
+)
 YEARLY = ("children_in_care_at_year_end", "children_3plus_placements", "share_3plus_placements")
 
 
@@ -65,6 +76,7 @@ class Layout:
         # the fallback, an unsuitable placement or waiting there for a provider's offer
         names += [("waiting_for_placement", "all")]
         names += [("unregistered", a) for a in UNREGISTERED_AGES]
+        names += [(m, "all") for m in UNMET_SETTINGS]
         return cls(series=tuple(names), index={n: i for i, n in enumerate(names)})
 
     def __len__(self) -> int:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .metrics import UNMET_REASONS, UNREGISTERED_AGES, YEARLY
+from .metrics import UNMET_REASONS, UNMET_SETTINGS, UNREGISTERED_AGES, YEARLY
 
 if TYPE_CHECKING:
     from .state import State
@@ -56,7 +56,11 @@ class MonthEnd:
         self._col_waiting = layout.i("waiting_for_placement", "all")
         self._col_unregistered = [layout.i("unregistered", a) for a in UNREGISTERED_AGES]
         #: provisions the scenario marks `registered = false` (most scenarios: none or one)
-        self._unregistered = frozenset(p.index for p in provisions if not p.spec.registered)
+        self._unregistered = [not p.spec.registered for p in provisions]
+        #: by provision index: a registered emergency placement; a residential setting
+        self._registered_emergency = [p.is_emergency and p.spec.registered for p in provisions]
+        self._residential = [p.residential for p in provisions]
+        self._col_settings = [layout.i(m, "all") for m in UNMET_SETTINGS]
         self._col_totals = (
             layout.i("cost", "staying_put"),
             layout.i("staying_put", "all"),
@@ -138,29 +142,60 @@ class MonthEnd:
             unmet.days[r] = 0.0
         row[c_unmet] = sum(unmet.count)
         row[self._col_waiting] = row[c_unmet]  # every child not suitably placed is searched for
-        if self._unregistered:
-            self._count_unregistered(row, t)
+        self._count_settings(row, t)
         row[c_unmet_days] = sum(row[i] for i in self._col_unmet_days)
         self.monthly[m] = row
         if m % 12 == 11 or m == self.months - 1:
             self.year_end(year)
 
-    def _count_unregistered(self, row: list[float], t: float) -> None:
-        """Children living in an unregistered provision now, under 16 and 16-17.
+    def _count_settings(self, row: list[float], t: float) -> None:
+        """Children in care now in a setting reported as unmet demand, in one pass.
 
-        A child there only while a provider's offer is on its way (`Child.pending`) is
-        waiting for a placement, not placed in an unregistered one, and is left out.
+        Unregistered placements by age (under-16s there are unlawfully placed), registered
+        emergency placements, deprived of liberty, under 11 in a residential setting, and
+        living apart from a sibling in care (siblings in different households, homes or
+        placements). A child in an unregistered or emergency placement only while a
+        provider's offer is on its way (`Child.pending`) is waiting for a placement, not
+        placed there, and is left out of those two counts.
         """
         unregistered = self._unregistered
-        under_16 = older = 0
+        emergency = self._registered_emergency
+        residential = self._residential
+        under_16 = older = registered_emergency = deprived = under_11 = 0
+        groups: dict[int, list[int]] = {}
         for c in self.state.children.values():
-            if c.placement in unregistered and c.pending is None:
-                if c.age(t) < 16.0:
-                    under_16 += 1
+            i = c.placement
+            if i < 0:
+                continue
+            if c.pending is None:
+                if unregistered[i]:
+                    if c.age(t) < 16.0:
+                        under_16 += 1
+                    else:
+                        older += 1
+                elif emergency[i]:
+                    registered_emergency += 1
+            if c.deprived:
+                deprived += 1
+            if residential[i] and c.age(t) < 11.0:
+                under_11 += 1
+            if c.group:
+                keys = groups.get(c.group)
+                if keys is None:
+                    groups[c.group] = [c.home_key]
                 else:
-                    older += 1
+                    keys.append(c.home_key)
+        split = 0
+        for keys in groups.values():
+            if len(keys) > 1 and min(keys) != max(keys):
+                split += len(keys)  # every member lives apart from at least one sibling
         row[self._col_unregistered[0]] = under_16
         row[self._col_unregistered[1]] = older
+        cols = self._col_settings
+        row[cols[0]] = registered_emergency
+        row[cols[1]] = deprived
+        row[cols[2]] = split
+        row[cols[3]] = under_11
 
     def year_end(self, year: int) -> None:
         """DfE stability measure: children in care at year end with 3+ placements in the year."""

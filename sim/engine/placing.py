@@ -42,6 +42,12 @@ class Placing:
         self._i_moves_total = layout.i("moves", "total")
         self._i_unmet_new = [layout.i("unmet_new", r) for r in UNMET_REASONS]
         self._i_splits = layout.i("sibling_splits", "all")
+        self._last_key = 0  # the last `Child.home_key` handed out for a placement without units
+
+    def new_key(self) -> int:
+        """A fresh `Child.home_key` for a placement with no household or home to name it."""
+        self._last_key -= 1
+        return self._last_key
 
     def find_and_place(
         self, group: list[Child], move_kind: str | None, exclude: Unit | None = None
@@ -55,6 +61,8 @@ class Placing:
             for child in group:
                 self.find_and_place([child], move_kind, exclude)
             return
+        # siblings placed together where there are no units share one home key
+        together = self.new_key() if len(group) > 1 and outcome.found is not None else 0
         for child in group:
             if outcome.found is None:
                 self.place(
@@ -71,6 +79,7 @@ class Placing:
                 # the offer comes later: wait in the emergency arrangement (or stay put)
                 state.reserved[provision.index] += 1
                 child.pending = (provision.index, state.now + delay)
+                child.offer_key = together
                 if child.placement < 0 or move_kind in FORCED_MOVES:
                     self.place(
                         child,
@@ -79,6 +88,7 @@ class Placing:
                         suitable=False,
                         reason=AWAITING_OFFER,
                         move_kind=move_kind,
+                        together=together,  # waiting together for the offer
                     )
                 else:
                     self.scheduler.book(child)
@@ -90,6 +100,7 @@ class Placing:
                 suitable=provision.suitable,
                 reason=outcome.reason,
                 move_kind=move_kind,
+                together=together,
             )
 
     def vacate(self, child: Child) -> None:
@@ -112,11 +123,13 @@ class Placing:
         suitable: bool,
         reason: int,
         move_kind: str | None,
+        together: int = 0,
     ) -> None:
         """Move the child in (out of their placement first, if any), then book what's next.
 
         `reason` says why an unsuitable placement was all there was (UNMET_REASONS);
-        `move_kind` is None for a child entering care.
+        `move_kind` is None for a child entering care; `together`: the home key of
+        siblings placed with the child where there are no units (0: none).
         """
         state = self.state
         t = state.now
@@ -140,6 +153,13 @@ class Placing:
         provision.add_child(t, child, unit, sole=state.sole_occupancy[child.needs])
         child.placement = provision.index
         child.unit = unit
+        if unit is not None:
+            child.home_key = unit.uid
+        else:
+            child.home_key = together if together else self.new_key()
+        # deprived of liberty here: a share strictly between 0 and 1 takes a matching draw
+        share = provision.deprivation_of_liberty[child.needs]
+        child.deprived = share >= 1.0 or (share > 0.0 and child.match.random() < share)
         child.placements_this_year += 1
         if not suitable:
             child.unmet_reason = reason
@@ -179,6 +199,7 @@ class Placing:
         if child.pending is not None:
             self.state.reserved[child.pending[0]] -= 1
             child.pending = None
+            child.offer_key = 0
 
     def retry(self, child: Child) -> None:
         """A child in an unsuitable placement: look again."""
@@ -207,10 +228,17 @@ class Placing:
     def offer_arrives(self, child: Child) -> None:
         """The provider's offer the child waited for has come: they move there."""
         index, _ = child.pending  # type: ignore[misc]
+        together = child.offer_key
         self.release_pending(child)
         provision = self.state.provisions[index]
         self.place(
-            child, provision, None, suitable=provision.suitable, reason=0, move_kind="offer_arrived"
+            child,
+            provision,
+            None,
+            suitable=provision.suitable,
+            reason=0,
+            move_kind="offer_arrived",
+            together=together,
         )
 
     def planned_move(self, child: Child, move_index: int) -> None:

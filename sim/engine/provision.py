@@ -71,6 +71,9 @@ class ProvisionState:
             if prob is None
             else [prob.get(name, 0.0) if isinstance(prob, dict) else prob for name in needs]
         )
+        #: by needs-level index: the share of children here deprived of liberty
+        self.deprivation_of_liberty: list[float] = spec.deprivation_of_liberty_by_needs(needs)
+        self.residential: bool = spec.is_residential()
         self.units: dict[int, Unit] = {}
         self.vacant: dict[int, Unit] = {}  # insertion-ordered index of units with a free place
         self.children = 0  # children in care living here

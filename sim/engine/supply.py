@@ -1,20 +1,23 @@
 """Supply: foster households recruited and deregistering, homes opening, closing, resizing.
 
-Foster recruitment is a Poisson process per provision, and each household leaves at a
+Foster recruitment is a Poisson process per provision (its rate may change on dates), each
+recruited household opening once its assessment is over, and each household leaves at a
 constant hazard; homes change on the dates the scenario gives. A household or home that
 closes or shrinks sends its children to `Placing` to be placed again.
 """
 
 from __future__ import annotations
 
+import math
+from functools import partial
 from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
 from ..scenario.ages import DAYS_PER_YEAR
-from ..scenario.schema import Home
+from ..scenario.schema import Distribution, Home
 from .clock import Process
-from .draws import Categorical, Uniforms
+from .draws import Categorical, Uniforms, draw
 from .provision import ProvisionState, Unit
 
 if TYPE_CHECKING:
@@ -25,6 +28,19 @@ if TYPE_CHECKING:
 HOME_CLOSES: Final = 0
 HOME_OPENS: Final = 1
 HOME_RESIZED: Final = 2
+
+
+def _longest(dist: Distribution) -> float:
+    """The longest an assessment can take: a bounded distribution's top, or one beyond
+    which a value is vanishingly rare (under 1 in a million)."""
+    kind = dist.dist
+    if kind == "fixed":
+        return float(dist.value)  # type: ignore[union-attr]
+    if kind == "uniform":
+        return float(dist.high)  # type: ignore[union-attr]
+    if kind == "exponential":
+        return 14.0 * float(dist.mean)  # type: ignore[union-attr]
+    return float(dist.median) * math.exp(5.0 * float(dist.sigma))  # type: ignore[union-attr]
 
 
 class Supply:
@@ -44,6 +60,13 @@ class Supply:
         }
         self._deregistration = {
             i: Uniforms(np.random.default_rng(pair[1])) for i, pair in self._seeds.items()
+        }
+        # assessment times (and the households in assessment at the start): a third
+        # stream per foster provision, spawned after the two above so they are unchanged
+        self._assessment = {
+            p.index: np.random.default_rng(by_provision[p.index].spawn(1)[0])
+            for p in state.provisions
+            if p.kind == "foster"
         }
         self._next_uid = 1
         layout = state.layout
@@ -111,25 +134,86 @@ class Supply:
     # ------------------------------------------------------------------ by chance
 
     def _recruitment(self, provision: ProvisionState) -> Process:
-        """New foster households arrive as a Poisson process."""
+        """New foster households are recruited as a Poisson process, each opening once its
+        assessment is over; the rate changes on the dates of `recruitment_changes`.
+
+        The rate counts applications that will be approved. A draw that would fall after
+        the next change of rate is dropped and drawn again from the change at the new
+        rate: right for a Poisson process (it has no memory), and with no change the draws
+        are those of a constant rate.
+        """
         state = self.state
         spec = provision.spec
-        rate = spec.recruitment_per_year / DAYS_PER_YEAR  # type: ignore[union-attr]
-        if rate <= 0:
-            return
+        calendar = state.calendar
+        # (from day, households a day), the first from the start
+        plan = [(0.0, spec.recruitment_per_year / DAYS_PER_YEAR)]  # type: ignore[union-attr]
+        for change in spec.recruitment_changes:  # type: ignore[union-attr]
+            plan.append((calendar.day(change.from_), change.per_year / DAYS_PER_YEAR))
         sizes = Categorical({int(k): v for k, v in spec.new_household_places.items()})  # type: ignore[union-attr]
+        self._start_pipeline(provision, plan[0][1], sizes)
         rng = np.random.default_rng(self._seeds[provision.index][0])
-        i_recruited = self._i_recruited[provision.index]
+        step = 0
         now = state.wake()
         while True:
-            delay = rng.exponential(1.0 / rate)
-            if now + delay >= state.end:
-                return  # the next household comes after the run
+            rate = plan[step][1]
+            until = plan[step + 1][0] if step + 1 < len(plan) else state.end
+            delay = rng.exponential(1.0 / rate) if rate > 0 else until - now
+            if now + delay >= until:
+                if until >= state.end:
+                    return  # the next household comes after the run
+                step += 1
+                yield state.clock.wait(until - now)
+                now = state.wake()
+                continue
             yield state.clock.wait(delay)
             now = state.wake()
+            self._recruited(provision, sizes.pick(rng.random()))
+
+    def _recruited(self, provision: ProvisionState, places: int) -> None:
+        """A household is recruited now: it opens at once, or when its assessment is over."""
+        spec = provision.spec
+        lag = draw(spec.assessment_days, self._assessment[provision.index].random)  # type: ignore[union-attr]
+        if lag <= 0:
+            self._approve(provision, places)
+            return
+        state = self.state
+        if state.now + lag < state.end:
+            state.clock.after(lag, lambda _event: self._on_approval(provision, places))
+
+    def _on_approval(self, provision: ProvisionState, places: int) -> None:
+        self.state.wake()
+        self._approve(provision, places)
+
+    def _approve(self, provision: ProvisionState, places: int) -> None:
+        """A recruited household is approved: it opens, counted as recruited this month."""
+        self.open_unit(provision, provision.pid, places)
+        self.state.count(self._i_recruited[provision.index])
+
+    def _start_pipeline(self, provision: ProvisionState, rate: float, sizes: Categorical) -> None:
+        """Households whose assessment began before the start and ends after it.
+
+        Recruitment at the starting rate over the longest assessment before the start
+        (for an unbounded distribution, one far above its usual values); each household
+        still in assessment at the start opens when it is approved. Without them a
+        scenario whose pool is steady would lose households for the first months.
+        """
+        dist = provision.spec.assessment_days  # type: ignore[union-attr]
+        longest = _longest(dist)
+        if rate <= 0 or longest <= 0:
+            return
+        rng = self._assessment[provision.index]
+        state = self.state
+        t = -rng.exponential(1.0 / rate)
+        while t > -longest:
             places = sizes.pick(rng.random())
-            self.open_unit(provision, provision.pid, places)
-            state.count(i_recruited)
+            approved = t + draw(dist, rng.random)
+            if 0 < approved < state.end:
+                state.clock.after(approved, partial(self._pipeline_approval, provision, places))
+            t -= rng.exponential(1.0 / rate)
+
+    def _pipeline_approval(self, provision: ProvisionState, places: int, _event: object) -> None:
+        self.state.wake()
+        self._approve(provision, places)
 
     def _schedule_deregistration(self, provision: ProvisionState, unit: Unit) -> None:
         """Each household leaves fostering at a constant hazard (retirement, resignation).

@@ -49,7 +49,7 @@ import numpy as np
 
 from ..common import inputs
 from ..common.errors import ScenarioError
-from ..engine.metrics import YEARLY
+from ..engine.metrics import UNMET_SETTINGS, YEARLY
 
 if TYPE_CHECKING:
     from ..engine.metrics import Layout
@@ -71,6 +71,7 @@ STOCKS = (
     "uasc_in_care",
     "waiting_for_placement",
     "unregistered",
+    *UNMET_SETTINGS,
 )
 #: monthly metrics summed over the year ending at the date
 FLOWS = (

@@ -471,6 +471,16 @@ class ProvisionBase(Strict):
     #: False: an unregistered arrangement (no Ofsted registration). A child living here is
     #: counted in an unregistered placement, under-16s apart: unlawful since 2021 [domain.md].
     registered: bool = True
+    #: The share of children living here who are deprived of their liberty (a secure
+    #: accommodation order, or a deprivation-of-liberty order of the High Court): one
+    #: share, or a share by needs level (a level left out: 0). Drawn once per placement
+    #: from the child's own matching stream, only where a share lies strictly between 0
+    #: and 1, so a scenario without it draws nothing more.
+    deprivation_of_liberty_share: Prob | dict[str, Prob] = 0.0
+    #: Whether this is a residential setting (a children's home), for the count of
+    #: under-11s in residential care; unset: true for `kind = "home"`, false otherwise.
+    #: Set it true for an external or secure children's home bought as `kind = "offer"`.
+    residential: bool | None = None
     takes_sibling_groups: bool = True
     accepts_disability: bool = True
     accepts_uasc: bool = True
@@ -485,6 +495,20 @@ class ProvisionBase(Strict):
                 "for each needs level, e.g. { standard = 4534, very_complex = 12450 }"
             )
         return v
+
+    def deprivation_of_liberty_by_needs(self, levels: list[str]) -> list[float]:
+        """The share deprived of liberty for each of `levels` (the scenario's needs
+        levels, in order); a level a table leaves out has none."""
+        share = self.deprivation_of_liberty_share
+        if isinstance(share, dict):
+            return [float(share.get(level, 0.0)) for level in levels]
+        return [float(share)] * len(levels)
+
+    def is_residential(self) -> bool:
+        """Whether children here live in a residential setting (see `residential`)."""
+        if self.residential is not None:
+            return self.residential
+        return getattr(self, "kind", "") == "home"
 
     def prices_by_needs(self, levels: list[str]) -> list[float]:
         """The weekly price (first-year prices) for each of `levels` (the scenario's needs
@@ -504,6 +528,16 @@ def weekly_cost_range(cost: float | dict[str, float]) -> tuple[float, float]:
     return cost, cost
 
 
+class RecruitmentChange(Strict):
+    """Foster recruitment runs at `per_year` households a year from the date `from` on.
+
+    Small on purpose: the general dated `[[changes]]` of issue 16 will take this over.
+    """
+
+    from_: dt.date = Field(alias="from")
+    per_year: RecruitmentPerYear
+
+
 class FosterProvision(ProvisionBase):
     """Households approved for a number of places; recruited and deregistered over time."""
 
@@ -511,7 +545,16 @@ class FosterProvision(ProvisionBase):
     cost_basis: Literal["per_child"] = "per_child"
     compatibility: Prob = 1.0
     households: list[Household] = Field(default_factory=list)
+    #: Households a year whose applications will be approved (each opens once its
+    #: assessment, `assessment_days`, is over).
     recruitment_per_year: RecruitmentPerYear = 0.0
+    #: The recruitment rate from a date on (an option's campaign), in date order, each
+    #: after the scenario's start: e.g. [{ from = 2024-04-01, per_year = 13.0 }].
+    recruitment_changes: list[RecruitmentChange] = Field(default_factory=list)
+    #: Days from a recruited household's application to its approval: it opens only
+    #: then. Households in assessment at the start are drawn too, so a steady recruitment
+    #: rate keeps a steady pool from day one.
+    assessment_days: Distribution = Field(default_factory=lambda: Fixed(dist="fixed", value=0))
     new_household_places: Shares = Field(default_factory=lambda: {"2": 1.0})
     deregistration_per_year: Rate = 0.0
     staying_put_probability: Prob = 0.0
@@ -522,6 +565,12 @@ class FosterProvision(ProvisionBase):
             if not k.isdigit() or not 1 <= int(k) <= 6:
                 raise ValueError(f"new_household_places key {_q(k)} must be a number of places 1-6")
         _check_shares(self.new_household_places, "new_household_places shares")
+        dates = [c.from_ for c in self.recruitment_changes]
+        if dates != sorted(set(dates)):
+            raise ValueError(
+                f"recruitment_changes: the dates ({', '.join(map(str, dates))}) must be "
+                "different and in order, earliest first"
+            )
         return self
 
 
@@ -953,6 +1002,19 @@ def cross_reference_errors(s: Scenario) -> list[tuple[Loc, str]]:
                 f"{_q(pid)} on {s.scenario.start_date}",
             )
     start = s.scenario.start_date
+    for pid, p in s.provision.items():
+        if isinstance(p.deprivation_of_liberty_share, dict):
+            for n in p.deprivation_of_liberty_share:
+                need(f"provision.{pid}.deprivation_of_liberty_share", n)
+        if isinstance(p, FosterProvision):
+            for i, ch in enumerate(p.recruitment_changes):
+                if ch.from_ <= start:
+                    add(
+                        f"provision.{pid}.recruitment_changes[{i}].from",
+                        f"recruitment changes on {ch.from_}, not after the scenario starts "
+                        f"({start}); set recruitment_per_year for the rate at the start and "
+                        "date a change after it",
+                    )
     for i, c in enumerate(s.option_costs):
         if c.starts is not None and c.starts < start:
             add(
