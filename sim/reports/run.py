@@ -694,7 +694,9 @@ COMMISSIONER_ROWS = (
         "unregistered_16_17",
         "16-17s in unregistered placements",
         "living in a provision marked registered = false, aged 16 or 17",
-        "no",
+        "unlawful where it is supported accommodation whose provider has not applied to "
+        "Ofsted (since 28 October 2023 [facts §9]); an unregistered home giving care is "
+        "unlawful for its provider at any age",
     ),
     (
         "registered_emergency",
