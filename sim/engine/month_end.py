@@ -1,10 +1,10 @@
 """Month-end figures: the stocks at each month end and the running totals since the last.
 
 A replication's monthly row is its counts of the month (`State.flows`), the stocks at the
-month end (children by provision and location, places, vacancies, households, unmet
-demand) and the time integrals since the last month end (child-days, cost), read from
-running totals rather than from a log of events. At each year end, the DfE stability
-measure.
+month end (children by provision, location and needs level, places, vacancies,
+households, unmet demand) and the time integrals since the last month end (child-days,
+cost), read from running totals rather than from a log of events. At each year end, the
+DfE stability measure.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class MonthEnd:
         self._col_unmet_days = [layout.i("unmet_child_days", r) for r in UNMET_REASONS]
         self._col_waiting = layout.i("waiting_for_placement", "all")
         self._col_unregistered = [layout.i("unregistered", a) for a in UNREGISTERED_AGES]
+        self._col_by_needs = [layout.i("in_care_by_needs", n) for n in state.needs]
         #: provisions the scenario marks `registered = false` (most scenarios: none or one)
         self._unregistered = frozenset(p.index for p in provisions if not p.spec.registered)
         self._col_totals = (
@@ -140,6 +141,11 @@ class MonthEnd:
         row[self._col_waiting] = row[c_unmet]  # every child not suitably placed is searched for
         if self._unregistered:
             self._count_unregistered(row, t)
+        by_needs = [0] * state.n_needs
+        for c in state.children.values():
+            by_needs[c.needs] += 1
+        for level, n in enumerate(by_needs):
+            row[self._col_by_needs[level]] = n
         row[c_unmet_days] = sum(row[i] for i in self._col_unmet_days)
         self.monthly[m] = row
         if m % 12 == 11 or m == self.months - 1:
