@@ -34,6 +34,7 @@ HOT_PATH = [
     "sim/engine/metrics.py",
     "sim/engine/model.py",
     "sim/engine/month_end.py",
+    "sim/engine/needs.py",
     "sim/engine/placing.py",
     "sim/engine/provision.py",
     "sim/engine/schedule.py",

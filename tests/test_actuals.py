@@ -179,7 +179,7 @@ def darlington_checks(darlington: Results) -> dict[tuple[str, str], Check]:
 #: take the mark off then.
 NOT_COVERED = {
     ("in_care_total", "2025-03-31"): (
-        "265 children in care on 31 March 2025; the baseline has 292 (269-309): entries "
+        "265 children in care on 31 March 2025; the baseline has 292 (267-310): entries "
         "are held flat at the 2022/23-2024/25 mean, so the 2024/25 fall is missed"
     ),
     ("entries_total", "2025-03-31"): (
@@ -187,24 +187,24 @@ NOT_COVERED = {
         "mean, no edge-of-care fall"
     ),
     ("exits_total", "2025-03-31"): (
-        "95 children left care in 2024/25; the baseline has 129 (117-141): exit rates too high "
+        "95 children left care in 2024/25; the baseline has 128 (113-142): exit rates too high "
         "for a falling population"
     ),
     ("in_care_external_home+external_block+dual_home_reserved", "2024-03-31"): (
-        "30 in external residential on 31 March 2024; the baseline has 15 (11-20): the "
+        "30 in external residential on 31 March 2024; the baseline has 20 (16-26): the "
         "external homes drain from 25 (22 spot + 3 block) as children step down or leave and "
-        "few new children are placed there"
+        "few new children are placed there (15, 11-20, before needs could escalate)"
     ),
     ("share_3plus_placements", "2024-03-31"): (
-        "17.0% with 3+ placements in 2023/24; the baseline has 13.7% (11.3-16.4%): just "
+        "17.0% with 3+ placements in 2023/24; the baseline has 13.9% (11.6-16.6%): just "
         "below, since breakdowns by time in placement (9.3%, 7.4-11.7% before)"
     ),
     ("pct_in_care_kinship", "2024-03-31"): (
-        "15.3% in kinship care on 31 March 2024; the baseline has 19.1% (16.7-22.4%): kinship "
+        "15.3% in kinship care on 31 March 2024; the baseline has 19.1% (16.9-22.5%): kinship "
         "grows from 51 at once, where Darlington's share rose only in 2024/25"
     ),
     ("staying_put_all", "2025-03-31"): (
-        "9 in Staying Put in 2024/25; the baseline has 17 (13-22): Staying Put probability "
+        "9 in Staying Put in 2024/25; the baseline has 16 (12-20): Staying Put probability "
         "0.55 (national) is above Darlington's"
     ),
     ("places_in_house_home", "2024-03-31"): (

@@ -6,7 +6,8 @@ household counts, beds, home dates, UASC, exit rates, ...) and a seed, simulates
 with the event log on, and then *replays the event log on its own* - units, occupants,
 staying-put young adults, unmet demand, time integrals - and checks the replay against the
 rules and against the model's own monthly arrays. The replay never reads the model's
-counters, only the log and the children's fixed attributes (date of birth, needs, flags).
+counters, only the log and the children's fixed attributes (date of birth, flags; needs
+as they were at the start, then as the log's `needs_changed` rows change them).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from hypothesis import strategies as st
 from sim import run, simulate
 from sim.engine.calendar import Calendar
 from sim.engine.metrics import LOCATIONS, MOVE_KINDS, UNMET_REASONS, YEARLY, Layout
-from sim.scenario.ages import DAYS_PER_YEAR
+from sim.scenario.ages import BAND_NAMES, DAYS_PER_YEAR, band_index
 from sim.scenario.schema import Scenario
 
 # examples per property; raise for a deeper search, e.g. SIM_EXAMPLES=500 pytest ...
@@ -174,6 +175,25 @@ def scenarios(draw: st.DrawFn) -> tuple[Scenario, float, int]:
     if draw(st.booleans()):
         raw["exits"]["return_home"]["not_from"] = ["emergency", "external_home"]
     raw["matching"]["retry_days"] = draw(st.floats(1, 30))
+    if draw(st.booleans()):
+        # needs that change: escalation of older children (some to a level that must live
+        # alone, or that their placement does not take) and de-escalation after a year
+        up = draw(st.floats(0, 2))
+        raw["needs_change"] = [
+            {"from": "standard", "to": "complex", "rate_per_year": {"10-15": up, "16-17": up}},
+            {"from": "complex", "to": "very_complex", "rate_per_year": {"10-15": up / 2}},
+            {
+                "from": "very_complex",
+                "to": "complex",
+                "rate_per_year": {"10-15": draw(st.floats(0, 2)), "16-17": 0.5},
+            },
+            {
+                "from": "complex",
+                "to": "standard",
+                "rate_per_year": dict.fromkeys(("5-9", "10-15", "16-17"), draw(st.floats(0, 1))),
+                "time_in_care": [{"until_years": 1.0, "multiplier": 0.0}],
+            },
+        ]
 
     # the starting population must fit the places open on the start date
     pop = raw["population"]
@@ -235,6 +255,12 @@ class Replay:
         self.kids = model.children_by_id
         self.needs_names = list(s.needs)
         self.sole_needs = {i for i, lvl in enumerate(s.needs.values()) if lvl.sole_occupancy}
+        # each child's needs level now: where the log changes it, its first change says
+        # what it was before; else the child's own (final) level is the one it always had
+        self.needs_now: dict[int, int] = {}
+        for row in model.result.events or []:
+            if row[1] == "needs_changed" and row[2] not in self.needs_now:
+                self.needs_now[row[2]] = self.needs_names.index(row[3])
         self.fallback = s.matching.fallback
         self.exit_names = [*s.exits, "age_18"]
         self.moves = {mv.name: mv for mv in s.moves}
@@ -327,7 +353,7 @@ class Replay:
                 "capacity",
                 f"{what}: unit {uid} ({u.pid}) has {u.occupants} occupants in {u.places} places",
             )
-        sole = [c for c in u.children if self.kids[c].needs in self.sole_needs]
+        sole = [c for c in u.children if self._needs(c) in self.sole_needs]
         if sole and u.occupants > 1:
             self.bad(
                 "sole",
@@ -335,10 +361,15 @@ class Replay:
                 f"with {u.occupants - 1} other(s)",
             )
 
+    def _needs(self, cid: int) -> int:
+        """The child's needs level now (an index)."""
+        level = self.needs_now.get(cid)
+        return self.kids[cid].needs if level is None else level
+
     def _remove(self, cid: int) -> Where:
         w = self.where.pop(cid)
         self.n_kids[w.pid] -= 1
-        self.n_kids_needs[w.pid, self.needs_names[self.kids[cid].needs]] -= 1
+        self.n_kids_needs[w.pid, self.needs_names[self._needs(cid)]] -= 1
         if w.uid is not None:
             self.units[w.uid].children.discard(cid)
         if w.reason is not None:
@@ -442,7 +473,9 @@ class Replay:
         expected = self.awaiting.pop(cid, None)
         if expected == "breakdown" and move_kind != "breakdown":
             self.bad("log", f"child {cid}: breakdown followed by a {move_kind} placement")
-        if expected is not None and expected != "breakdown":
+        if expected == "needs_changed" and move_kind != "needs_changed":
+            self.bad("log", f"child {cid}: needs change followed by a {move_kind} placement")
+        if expected is not None and expected not in ("breakdown", "needs_changed"):
             self._check_planned(cid, expected, from_pid, to, move_kind)
         if prev is not None:
             self._remove(cid)
@@ -466,7 +499,7 @@ class Replay:
                 self.bad("capacity", f"child {cid} placed in closed unit {uid} ({to})")
         self.where[cid] = Where(to, uid, reason)
         self.n_kids[to] += 1
-        self.n_kids_needs[to, self.needs_names[self.kids[cid].needs]] += 1
+        self.n_kids_needs[to, self.needs_names[self._needs(cid)]] += 1
         self.peak_kids[to] = max(self.peak_kids[to], self.n_kids[to])
         if reason is not None:
             self.n_unmet[reason] += 1
@@ -509,6 +542,35 @@ class Replay:
         if name not in self.moves:
             self.bad("log", f"unknown planned move {name!r}")
         self.awaiting[cid] = name
+
+    def on_needs_changed(self, cid: int, old: str, new: str) -> None:
+        w = self.where.get(cid)
+        if w is None:
+            self.bad("log", f"needs of child {cid} changed while not in care")
+            return
+        if old != self.needs_names[self._needs(cid)]:
+            self.bad("log", f"child {cid}: needs changed from {old}, but was {self._needs(cid)}")
+        band = BAND_NAMES[band_index(self._age(cid))]
+        if not any(
+            c.from_ == old and c.to == new and c.rate_per_year.get(band, 0.0) > 0
+            for c in self.s.needs_change
+        ):
+            self.bad("eligibility", f"child {cid} aged {self._age(cid):.3f}: {old} -> {new}")
+        self.n_kids_needs[w.pid, old] -= 1
+        self.n_kids_needs[w.pid, new] += 1
+        self.needs_now[cid] = self.needs_names.index(new)
+        self._flow(
+            "needs_changed",
+            "up" if self.needs_names.index(new) > self.needs_names.index(old) else "down",
+        )
+        spec = self.s.provision[w.pid]
+        sole_shares = (
+            self.needs_now[cid] in self.sole_needs
+            and w.uid is not None
+            and self.units[w.uid].occupants > 1
+        )
+        if w.pid != self.fallback and (new not in spec.needs or sole_shares):
+            self.awaiting[cid] = "needs_changed"  # the placement no longer takes them
 
     def on_sibling_split(self, gid: int, size: int) -> None:
         members = [c for c in self.entered if self.kids[c].group == gid]
@@ -557,7 +619,7 @@ class Replay:
         age = self._age(cid)
         if age < ages.min_age or (upper and age >= ages.max_age):
             return False
-        if self.needs_names[c.needs] not in spec.needs:
+        if self.needs_names[self._needs(cid)] not in spec.needs:
             return False
         if c.disability and not spec.accepts_disability:
             return False
@@ -577,7 +639,7 @@ class Replay:
             self.bad(
                 "eligibility",
                 f"child {cid} (age {self._age(cid):.3f}, needs "
-                f"{self.needs_names[c.needs]}, uasc {c.uasc}, disability {c.disability}) "
+                f"{self.needs_names[self._needs(cid)]}, uasc {c.uasc}, disability {c.disability}) "
                 f"placed in {to} ({move_kind})",
             )
         if move_kind not in ("planned", "offer_arrived") and to not in self._orders(cid):
@@ -593,7 +655,7 @@ class Replay:
                 w = rule.when
                 if (
                     w.min_age <= age < w.max_age
-                    and (w.needs is None or self.needs_names[c.needs] in w.needs)
+                    and (w.needs is None or self.needs_names[self._needs(cid)] in w.needs)
                     and (w.uasc is None or w.uasc == c.uasc)
                     and (w.disability is None or w.disability == c.disability)
                     and (w.sibling_group is None or w.sibling_group == in_group)
@@ -608,14 +670,13 @@ class Replay:
         mv = self.moves.get(name)
         if mv is None:
             return
-        c = self.kids[cid]
         age = self._age(cid)
         if (
             move_kind != "planned"
             or from_pid not in mv.from_
             or to not in mv.to
             or not mv.min_age <= age < mv.max_age
-            or (mv.needs is not None and self.needs_names[c.needs] not in mv.needs)
+            or (mv.needs is not None and self.needs_names[self._needs(cid)] not in mv.needs)
         ):
             self.bad(
                 "eligibility",
@@ -649,7 +710,7 @@ class Replay:
                 self._cmp("counters", m, "places", pid, sum(u.places for u in open_units))
                 vac = 0
                 for u in open_units:
-                    sole = any(self.kids[c].needs in self.sole_needs for c in u.children)
+                    sole = any(self._needs(c) in self.sole_needs for c in u.children)
                     vac += 0 if sole else u.places - u.occupants
                 self._cmp("counters", m, "vacancies", pid, vac)
             if spec.kind == "foster":
@@ -664,6 +725,9 @@ class Replay:
         self._cmp(
             "counters", m, "uasc_in_care", "all", sum(1 for c in self.where if self.kids[c].uasc)
         )
+        by_needs = Counter(self.needs_names[self._needs(c)] for c in self.where)
+        for level in self.needs_names:
+            self._cmp("counters", m, "in_care_by_needs", level, by_needs[level])
 
     def _check_integrals(self, m: int) -> None:
         s = self.s
@@ -720,6 +784,7 @@ class Replay:
                     "entries",
                     "exits",
                     "moves",
+                    "needs_changed",
                     "unmet_new",
                     "sibling_splits",
                     "recruited",

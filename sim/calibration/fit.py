@@ -204,6 +204,11 @@ def calibrate(
     routes = _exits(cal, pl, s, codes, pieces, w0_days)
     _exit_check(cal, pl, s, routes, w0_days)
     _breakdowns_and_moves(cal, pl, s, codes, pieces, w0_days)
+    for i in range(len(s.needs_change)):
+        # the return records no needs level, so changes of level cannot be fitted from it
+        cal.comments[("needs_change", i)] = (
+            "from the template: the SSDA903 return holds no needs levels to fit this from"
+        )
     _first_placements(cal, per, pl, s, w0_days)
     own = Path(template.path).resolve() != Path(DEFAULT_TEMPLATE).resolve()
     _capacity(cal, s, peak_in_use(pl, w0_days), own)

@@ -1,11 +1,12 @@
 """Competing hazards: what can happen next to a child, and how often.
 
 A child in a placement faces several risks at once (leaving care by each route, the
-placement breaking down, a planned move). Rather than one waiting process per risk, the
-child draws one waiting time from the total rate and then which risk it was, in
-proportion to the rates: the same law, one or two draws instead of many. Rates are
-piecewise constant; they change only at thresholds of age, time in care and time in the
-current placement (the scenario's steps), which the model treats as events of their own.
+placement breaking down, a planned move, a change of needs level). Rather than one
+waiting process per risk, the child draws one waiting time from the total rate and then
+which risk it was, in proportion to the rates: the same law, one or two draws instead
+of many. Rates are piecewise constant; they change only at thresholds of age, time in
+care and time in the current placement (the scenario's steps), which the model treats
+as events of their own.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .draws import first_above
 EXIT: Final = 0
 BREAKDOWN: Final = 1
 MOVE: Final = 2
+NEEDS: Final = 3  # the child's needs level changes (`[[needs_change]]`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +31,10 @@ class Competing:
 
     total: float  # events per day
     cumulative: list[float]
-    outcomes: tuple[tuple[int, int], ...]  # (EXIT|BREAKDOWN|MOVE, index)
+    outcomes: tuple[tuple[int, int], ...]  # (EXIT|BREAKDOWN|MOVE|NEEDS, index)
 
     def pick(self, u: float) -> tuple[int, int]:
-        """Which risk it was, given a uniform `u`: (EXIT|BREAKDOWN|MOVE, index)."""
+        """Which risk it was, given a uniform `u`: (EXIT|BREAKDOWN|MOVE|NEEDS, index)."""
         return self.outcomes[first_above(self.cumulative, u * self.total)]
 
 
@@ -52,9 +54,12 @@ class HazardTable:
         for m in self.moves:
             edges |= {m.min_age, m.max_age}
         self.age_edges = sorted(e for e in edges if 0 < e <= ADULT_AGE)
+        self.needs_changes = list(s.needs_change)
         tic = set()
         for r in self.exits:
             tic |= {step.until_years for step in r.time_in_care}
+        for c in self.needs_changes:
+            tic |= {step.until_years for step in c.time_in_care}
         self.tic_edges = sorted(tic)
         self.tic_edges_inf = (*self.tic_edges, float("inf"))  # with a last edge never reached
         #: time in the current placement: only the breakdown rate depends on it
@@ -137,6 +142,18 @@ class HazardTable:
             ):
                 rates.append(m.rate_per_year)
                 outcomes.append((MOVE, i))
+        # appended last, so that the other risks keep their share of the uniform `pick` reads
+        for i, c in enumerate(self.needs_changes):
+            if c.from_ != need_name:
+                continue
+            r = c.rate_per_year.get(band, 0.0)
+            for step in c.time_in_care:
+                if years_in_care < step.until_years:
+                    r *= step.multiplier
+                    break
+            if r > 0:
+                rates.append(r)
+                outcomes.append((NEEDS, i))
         per_day = [r / DAYS_PER_YEAR for r in rates]
         cumulative: list[float] = []
         acc = 0.0

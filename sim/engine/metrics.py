@@ -16,7 +16,16 @@ from ..scenario.schema import Scenario
 #: Why a child is not suitably placed.
 UNMET_REASONS = ("no_capacity", "no_match", "market_declined", "awaiting_offer")
 #: Kinds of move between placements.
-MOVE_KINDS = ("breakdown", "planned", "provision_closed", "found_suitable", "offer_arrived")
+MOVE_KINDS = (
+    "breakdown",
+    "planned",
+    "provision_closed",
+    "found_suitable",
+    "offer_arrived",
+    "needs_changed",  # the child's needs changed beyond what their placement takes
+)
+#: Directions of a change of needs level: levels are ordered as the scenario lists them.
+NEEDS_CHANGES = ("up", "down")
 LOCATIONS = ("in_area", "within_20_miles", "beyond_20_miles")
 #: Children in an unregistered placement (a provision with `registered = false`) at a month
 #: end, by age: under-16s there are unlawfully placed (banned since 2021 [domain.md]).
@@ -77,6 +86,9 @@ class Layout:
         names += [("waiting_for_placement", "all")]
         names += [("unregistered", a) for a in UNREGISTERED_AGES]
         names += [(m, "all") for m in UNMET_SETTINGS]
+        # changes of needs level in the month, and children in care by needs at its end
+        names += [("needs_changed", d) for d in NEEDS_CHANGES]
+        names += [("in_care_by_needs", n) for n in s.needs]
         return cls(series=tuple(names), index={n: i for i, n in enumerate(names)})
 
     def __len__(self) -> int:

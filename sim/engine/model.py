@@ -7,6 +7,7 @@ own, given the replication's shared `State`:
 - `supply`: foster households recruited and deregistering, homes' dated changes;
 - `placing` (with `search`): placing, moving and re-placing children, offers;
 - `exits`: leaving care, staying put;
+- `needs`: a child's needs level escalating or de-escalating;
 - `month_end`: the monthly and yearly figures;
 - `schedule`: each child's next event, one SimPy event at a time.
 
@@ -31,9 +32,10 @@ from .calendar import Calendar
 from .child import Child, ignore_event
 from .clock import Clock, Process
 from .exits import Exits
-from .hazards import BREAKDOWN, EXIT, MOVE, shared_table
+from .hazards import BREAKDOWN, EXIT, MOVE, NEEDS, shared_table
 from .metrics import ReplicationResult
 from .month_end import MonthEnd
+from .needs import NeedsChanges
 from .placing import Placing
 from .schedule import AGE_18, HAZARD, OFFER, RETRY, Scheduler
 from .search import Search
@@ -102,6 +104,7 @@ class Model:
         self.placing = Placing(state, self.search, self.scheduler)
         self.supply = Supply(state, self.placing, seeds["supply"])
         self.exits = Exits(state, self.placing, self.supply)
+        self.needs = NeedsChanges(state, self.placing, self.scheduler)
         self.arrivals = Arrivals(
             state, self.placing, self.search, streams, self.on_child_event, keep_children
         )
@@ -135,6 +138,8 @@ class Model:
                 self.placing.break_down(child)
             elif kind == MOVE:
                 self.placing.planned_move(child, index)
+            elif kind == NEEDS:
+                self.needs.change(child, index)
         elif what == AGE_18:
             self.exits.leave(child, self.exits.at_18)
         elif what == RETRY:

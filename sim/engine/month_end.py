@@ -1,10 +1,10 @@
 """Month-end figures: the stocks at each month end and the running totals since the last.
 
 A replication's monthly row is its counts of the month (`State.flows`), the stocks at the
-month end (children by provision and location, places, vacancies, households, unmet
-demand) and the time integrals since the last month end (child-days, cost), read from
-running totals rather than from a log of events. At each year end, the DfE stability
-measure.
+month end (children by provision, location and needs level, places, vacancies,
+households, unmet demand) and the time integrals since the last month end (child-days,
+cost), read from running totals rather than from a log of events. At each year end, the
+DfE stability measure.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class MonthEnd:
         self._col_unmet_days = [layout.i("unmet_child_days", r) for r in UNMET_REASONS]
         self._col_waiting = layout.i("waiting_for_placement", "all")
         self._col_unregistered = [layout.i("unregistered", a) for a in UNREGISTERED_AGES]
+        self._col_by_needs = [layout.i("in_care_by_needs", n) for n in state.needs]
         #: provisions the scenario marks `registered = false` (most scenarios: none or one)
         self._unregistered = [not p.spec.registered for p in provisions]
         #: by provision index: a registered emergency placement; a residential setting
@@ -156,14 +157,17 @@ class MonthEnd:
         living apart from a sibling in care (siblings in different households, homes or
         placements). A child in an unregistered or emergency placement only while a
         provider's offer is on its way (`Child.pending`) is waiting for a placement, not
-        placed there, and is left out of those two counts.
+        placed there, and is left out of those two counts. Also children in care by needs
+        level (the same pass).
         """
         unregistered = self._unregistered
         emergency = self._registered_emergency
         residential = self._residential
         under_16 = older = registered_emergency = deprived = under_11 = 0
+        by_needs = [0] * self.state.n_needs
         groups: dict[int, list[int]] = {}
         for c in self.state.children.values():
+            by_needs[c.needs] += 1
             i = c.placement
             if i < 0:
                 continue
@@ -191,6 +195,8 @@ class MonthEnd:
                 split += len(keys)  # every member lives apart from at least one sibling
         row[self._col_unregistered[0]] = under_16
         row[self._col_unregistered[1]] = older
+        for level, n in enumerate(by_needs):
+            row[self._col_by_needs[level]] = n
         cols = self._col_settings
         row[cols[0]] = registered_emergency
         row[cols[1]] = deprived

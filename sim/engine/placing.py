@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 
 #: Why a child waits in the fallback: a provider's offer is on its way.
 AWAITING_OFFER: Final = UNMET_REASONS.index("awaiting_offer")
-#: Moves that must leave the current placement at once, offer or not.
-FORCED_MOVES: Final = ("breakdown", "provision_closed")
+#: Moves that must leave the current placement at once, offer or not (a child whose needs
+#: outgrew their placement cannot wait there for an offer: it no longer takes them).
+FORCED_MOVES: Final = ("breakdown", "provision_closed", "needs_changed")
 
 
 class Placing:

@@ -200,6 +200,30 @@ class ProvisionState:
                 unit.sole_blocked = False
             self._reindex(unit)
 
+    def change_needs(self, t: float, child: Child, new: int, sole: bool) -> bool:
+        """The needs level of a child living here changes to `new` at time `t`; `sole`: at
+        the new level they must live alone.
+
+        The integrals are brought up to `t` first, so the days before are costed at the
+        old level's price and those after at the new one's. A child who must now live
+        alone blocks their household or home if they are alone there; returns True when
+        they share it (they must move: the caller's to do).
+        """
+        if t > self._t:
+            self._advance(t)
+        if self.priced_by_needs:
+            self.children_by_needs[child.needs] -= 1
+            self.children_by_needs[new] += 1
+        child.needs = new
+        unit = child.unit
+        if unit is None:
+            return False
+        shares = len(unit.children) + unit.staying_put > 1
+        # only a child who must live alone blocks a unit, and they live alone in it
+        unit.sole_blocked = sole and not shares
+        self._reindex(unit)
+        return sole and shares
+
     def start_staying_put(self, t: float, unit: Unit | None) -> None:
         """A young adult stays put at time `t`: out of care, still holding a place."""
         self._advance(t)

@@ -63,6 +63,7 @@ REQUIRED = ("measure", "date", "source")
 STOCKS = (
     "in_care",
     "in_care_by_location",
+    "in_care_by_needs",
     "places",
     "vacancies",
     "households",
@@ -78,6 +79,7 @@ FLOWS = (
     "entries",
     "exits",
     "moves",
+    "needs_changed",
     "unmet_new",
     "unmet_child_days",
     "cost",

@@ -60,10 +60,19 @@ if TYPE_CHECKING:
     from ..runs.montecarlo import Results
 
 #: Flows summed over each year in yearly.csv, and stocks read at each year end.
-YEAR_FLOWS = ("entries", "exits", "moves", "unmet_new", "unmet_child_days", "cost")
+YEAR_FLOWS = (
+    "entries",
+    "exits",
+    "moves",
+    "needs_changed",
+    "unmet_new",
+    "unmet_child_days",
+    "cost",
+)
 YEAR_STOCKS = (
     "in_care",
     "in_care_by_location",
+    "in_care_by_needs",
     "unmet_children",
     "waiting_for_placement",
     "unregistered",

@@ -731,6 +731,26 @@ class PlannedMove(Strict):
     rate_per_year: Rate
 
 
+class NeedsChange(Strict):
+    """A change of needs level (`[[needs_change]]`): children at level `from` move to level
+    `to` at a rate by age band (and time in care), e.g. a teenager's needs escalating with
+    exploitation or poor mental health, or de-escalating after stable care. A child whose
+    placement does not take the new level moves (`needs_changed`)."""
+
+    from_: str = Field(alias="from", min_length=1)
+    to: str = Field(min_length=1)
+    #: Changes a year by age band; a band not given: no change at those ages.
+    rate_per_year: dict[str, Rate]
+    #: Steps by years in care multiplying the rate (none: it does not depend on it).
+    time_in_care: list[TimeInCare] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _bands(self) -> NeedsChange:
+        _check_bands(self.rate_per_year, "rate_per_year")
+        _check_steps(self.time_in_care, "time_in_care")
+        return self
+
+
 class ExitRoute(Strict):
     """A way of leaving care (`[exits.<route>]`): its rate by age band and time in care, who
     can leave this way, and the chance the carer leaves the foster pool with the child.
@@ -808,6 +828,8 @@ class Scenario(Strict):
     matching: Matching
     breakdown: Breakdown = Field(default_factory=Breakdown)
     moves: list[PlannedMove] = Field(default_factory=list)
+    #: Needs levels changing over time (`[[needs_change]]`): none, a child's level is fixed.
+    needs_change: list[NeedsChange] = Field(default_factory=list)
     exits: dict[str, ExitRoute] = Field(default_factory=dict)
     leaving_care: LeavingCare = Field(default_factory=LeavingCare)
     #: The option's own costs (`[[option_costs]]`), added to placement costs by `compare`.
@@ -984,6 +1006,15 @@ def cross_reference_errors(s: Scenario) -> list[tuple[Loc, str]]:
             prov(f"moves[{i}].to", name)
         for n in m.needs or []:
             need(f"moves[{i}].needs", n)
+    for i, change in enumerate(s.needs_change):
+        need(f"needs_change[{i}].from", change.from_)
+        need(f"needs_change[{i}].to", change.to)
+        if change.from_ == change.to:
+            add(
+                f"needs_change[{i}]",
+                f"'from' and 'to' are both {_q(change.to)}: a needs change must go to another "
+                "level",
+            )
     for reason, route in s.exits.items():
         for name in route.from_ or []:
             prov(f"exits.{reason}.from", name)
