@@ -450,7 +450,43 @@ def _headline_measures(d: _Derived) -> list[_Measure]:
         )
     )
     add(_Measure("exits", "Children leaving care in year", "All", "children", d.year_sums("exits")))
+    ms += _foster_place_measures(d)
     return ms
+
+
+def _foster_place_measures(d: _Derived) -> list[_Measure]:
+    """Per foster provision: approved places, usable places (households not on hold) and
+    the fill rate (children / approved places) at each year end; a council compares its
+    own fill rate (e.g. Darlington's 79 children in about 100 places) with the last."""
+    s = d.r.scenario
+    out: list[_Measure] = []
+    on_hold = dict(d.groups("places_on_hold"))
+    for pid, label, _ in d.provisions():
+        if s.provision[pid].kind != "foster" or pid not in on_hold:
+            continue
+        places = d.year_ends("places", pid)
+        usable = places - d.year_ends("places_on_hold", pid)
+        fill = _percent(d.year_ends("in_care", pid), places)
+        out += [
+            _Measure(
+                f"places:{pid}", "Approved foster places at year end", label, "places", places
+            ),
+            _Measure(
+                f"usable_places:{pid}",
+                "Usable foster places at year end (households not on hold)",
+                label,
+                "places",
+                usable,
+            ),
+            _Measure(
+                f"fill_rate:{pid}",
+                "% of approved foster places filled at year end (children / places)",
+                label,
+                "%",
+                fill,
+            ),
+        ]
+    return out
 
 
 # =========================================================================== tables
@@ -715,9 +751,36 @@ def _write_summary_md(
             "Every run used the rates at their medians (--no-parameter-uncertainty): the "
             "ranges show chance alone, not how well the rates are known.",
         ]
+    lines += _md_foster_places(d, measures, years, k)
     lines += _md_published(d, k)
     lines += ["", *_md_notes(d, out, k)]
     (folder / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _md_foster_places(d: _Derived, measures: list[_Measure], years: list[int], k: int) -> list[str]:
+    """'Foster places': approved, usable and filled, per foster provision, so a reader sees
+    how many approved places could take a child and how full they are."""
+    rows = [m for m in measures if m.key.split(":")[0] in ("places", "usable_places", "fill_rate")]
+    if not rows:
+        return []
+    head = ["Foster carers", "Measure", *[f"Year {y + 1}" for y in years]]
+    lines = [
+        "",
+        "## Foster places: approved, usable and filled",
+        "",
+        "Approved places count every place of every approved household; usable places leave "
+        "out households on hold (the carer's own reasons, a break, an investigation), which "
+        "take no new child but keep the children they have. The fill rate is children "
+        "placed over approved places, as councils and Ofsted report it.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for m in rows:
+        label = m.label.split(" at year end")[0]
+        cells = [_cell(m.values[:, y], m.unit, k) for y in years]
+        lines.append("| " + " | ".join([markdown_text(m.group), label, *cells]) + " |")
+    return lines
 
 
 def _cell(x: np.ndarray, unit: str, k: int) -> str:
