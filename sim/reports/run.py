@@ -732,6 +732,9 @@ def _write_summary_md(
         m = by_key[key]
         cells = [_cell(m.values[:, y], m.unit, k) for y in years]
         lines.append("| " + " | ".join([label, *cells]) + " |")
+    foster = _md_foster_places(d, measures, years, k)
+    if foster:
+        lines += [*foster, "", FOSTER_PLACES_NOTE]
     why = uncertainty_lines(r)
     if why:
         lines += [
@@ -751,36 +754,31 @@ def _write_summary_md(
             "Every run used the rates at their medians (--no-parameter-uncertainty): the "
             "ranges show chance alone, not how well the rates are known.",
         ]
-    lines += _md_foster_places(d, measures, years, k)
     lines += _md_published(d, k)
     lines += ["", *_md_notes(d, out, k)]
     (folder / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _md_foster_places(d: _Derived, measures: list[_Measure], years: list[int], k: int) -> list[str]:
-    """'Foster places': approved, usable and filled, per foster provision, so a reader sees
-    how many approved places could take a child and how full they are."""
-    rows = [m for m in measures if m.key.split(":")[0] in ("places", "usable_places", "fill_rate")]
-    if not rows:
-        return []
-    head = ["Foster carers", "Measure", *[f"Year {y + 1}" for y in years]]
-    lines = [
-        "",
-        "## Foster places: approved, usable and filled",
-        "",
-        "Approved places count every place of every approved household; usable places leave "
-        "out households on hold (the carer's own reasons, a break, an investigation), which "
-        "take no new child but keep the children they have. The fill rate is children "
-        "placed over approved places, as councils and Ofsted report it.",
-        "",
-        "| " + " | ".join(head) + " |",
-        "|" + "---|" * len(head),
-    ]
-    for m in rows:
-        label = m.label.split(" at year end")[0]
-        cells = [_cell(m.values[:, y], m.unit, k) for y in years]
-        lines.append("| " + " | ".join([markdown_text(m.group), label, *cells]) + " |")
+    """Rows of the headline table per foster provision: approved places, usable places and
+    the fill rate, so a reader sees how many approved places could take a child and how
+    full they are."""
+    lines = []
+    for m in measures:
+        if m.key.split(":")[0] in ("places", "usable_places", "fill_rate"):
+            cells = [_cell(m.values[:, y], m.unit, k) for y in years]
+            label = f"{m.label}: {markdown_text(m.group)}"
+            lines.append("| " + " | ".join([label, *cells]) + " |")
     return lines
+
+
+#: Said under the headline table when it has foster places rows.
+FOSTER_PLACES_NOTE = (
+    "Foster places: approved places count every place of every approved household; usable "
+    "places leave out households on hold (the carer's own reasons, a break, an "
+    "investigation), which take no new child but keep the children they have. The fill "
+    "rate is children placed over approved places, as councils and Ofsted report it."
+)
 
 
 def _cell(x: np.ndarray, unit: str, k: int) -> str:
