@@ -129,6 +129,16 @@ def scenarios(draw: st.DrawFn) -> tuple[Scenario, float, int]:
     f["deregistration_per_year"] = draw(st.floats(0, 1))
     f["staying_put_probability"] = draw(prob)
     f["takes_sibling_groups"] = draw(st.booleans())
+    if draw(st.booleans()):  # households on hold (issue 15, usable places)
+        f["on_hold_share"] = draw(st.floats(0, 0.9))
+        f["on_hold_months"] = draw(st.floats(0.5, 12))
+    if draw(st.booleans()):  # approval ranges narrower than the provision's
+        f["households"][0]["ages"] = {"min_age": 0, "max_age": draw(st.sampled_from([5, 11]))}
+        f["households"][1]["needs"] = ["standard"]
+        f["new_household_approval"] = [
+            {"share": 0.5, "ages": {"min_age": 11, "max_age": 18}, "needs": ["complex"]},
+            {"share": 0.5},
+        ]
     p["ifa"]["staying_put_probability"] = draw(prob)
 
     h = p["in_house_home"]
@@ -221,6 +231,9 @@ class UnitState:
     pid: str
     places: int
     open: bool = True
+    on_hold: bool = False
+    #: (min age, max age, needs names) the household is approved for, or None: any
+    approval: tuple[float, float, tuple[str, ...]] | None = None
     children: set[int] = field(default_factory=set)
     staying_put: set[int] = field(default_factory=set)
 
@@ -415,6 +428,23 @@ class Replay:
         if self.s.provision[pid].kind == "foster":
             self._flow("deregistered", pid)
 
+    def on_unit_hold(self, pid: str, uid: int, on: bool) -> None:
+        u = self.units[uid]
+        if not u.open or u.pid != pid or u.on_hold == on:
+            self.bad("log", f"unit {uid} put on hold={on} while closed, already so, or elsewhere")
+        u.on_hold = on
+
+    def on_unit_approval(
+        self, pid: str, uid: int, lo: float, hi: float, needs: tuple[str, ...]
+    ) -> None:
+        u = self.units[uid]
+        if u.pid != pid or u.children or u.approval is not None:
+            self.bad("log", f"unit {uid} approved after children moved in, or twice")
+        spec = self.s.provision[pid]
+        if lo < spec.ages.min_age or hi > spec.ages.max_age or set(needs) - set(spec.needs):
+            self.bad("eligibility", f"unit {uid} approved for {lo}-{hi} {needs}, beyond {pid}")
+        u.approval = (lo, hi, tuple(needs))
+
     def on_unit_resized(self, pid: str, uid: int, places: int) -> None:
         u = self.units[uid]
         if not u.open or u.pid != pid:
@@ -497,6 +527,18 @@ class Replay:
                 self.bad("log", f"child {cid} placed in unknown unit {uid} of {to}")
             elif not u.open:
                 self.bad("capacity", f"child {cid} placed in closed unit {uid} ({to})")
+            elif cid not in self.population:  # starting children were there already
+                if u.on_hold:
+                    self.bad("on_hold", f"child {cid} placed in unit {uid} ({to}) on hold")
+                if u.approval is not None:
+                    lo, hi, names = u.approval
+                    age, need = self._age(cid), self.needs_names[self._needs(cid)]
+                    if not lo <= age < hi or need not in names:
+                        self.bad(
+                            "approval",
+                            f"child {cid} aged {age:.3f} ({need}) placed in unit {uid} "
+                            f"({to}) approved for {lo}-{hi} {names}",
+                        )
         self.where[cid] = Where(to, uid, reason)
         self.n_kids[to] += 1
         self.n_kids_needs[to, self.needs_names[self._needs(cid)]] += 1
@@ -711,11 +753,13 @@ class Replay:
                 vac = 0
                 for u in open_units:
                     sole = any(self._needs(c) in self.sole_needs for c in u.children)
-                    vac += 0 if sole else u.places - u.occupants
+                    vac += 0 if sole or u.on_hold else u.places - u.occupants
                 self._cmp("counters", m, "vacancies", pid, vac)
             if spec.kind == "foster":
                 n_open = sum(1 for u in self.units.values() if u.pid == pid and u.open)
                 self._cmp("counters", m, "households", pid, n_open)
+                held = sum(u.places for u in open_units if u.on_hold)
+                self._cmp("counters", m, "places_on_hold", pid, held)
         for loc in LOCATIONS:
             self._cmp("counters", m, "in_care_by_location", loc, by_loc[loc])
         for r in UNMET_REASONS:
@@ -871,9 +915,10 @@ def test_no_unit_over_capacity_and_sole_occupancy_respected(
     case: tuple[Scenario, float, int],
 ) -> None:
     """Occupants (children + staying-put young adults) never exceed places, nobody is
-    placed in a closed unit, a sole-occupancy child never shares, caps hold."""
+    placed in a closed unit, a sole-occupancy child never shares, caps hold, no household
+    on hold is given a child and none is given one outside its approval range."""
     rp = replay(*case)
-    assert_clean(rp, "capacity", "sole", "log")
+    assert_clean(rp, "capacity", "sole", "log", "on_hold", "approval")
 
 
 @settings(max_examples=EXAMPLES)

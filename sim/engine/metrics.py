@@ -70,6 +70,8 @@ class Layout:
         names += [("households", p) for p in foster]
         names += [("recruited", p) for p in foster]
         names += [("deregistered", p) for p in foster]
+        # places in households on hold at the month end: approved, not usable for now
+        names += [("places_on_hold", p) for p in foster]
         names += [("entries", "all"), ("entries", "uasc")]
         names += [("exits", r) for r in exits]
         names += [("exits", "total")]

@@ -117,6 +117,7 @@ class Model:
 
         with collector_paused():
             self.supply.open_starting_units()
+            self.supply.start_holds()
             self.arrivals.place_starting_population()
         #: the model's SimPy processes (kept so that `release` can close them)
         self._processes: list[Process] = self.arrivals.processes() + self.supply.processes()

@@ -2,9 +2,9 @@
 
 A replication's monthly row is its counts of the month (`State.flows`), the stocks at the
 month end (children by provision, location and needs level, places, vacancies,
-households, unmet demand) and the time integrals since the last month end (child-days,
-cost), read from running totals rather than from a log of events. At each year end, the
-DfE stability measure.
+households, places on hold, unmet demand) and the time integrals since the last month end
+(child-days, cost), read from running totals rather than from a log of events. At each
+year end, the DfE stability measure.
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ class MonthEnd:
         ]
         self._col_households = [
             layout.i("households", p.pid) if p.kind == "foster" else -1 for p in provisions
+        ]
+        self._col_on_hold = [
+            layout.i("places_on_hold", p.pid) if p.kind == "foster" else -1 for p in provisions
         ]
         self._col_location = [layout.i("in_care_by_location", p.spec.location) for p in provisions]
         self._col_unmet = [layout.i("unmet_children", r) for r in UNMET_REASONS]
@@ -128,6 +131,7 @@ class MonthEnd:
                 row[self._col_vacancies[i]] = p.vacancies
             if p.kind == "foster":
                 row[self._col_households[i]] = len(p.units)
+                row[self._col_on_hold[i]] = p.places_on_hold
         sp_cost = sp_days_all * self._staying_put_weekly_cost / 7.0
         c_sp_cost, c_sp, c_cost, c_in_care, c_uasc, c_unmet, c_unmet_days = self._col_totals
         row[c_sp_cost] = sp_cost

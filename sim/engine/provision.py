@@ -20,7 +20,20 @@ if TYPE_CHECKING:
 class Unit:
     """One foster household or one home."""
 
-    __slots__ = ("children", "is_open", "name", "places", "sole_blocked", "staying_put", "uid")
+    __slots__ = (
+        "children",
+        "is_open",
+        "max_age",
+        "min_age",
+        "name",
+        "needs_mask",
+        "on_hold",
+        "places",
+        "ranged",
+        "sole_blocked",
+        "staying_put",
+        "uid",
+    )
 
     def __init__(self, uid: int, name: str, places: int) -> None:
         self.uid = uid
@@ -30,6 +43,33 @@ class Unit:
         self.staying_put = 0  # young adults staying put: they hold a place but are not in care
         self.sole_blocked = False
         self.is_open = True
+        #: on hold (the carer's own reasons, a break): takes no new child, keeps its own
+        self.on_hold = False
+        #: whether the household is approved for narrower ages or needs than its provision;
+        #: only then does a search check `takes` (the common case costs one test)
+        self.ranged = False
+        self.min_age = 0.0
+        self.max_age = 18.0
+        self.needs_mask = -1  # bit i set: approved for needs-level index i
+
+    def approve(self, min_age: float, max_age: float, needs_mask: int) -> None:
+        """Narrow the household's approval to ages [min_age, max_age) and the needs levels
+        whose bits are set in `needs_mask`."""
+        self.min_age = min_age
+        self.max_age = max_age
+        self.needs_mask = needs_mask
+        self.ranged = True
+
+    def takes(self, group: list[Child], now: float) -> bool:
+        """Whether every child of `group` is within the household's approval at time `now`."""
+        lo = self.min_age
+        hi = self.max_age
+        mask = self.needs_mask
+        for c in group:
+            age = c.age(now)
+            if age < lo or age >= hi or not (mask >> c.needs) & 1:
+                return False
+        return True
 
     @property
     def occupied(self) -> int:
@@ -141,6 +181,7 @@ class ProvisionState:
         if (
             unit.is_open
             and not unit.sole_blocked
+            and not unit.on_hold
             and unit.places > len(unit.children) + unit.staying_put
         ):
             self.vacant[unit.uid] = unit
@@ -242,10 +283,21 @@ class ProvisionState:
             self._reindex(unit)
         self.staying_put -= 1
 
+    def hold(self, unit: Unit, on: bool) -> None:
+        """A household goes on hold (`on`) or comes off hold: while on hold it
+        is out of the vacancy index, so no search offers it a child."""
+        unit.on_hold = on
+        self._reindex(unit)
+
+    @property
+    def places_on_hold(self) -> int:
+        """Places in open households on hold (a month-end figure): approved, not usable."""
+        return sum(u.places for u in self.units.values() if u.on_hold)
+
     @property
     def vacancies(self) -> int:
-        """Free places across the open households or homes (a month-end figure)."""
-        # the vacancy index holds exactly the open units with a free place
+        """Free places across the open households or homes not on hold (a month-end figure)."""
+        # the vacancy index holds exactly the open units not on hold with a free place
         return sum(u.free for u in self.vacant.values())
 
     def price(self, year: int) -> float:

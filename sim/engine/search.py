@@ -201,7 +201,8 @@ class Search:
         - a provision with places (foster households, homes; an offer-type provision at its
           `max_children`) speaks first: the most preferred one tried gives the reason,
           `no_capacity` when none of its households or beds had room, `no_match` when
-          one had room but the children there did not accept the newcomer;
+          one had room but the children there did not accept the newcomer, or its
+          approval range (ages, needs) does not take them;
         - else, when only offer-type provisions (external market, family networks) were
           tried and all said no: `market_declined`;
         - else, nothing in the list could take the child at all: `no_match`.
@@ -215,6 +216,7 @@ class Search:
             if n == 1
             else any(sole_occupancy[c.needs] for c in group)
         )
+        now = state.now
         reason = -1  # the verdict of the first provision with places tried (see above)
         declined = False
         prov = state.provisions
@@ -240,7 +242,9 @@ class Search:
                         occupied = len(unit.children) + unit.staying_put
                         if (occupied or n > 1) if sole else unit.places - occupied < n:
                             continue
-                        room = True
+                        room = True  # a free place approved for others counts as no match
+                        if unit.ranged and not unit.takes(group, now):
+                            continue
                         if not occupied:
                             return Outcome((p, unit, 0.0), why)
                         if u < 0.0:
@@ -269,9 +273,16 @@ class Search:
         return Outcome(None, reason if reason >= 0 else (DECLINED if declined else NO_MATCH))
 
     def first_free_unit(self, p: ProvisionState, c: Child) -> Unit | None:
-        """Where a child already in this provision at the start lives (no matching draw)."""
+        """Where a child already in this provision at the start lives (no matching draw):
+        a household not on hold and approved for them if one has room, else one on hold,
+        else any with room (the child was living there already)."""
         sole = self.state.sole_occupancy[c.needs]
-        for unit in p.vacant.values():
-            if unit_can_host(unit.places, unit.occupied, unit.sole_blocked, 1, sole):
-                return unit
-        return None
+        other: Unit | None = None
+        for units in (p.vacant.values(), p.units.values()):
+            for unit in units:
+                if unit_can_host(unit.places, unit.occupied, unit.sole_blocked, 1, sole):
+                    if not unit.ranged or unit.takes([c], self.state.now):
+                        return unit
+                    if other is None:
+                        other = unit
+        return other

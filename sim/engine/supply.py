@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 
 from ..scenario.ages import DAYS_PER_YEAR
-from ..scenario.schema import Distribution, Home
+from ..scenario.schema import AgeRange, Distribution, Home
 from .clock import Process
 from .draws import Categorical, Uniforms, draw
 from .provision import ProvisionState, Unit
@@ -53,20 +53,47 @@ class Supply:
         # provision keeps its place in the spawn order; the others change supply on set
         # dates, not by chance, so their streams are never made.
         by_provision = seed.spawn(len(state.provisions))
-        self._seeds = {
-            p.index: seeds.spawn(2)
+        foster = [
+            (p, seeds)
             for p, seeds in zip(state.provisions, by_provision, strict=True)
             if p.kind == "foster"
-        }
+        ]
+        self._seeds = {p.index: seeds.spawn(2) for p, seeds in foster}
         self._deregistration = {
             i: Uniforms(np.random.default_rng(pair[1])) for i, pair in self._seeds.items()
         }
         # assessment times (and the households in assessment at the start): a third
         # stream per foster provision, spawned after the two above so they are unchanged
         self._assessment = {
-            p.index: np.random.default_rng(by_provision[p.index].spawn(1)[0])
-            for p in state.provisions
-            if p.kind == "foster"
+            p.index: np.random.default_rng(seeds.spawn(1)[0]) for p, seeds in foster
+        }
+        # (on hold, approval of new households) seeds: spawned after those three, so the
+        # recruitment, deregistration and assessment streams are as before they existed
+        later = {p.index: seeds.spawn(2) for p, seeds in foster}
+        self._holds = {i: Uniforms(np.random.default_rng(pair[0])) for i, pair in later.items()}
+        self._approval_rng = {i: np.random.default_rng(pair[1]) for i, pair in later.items()}
+        # per foster provision: the mean days available and on hold between changes (the
+        # two-state process whose stationary share on hold is `on_hold_share`), or none
+        self._hold_days: dict[int, tuple[float, float]] = {}
+        for p, _ in foster:
+            share = p.spec.on_hold_share  # type: ignore[union-attr]
+            if share > 0:
+                on = p.spec.on_hold_months * DAYS_PER_YEAR / 12.0  # type: ignore[union-attr]
+                self._hold_days[p.index] = (on * (1.0 - share) / share, on)
+        # approval ranges (min age, max age, needs mask, needs names) by household line
+        # of the scenario, and of new households with their mix; None: the provision's own
+        self._starting_ranges = {
+            p.index: [self._range(p, h.ages, h.needs) for h in p.spec.households]  # type: ignore[union-attr]
+            for p, _ in foster
+        }
+        self._new_ranges = {
+            p.index: [self._range(p, a.ages, a.needs) for a in p.spec.new_household_approval]  # type: ignore[union-attr]
+            for p, _ in foster
+        }
+        self._new_range_mix = {
+            p.index: Categorical({i: a.share for i, a in enumerate(p.spec.new_household_approval)})  # type: ignore[union-attr]
+            for p, _ in foster
+            if p.spec.new_household_approval  # type: ignore[union-attr]
         }
         self._next_uid = 1
         layout = state.layout
@@ -85,15 +112,33 @@ class Supply:
         for p in self.state.provisions:
             spec = p.spec
             if spec.kind == "foster":
-                for h in spec.households:
+                ranges = self._starting_ranges[p.index]
+                for h, approval in zip(spec.households, ranges, strict=True):
                     for _ in range(h.count):
-                        self.open_unit(p, p.pid, h.places)
+                        self._narrow(p, self.open_unit(p, p.pid, h.places), approval)
             elif spec.kind == "home":
                 for home in spec.homes:
                     opened = home.opens is None or calendar.day(home.opens) <= 0
                     closed = home.closes is not None and calendar.day(home.closes) <= 0
                     if opened and not closed:
                         self.open_unit(p, home.name, home.beds)
+
+    def start_holds(self) -> None:
+        """Each household open at the start is on hold with chance `on_hold_share` (the
+        process's stationary share), drawn before the starting children are placed, who
+        fill the available households first (`Search.first_free_unit`): a household on
+        hold takes no new child, so its free places are the ones most likely empty. Then
+        each waits for its first change."""
+        for p in self.state.provisions:
+            days = self._hold_days.get(p.index)
+            if days is None:
+                continue
+            share = p.spec.on_hold_share  # type: ignore[union-attr]
+            holds = self._holds[p.index]
+            for unit in list(p.units.values()):
+                if holds.random() < share:
+                    self._set_hold(p, unit, True)
+                self._schedule_hold(p, unit)
 
     def processes(self) -> list[Process]:
         """The SimPy processes of supply, in the order they start: recruitment, homes."""
@@ -185,8 +230,15 @@ class Supply:
         self._approve(provision, places)
 
     def _approve(self, provision: ProvisionState, places: int) -> None:
-        """A recruited household is approved: it opens, counted as recruited this month."""
-        self.open_unit(provision, provision.pid, places)
+        """A recruited household is approved: it opens, available (not on hold), with an
+        approval range drawn from `new_household_approval`, counted as recruited this month."""
+        unit = self.open_unit(provision, provision.pid, places)
+        mix = self._new_range_mix.get(provision.index)
+        if mix is not None:
+            pick = mix.pick(self._approval_rng[provision.index].random())
+            self._narrow(provision, unit, self._new_ranges[provision.index][pick])
+        if provision.index in self._hold_days:
+            self._schedule_hold(provision, unit)  # a new household starts available
         self.state.count(self._i_recruited[provision.index])
 
     def _start_pipeline(self, provision: ProvisionState, rate: float, sizes: Categorical) -> None:
@@ -235,6 +287,60 @@ class Supply:
         self.state.wake()
         if unit.is_open:
             self.close(provision, unit)
+
+    # ------------------------------------------------------------------ approval, holds
+
+    def _range(
+        self, provision: ProvisionState, ages: AgeRange | None, needs: list[str] | None
+    ) -> tuple[float, float, int, tuple[str, ...]] | None:
+        """A household's approval as (min age, max age, needs mask, needs names), or None
+        when it is the provision's own."""
+        if ages is None and needs is None:
+            return None
+        spec = provision.spec
+        ages = ages or spec.ages
+        names = tuple(needs if needs is not None else spec.needs)
+        levels = self.state.needs
+        mask = 0
+        for name in names:
+            mask |= 1 << levels.index(name)
+        return (ages.min_age, ages.max_age, mask, names)
+
+    def _narrow(
+        self,
+        provision: ProvisionState,
+        unit: Unit,
+        approval: tuple[float, float, int, tuple[str, ...]] | None,
+    ) -> None:
+        """Narrow a new household's approval (logged, so a replay can check placements)."""
+        if approval is None:
+            return
+        lo, hi, mask, names = approval
+        unit.approve(lo, hi, mask)
+        self.state.log("unit_approval", provision.pid, unit.uid, lo, hi, names)
+
+    def _set_hold(self, provision: ProvisionState, unit: Unit, on: bool) -> None:
+        """Put a household on hold or take it off."""
+        provision.hold(unit, on)
+        self.state.log("unit_hold", provision.pid, unit.uid, on)
+
+    def _schedule_hold(self, provision: ProvisionState, unit: Unit) -> None:
+        """The household's next change between available and on hold: exponential, with
+        mean `on_hold_months` on hold and on_hold_months x (1 - share) / share available."""
+        available, on_hold = self._hold_days[provision.index]
+        state = self.state
+        delay = self._holds[provision.index].exponential(on_hold if unit.on_hold else available)
+        if state.now + delay >= state.end:
+            return
+        state.clock.after(delay, lambda _event: self._toggle_hold(provision, unit))
+
+    def _toggle_hold(self, provision: ProvisionState, unit: Unit) -> None:
+        """A household's spell available or on hold ends (unless it has closed)."""
+        self.state.wake()
+        if not unit.is_open:
+            return
+        self._set_hold(provision, unit, not unit.on_hold)
+        self._schedule_hold(provision, unit)
 
     # ------------------------------------------------------------------ on set dates
 

@@ -472,7 +472,43 @@ def _headline_measures(d: _Derived) -> list[_Measure]:
         )
     )
     add(_Measure("exits", "Children leaving care in year", "All", "children", d.year_sums("exits")))
+    ms += _foster_place_measures(d)
     return ms
+
+
+def _foster_place_measures(d: _Derived) -> list[_Measure]:
+    """Per foster provision: approved places, usable places (households not on hold) and
+    the fill rate (children / approved places) at each year end; a council compares its
+    own fill rate (e.g. Darlington's 79 children in about 100 places) with the last."""
+    s = d.r.scenario
+    out: list[_Measure] = []
+    on_hold = dict(d.groups("places_on_hold"))
+    for pid, label, _ in d.provisions():
+        if s.provision[pid].kind != "foster" or pid not in on_hold:
+            continue
+        places = d.year_ends("places", pid)
+        usable = places - d.year_ends("places_on_hold", pid)
+        fill = _percent(d.year_ends("in_care", pid), places)
+        out += [
+            _Measure(
+                f"places:{pid}", "Approved foster places at year end", label, "places", places
+            ),
+            _Measure(
+                f"usable_places:{pid}",
+                "Usable foster places at year end (households not on hold)",
+                label,
+                "places",
+                usable,
+            ),
+            _Measure(
+                f"fill_rate:{pid}",
+                "% of approved foster places filled at year end (children / places)",
+                label,
+                "%",
+                fill,
+            ),
+        ]
+    return out
 
 
 # =========================================================================== tables
@@ -782,6 +818,9 @@ def _write_summary_md(
         m = by_key[key]
         cells = [_cell(m.values[:, y], m.unit, k) for y in years]
         lines.append("| " + " | ".join([label, *cells]) + " |")
+    foster = _md_foster_places(d, measures, years, k)
+    if foster:
+        lines += [*foster, "", FOSTER_PLACES_NOTE]
     why = uncertainty_lines(r)
     if why:
         lines += [
@@ -826,6 +865,28 @@ def _md_commissioners(by_key: dict[str, _Measure], years: list[int], k: int) -> 
         cells = [_cell(m.values[:, y], m.unit, k) for y in years]
         lines.append("| " + " | ".join([label, definition, unlawful, *cells]) + " |")
     return lines
+
+
+def _md_foster_places(d: _Derived, measures: list[_Measure], years: list[int], k: int) -> list[str]:
+    """Rows of the headline table per foster provision: approved places, usable places and
+    the fill rate, so a reader sees how many approved places could take a child and how
+    full they are."""
+    lines = []
+    for m in measures:
+        if m.key.split(":")[0] in ("places", "usable_places", "fill_rate"):
+            cells = [_cell(m.values[:, y], m.unit, k) for y in years]
+            label = f"{m.label}: {markdown_text(m.group)}"
+            lines.append("| " + " | ".join([label, *cells]) + " |")
+    return lines
+
+
+#: Said under the headline table when it has foster places rows.
+FOSTER_PLACES_NOTE = (
+    "Foster places: approved places count every place of every approved household; usable "
+    "places leave out households on hold (the carer's own reasons, a break, an "
+    "investigation), which take no new child but keep the children they have. The fill "
+    "rate is children placed over approved places, as councils and Ofsted report it."
+)
 
 
 def _cell(x: np.ndarray, unit: str, k: int) -> str:

@@ -413,10 +413,48 @@ class PopulationGroup(Strict):
 
 
 class Household(Strict):
-    """`count` foster households with `places` places each."""
+    """`count` foster households with `places` places each, approved (if `ages` or `needs`
+    is given) only for children of those ages and needs levels: narrower than the
+    provision's own, never wider."""
 
     count: HouseholdCount
     places: Annotated[int, Field(ge=1, le=6)]
+    ages: AgeRange | None = None
+    needs: list[str] | None = None
+
+
+class Approval(Strict):
+    """A share of newly recruited households approved for these ages and needs levels only
+    (`new_household_approval`); a range left out is the provision's own."""
+
+    share: Prob
+    ages: AgeRange | None = None
+    needs: list[str] | None = None
+
+
+def _check_approval(
+    where: str, ages: AgeRange | None, needs: list[str] | None, spec: ProvisionBase
+) -> None:
+    """An approval range must lie within the provision's own: the provision's eligibility
+    rules decide who is searched for here, a household's range only narrows them."""
+    if ages is not None and (ages.min_age < spec.ages.min_age or ages.max_age > spec.ages.max_age):
+        raise ValueError(
+            f"{where}.ages ({_number(ages.min_age)} to {_number(ages.max_age)}) must lie "
+            f"within the provision's ages ({_number(spec.ages.min_age)} to "
+            f"{_number(spec.ages.max_age)}): a household's approval only narrows them"
+        )
+    if needs is not None:
+        if not needs:
+            raise ValueError(
+                f"{where}.needs is empty: give at least one needs level, or leave it out"
+            )
+        wider = [n for n in needs if n not in spec.needs]
+        if wider:
+            raise ValueError(
+                f"{where}.needs names {_q(wider[0])}, which the provision does not take; "
+                f"a household's approval only narrows the provision's needs "
+                f"({_names(spec.needs)})"
+            )
 
 
 class Resize(Strict):
@@ -558,6 +596,14 @@ class FosterProvision(ProvisionBase):
     new_household_places: Shares = Field(default_factory=lambda: {"2": 1.0})
     deregistration_per_year: Rate = 0.0
     staying_put_probability: Prob = 0.0
+    #: Approval ranges of newly recruited households, by share (empty: every new household
+    #: takes the provision's own ages and needs).
+    new_household_approval: list[Approval] = Field(default_factory=list)
+    #: Share of approved households on hold at any time (the carer's own reasons, a break,
+    #: an investigation, a child who in practice must live alone): they take no new child.
+    on_hold_share: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    #: Mean length of a spell on hold, in months.
+    on_hold_months: Annotated[float, Field(gt=0, le=120)] = 3.0
 
     @model_validator(mode="after")
     def _mix(self) -> FosterProvision:
@@ -570,6 +616,15 @@ class FosterProvision(ProvisionBase):
             raise ValueError(
                 f"recruitment_changes: the dates ({', '.join(map(str, dates))}) must be "
                 "different and in order, earliest first"
+            )
+        for i, h in enumerate(self.households):
+            _check_approval(f"households[{i}]", h.ages, h.needs, self)
+        for i, a in enumerate(self.new_household_approval):
+            _check_approval(f"new_household_approval[{i}]", a.ages, a.needs, self)
+        if self.new_household_approval:
+            _check_shares(
+                {str(i): a.share for i, a in enumerate(self.new_household_approval)},
+                "new_household_approval shares",
             )
         return self
 
