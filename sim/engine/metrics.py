@@ -65,6 +65,15 @@ class Layout:
         # the fallback, an unsuitable placement or waiting there for a provider's offer
         names += [("waiting_for_placement", "all")]
         names += [("unregistered", a) for a in UNREGISTERED_AGES]
+        if s.after_care:
+            # payments after care (SGO, adoption, Staying Close): people receiving each at
+            # the month end, its cost in the month, and the cost of all of them; `cost_all`
+            # is the placements' `cost/total` plus after care. Only in scenarios that set
+            # `[after_care]`, so other scenarios' series are as they were.
+            routes = list(s.after_care)
+            names += [("after_care", r) for r in routes]
+            names += [("after_care_cost", r) for r in routes]
+            names += [("after_care_cost", "total"), ("cost_all", "total")]
         return cls(series=tuple(names), index={n: i for i, n in enumerate(names)})
 
     def __len__(self) -> int:
