@@ -754,7 +754,7 @@ MD_ROWS = (
     ("within_20_miles", "% placed within 20 miles at year end"),
     ("three_plus", "% with 3+ placements in the year"),
     ("moves", "Placement moves in the year"),
-    ("cost", "Total cost in the year"),
+    ("cost", "Total cost in the year (cash)"),
     ("cost_today", "Total cost in the year, today's money"),
     ("after_care_cost", "Payments after care in the year"),
     ("cost_all", "Placements and payments after care in the year"),
@@ -885,11 +885,31 @@ def _published_show(unit: str) -> Callable[[float], str]:
     return _money_full if unit == "£" else _int
 
 
+def _md_money(r: Results) -> list[str]:
+    """What the costs are: cash, today's money, and what the total leaves out."""
+    rate = deflator(r.scenario)
+    base = price_base(r.scenario.scenario.start_date)
+    text = (
+        "**Money:** costs are cash: each placement type's prices rise once a scenario year by "
+        "its `price_inflation_per_year`. Today's money is the prices of the first scenario "
+        f"year ({base}): each year's cash divided by (1 + {rate:g}) ^ year, the scenario's "
+        "general inflation (`deflator_per_year`)."
+    )
+    if r.scenario.after_care:
+        text += (
+            " The total cost is placements and Staying Put; payments after care (SGO and "
+            "adoption allowances, Staying Close: `[after_care]`) are shown beside it and "
+            "added in 'Placements and payments after care'."
+        )
+    return [text, ""]
+
+
 def _md_notes(d: _Derived, out: Path, k: int) -> list[str]:
     r = d.r
     s = r.scenario.scenario
     place = f" ({markdown_text(s.place)})" if s.place else ""
     lines = [
+        *_md_money(r),
         "## What was run",
         "",
         f"Scenario **{markdown_text(r.name)}**{place}, starting {_month_name(r.months[0])}, over "
