@@ -41,7 +41,8 @@ def add_parser(sub: Any) -> None:
         default="net_cost,unmet_child_days",
         metavar="MEASURES",
         help="comma-separated measures to rank the options on (default "
-        "net_cost,unmet_child_days; also placement_cost, option_cost, unmet_children, "
+        "net_cost,unmet_child_days; also net_cost_today, placement_cost, after_care_cost, "
+        "option_cost, unmet_children, "
         "pct_in_area, children_3plus)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar or sentences")

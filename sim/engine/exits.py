@@ -3,7 +3,9 @@
 A child leaves by a route of the scenario's `exits` (drawn among the competing risks) or
 on turning 18, the last route. At 18, a young person in a household that offers it may
 stay put for a drawn number of years, holding a place but no longer in care. When a child
-leaves a foster household by some routes, the carer may stop fostering.
+leaves a foster household by some routes, the carer may stop fostering. A route with an
+after-care payment (`[after_care.<route>]`: an SGO or adoption allowance, Staying Close)
+starts one for a share of its leavers, for a drawn time, counted in `State.after_care`.
 """
 
 from __future__ import annotations
@@ -39,6 +41,15 @@ class Exits:
         #: by exit route: the chance that a foster carer stops fostering when a child leaves
         self._carer_leaves = [r.carer_leaves_probability for r in scenario.exits.values()]
         self._staying_put_years = scenario.leaving_care.staying_put_years
+        # after care: by exit route, its index in `State.after_care` (-1: none), and per
+        # payment its spec and the provisions it follows children from (None: all)
+        after = list(scenario.after_care)
+        self._after_care = [after.index(r) if r in after else -1 for r in self.routes]
+        self._after_specs = list(scenario.after_care.values())
+        self._after_from: list[frozenset[int] | None] = [
+            None if a.from_ is None else frozenset(state.by_pid[p].index for p in a.from_)
+            for a in self._after_specs
+        ]
         layout = state.layout
         self._i_exit = [layout.i("exits", r) for r in self.routes]
         self._i_exits_total = layout.i("exits", "total")
@@ -63,16 +74,39 @@ class Exits:
             state.log("exit", child.cid, name, provision.pid)
         if name == AGE_18_EXIT:
             self._maybe_stay_put(child, provision, unit)
+        else:
+            carer_leaves = self._carer_leaves[route]
+            if (
+                carer_leaves > 0
+                and unit is not None
+                and provision.kind == "foster"
+                and unit.is_open
+                and child.life.random() < carer_leaves
+            ):
+                self.supply.close(provision, unit)
+        k = self._after_care[route]
+        if k >= 0:
+            self._maybe_after_care(child, k, provision.index, name)
+
+    def _maybe_after_care(self, child: Child, k: int, placement: int, route: str) -> None:
+        """A share of those leaving by this route receive after-care payment `k` for a
+        drawn time: drawn from the child's own stream, after every other draw of the exit,
+        so an option that adds a payment shifts nothing else (common random numbers)."""
+        from_ = self._after_from[k]
+        if from_ is not None and placement not in from_:
             return
-        carer_leaves = self._carer_leaves[route]
-        if (
-            carer_leaves > 0
-            and unit is not None
-            and provision.kind == "foster"
-            and unit.is_open
-            and child.life.random() < carer_leaves
-        ):
-            self.supply.close(provision, unit)
+        spec = self._after_specs[k]
+        if child.life.random() >= spec.share:
+            return
+        state = self.state
+        t = state.now
+        if spec.years is None:  # until the 18th birthday
+            years = max(0.0, 18.0 - child.age(t))
+        else:
+            years = draw(spec.years, child.life.random)
+        end = t + years * DAYS_PER_YEAR
+        state.after_care[k].start(t, end, state.end)
+        state.log("after_care_start", child.cid, route, end)
 
     def _maybe_stay_put(self, child: Child, provision: ProvisionState, unit: Unit | None) -> None:
         """At 18, the young person may stay on with their carers for a drawn time."""

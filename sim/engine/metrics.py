@@ -91,6 +91,15 @@ class Layout:
         # changes of needs level in the month, and children in care by needs at its end
         names += [("needs_changed", d) for d in NEEDS_CHANGES]
         names += [("in_care_by_needs", n) for n in s.needs]
+        if s.after_care:
+            # payments after care (SGO, adoption, Staying Close): people receiving each at
+            # the month end, its cost in the month, and the cost of all of them; `cost_all`
+            # is the placements' `cost/total` plus after care. Only in scenarios that set
+            # `[after_care]`, so other scenarios' series are as they were.
+            routes = list(s.after_care)
+            names += [("after_care", r) for r in routes]
+            names += [("after_care_cost", r) for r in routes]
+            names += [("after_care_cost", "total"), ("cost_all", "total")]
         return cls(series=tuple(names), index={n: i for i, n in enumerate(names)})
 
     def __len__(self) -> int:

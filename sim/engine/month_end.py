@@ -37,7 +37,9 @@ class MonthEnd:
         self.child_days_total = 0.0
         #: called with the month just before its figures are taken (tests mark the log)
         self.before_snapshot: list[Callable[[int], None]] = []
-        self._staying_put_weekly_cost = state.scenario.leaving_care.staying_put_weekly_cost
+        leaving = state.scenario.leaving_care
+        self._staying_put_weekly_cost = leaving.staying_put_weekly_cost
+        self._staying_put_rise = leaving.staying_put_price_inflation_per_year
         # where each figure goes in a row (worked out once)
         provisions = state.provisions
         self._col_in_care = [layout.i("in_care", p.pid) for p in provisions]
@@ -65,6 +67,18 @@ class MonthEnd:
         self._registered_emergency = [p.is_emergency and p.spec.registered for p in provisions]
         self._residential = [p.residential for p in provisions]
         self._col_settings = [layout.i(m, "all") for m in UNMET_SETTINGS]
+        #: by after-care payment: weekly price at first-year prices, its yearly rise, and
+        #: its columns (people receiving it, cost); then the columns of the totals
+        self._after_prices = [a.weekly_cost for a in state.scenario.after_care.values()]
+        self._after_rise = [a.price_inflation_per_year for a in state.scenario.after_care.values()]
+        routes = list(state.scenario.after_care)
+        self._col_after = [layout.i("after_care", r) for r in routes]
+        self._col_after_cost = [layout.i("after_care_cost", r) for r in routes]
+        self._col_after_totals = (
+            (layout.i("after_care_cost", "total"), layout.i("cost_all", "total"))
+            if routes
+            else (-1, -1)
+        )
         self._col_totals = (
             layout.i("cost", "staying_put"),
             layout.i("staying_put", "all"),
@@ -132,11 +146,16 @@ class MonthEnd:
             if p.kind == "foster":
                 row[self._col_households[i]] = len(p.units)
                 row[self._col_on_hold[i]] = p.places_on_hold
-        sp_cost = sp_days_all * self._staying_put_weekly_cost / 7.0
+        sp_price = self._staying_put_weekly_cost
+        if self._staying_put_rise:
+            sp_price *= (1.0 + self._staying_put_rise) ** year  # once a year, as placements
+        sp_cost = sp_days_all * sp_price / 7.0
         c_sp_cost, c_sp, c_cost, c_in_care, c_uasc, c_unmet, c_unmet_days = self._col_totals
         row[c_sp_cost] = sp_cost
         row[c_sp] = sp_all
         row[c_cost] = total_cost + sp_cost
+        if self._col_after:
+            self._after_care(row, t, year, total_cost + sp_cost)
         row[c_in_care] = len(state.children)
         row[c_uasc] = state.uasc_in_care
         unmet = state.unmet
@@ -152,6 +171,22 @@ class MonthEnd:
         self.monthly[m] = row
         if m % 12 == 11 or m == self.months - 1:
             self.year_end(year)
+
+    def _after_care(self, row: list[float], t: float, year: int, placements: float) -> None:
+        """People receiving each after-care payment now, its cost since the last month end
+        (at scenario year `year`'s prices), their total, and placements plus after care."""
+        total = 0.0
+        for k, payments in enumerate(self.state.after_care):
+            payments.advance(t)
+            price = self._after_prices[k] * (1.0 + self._after_rise[k]) ** year
+            cost = payments.days * price / 7.0
+            payments.days = 0.0
+            row[self._col_after[k]] = payments.count
+            row[self._col_after_cost[k]] = cost
+            total += cost
+        c_total, c_all = self._col_after_totals
+        row[c_total] = total
+        row[c_all] = placements + total
 
     def _count_settings(self, row: list[float], t: float) -> None:
         """Children in care now in a setting reported as unmet demand, in one pass.

@@ -12,6 +12,7 @@ reads that plain attribute rather than SimPy's `env.now` property, which is a Py
 
 from __future__ import annotations
 
+import heapq
 from typing import TYPE_CHECKING, Any
 
 from ..scenario.schema import Scenario
@@ -51,6 +52,46 @@ class UnmetTally:
         self.count[reason] += delta
 
 
+class AfterCarePayments:
+    """Young people receiving one after-care payment (an SGO or adoption allowance, Staying
+    Close) and their person-days since the last month end.
+
+    Each payment's end time waits in a heap; the days are integrated piecewise as payments
+    start and end, so a month end needs no log of events and no clock event per ending.
+    """
+
+    __slots__ = ("count", "days", "ends", "since")
+
+    def __init__(self) -> None:
+        #: young people receiving the payment now (up to `since`)
+        self.count = 0
+        #: person-days paid since the last month end
+        self.days = 0.0
+        #: end times of the payments that stop before the run ends (a heap)
+        self.ends: list[float] = []
+        #: the time up to which `days` is counted
+        self.since = 0.0
+
+    def advance(self, t: float) -> None:
+        """Count the person-days up to time `t`, ending every payment due by then."""
+        ends = self.ends
+        while ends and ends[0] <= t:
+            end = heapq.heappop(ends)
+            self.days += self.count * (end - self.since)
+            self.since = end
+            self.count -= 1
+        if t > self.since:
+            self.days += self.count * (t - self.since)
+            self.since = t
+
+    def start(self, t: float, end: float, run_end: float) -> None:
+        """A payment starts at time `t` and stops at `end` (paid on if past `run_end`)."""
+        self.advance(t)
+        self.count += 1
+        if end < run_end:
+            heapq.heappush(self.ends, end)
+
+
 class State:
     """The shared state of one replication (see the module's note)."""
 
@@ -87,6 +128,8 @@ class State:
         #: by provision: places promised by pending offers
         self.reserved = [0] * len(self.provisions)
         self.unmet = UnmetTally(len(UNMET_REASONS))
+        #: by after-care route of the scenario (`[after_care.<route>]`), in file order
+        self.after_care = [AfterCarePayments() for _ in scenario.after_care]
 
     def wake(self) -> float:
         """SimPy has handed control to the model: note the time (see the module's note)."""

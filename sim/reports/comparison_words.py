@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..runs.compare import METRICS, Comparison, prob_better
+from ..runs.money import price_base
 from .presentation import change_text, hidden_difference_text, money
 
 
@@ -65,9 +66,20 @@ def sentence(cmp: Comparison, i: int) -> str:
         # the interval of the extra cost, the other way round
         extra = f"(90% interval {money(-p95)} to {money(-p5)})"
         money_part = f"costs {money(-med)} more {extra} over {horizon}"
+    money_part += _basis_words(cmp, i, med)
     own = float(cmp.values["option_cost"][i, 0, -1])
     if own > 0:
         money_part += f", after its own costs of {money(own)}"
+    after = (
+        float(np.median(cmp.diff("after_care_cost")[i, :, -1]))
+        if "after_care_cost" in cmp.values
+        else 0.0
+    )
+    if after != 0:
+        more = "more" if after > 0 else "less"
+        money_part += (
+            f", with {money(abs(after))} {more} paid after care (SGO, adoption allowances)"
+        )
     unmet = prob_better(cmp.diff("unmet_child_days")[i, :, -1], "lower")
     text = (
         f"Option '{cmp.names[i]}' {money_part}, and has less unmet demand (child-days not "
@@ -76,6 +88,17 @@ def sentence(cmp: Comparison, i: int) -> str:
     if own > 0:
         text += " " + _break_even_words(cmp, i)
     return text
+
+
+def _basis_words(cmp: Comparison, i: int, cash_saving: float) -> str:
+    """Which money the sentence speaks in: cash, and today's money when prices rise."""
+    if cmp.deflator == 0 or cmp.start_date is None or "net_cost_today" not in cmp.values:
+        return " in cash"
+    saving = -float(np.median(cmp.diff("net_cost_today")[i, :, -1]))
+    if cash_saving == 0 and saving == 0:
+        return " in cash"
+    word = "a saving of" if saving >= 0 else "an extra cost of"
+    return f" in cash ({word} {money(abs(saving))} in today's money, {price_base(cmp.start_date)})"
 
 
 def _break_even_words(cmp: Comparison, i: int) -> str:

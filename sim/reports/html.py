@@ -67,7 +67,9 @@ CHART_DPI = 100
 #: Metrics in the option comparison, in the order a board reads them (others follow).
 METRIC_ORDER = (
     "net_cost",
+    "net_cost_today",
     "placement_cost",
+    "after_care_cost",
     "option_cost",
     "unmet_children",
     "unmet_child_days",

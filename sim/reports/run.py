@@ -37,6 +37,7 @@ from ..common.safe_text import (
 from ..common.suppression import suppressed as _suppressed
 from ..engine.calendar import duration
 from ..engine.metrics import UNMET_SETTINGS, YEARLY
+from ..runs.money import deflator, price_base, todays_money_by_year
 from ..scenario.write import scenario_copy
 from .actuals import Check
 from .actuals import for_results as _published_for
@@ -116,9 +117,21 @@ def headline_lines(results: Results) -> list[str]:
         f"Not suitably placed, {last}: {_range(unmet, _int)}",
         f"Placed in area, {last}: {_range(in_area, _pct)}",
         f"Total cost over {duration(len(results.months))}: {_range(cost, _money)}",
+        *_today_line(results, d),
         f"3+ placements {final}: {_range(three, _pct)}",
         f"Placement moves {final}: {_range(moves, _int)}",
     ]
+
+
+def _today_line(results: Results, d: _Derived) -> list[str]:
+    """The total cost in today's money, when the scenario sets general inflation."""
+    rate = deflator(results.scenario)
+    if rate == 0:
+        return []
+    today = todays_money_by_year(d.year_sums("cost"), rate).sum(axis=1)
+    base = price_base(results.scenario.scenario.start_date)
+    horizon = duration(len(results.months))
+    return [f"Total cost over {horizon} in today's money ({base}): {_range(today, _money)}"]
 
 
 def uncertainty_lines(results: Results) -> list[str]:
@@ -342,6 +355,74 @@ class _Measure:
     values: np.ndarray  # (reps, years)
 
 
+def _add_money_measures(d: _Derived, add: Callable[[_Measure], None]) -> None:
+    """Cost in today's money, and payments after care where the scenario sets any.
+
+    `cost` is cash, at each scenario year's prices; today's money divides it by the
+    scenario's general inflation (`sim.runs.money`), so the two are the same at 0.
+    """
+    r = d.r
+    base = price_base(r.scenario.scenario.start_date)
+    rate = deflator(r.scenario)
+    add(
+        _Measure(
+            "cost_today",
+            f"Cost in year in today's money ({base})",
+            "All",
+            "£",
+            todays_money_by_year(d.year_sums("cost"), rate),
+        )
+    )
+    if not r.scenario.after_care:
+        return
+    add(
+        _Measure(
+            "after_care_cost",
+            "Payments after care in year (outside the cost of placements)",
+            "All",
+            "£",
+            d.year_sums("after_care_cost", "total"),
+        )
+    )
+    for route in r.scenario.after_care:
+        add(
+            _Measure(
+                f"after_care_cost:{route}",
+                "Payments after care in year",
+                d.group_label("exits", route),
+                "£",
+                d.year_sums("after_care_cost", route),
+            )
+        )
+        add(
+            _Measure(
+                f"after_care:{route}",
+                "Young people receiving a payment after care at year end",
+                d.group_label("exits", route),
+                "children",
+                d.year_ends("after_care", route),
+            )
+        )
+    add(
+        _Measure(
+            "cost_all",
+            "Cost in year of placements and payments after care",
+            "All",
+            "£",
+            d.year_sums("cost_all", "total"),
+        )
+    )
+    add(
+        _Measure(
+            "cost_all_today",
+            f"Cost in year of placements and payments after care, today's money ({base})",
+            "All",
+            "£",
+            todays_money_by_year(d.year_sums("cost_all", "total"), rate),
+        )
+    )
+
+
 def _headline_measures(d: _Derived) -> list[_Measure]:
     """The figures of summary_by_year.csv and summary.md, in the order a reader wants them."""
     r = d.r
@@ -375,6 +456,7 @@ def _headline_measures(d: _Derived) -> list[_Measure]:
                     d.year_sums("cost", g),
                 )
             )
+    _add_money_measures(d, add)
     add(
         _Measure(
             "unmet_child_days",
@@ -794,7 +876,10 @@ MD_ROWS = (
     ("within_20_miles", "% placed within 20 miles at year end"),
     ("three_plus", "% with 3+ placements in the year"),
     ("moves", "Placement moves in the year"),
-    ("cost", "Total cost in the year"),
+    ("cost", "Total cost in the year (cash)"),
+    ("cost_today", "Total cost in the year, today's money"),
+    ("after_care_cost", "Payments after care in the year"),
+    ("cost_all", "Placements and payments after care in the year"),
 )
 
 
@@ -815,7 +900,9 @@ def _write_summary_md(
         "|" + "---|" * len(head),
     ]
     for key, label in MD_ROWS:
-        m = by_key[key]
+        m = by_key.get(key)
+        if m is None:
+            continue  # a measure this scenario does not have (no payments after care)
         cells = [_cell(m.values[:, y], m.unit, k) for y in years]
         lines.append("| " + " | ".join([label, *cells]) + " |")
     foster = _md_foster_places(d, measures, years, k)
@@ -967,11 +1054,31 @@ def _published_show(unit: str) -> Callable[[float], str]:
     return _money_full if unit == "£" else _int
 
 
+def _md_money(r: Results) -> list[str]:
+    """What the costs are: cash, today's money, and what the total leaves out."""
+    rate = deflator(r.scenario)
+    base = price_base(r.scenario.scenario.start_date)
+    text = (
+        "**Money:** costs are cash: each placement type's prices rise once a scenario year by "
+        "its `price_inflation_per_year`. Today's money is the prices of the first scenario "
+        f"year ({base}): each year's cash divided by (1 + {rate:g}) ^ year, the scenario's "
+        "general inflation (`deflator_per_year`)."
+    )
+    if r.scenario.after_care:
+        text += (
+            " The total cost is placements and Staying Put; payments after care (SGO and "
+            "adoption allowances, Staying Close: `[after_care]`) are shown beside it and "
+            "added in 'Placements and payments after care'."
+        )
+    return [text, ""]
+
+
 def _md_notes(d: _Derived, out: Path, k: int) -> list[str]:
     r = d.r
     s = r.scenario.scenario
     place = f" ({markdown_text(s.place)})" if s.place else ""
     lines = [
+        *_md_money(r),
         "## What was run",
         "",
         f"Scenario **{markdown_text(r.name)}**{place}, starting {_month_name(r.months[0])}, over "
@@ -1249,6 +1356,9 @@ def _chart_cost(d: _Derived) -> Figure:
     ]
     sp = d.r.series("cost", "staying_put").sum(axis=1)
     rows.append(("Staying put (after 18)", sp, "#AAAAAA"))
+    if d.r.scenario.after_care:
+        after = d.r.series("after_care_cost", "total").sum(axis=1)
+        rows.append(("Payments after care (not in the total)", after, "#CCCCCC"))
     rows = [row for row in rows if np.any(row[1])][::-1]
     if rows:
         med, p10, p90 = (

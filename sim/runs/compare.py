@@ -30,7 +30,9 @@ Comparison fields (the Excel, HTML and notebook code is written against these na
     suppress_below: int           applied by the writers, never to the arrays
     def diff(metric) -> np.ndarray  (n_options, reps, n_periods): option minus baseline,
                                   paired; row 0 is all zeros
-    and, for the reports: years, seed, start_date, files, wall_seconds, rank_by, months.
+    and, for the reports: years, seed, start_date, files, wall_seconds, rank_by, months,
+    deflator (the baseline's general inflation: `net_cost_today` is net_cost divided by
+    (1 + deflator) ** year; the money measures are otherwise cash).
 
 METRICS: dict[str, Metric] with Metric(label, unit, better, sheet, short) where unit is
 one of "money", "children", "child-days", "percent", better is "lower" or "higher", sheet
@@ -69,6 +71,7 @@ from ..common.suppression import difference_hidden
 from ..engine.calendar import add_months, duration
 from ..scenario.load import LoadedScenario, load
 from ..scenario.schema import OptionCost, Scenario
+from .money import deflator, todays_money_by_year
 
 if TYPE_CHECKING:
     from .montecarlo import Results
@@ -89,11 +92,19 @@ class Metric:
 
 METRICS: dict[str, Metric] = {
     "net_cost": Metric(
-        "Net cost: placements plus the option's own costs", "money", "lower",
-        "Net cost", "net cost",
+        "Net cost (cash): placements, payments after care and the option's own costs",
+        "money", "lower", "Net cost", "net cost",
+    ),
+    "net_cost_today": Metric(
+        "Net cost in today's money (prices of the first scenario year)", "money", "lower",
+        "Net cost today's money", "net cost in today's money",
     ),
     "placement_cost": Metric(
         "Cost of placements", "money", "lower", "Placement cost", "cost of placements"
+    ),
+    "after_care_cost": Metric(
+        "Payments after care (SGO and adoption allowances, Staying Close)", "money",
+        "lower", "After-care cost", "payments after care",
     ),
     "option_cost": Metric(
         "The option's own costs", "money", "lower", "Own costs", "the option's own costs"
@@ -154,6 +165,8 @@ class Comparison:
     wall_seconds: float = 0.0
     rank_by: tuple[str, ...] = ("net_cost", "unmet_child_days")
     months: int = 60
+    #: the baseline's general inflation a year (`net_cost_today` divides by it)
+    deflator: float = 0.0
 
     def diff(self, metric: str) -> np.ndarray:
         """(n_options, reps, n_periods): option minus baseline, replication by replication."""
@@ -245,7 +258,8 @@ def compare(
     periods = period_labels(start, months)
     values = {m: np.stack([metric_values(r, m) for r in results]) for m in METRICS}
     costs = np.stack([option_cost_by_year(mdl.option_costs, start, months) for mdl in models])
-    _add_option_costs(values, costs)
+    # one basis for every scenario: today's money at the baseline's general inflation
+    _add_option_costs(values, costs, deflator(models[0]))
     cmp = Comparison(
         names=_unique_names([mdl.scenario.name for mdl in models]),
         results=results,
@@ -264,6 +278,7 @@ def compare(
         wall_seconds=wall,
         rank_by=rank_by,
         months=months,
+        deflator=deflator(models[0]),
     )
     cmp.summary = summary_table(cmp)
     cmp.break_even = break_even_table(cmp)
@@ -348,9 +363,13 @@ def _year_blocks(months: int) -> list[slice]:
 def metric_values(r: Results, metric: str) -> np.ndarray:
     """(reps, years + 1) of one measure: each year, then the whole horizon."""
     blocks = _year_blocks(len(r.months))
-    if metric in ("net_cost", "placement_cost"):
+    if metric == "placement_cost":
         return _with_total(r.by_year("cost", "total"), "sum")
-    if metric == "option_cost":  # filled in from the scenario by _add_option_costs
+    if metric == "after_care_cost":
+        if ("after_care_cost", "total") not in r.layout.index:
+            return np.zeros((r.reps, len(blocks) + 1))  # the scenario pays none
+        return _with_total(r.by_year("after_care_cost", "total"), "sum")
+    if metric in ("option_cost", "net_cost", "net_cost_today"):  # see _add_option_costs
         return np.zeros((r.reps, len(blocks) + 1))
     if metric == "unmet_child_days":
         return _with_total(r.by_year("unmet_child_days", "total"), "sum")
@@ -414,12 +433,19 @@ def option_cost_by_year(costs: Sequence[OptionCost], start: dt.date, months: int
     return out
 
 
-def _add_option_costs(values: dict[str, np.ndarray], costs: np.ndarray) -> None:
-    """The same pounds in every replication: the option's costs are decisions, not chance."""
+def _add_option_costs(values: dict[str, np.ndarray], costs: np.ndarray, rate: float) -> None:
+    """The option's own costs (the same pounds in every replication: they are decisions,
+    not chance), and the net cost, placements plus after care plus own costs, in cash and
+    in today's money (deflated by `rate`, the baseline's `deflator_per_year`)."""
     values["option_cost"] = np.broadcast_to(
         costs[:, None, :], values["placement_cost"].shape
     ).copy()
-    values["net_cost"] = values["placement_cost"] + values["option_cost"]
+    net = values["placement_cost"] + values["after_care_cost"] + values["option_cost"]
+    values["net_cost"] = net
+    today = np.empty_like(net)
+    today[:, :, :-1] = todays_money_by_year(net[:, :, :-1], rate)
+    today[:, :, -1] = today[:, :, :-1].sum(axis=2)
+    values["net_cost_today"] = today
 
 
 # =========================================================================== tables

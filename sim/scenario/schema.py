@@ -295,6 +295,10 @@ class Meta(Strict):
     place: str = ""
     description: str = ""
     start_date: dt.date
+    #: General inflation a year (e.g. the GDP deflator): costs are reported in cash and
+    #: also in today's money, the prices of the first scenario year, each scenario year's
+    #: cash divided by (1 + deflator_per_year) ** year. 0: the two are the same.
+    deflator_per_year: Annotated[float, Field(ge=-0.5, le=1)] = 0.0
 
     @field_validator("start_date")
     @classmethod
@@ -835,6 +839,30 @@ class LeavingCare(Strict):
         default_factory=lambda: Uniform(dist="uniform", low=0.5, high=3.0)
     )
     staying_put_weekly_cost: WeeklyCost = 0.0
+    #: The Staying Put allowance rises by this each scenario year, as placement prices do.
+    staying_put_price_inflation_per_year: Annotated[float, Field(ge=-0.5, le=1)] = 0.0
+
+
+class AfterCare(Strict):
+    """A payment that follows a child out of care by one exit route (`[after_care.<route>]`).
+
+    An SGO or adoption allowance, or Staying Close after a children's home at 18 (route
+    `age_18` with `from`): it keeps costing after the child has left care, so an option
+    that moves children to SGO is not free. At the exit a share of the children leaving
+    this way receive it, each for a drawn number of `years` (default: until their 18th
+    birthday), at `weekly_cost` (first-year prices) rising by `price_inflation_per_year`
+    each scenario year, as placement prices do.
+    """
+
+    label: str = ""
+    weekly_cost: WeeklyCost
+    #: Share of the children leaving by this route who receive the payment.
+    share: Prob = 1.0
+    #: How long it is paid; None: until the young person's 18th birthday.
+    years: Distribution | None = None
+    #: Only children leaving from these provisions receive it (default: all).
+    from_: list[str] | None = Field(default=None, alias="from")
+    price_inflation_per_year: Annotated[float, Field(ge=-0.5, le=1)] = 0.0
 
 
 class OptionCost(Strict):
@@ -887,6 +915,8 @@ class Scenario(Strict):
     needs_change: list[NeedsChange] = Field(default_factory=list)
     exits: dict[str, ExitRoute] = Field(default_factory=dict)
     leaving_care: LeavingCare = Field(default_factory=LeavingCare)
+    #: Payments after care by exit route (`[after_care.<route>]`), outside `cost/total`.
+    after_care: dict[str, AfterCare] = Field(default_factory=dict)
     #: The option's own costs (`[[option_costs]]`), added to placement costs by `compare`.
     option_costs: list[OptionCost] = Field(default_factory=list)
     #: Numbers given as { median, interval90 } in the file, by dotted key: the scenario
@@ -1115,6 +1145,15 @@ def cross_reference_errors(s: Scenario) -> list[tuple[Loc, str]]:
                 f"option cost {_q(c.item)} ends on {c.ends}, on or before the scenario "
                 f"starts ({start})",
             )
+    for payment, ac in s.after_care.items():
+        if payment not in s.exits and payment != "age_18":
+            add(
+                f"after_care.{payment}",
+                f"names exit route {_q(payment)}, which is not defined; an after-care payment "
+                f"follows an exit route: {_names([*s.exits, 'age_18'])}",
+            )
+        for name in ac.from_ or []:
+            prov(f"after_care.{payment}.from", name)
     if "age_18" in s.exits:
         add("exits.age_18", "is reserved: turning 18 is handled by [leaving_care]")
     emergencies = [pid for pid, p in s.provision.items() if p.kind == "emergency"]
