@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..scenario.schema import Provision
+from ..scenario.schema import Distribution, Fixed, Provision
 from .matching import acceptance_probability
 
 if TYPE_CHECKING:
@@ -70,6 +70,13 @@ class ProvisionState:
             []
             if prob is None
             else [prob.get(name, 0.0) if isinstance(prob, dict) else prob for name in needs]
+        )
+        # how long a provider's refusal of a child holds (offer-type provisions), and
+        # whether it can hold at all (a fixed 0 never does, and draws nothing)
+        holds = getattr(spec, "refusal_holds_days", None)
+        self.refusal_holds: Distribution | None = holds
+        self.holds_refusals: bool = holds is not None and not (
+            isinstance(holds, Fixed) and holds.value == 0
         )
         self.units: dict[int, Unit] = {}
         self.vacant: dict[int, Unit] = {}  # insertion-ordered index of units with a free place

@@ -79,6 +79,15 @@ def _shared_fits(scenario: object) -> dict[int, Fit]:
     return hit[1]
 
 
+def _held(group: list[Child], index: int, now: float) -> bool:
+    """Whether a provider's refusal of some member of the group still holds at `now`."""
+    for c in group:
+        holds = c.holds
+        if holds is not None and holds.get(index, -1.0) > now:
+            return True
+    return False
+
+
 class Search:
     """Finds placements for a child or a sibling group in the replication's `State`.
 
@@ -203,10 +212,13 @@ class Search:
           `no_capacity` when none of its households or beds had room, `no_match` when
           one had room but the children there did not accept the newcomer;
         - else, when only offer-type provisions (external market, family networks) were
-          tried and all said no: `market_declined`;
+          tried and all said no: `market_declined`. A provider whose refusal of a member
+          still holds (`refusal_holds_days`) is not asked again: it counts as saying no,
+          without a draw; a new refusal holds for every member of the group;
         - else, nothing in the list could take the child at all: `no_match`.
         """
         state = self.state
+        now = state.now
         n = len(group)
         rnd = group[0].match
         sole_occupancy = state.sole_occupancy
@@ -256,6 +268,9 @@ class Search:
                     if reason < 0:
                         reason = NO_CAPACITY
                     continue
+                if p.holds_refusals and _held(group, i, now):
+                    declined = True  # the provider said no, and it still holds: not asked
+                    continue
                 by_needs = p.offer_by_needs
                 if n == 1:
                     chance = by_needs[group[0].needs]
@@ -266,6 +281,14 @@ class Search:
                     delay = draw(p.spec.offer_delay_days, rnd.random)  # type: ignore[union-attr]
                     return Outcome((p, None, delay), why)
                 declined = True
+                if p.holds_refusals:
+                    # the refusal holds for every member of the group (one draw for them)
+                    until = now + draw(p.refusal_holds, rnd.random)  # type: ignore[arg-type]
+                    for c in group:
+                        if c.holds is None:
+                            c.holds = {i: until}
+                        else:
+                            c.holds[i] = until
         return Outcome(None, reason if reason >= 0 else (DECLINED if declined else NO_MATCH))
 
     def first_free_unit(self, p: ProvisionState, c: Child) -> Unit | None:

@@ -87,6 +87,7 @@ class Supply:
         self._next_uid += 1
         provision.open_unit(state.now, unit)
         state.log("unit_opened", provision.pid, unit.uid, places)
+        self.placing.notify(provision)  # places to wake waiting children for
         if provision.kind == "foster":
             self._schedule_deregistration(provision, unit)
         return unit
@@ -103,8 +104,11 @@ class Supply:
 
     def resize(self, provision: ProvisionState, unit: Unit, beds: int) -> None:
         """Change a home's beds; the most recently placed children move out if it shrinks."""
+        grows = beds > unit.places
         provision.resize_unit(self.state.now, unit, beds)
         self.state.log("unit_resized", provision.pid, unit.uid, beds)
+        if grows:
+            self.placing.notify(provision)
         while unit.occupied > unit.places and unit.children:
             self.placing.rehome(unit.children[-1], "provision_closed")
 
@@ -130,6 +134,7 @@ class Supply:
             places = sizes.pick(rng.random())
             self.open_unit(provision, provision.pid, places)
             state.count(i_recruited)
+            self.placing.wake_waiting()
 
     def _schedule_deregistration(self, provision: ProvisionState, unit: Unit) -> None:
         """Each household leaves fostering at a constant hazard (retirement, resignation).
@@ -151,6 +156,7 @@ class Supply:
         self.state.wake()
         if unit.is_open:
             self.close(provision, unit)
+            self.placing.wake_waiting()
 
     # ------------------------------------------------------------------ on set dates
 
@@ -183,6 +189,7 @@ class Supply:
                 state.wake()
             if what == HOME_OPENS:
                 self.open_unit(provision, home.name, beds)
+                self.placing.wake_waiting()
                 continue
             unit = next((u for u in provision.units.values() if u.name == home.name), None)
             if unit is None:
@@ -191,3 +198,4 @@ class Supply:
                 self.close(provision, unit)
             else:
                 self.resize(provision, unit, beds)
+            self.placing.wake_waiting()
