@@ -31,6 +31,10 @@ AWAITING_OFFER: Final = UNMET_REASONS.index("awaiting_offer")
 #: How long after an age edge a waiting child looks again (days): a hair, so the age it
 #: reads then is past the edge, never on it.
 EDGE_NUDGE_DAYS: Final = 1e-6
+#: The soonest a waiting child's own search follows the last when a refusal hold ends
+#: (days): a hold drawn shorter than this (a distribution may give one) must not turn into
+#: a search every few moments, as `matching.retry_days` may not be under a day either.
+MIN_LOOK_DAYS: Final = 1.0
 #: Moves that must leave the current placement at once, offer or not.
 FORCED_MOVES: Final = ("breakdown", "provision_closed")
 
@@ -262,12 +266,13 @@ class Placing:
         holds = child.holds
         if holds:
             first, last = fit.plan
+            soonest = now + MIN_LOOK_DAYS
             spent = []
             for i, until in holds.items():
                 if until <= now:
                     spent.append(i)
                 elif until < t and (i in first or i in last):
-                    t = until
+                    t = until if until > soonest else soonest
             for i in spent:
                 del holds[i]
         return t

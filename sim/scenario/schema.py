@@ -556,7 +556,9 @@ class OfferProvision(ProvisionBase):
     #: How long a provider's refusal of a child holds: the provision is not asked again for
     #: that child until it has passed (a referral the provider turned down stays turned
     #: down until the child's circumstances or the provider's change). Fixed 0: a refusal
-    #: holds for nothing, and the child's next search asks again.
+    #: holds for nothing, and the child's next search asks again. A waiting child's own
+    #: search comes when the first hold among its options ends, a day after the last at
+    #: the soonest.
     refusal_holds_days: Distribution = Field(default_factory=lambda: Fixed(dist="fixed", value=0))
     sibling_offer_factor: Prob = 0.5
     max_children: Annotated[int, Field(ge=0)] | None = None
