@@ -184,7 +184,19 @@ def scenarios(draw: st.DrawFn) -> tuple[Scenario, float, int]:
     raw["exits"]["sgo"]["carer_leaves_probability"] = draw(prob)
     if draw(st.booleans()):
         raw["exits"]["return_home"]["not_from"] = ["emergency", "external_home"]
-    raw["matching"]["retry_days"] = draw(st.floats(1, 30))
+    # the backstop, or none: then waiting children are searched for only when woken
+    if draw(st.booleans()):
+        raw["matching"]["retry_days"] = draw(st.floats(1, 30))
+    else:
+        raw["matching"].pop("retry_days", None)
+    for spec in p.values():
+        if spec["kind"] == "offer" and draw(st.booleans()):
+            # the provider's refusals hold: not asked again for that child meanwhile
+            spec["refusal_holds_days"] = {
+                "dist": "uniform",
+                "low": 0,
+                "high": draw(st.floats(0, 90)),
+            }
     if draw(st.booleans()):
         # needs that change: escalation of older children (some to a level that must live
         # alone, or that their placement does not take) and de-escalation after a year
@@ -573,6 +585,23 @@ class Replay:
         self.awaiting.pop(cid, None)
         self._flow("exits", reason)
         self._flow("exits", "total")
+
+    def on_search_again(self, cid: int, how: str) -> None:
+        """A child is searched for again: only while in care and not suitably placed."""
+        w = self.where.get(cid)
+        if w is None or w.reason is None:
+            state = "out of care" if w is None else f"suitably placed in {w.pid}"
+            self.bad("log", f"child {cid} searched for again ({how}) while {state}")
+
+    def on_unmet_reason(self, cid: int, reason: str) -> None:
+        """A search again found the child still unsuitably placed, now for this reason."""
+        w = self.where.get(cid)
+        if w is None or w.reason is None:
+            self.bad("log", f"child {cid}: unmet reason {reason} while not unsuitably placed")
+            return
+        self.n_unmet[w.reason] -= 1
+        self.n_unmet[reason] += 1
+        w.reason = reason
 
     def on_breakdown(self, cid: int, pid: str) -> None:
         w = self.where.get(cid)

@@ -151,6 +151,8 @@ class Arrivals:
                         reason=NO_CAPACITY,  # (if unsuitable: nothing suitable had room)
                         move_kind=None,
                     )
+                    if not provision.suitable:
+                        self.placing.search_at_once(child)
 
     def processes(self) -> list[Process]:
         """The SimPy processes of arrivals, in the order they start: entries, then UASC."""

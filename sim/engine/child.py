@@ -127,6 +127,7 @@ class Child:
         "fit",
         "fit_until",
         "group",
+        "holds",
         "home_key",
         "in_care",
         "life",
@@ -147,6 +148,7 @@ class Child:
         "uasc",
         "unit",
         "unmet_reason",
+        "waits",
     )
 
     def __init__(
@@ -188,6 +190,12 @@ class Child:
         self.unmet_reason: int = -1  # index into UNMET_REASONS while unsuitably placed
         self.retry_at = math.inf
         self.pending: tuple[int, float] | None = None  # (provision index, arrival time)
+        #: refusals that still hold: offer-type provision index -> until when (None: none
+        #: yet); the search does not ask that provider again for the child before then
+        self.holds: dict[int, float] | None = None
+        #: while not suitably placed: the provisions with places in the child's options,
+        #: whose waiting lists hold the child (`Placing.wait`); empty otherwise
+        self.waits: tuple[int, ...] = ()
         # the pending SimPy event (any other that comes is stale), when it is due, what it
         # is, and the risks the child faced when it was drawn (`Scheduler.book`); the
         # callback is set on admission (`Arrivals.admit`)

@@ -61,6 +61,7 @@ class Exits:
         unit = child.unit
         name = self.routes[route]
         self.placing.release_pending(child)
+        self.placing.unwait(child)
         self.placing.vacate(child)
         child.in_care = False
         child.event = None
@@ -130,3 +131,5 @@ class Exits:
             return  # the household closed and the arrangement ended with it
         provision.end_staying_put(t, unit)
         state.log("staying_put_end", child.cid, provision.pid, unit.uid if unit else None)
+        self.placing.notify(provision)  # the place is free for a waiting child
+        self.placing.wake_waiting()

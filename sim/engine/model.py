@@ -147,6 +147,7 @@ class Model:
             self.placing.retry(child)
         elif what == OFFER:
             self.placing.offer_arrives(child)
+        self.placing.wake_waiting()  # children waiting for a place this freed
 
     def run(self) -> ReplicationResult:
         """Run to the end and return the figures (the model cannot run again)."""

@@ -56,5 +56,9 @@ class NeedsChanges:
         # only the needs decide: a child who has grown past a placement's ages stays
         if shares or (placement != self.fallback and not takes[placement][new]):
             self.placing.rehome(child, "needs_changed")
+        elif child.unmet_reason >= 0:
+            # not suitably placed: searched for again at once, for the new level (its
+            # waiting lists and next look follow the new options)
+            self.placing.look_again(child, woken=False)
         else:
             self.scheduler.book(child)

@@ -3,6 +3,13 @@
 `Search` finds where a child could go; this carries it out and keeps the books: the
 provision's occupancy, the places promised to pending offers, the unmet-demand tally and
 this month's moves, and books the child's next event, which depends on where they live.
+
+A child not suitably placed waits, and is searched for again only when something could
+have changed: a place frees in a household, home or capped provision among its options
+(it is woken, first come first served, at the time of the vacancy, once the change that
+freed it is over), a provider's refusal stops holding, or the child reaches an age at
+which its options change (the child's own RETRY event); `matching.retry_days`, if set, is
+a backstop.
 """
 
 from __future__ import annotations
@@ -16,11 +23,18 @@ if TYPE_CHECKING:
     from .child import Child
     from .provision import ProvisionState, Unit
     from .schedule import Scheduler
-    from .search import Search
+    from .search import Fit, Search
     from .state import State
 
 #: Why a child waits in the fallback: a provider's offer is on its way.
 AWAITING_OFFER: Final = UNMET_REASONS.index("awaiting_offer")
+#: How long after an age edge a waiting child looks again (days): a hair, so the age it
+#: reads then is past the edge, never on it.
+EDGE_NUDGE_DAYS: Final = 1e-6
+#: The soonest a waiting child's own search follows the last when a refusal hold ends
+#: (days): a hold drawn shorter than this (a distribution may give one) must not turn into
+#: a search every few moments, as `matching.retry_days` may not be under a day either.
+MIN_LOOK_DAYS: Final = 1.0
 #: Moves that must leave the current placement at once, offer or not (a child whose needs
 #: outgrew their placement cannot wait there for an offer: it no longer takes them).
 FORCED_MOVES: Final = ("breakdown", "provision_closed", "needs_changed")
@@ -36,7 +50,22 @@ class Placing:
         scenario = state.scenario
         #: where a child goes when nothing suitable is found (unsuitably placed)
         self.fallback = state.by_pid[scenario.matching.fallback]
-        self.retry_days = scenario.matching.retry_days
+        #: the backstop: a waiting child is searched for at least this often (inf: never)
+        retry = scenario.matching.retry_days
+        self.retry_days: float = math.inf if retry is None else retry
+        n = len(state.provisions)
+        #: by provision: whether a place there can free (households, homes, a capped offer)
+        self._has_places = [p.has_units or p.max_children >= 0 for p in state.provisions]
+        #: by provision: the children waiting whose options include it, by id, in the order
+        #: they started waiting (first come, first served)
+        self.waiting: list[dict[int, Child]] = [{} for _ in range(n)]
+        #: by provision: places freed since its wake-up was booked, and whether one is
+        self._freed = [0] * n
+        self._wake_booked = [False] * n
+        #: provisions with places freed by the change under way, to wake in this order
+        self._to_wake: list[int] = []
+        #: by the id of a (shared, long-lived) `Fit`: the provisions with places it includes
+        self._watch: dict[int, tuple[int, ...]] = {}
         self.moves = list(scenario.moves)
         layout = state.layout
         self._i_move = {kind: layout.i("moves", kind) for kind in MOVE_KINDS}
@@ -109,7 +138,9 @@ class Placing:
         if child.placement < 0:
             return
         state = self.state
-        state.provisions[child.placement].remove_child(state.now, child, child.unit)
+        provision = state.provisions[child.placement]
+        provision.remove_child(state.now, child, child.unit)
+        self.notify(provision)
         if child.unmet_reason >= 0:
             state.unmet.change(state.now, child.unmet_reason, -1)
             child.unmet_reason = -1
@@ -166,9 +197,12 @@ class Placing:
             child.unmet_reason = reason
             state.unmet.change(t, reason, +1)
             flows[self._i_unmet_new[reason]] += 1
-            child.retry_at = t + self.retry_days
+            self.wait(child)
+            child.retry_at = math.inf if child.pending is not None else self.next_look(child)
         else:
             child.retry_at = math.inf
+            if child.waits:
+                self.unwait(child)
         if state.events is not None:
             state.log(
                 "placed",
@@ -198,16 +232,142 @@ class Placing:
     def release_pending(self, child: Child) -> None:
         """Give back the place held for the child's pending offer, if any."""
         if child.pending is not None:
-            self.state.reserved[child.pending[0]] -= 1
+            index = child.pending[0]
+            self.state.reserved[index] -= 1
             child.pending = None
             child.offer_key = 0
+            self.notify(self.state.provisions[index])  # a capped provision's place frees
+
+    # ------------------------------------------------------------------ waiting
+
+    def _places_in(self, fit: Fit) -> tuple[int, ...]:
+        """The provisions with places (where a vacancy can wake the child) in a fit's plan."""
+        hit = self._watch.get(id(fit))
+        if hit is None:
+            has = self._has_places
+            hit = tuple(i for candidates in fit.plan for i in candidates if has[i])
+            self._watch[id(fit)] = hit
+        return hit
+
+    def wait(self, child: Child) -> None:
+        """The child is not suitably placed: list it with the provisions it waits for.
+
+        A child already waiting keeps its place in the queue of each provision still among
+        its options; its options change only at an age edge (or where it comes from).
+        """
+        want = self._places_in(self.search.fit(child, False))
+        old = child.waits
+        if want == old:
+            return
+        waiting, cid = self.waiting, child.cid
+        for i in old:
+            if i not in want:
+                waiting[i].pop(cid, None)
+        for i in want:
+            if i not in old:
+                waiting[i][cid] = child
+        child.waits = want
+
+    def unwait(self, child: Child) -> None:
+        """The child is suitably placed, or has left care: off every waiting list."""
+        waiting, cid = self.waiting, child.cid
+        for i in child.waits:
+            waiting[i].pop(cid, None)
+        child.waits = ()
+
+    def next_look(self, child: Child) -> float:
+        """When a waiting child is next searched for by its own event: the first of the end
+        of a refusal hold among its options, its next age edge and the backstop."""
+        now = self.state.now
+        fit = self.search.fit(child, False)
+        # the options change at the next age edge (`fit_until`, set by `fit`): look a hair
+        # after it, so that the age read then is past the edge whatever the rounding
+        t = child.fit_until + EDGE_NUDGE_DAYS
+        if now + self.retry_days < t:
+            t = now + self.retry_days
+        holds = child.holds
+        if holds:
+            first, last = fit.plan
+            soonest = now + MIN_LOOK_DAYS
+            spent = []
+            for i, until in holds.items():
+                if until <= now:
+                    spent.append(i)
+                elif until < t and (i in first or i in last):
+                    t = until if until > soonest else soonest
+            for i in spent:
+                del holds[i]
+        return t
+
+    def notify(self, provision: ProvisionState) -> None:
+        """A place may have freed in the provision: its waiting children are woken once the
+        change under way is over (`wake_waiting`), at this same time, never inside it."""
+        i = provision.index
+        if not self.waiting[i]:
+            return
+        self._freed[i] += 1
+        if not self._wake_booked[i]:
+            self._wake_booked[i] = True
+            self._to_wake.append(i)
+
+    def wake_waiting(self) -> None:
+        """Wake the children waiting for the places freed by the change just made.
+
+        Called where SimPy hands control back after a change that can free a place (a
+        child's event, a household or home changing, staying put ending). A wake-up that
+        frees another place queues it here: a loop, however long the chain, no recursion.
+        """
+        queue = self._to_wake
+        while queue:
+            self._wake(queue.pop(0))
+
+    def _has_room(self, provision: ProvisionState) -> bool:
+        """Whether the provision has a free place anyone could take."""
+        if provision.has_units:
+            return bool(provision.vacant)
+        i = provision.index
+        return provision.children + self.state.reserved[i] < provision.max_children
+
+    def _wake(self, index: int) -> None:
+        """Places freed in a provision: its waiting children search again, first come first
+        served, until as many have moved in as places freed, or none is free."""
+        state = self.state
+        freed = self._freed[index]
+        self._freed[index] = 0
+        self._wake_booked[index] = False
+        provision = state.provisions[index]
+        queue = self.waiting[index]
+        filled = 0
+        for child in list(queue.values()):
+            if filled >= freed or not self._has_room(provision):
+                break
+            if child.pending is not None or child.cid not in queue:
+                continue  # an offer is on its way, or placed meanwhile
+            self.look_again(child, woken=True)
+            if not child.waits and child.placement == index:
+                filled += 1
+
+    def search_at_once(self, child: Child) -> None:
+        """A child of the starting population who is not suitably placed: nobody has
+        searched for it yet in the run, so it is searched for now (its first event)."""
+        child.retry_at = self.state.now
+        self.scheduler.book(child)
 
     def retry(self, child: Child) -> None:
-        """A child in an unsuitable placement: look again."""
+        """A waiting child's own event has come (a refusal hold ended, an age edge, the
+        backstop): look again."""
+        self.look_again(child, woken=False)
+
+    def look_again(self, child: Child, woken: bool) -> None:
+        """Search again for a child in an unsuitable placement; `woken`: by a vacancy,
+        outside the child's own event (which then stands unless it must come sooner)."""
         state = self.state
+        if state.events is not None:
+            state.log("search_again", child.cid, "woken" if woken else "own_event")
         if child.pending is not None:
-            child.retry_at = math.inf  # an offer is on its way
-            self.scheduler.book(child)
+            if not woken:
+                child.retry_at = math.inf  # an offer is on its way
+                self.scheduler.book(child)
             return
         outcome = self.search.find([child], exclude=child.unit)
         if outcome.found is not None:
@@ -216,6 +376,7 @@ class Placing:
                 if delay > 0:
                     state.reserved[provision.index] += 1
                     child.pending = (provision.index, state.now + delay)
+                    self._recount(child, AWAITING_OFFER)
                     child.retry_at = math.inf
                     self.scheduler.book(child)
                     return
@@ -223,8 +384,28 @@ class Placing:
                     child, provision, unit, suitable=True, reason=0, move_kind="found_suitable"
                 )
                 return
-        child.retry_at = state.now + self.retry_days
-        self.scheduler.book(child)
+        self._recount(child, outcome.reason)  # still waiting: for what the search found
+        self.wait(child)  # the child's options may have changed (an age edge)
+        t = self.next_look(child)
+        if not woken:
+            child.retry_at = t
+            self.scheduler.book(child)
+        elif t < child.retry_at:
+            child.retry_at = t  # a new refusal holds less long than the next look was off
+            self.scheduler.book(child)
+
+    def _recount(self, child: Child, reason: int) -> None:
+        """A waiting child is still not suitably placed, now for `reason`: the tally by
+        reason follows what the latest search found."""
+        old = child.unmet_reason
+        if old < 0 or old == reason:
+            return
+        state = self.state
+        state.unmet.change(state.now, old, -1)
+        state.unmet.change(state.now, reason, +1)
+        child.unmet_reason = reason
+        if state.events is not None:
+            state.log("unmet_reason", child.cid, UNMET_REASONS[reason])
 
     def offer_arrives(self, child: Child) -> None:
         """The provider's offer the child waited for has come: they move there."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..scenario.schema import Provision
+from ..scenario.schema import Distribution, Fixed, Provision
 from .matching import acceptance_probability
 
 if TYPE_CHECKING:
@@ -114,6 +114,13 @@ class ProvisionState:
         #: by needs-level index: the share of children here deprived of liberty
         self.deprivation_of_liberty: list[float] = spec.deprivation_of_liberty_by_needs(needs)
         self.residential: bool = spec.is_residential()
+        # how long a provider's refusal of a child holds (offer-type provisions), and
+        # whether it can hold at all (a fixed 0 never does, and draws nothing)
+        holds = getattr(spec, "refusal_holds_days", None)
+        self.refusal_holds: Distribution | None = holds
+        self.holds_refusals: bool = holds is not None and not (
+            isinstance(holds, Fixed) and holds.value == 0
+        )
         self.units: dict[int, Unit] = {}
         self.vacant: dict[int, Unit] = {}  # insertion-ordered index of units with a free place
         self.children = 0  # children in care living here

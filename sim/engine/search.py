@@ -26,7 +26,7 @@ from .matching import (
 from .metrics import UNMET_REASONS
 
 if TYPE_CHECKING:
-    from .child import Child
+    from .child import Child, Stream
     from .provision import ProvisionState, Unit
     from .state import State
 
@@ -77,6 +77,44 @@ def _shared_fits(scenario: object) -> dict[int, Fit]:
         _FITS.clear()  # one scenario at a time per process is the normal case
         hit = _FITS[id(scenario)] = (scenario, {})
     return hit[1]
+
+
+class Replay:
+    """Uniforms from a child's stream, remembered so they can be handed out again.
+
+    The refusals of one search draw their holds from the same uniforms: providers with
+    the same hold distribution then hold until the same time.
+    """
+
+    __slots__ = ("i", "seen", "source")
+
+    def __init__(self, source: Stream) -> None:
+        self.source = source
+        self.seen: list[float] = []
+        self.i = 0
+
+    def rewind(self) -> None:
+        """Hand out the remembered uniforms again, from the first."""
+        self.i = 0
+
+    def random(self) -> float:
+        """The next remembered uniform, or a new one from the stream."""
+        i = self.i
+        self.i = i + 1
+        if i < len(self.seen):
+            return self.seen[i]
+        v = self.source.random()
+        self.seen.append(v)
+        return v
+
+
+def _held(group: list[Child], index: int, now: float) -> bool:
+    """Whether a provider's refusal of some member of the group still holds at `now`."""
+    for c in group:
+        holds = c.holds
+        if holds is not None and holds.get(index, -1.0) > now:
+            return True
+    return False
 
 
 class Search:
@@ -204,10 +242,13 @@ class Search:
           one had room but the children there did not accept the newcomer, or its
           approval range (ages, needs) does not take them;
         - else, when only offer-type provisions (external market, family networks) were
-          tried and all said no: `market_declined`;
+          tried and all said no: `market_declined`. A provider whose refusal of a member
+          still holds (`refusal_holds_days`) is not asked again: it counts as saying no,
+          without a draw; a new refusal holds for every member of the group;
         - else, nothing in the list could take the child at all: `no_match`.
         """
         state = self.state
+        now = state.now
         n = len(group)
         rnd = group[0].match
         sole_occupancy = state.sole_occupancy
@@ -227,6 +268,7 @@ class Search:
         # it. Same law as a draw per household, with one draw per search.
         u = -1.0
         refused_all = 1.0
+        replay: Replay | None = None  # the uniforms of this search's refusal holds
         for candidates in self._passes(group, order, strict):
             for i in candidates:
                 p = prov[i]
@@ -260,6 +302,9 @@ class Search:
                     if reason < 0:
                         reason = NO_CAPACITY
                     continue
+                if p.holds_refusals and _held(group, i, now):
+                    declined = True  # the provider said no, and it still holds: not asked
+                    continue
                 by_needs = p.offer_by_needs
                 if n == 1:
                     chance = by_needs[group[0].needs]
@@ -270,6 +315,20 @@ class Search:
                     delay = draw(p.spec.offer_delay_days, rnd.random)  # type: ignore[union-attr]
                     return Outcome((p, None, delay), why)
                 declined = True
+                if p.holds_refusals:
+                    # the refusal holds for every member of the group (one draw for them).
+                    # The providers that say no in one search share its uniforms: one
+                    # round of referrals, answered together, whose answers hold until the
+                    # child's circumstances change (and one look again, not one per provider)
+                    if replay is None:
+                        replay = Replay(rnd)
+                    replay.rewind()
+                    until = now + draw(p.refusal_holds, replay.random)  # type: ignore[arg-type]
+                    for c in group:
+                        if c.holds is None:
+                            c.holds = {i: until}
+                        else:
+                            c.holds[i] = until
         return Outcome(None, reason if reason >= 0 else (DECLINED if declined else NO_MATCH))
 
     def first_free_unit(self, p: ProvisionState, c: Child) -> Unit | None:

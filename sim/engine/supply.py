@@ -155,6 +155,7 @@ class Supply:
         self._next_uid += 1
         provision.open_unit(state.now, unit)
         state.log("unit_opened", provision.pid, unit.uid, places)
+        self.placing.notify(provision)  # places to wake waiting children for
         if provision.kind == "foster":
             self._schedule_deregistration(provision, unit)
         return unit
@@ -171,8 +172,11 @@ class Supply:
 
     def resize(self, provision: ProvisionState, unit: Unit, beds: int) -> None:
         """Change a home's beds; the most recently placed children move out if it shrinks."""
+        grows = beds > unit.places
         provision.resize_unit(self.state.now, unit, beds)
         self.state.log("unit_resized", provision.pid, unit.uid, beds)
+        if grows:
+            self.placing.notify(provision)
         while unit.occupied > unit.places and unit.children:
             self.placing.rehome(unit.children[-1], "provision_closed")
 
@@ -240,6 +244,7 @@ class Supply:
         if provision.index in self._hold_days:
             self._schedule_hold(provision, unit)  # a new household starts available
         self.state.count(self._i_recruited[provision.index])
+        self.placing.wake_waiting()  # children waiting for a place the household has
 
     def _start_pipeline(self, provision: ProvisionState, rate: float, sizes: Categorical) -> None:
         """Households whose assessment began before the start and ends after it.
@@ -287,6 +292,7 @@ class Supply:
         self.state.wake()
         if unit.is_open:
             self.close(provision, unit)
+            self.placing.wake_waiting()
 
     # ------------------------------------------------------------------ approval, holds
 
@@ -323,6 +329,8 @@ class Supply:
         """Put a household on hold or take it off."""
         provision.hold(unit, on)
         self.state.log("unit_hold", provision.pid, unit.uid, on)
+        if not on:
+            self.placing.notify(provision)  # its free places can take a waiting child again
 
     def _schedule_hold(self, provision: ProvisionState, unit: Unit) -> None:
         """The household's next change between available and on hold: exponential, with
@@ -341,6 +349,7 @@ class Supply:
             return
         self._set_hold(provision, unit, not unit.on_hold)
         self._schedule_hold(provision, unit)
+        self.placing.wake_waiting()
 
     # ------------------------------------------------------------------ on set dates
 
@@ -373,6 +382,7 @@ class Supply:
                 state.wake()
             if what == HOME_OPENS:
                 self.open_unit(provision, home.name, beds)
+                self.placing.wake_waiting()
                 continue
             unit = next((u for u in provision.units.values() if u.name == home.name), None)
             if unit is None:
@@ -381,3 +391,4 @@ class Supply:
                 self.close(provision, unit)
             else:
                 self.resize(provision, unit, beds)
+            self.placing.wake_waiting()

@@ -661,6 +661,13 @@ class OfferProvision(ProvisionBase):
     cost_basis: Literal["per_child"] = "per_child"
     offer_probability: Prob | dict[str, Prob]
     offer_delay_days: Distribution = Field(default_factory=lambda: Fixed(dist="fixed", value=0))
+    #: How long a provider's refusal of a child holds: the provision is not asked again for
+    #: that child until it has passed (a referral the provider turned down stays turned
+    #: down until the child's circumstances or the provider's change). Fixed 0: a refusal
+    #: holds for nothing, and the child's next search asks again. A waiting child's own
+    #: search comes when the first hold among its options ends, a day after the last at
+    #: the soonest.
+    refusal_holds_days: Distribution = Field(default_factory=lambda: Fixed(dist="fixed", value=0))
     sibling_offer_factor: Prob = 0.5
     max_children: Annotated[int, Field(ge=0)] | None = None
     staying_put_probability: Prob = 0.0
@@ -724,15 +731,24 @@ class PreferenceRule(Strict):
 
 class Matching(Strict):
     """The `[matching]` table: preference rules in order, the fallback when nothing suitable
-    is free, and how often a child waiting in the fallback is searched for again.
+    is free, and the backstop for searching again for a child who waits.
+
+    A child not suitably placed is searched for again when something could have changed:
+    a household or home place in its preference list frees, a provider's refusal stops
+    holding (`refusal_holds_days`), or the child reaches an age at which its options
+    change. `retry_days`, when given, adds a search at least every so many days in any
+    case; none (the default): wake-ups only.
     """
 
     fallback: str
-    retry_days: Annotated[
-        float,
-        Field(gt=0),
-        _at_least(1, "day", "a placement search is repeated every few days, not within a day"),
-    ] = 7.0
+    retry_days: (
+        Annotated[
+            float,
+            Field(gt=0),
+            _at_least(1, "day", "a placement search is repeated every few days, not within a day"),
+        ]
+        | None
+    ) = None
     preferences: list[PreferenceRule] = Field(min_length=1)
 
     @model_validator(mode="after")
