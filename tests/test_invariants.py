@@ -164,6 +164,13 @@ def scenarios(draw: st.DrawFn) -> tuple[Scenario, float, int]:
     opens = draw(st.sampled_from(SOLO_OPENS))
     if opens:
         solo["homes"][0]["opens"] = opens
+        if draw(st.booleans()):
+            # a new home takes its first child only after a wait (registration, matching)
+            solo["homes"][0]["first_child_after_days"] = {
+                "dist": "uniform",
+                "low": 0,
+                "high": draw(st.floats(0, 120)),
+            }
     if draw(st.booleans()):
         # a shared home that also takes children who must live alone: sole occupancy
         # then has to be enforced inside a multi-bed unit

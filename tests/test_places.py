@@ -3,6 +3,7 @@ provision, and households on hold, which take no new child while keeping their o
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from conftest import ROOT, RecordingModel, minimal_raw, scenario_from
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from sim.common.errors import ScenarioError
 from sim.engine.metrics import Layout
@@ -246,3 +248,47 @@ def test_bad_approval_ranges_and_shares_are_refused_by_key(
     assert "provision.in_house_foster" in message, message
     for word in words:
         assert word in message, f"{word!r} not in {message!r}"
+
+
+def test_a_new_home_takes_no_child_before_its_first_child_wait_and_is_paid_for_meanwhile() -> None:
+    """`first_child_after_days`: a home that opens during the run is paid for from its
+    opening (per-place cost) but takes its first child only after the drawn wait, even
+    with children waiting for that kind of place; then it takes children (the wake-up
+    when a place frees is tests/test_market.py's)."""
+    from sim.engine.model import Model
+
+    raw = minimal_raw()
+    solo = raw["provision"]["solo_home"]
+    wait = 60.0
+    solo["homes"] = [
+        {"name": "Solo 1", "beds": 1, "opens": dt.date(2024, 10, 1),
+         "first_child_after_days": {"dist": "fixed", "value": wait}}
+    ]  # fmt: skip
+    s = scenario_from(raw)
+    opened_day = float((dt.date(2024, 10, 1) - s.scenario.start_date).days)
+    firsts: list[float] = []
+    for seed in range(4):
+        m = Model(s, years=2, seed=seed, record_events=True)
+        m.run()
+        log = m.events or []
+        uid = next(r[3] for r in log if r[1] == "unit_opened" and r[2] == "solo_home")
+        holds = [(r[0], r[4]) for r in log if r[1] == "unit_hold" and r[3] == uid]
+        assert holds[:2] == [(opened_day, True), (opened_day + wait, False)]
+        placed = [r[0] for r in log if r[1] == "placed" and r[3] == "solo_home"]
+        assert all(t >= opened_day + wait for t in placed)
+        if placed:
+            firsts.append(placed[0])
+        # the empty bed is paid for from the day it opened (per-place cost)
+        cost = m.monthly[:, m.state.layout.i("cost", "solo_home")]
+        assert cost[6] > 0  # October 2024, before any child could move in
+        m.release()
+    assert firsts  # the home did take children once ready
+
+
+def test_first_child_after_days_needs_an_opening_date() -> None:
+    raw = minimal_raw()
+    raw["provision"]["solo_home"]["homes"] = [
+        {"name": "Solo 1", "beds": 1, "first_child_after_days": {"dist": "fixed", "value": 30}}
+    ]
+    with pytest.raises(ValidationError, match="first_child_after_days but no opens date"):
+        Scenario.model_validate(raw)

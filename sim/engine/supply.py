@@ -95,6 +95,13 @@ class Supply:
             for p, _ in foster
             if p.spec.new_household_approval  # type: ignore[union-attr]
         }
+        # per home provision whose homes wait for their first child after opening: the
+        # stream of those waits (homes had no stream before, so none shifts)
+        self._readiness = {
+            p.index: np.random.default_rng(seeds.spawn(1)[0])
+            for p, seeds in zip(state.provisions, by_provision, strict=True)
+            if p.kind == "home" and any(h.first_child_after_days is not None for h in p.spec.homes)  # type: ignore[union-attr]
+        }
         self._next_uid = 1
         layout = state.layout
         self._i_recruited = {
@@ -351,6 +358,24 @@ class Supply:
         self._schedule_hold(provision, unit)
         self.placing.wake_waiting()
 
+    def _not_ready_yet(self, provision: ProvisionState, unit: Unit, wait: Distribution) -> None:
+        """A home that has just opened takes no child for a drawn time (registration,
+        induction, matching): held like a household on hold, paid for meanwhile."""
+        state = self.state
+        delay = draw(wait, self._readiness[provision.index].random)
+        if delay <= 0:
+            return
+        self._set_hold(provision, unit, True)
+        if state.now + delay < state.end:
+            state.clock.after(delay, lambda _event: self._home_ready(provision, unit))
+
+    def _home_ready(self, provision: ProvisionState, unit: Unit) -> None:
+        """A new home's beds can take children now (unless it has closed meanwhile)."""
+        self.state.wake()
+        if unit.is_open and unit.on_hold:
+            self._set_hold(provision, unit, False)
+            self.placing.wake_waiting()
+
     # ------------------------------------------------------------------ on set dates
 
     def _home_dates(self) -> Process:
@@ -381,7 +406,9 @@ class Supply:
                 yield state.clock.wait(day - now)
                 state.wake()
             if what == HOME_OPENS:
-                self.open_unit(provision, home.name, beds)
+                opened = self.open_unit(provision, home.name, beds)
+                if home.first_child_after_days is not None:
+                    self._not_ready_yet(provision, opened, home.first_child_after_days)
                 self.placing.wake_waiting()
                 continue
             unit = next((u for u in provision.units.values() if u.name == home.name), None)

@@ -477,12 +477,21 @@ class Home(Strict):
     closes: dt.date | None = None
     #: Change the number of beds on dates (e.g. cap a home at 3 beds from April 2025).
     resize: list[Resize] = Field(default_factory=list)
+    #: Days from `opens` (when the home is open and paid for) to when its beds can take a
+    #: child: registration, staff induction, matching the first children (a distribution;
+    #: default: at once). Only for a home opening during the run.
+    first_child_after_days: Distribution | None = None
 
     @model_validator(mode="after")
     def _dates(self) -> Home:
         if self.opens and self.closes and self.closes <= self.opens:
             raise ValueError(
                 f"home {_q(self.name)} closes ({self.closes}) before it opens ({self.opens})"
+            )
+        if self.first_child_after_days is not None and self.opens is None:
+            raise ValueError(
+                f"home {_q(self.name)} has first_child_after_days but no opens date: it is "
+                "open from the start, with its children already placed; give the date it opens"
             )
         for r in self.resize:
             if (self.opens and r.date <= self.opens) or (self.closes and r.date >= self.closes):
