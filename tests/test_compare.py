@@ -6,6 +6,7 @@ replication by replication, not only on average.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gzip
 import subprocess
@@ -18,14 +19,17 @@ import pytest
 from conftest import MINIMAL, minimal_raw, scenario_from
 
 from sim.common.errors import ScenarioError, UserError
+from sim.reports.comparison import summary_markdown, unmet_table
 from sim.reports.comparison_words import sentence, sentences
-from sim.reports.presentation import money
+from sim.reports.presentation import level_text, money
+from sim.runs.commissioners import COMMISSIONER_MEASURES, UNMET_SETTING
 from sim.runs.compare import (
     METRICS,
     Comparison,
     break_even_table,
     break_even_years,
     compare,
+    metrics_in,
     option_cost_by_year,
     period_labels,
 )
@@ -247,6 +251,8 @@ def test_compare_command_writes_the_folder(tmp_path: Path) -> None:
     out = tmp_path / "options"
     files = [DARLINGTON / f"{n}.toml" for n in ("baseline", "foster-plus-10", "solo-homes")]
     args = ["compare", *map(str, files), "--years", "1", "--reps", "4", "--workers", "2"]
+    # ranked on an unmet-demand measure as commissioners mean it, named on the command line
+    args += ["--rank-by", "net_cost,unregistered_under_16"]
     done = _cli(*args, "--out", str(out))
     assert done.returncode == 0, done.stderr
     for name in (
@@ -276,6 +282,12 @@ def test_compare_command_writes_the_folder(tmp_path: Path) -> None:
     md = (out / "summary.md").read_text()
     assert "two solo homes" in md and "pays for itself" in md
     assert "--reps=4" in md  # the command that repeats it
+    assert "--rank-by=net_cost,unregistered_under_16" in md
+    ranking = pd.read_csv(out / "ranking.csv", encoding="utf-8-sig")
+    assert {"unregistered_under_16", "rank_unregistered_under_16"} <= set(ranking.columns)
+    assert "under-16s in unregistered (unlawful) placements" in md  # the ranking rule
+    assert "## Unmet demand as commissioners mean it" in md
+    assert set(metrics_in(UNMET_SETTING)) <= set(summary["metric"])
     # an existing folder is not replaced without --force
     again = _cli(*args, "--out", str(out))
     assert again.returncode == 2 and "already exists" in again.stderr
@@ -316,3 +328,129 @@ def test_compare_command_names_the_bad_file(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith(f"error: {bad}") and "has no amount" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# =========================================================================== unmet demand
+
+
+@pytest.fixture(scope="module")
+def unmet_comparison() -> Comparison:
+    """The minimal scenario (an unregistered fallback, external homes where 1 child in 5 is
+    deprived of liberty) against an option with 15 more foster households: fewer children
+    wait, so the unmet-demand measures move."""
+    base = minimal_raw()
+    base["provision"]["external_home"]["deprivation_of_liberty_share"] = 0.2
+    more = minimal_raw()
+    more["provision"]["external_home"]["deprivation_of_liberty_share"] = 0.2
+    more["provision"]["in_house_foster"]["households"].append({"count": 15, "places": 2})
+    return compare([scenario_from(base), scenario_from(more)], years=2, reps=6, seed=3, workers=1)
+
+
+def test_unmet_measures_are_month_end_averages_paired_by_replication(
+    unmet_comparison: Comparison,
+) -> None:
+    """Each measure is worked out by hand from the Results' month-end series: summed over
+    its groups, averaged over each year's 12 month ends and over all 24; the paired
+    difference is the option's value minus the baseline's in the same replication."""
+    cmp = unmet_comparison
+    keys = metrics_in(UNMET_SETTING)
+    assert keys == [c.key for c in COMMISSIONER_MEASURES]
+    moved = 0
+    for c in COMMISSIONER_MEASURES:
+        m = METRICS[c.key]
+        assert (m.unit, m.better, m.sheet) == ("children", "lower", "Unmet demand")
+        by_hand = []
+        for r in cmp.results:
+            x = sum(r.series(metric, group) for metric, group in c.series)
+            assert x.shape == (6, 24)
+            by_hand.append(np.column_stack([x[:, :12].mean(1), x[:, 12:].mean(1), x.mean(1)]))
+        np.testing.assert_allclose(cmp.values[c.key], np.stack(by_hand), rtol=1e-12)
+        np.testing.assert_allclose(cmp.diff(c.key)[1], by_hand[1] - by_hand[0], rtol=1e-12)
+        moved += bool(np.any(by_hand[1] != by_hand[0]))
+    # the fixture means something: the unlawful count and more besides differ run by run
+    assert np.any(cmp.values["unregistered_under_16"][0] > 0)
+    assert np.any(cmp.values["deprivation_of_liberty"][0] > 0)
+    assert moved >= 3, moved
+    # out of area is in care within or beyond 20 miles; over 20 miles is the latter alone
+    r = cmp.results[0]
+    beyond = r.series("in_care_by_location", "beyond_20_miles")
+    assert np.allclose(cmp.values["placed_over_20_miles"][0, :, -1], beyond.mean(1))
+
+
+def test_unmet_section_of_summary_md_defines_each_measure(unmet_comparison: Comparison) -> None:
+    md = summary_markdown(unmet_comparison)
+    section = md.split("## Unmet demand as commissioners mean it", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")][1:]
+    assert len(rows) == len(COMMISSIONER_MEASURES)
+    for c, row in zip(COMMISSIONER_MEASURES, rows, strict=True):
+        assert row.startswith(f"| {c.label} | {c.definition} | {c.unlawful} | "), row
+    unlawful = rows[1]
+    assert "yes: banned since 2021" in unlawful and "better in" in unlawful
+    # the headline table does not repeat them
+    headline = md.split("## Change from the baseline", 1)[1].split("\n## ", 1)[0]
+    assert "Waiting for a placement" not in headline
+
+
+def _hand_unmet(baseline: float, option: float, reps: int = 10) -> Comparison:
+    """A hand-made comparison whose every unmet-demand measure is `baseline` children in
+    the baseline and `option` in the option, in every run and year."""
+    cmp = _hand_made(np.full((2, reps, 3), 1e6), 0.0)
+    for key in metrics_in(UNMET_SETTING):
+        v = np.full((2, reps, 4), float(baseline))
+        v[1] = option
+        cmp.values[key] = v
+    return cmp
+
+
+@pytest.mark.parametrize(
+    ("baseline", "option", "level", "change"),
+    [
+        # the baseline is small, then the option: the change is hidden, the share is not
+        (3.0, 12.0, "<5", "suppressed (fewer than 5 children); better in 0% of runs"),
+        (12.0, 4.0, "12", "suppressed (fewer than 5 children); better in 100% of runs"),
+        (12.0, 0.0, "12", "-12 (-12 to -12); better in 100% of runs"),  # 0 is shown
+        (2.0, 1.0, "0 or fewer than 5 in every scenario: not shown (small numbers)", ""),
+    ],
+)
+def test_unmet_section_suppresses_counts_of_1_to_4(
+    baseline: float, option: float, level: str, change: str
+) -> None:
+    cmp = _hand_unmet(baseline, option)
+    cmp.suppress_below = 5
+    for row in unmet_table(cmp)[2:]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[3:] == [level, change], row
+    plain = dataclasses.replace(cmp, suppress_below=0)
+    cells = [c.strip() for c in unmet_table(plain)[2].strip("|").split("|")]
+    assert cells[3] == level_text(baseline, "children")  # no suppression asked: as it is
+
+
+def test_sentence_names_unlawful_changes_only_when_nearly_every_run_agrees() -> None:
+    cmp = _hand_unmet(6.0, 6.0)
+    quiet = sentence(cmp, 1)
+    assert "unregistered" not in quiet and "liberty" not in quiet  # nothing moved: no clause
+    cmp.values["unregistered_under_16"][1, :, -1] = 2.0  # fewer in every run
+    cmp.values["deprivation_of_liberty"][1, :, -1] = 9.0
+    cmp.values["deprivation_of_liberty"][1, :1, -1] = 6.0  # more in 9 runs of 10: not >9
+    text = sentence(cmp, 1)
+    assert text.endswith(
+        "It has fewer under-16s in unregistered (unlawful) placements than the baseline "
+        "in every run."
+    ), text
+    cmp.values["deprivation_of_liberty"][1, :, -1] = 9.0  # now more in every run
+    assert sentence(cmp, 1).endswith(
+        "than the baseline in every run, and more children deprived of their liberty in every run."
+    )
+    # a lawful measure that moves (children out of area) is left to the tables
+    cmp.values["placed_out_of_area"][1, :, -1] = 1.0
+    assert "out of area" not in sentence(cmp, 1)
+
+
+def test_after_care_is_said_only_when_its_difference_has_one_sign() -> None:
+    cmp = _hand_unmet(6.0, 6.0)
+    after = np.zeros((2, 10, 4))
+    after[1, :, -1] = [9e3, -2e3, 9e3, 9e3, -1e3, 9e3, 9e3, 9e3, 9e3, 9e3]  # 8 in 10 dearer
+    cmp.values["after_care_cost"] = after
+    assert "paid after care" not in sentence(cmp, 1)  # noise: a median of £9k means nothing
+    after[1, :, -1] = [9e3, 2e3, 9e3, 9e3, 1e3, 9e3, 9e3, -3e3, 9e3, 9e3]  # 9 in 10
+    assert "with £9k more paid after care" in sentence(cmp, 1)

@@ -266,7 +266,8 @@ def test_a_large_k_hides_every_small_count(cmp):
     cells = _count_cells(f"<section>{_comparison(big)}</section>")
     assert not cells  # no table of "<K" in every cell ...
     said = _comparison(big).count(escaped(all_hidden_text(10**6)))
-    assert said == sum(m.unit in COUNT_UNITS for m in METRICS.values())  # ... said once each
+    headline = [m for m in METRICS.values() if m.group == ""]
+    assert said == sum(m.unit in COUNT_UNITS for m in headline)  # ... said once each
     ranking = _count_cells(f"<section><h3>Ranking</h3>{_ranking(big)}</section>")
     # every option's change is hidden; the baseline's own (0 by definition) tells nothing
     assert [c for c in ranking if "suppressed (fewer than" not in c] == ["0"]
@@ -495,3 +496,41 @@ def test_the_templates_escape_every_value_and_nothing_is_marked_safe():
         assert "|safe" not in source and "autoescapefalse" not in source, name
     module = Path(html_report.__file__).read_text(encoding="utf-8")
     assert "Markup" not in module and "escape(" not in module
+
+
+def test_unmet_demand_section_defines_each_measure_and_hides_small_counts(cmp, text):
+    """One row per measure of unmet demand as commissioners mean it: what it counts,
+    whether it is unlawful, the baseline's level and each option's paired change, with
+    counts of 1 to K-1 never shown (this run has such counts: Darlington's unregistered
+    and deprived-of-liberty children are few)."""
+    from sim.reports.presentation import all_hidden_short, change_text, level_text
+    from sim.runs.commissioners import COMMISSIONER_MEASURES
+
+    assert '<section id="unmet">' in text
+    tables = dict(_parse(text).tables)
+    head, *body = tables["Unmet demand as commissioners mean it"]
+    assert head == ["Measure", "What it counts", "Unlawful?", f"{cmp.names[0]} (level)",
+                    *cmp.names[1:]]  # fmt: skip
+    assert [r[0] for r in body] == [c.label for c in COMMISSIONER_MEASURES]
+    hidden = shown = 0
+    for c, row in zip(COMMISSIONER_MEASURES, body, strict=True):
+        assert row[1:3] == [c.definition, c.unlawful]
+        levels = [float(np.median(cmp.values[c.key][i, :, -1])) for i in range(len(cmp.names))]
+        if all(v == 0 or v < K for v in levels) and any(0 < v < K for v in levels):
+            assert row[3:] == [all_hidden_short(K)]  # said once for the row
+            hidden += 1
+            continue
+        assert row[3] == (f"<{K}" if 0 < levels[0] < K else level_text(levels[0], "children"))
+        for i, cell in enumerate(row[4:], start=1):
+            if cmp.hides_difference(i, c.key):
+                assert (
+                    cell.startswith(f"suppressed (fewer than {K} children)") and "90%" not in cell
+                )
+                hidden += 1
+            else:
+                med = float(np.median(cmp.diff(c.key)[i, :, -1]))
+                assert cell.startswith(change_text(med, "children")), (c.key, cell)
+                shown += 1
+    assert hidden and shown, (hidden, shown)
+    # the headline tables do not repeat them
+    assert not any(h.startswith(COMMISSIONER_MEASURES[0].label) for h in tables)

@@ -14,7 +14,11 @@ from openpyxl.workbook.workbook import Workbook
 
 from sim.reports.comparison_words import sentences
 from sim.reports.workbook import write_workbook
-from sim.runs.compare import METRICS, Comparison, compare
+from sim.runs.commissioners import COMMISSIONER_MEASURES
+from sim.runs.compare import METRICS, Comparison, compare, metrics_in
+
+#: Measures with a sheet of their own (unmet demand as commissioners mean it shares one).
+HEADLINE = {k: METRICS[k] for k in metrics_in("")}
 
 DARLINGTON = Path(__file__).parents[1] / "scenarios" / "darlington"
 OPTIONS = ("baseline.toml", "foster-plus-10.toml", "solo-homes.toml")
@@ -88,7 +92,7 @@ def _summary_table(book: Workbook) -> tuple[list[str], list[list[Cell]]]:
 
 def _count_cells(book: Workbook) -> Iterator[Cell]:
     """Every cell that holds a count of children or child-days, on every sheet."""
-    for key, metric in METRICS.items():
+    for key, metric in HEADLINE.items():
         if metric.unit not in ("children", "child-days"):
             continue
         for (_, figure), cells in _figure_rows(_metric_sheet(book, key)).items():
@@ -140,8 +144,9 @@ def test_summary_figures_are_the_comparison(book: Workbook, cmp: Comparison) -> 
 
 
 def test_one_sheet_per_metric_with_the_years_as_columns(book: Workbook, cmp: Comparison) -> None:
-    assert len(book.sheetnames) == 1 + len(METRICS) + 2  # summary, metrics, costs, notes
-    for key in METRICS:
+    # summary, a sheet per headline measure, unmet demand, costs, notes
+    assert len(book.sheetnames) == 1 + len(HEADLINE) + 1 + 2
+    for key in HEADLINE:
         ws = _metric_sheet(book, key)
         header = [c.value for c in ws[_header_row(ws)]]
         assert header == ["Option", "Figure", *cmp.periods]
@@ -162,7 +167,7 @@ def test_one_sheet_per_metric_with_the_years_as_columns(book: Workbook, cmp: Com
 
 
 def test_money_cells_carry_a_pound_format(book: Workbook) -> None:
-    money = [k for k, m in METRICS.items() if m.unit == "money"]
+    money = [k for k, m in HEADLINE.items() if m.unit == "money"]
     assert money
     n = 0
     for key in money:
@@ -205,7 +210,7 @@ def test_small_counts_are_suppressed(
     # ... and with it, every level is "<K"; a difference is shown whole or hidden whole
     levels = dict(_level_cells(book))
     said_once = 0
-    for key, metric in METRICS.items():
+    for key, metric in HEADLINE.items():
         ws = _metric_sheet(suppressed_book, key)
         if _all_hidden(ws):  # every level small: said once, not "<K" in every cell
             said_once += 1
@@ -222,7 +227,7 @@ def test_small_counts_are_suppressed(
             assert c.value == before
     hidden = f"suppressed (fewer than {K}"
     suppressed_cmp = dataclasses.replace(cmp, suppress_below=K)
-    for key, metric in METRICS.items():
+    for key, metric in HEADLINE.items():
         if metric.unit not in ("children", "child-days"):
             continue
         if _all_hidden(_metric_sheet(suppressed_book, key)):
@@ -247,7 +252,7 @@ def test_small_counts_are_suppressed(
 
 def _level_cells(book: Workbook) -> Iterator[tuple[tuple[str, str, str, int], Cell]]:
     """Every level (not difference) of a count of children, keyed by where it is."""
-    for key, metric in METRICS.items():
+    for key, metric in HEADLINE.items():
         if metric.unit not in ("children", "child-days") or _all_hidden(_metric_sheet(book, key)):
             continue
         for (option, figure), cells in _figure_rows(_metric_sheet(book, key)).items():
@@ -264,7 +269,7 @@ def _level_cells(book: Workbook) -> Iterator[tuple[tuple[str, str, str, int], Ce
 def test_money_and_percentages_are_never_suppressed(
     book: Workbook, suppressed_book: Workbook
 ) -> None:
-    for key, metric in METRICS.items():
+    for key, metric in HEADLINE.items():
         if metric.unit in ("money", "percent"):
             a = _figure_rows(_metric_sheet(book, key))
             b = _figure_rows(_metric_sheet(suppressed_book, key))
@@ -297,3 +302,84 @@ def test_written_whole_or_not_at_all(
         write_workbook(cmp, path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["options.xlsx"]
+
+
+# =========================================================================== unmet demand
+
+
+def _unmet_rows(book: Workbook) -> dict[tuple[str, str, str], list[Cell]]:
+    """(measure, option label, figure) -> that row's cells, one per period."""
+    ws = book["Unmet demand"]
+    rows = list(ws.iter_rows())
+    start = next(i for i, r in enumerate(rows) if r[0].value == "Measure")
+    assert [c.value for c in rows[start][1:3]] == ["Option", "Figure"]
+    return {(r[0].value, r[1].value, r[2].value): list(r[3:]) for r in rows[start + 1 :]}
+
+
+def test_unmet_demand_is_one_sheet_of_numbers(book: Workbook, cmp: Comparison) -> None:
+    """Every measure of unmet demand as commissioners mean it on one sheet (not a sheet
+    each), by year for each scenario, as numbers that are the comparison's own."""
+    assert book.sheetnames.count("Unmet demand") == 1
+    assert not set(book.sheetnames) & {c.label for c in COMMISSIONER_MEASURES}
+    rows = _unmet_rows(book)
+    assert {m for m, _, _ in rows} == {c.label for c in COMMISSIONER_MEASURES}
+    header = [c.value for c in book["Unmet demand"][4]]
+    assert header == ["Measure", "Option", "Figure", *cmp.periods]
+    base = f"{cmp.names[0]} (baseline)"
+    for c in COMMISSIONER_MEASURES:
+        v = cmp.values[c.key]
+        for i, who in enumerate([base, *cmp.names[1:]]):
+            got = [cell.value for cell in rows[(c.label, who, "Median")]]
+            np.testing.assert_allclose(got, np.median(v[i], axis=0))
+            p95 = [cell.value for cell in rows[(c.label, who, "95%")]]
+            np.testing.assert_allclose(p95, np.percentile(v[i], 95, axis=0))
+        for i, name in enumerate(cmp.names[1:], start=1):
+            diff = [cell.value for cell in rows[(c.label, name, "Median difference")]]
+            np.testing.assert_allclose(diff, np.median(cmp.diff(c.key)[i], axis=0), atol=1e-9)
+    for cells in rows.values():
+        for cell in cells:
+            assert isinstance(cell.value, (int, float)), (cell.coordinate, cell.value)
+            assert cell.data_type == "n", cell.coordinate  # a number, never a formula
+
+
+def test_unmet_demand_sheet_suppresses_small_counts(
+    book: Workbook, suppressed_book: Workbook, cmp: Comparison
+) -> None:
+    plain, rows = _unmet_rows(book), _unmet_rows(suppressed_book)
+    small = 0
+    for (measure, who, figure), cells in plain.items():
+        if figure not in ("Median", "5%", "95%"):
+            continue
+        if (measure, who, figure) not in rows:  # every level small: said once instead
+            said = [k for k in rows if k[0] == measure]
+            assert len(said) == 1 and "none is shown" in said[0][2], said
+            assert all(c.value == 0 or 0 < c.value < K for c in cells)
+            small += 1
+            continue
+        for before, after in zip(cells, rows[(measure, who, figure)], strict=True):
+            if 0 < before.value < K:
+                assert after.value == f"<{K}"
+                small += 1
+            else:
+                assert after.value == before.value
+    assert small, "the test needs small counts"
+    hidden = dataclasses.replace(cmp, suppress_below=K)
+    by_label = {c.label: c.key for c in COMMISSIONER_MEASURES}
+    for (measure, name, figure), cells in rows.items():
+        if figure != "Median difference":
+            continue
+        i = cmp.names.index(name)
+        for j, cell in enumerate(cells):
+            if hidden.hides_difference(i, by_label[measure], j):
+                assert cell.value == f"suppressed (fewer than {K} children)"
+                assert rows[(measure, name, "Difference: 5%")][j].value is None
+            else:
+                assert cell.value == plain[(measure, name, figure)][j].value
+
+
+def test_notes_define_each_unmet_measure(book: Workbook) -> None:
+    notes = {r[0].value: r[1].value for r in book["Notes"].iter_rows(max_col=2)}
+    assert "Unmet demand as commissioners mean it (sheet 'Unmet demand')" in notes
+    for c in COMMISSIONER_MEASURES:
+        text = notes[c.label]
+        assert c.definition in text and c.unlawful in text and f"--rank-by {c.key}" in text

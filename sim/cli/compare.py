@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..runs.commissioners import COMMISSIONER_MEASURES
 from . import options
 from .options import add_monte_carlo_options, check_budget, monte_carlo_settings, warn_repeats
 
@@ -42,8 +43,8 @@ def add_parser(sub: Any) -> None:
         metavar="MEASURES",
         help="comma-separated measures to rank the options on (default "
         "net_cost,unmet_child_days; also net_cost_today, placement_cost, after_care_cost, "
-        "option_cost, unmet_children, "
-        "pct_in_area, children_3plus)",
+        "option_cost, unmet_children, pct_in_area, children_3plus, and unmet demand as "
+        f"commissioners mean it: {', '.join(m.key for m in COMMISSIONER_MEASURES)})",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar or sentences")
     p.set_defaults(execute=execute)

@@ -21,15 +21,18 @@ from .. import __version__
 from ..common.outputs import atomic_path
 from ..common.safe_text import markdown_block, markdown_text, spreadsheet_frame
 from ..common.suppression import all_hidden, difference_hidden, suppressed
+from ..runs.commissioners import BY_KEY, SECTION_TITLE, UNMET_SETTING
 from ..runs.compare import (
     COUNT_METRIC_UNITS,
     METRICS,
     Comparison,
+    metrics_in,
     nan_quantile,
     prob_better,
 )
 from .comparison_words import break_even_spread, rank_rule, ranking_change, sentences
 from .presentation import (
+    all_hidden_short,
     all_hidden_text,
     change_text,
     difference_rule,
@@ -137,30 +140,54 @@ def _write_replications_diff(cmp: Comparison, path: Path) -> None:
 
 
 def key_table(cmp: Comparison) -> list[str]:
-    """Markdown: each measure over the whole run, baseline level and each option's change."""
-    k = cmp.suppress_below
+    """Markdown: each headline measure over the whole run, the baseline's level and each
+    option's change (unmet demand as commissioners mean it is `unmet_table`)."""
     names = [markdown_text(n) for n in cmp.names]
     head = ["Measure (whole run)", f"{names[0]} (baseline, median)", *names[1:]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for metric, spec in METRICS.items():
-        v = cmp.values[metric][:, :, -1]
-        d = cmp.diff(metric)[:, :, -1]
-        counts = spec.unit in COUNT_METRIC_UNITS
-        if counts and all_hidden(nan_quantile(v.T, 50), "children", k):
-            lines.append(f"| {spec.label} | {all_hidden_text(k)} |" + " |" * (len(names) - 1))
-            continue
-        cells = [spec.label, level_text(float(nan_quantile(v[0], 50)), spec.unit, k)]
-        for i in range(1, len(cmp.names)):
-            p5, med, p95 = (float(x) for x in nan_quantile(d[i], [5, 50, 95]))
-            better = prob_better(d[i], spec.better)
-            if cmp.hides_difference(i, metric):
-                change = hidden_difference_text(k, spec.unit)
-            else:
-                change = (
-                    f"{change_text(med, spec.unit)} ({change_text(p5, spec.unit)} to "
-                    f"{change_text(p95, spec.unit)})"
-                )
-            cells.append(f"{change}; better in {better:.0%} of runs")
+    for metric in metrics_in(""):
+        spec = METRICS[metric]
+        lines.append("| " + " | ".join([spec.label, *_whole_run_cells(cmp, metric)]) + " |")
+    return lines
+
+
+def _whole_run_cells(cmp: Comparison, metric: str, short: bool = False) -> list[str]:
+    """The baseline's level over the whole run, then each option's paired change with its
+    interval and share of runs better; one sentence instead when every count is small
+    (`short`: a few words, for a table of many such rows)."""
+    k = cmp.suppress_below
+    spec = METRICS[metric]
+    v = cmp.values[metric][:, :, -1]
+    d = cmp.diff(metric)[:, :, -1]
+    counts = spec.unit in COUNT_METRIC_UNITS
+    if counts and all_hidden(nan_quantile(v.T, 50), "children", k):
+        said = all_hidden_short(k) if short else all_hidden_text(k)
+        return [said, *[""] * (len(cmp.names) - 1)]
+    cells = [level_text(float(nan_quantile(v[0], 50)), spec.unit, k)]
+    for i in range(1, len(cmp.names)):
+        p5, med, p95 = (float(x) for x in nan_quantile(d[i], [5, 50, 95]))
+        better = prob_better(d[i], spec.better)
+        if cmp.hides_difference(i, metric):
+            change = hidden_difference_text(k, spec.unit)
+        else:
+            change = (
+                f"{change_text(med, spec.unit)} ({change_text(p5, spec.unit)} to "
+                f"{change_text(p95, spec.unit)})"
+            )
+        cells.append(f"{change}; better in {better:.0%} of runs")
+    return cells
+
+
+def unmet_table(cmp: Comparison) -> list[str]:
+    """Markdown: unmet demand as commissioners mean it, one measure a line with what it
+    counts and whether it is unlawful, the baseline's level and each option's change."""
+    names = [markdown_text(n) for n in cmp.names]
+    head = ["Measure", "What it counts", "Unlawful?", f"{names[0]} (baseline, median)",
+            *names[1:]]  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for metric in metrics_in(UNMET_SETTING):
+        c = BY_KEY[metric]
+        cells = [c.label, c.definition, c.unlawful, *_whole_run_cells(cmp, metric, True)]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -212,6 +239,15 @@ def summary_markdown(cmp: Comparison, command: str | None = None) -> str:
         "the share of runs in which the option did strictly better than the baseline.",
         "",
         *key_table(cmp),
+        "",
+        f"## {SECTION_TITLE}",
+        "",
+        "Children at month ends, averaged over the whole run: the baseline's median, then "
+        "each option's median change (5th to 95th percentile of the paired differences) "
+        "and the share of runs in which it had fewer. A child may count on more than one "
+        "line; `options.xlsx` (sheet 'Unmet demand') gives each year.",
+        "",
+        *unmet_table(cmp),
         "",
         "## When each option pays for itself",
         "",

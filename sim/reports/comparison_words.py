@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..runs.commissioners import COMMISSIONER_MEASURES
 from ..runs.compare import METRICS, Comparison, prob_better
 from ..runs.money import price_base
 from .presentation import change_text, hidden_difference_text, money
@@ -70,12 +71,8 @@ def sentence(cmp: Comparison, i: int) -> str:
     own = float(cmp.values["option_cost"][i, 0, -1])
     if own > 0:
         money_part += f", after its own costs of {money(own)}"
-    after = (
-        float(np.median(cmp.diff("after_care_cost")[i, :, -1]))
-        if "after_care_cost" in cmp.values
-        else 0.0
-    )
-    if after != 0:
+    after = _consistent_median(cmp, "after_care_cost", i)
+    if after is not None and after != 0:
         more = "more" if after > 0 else "less"
         money_part += (
             f", with {money(abs(after))} {more} paid after care (SGO, adoption allowances)"
@@ -87,7 +84,43 @@ def sentence(cmp: Comparison, i: int) -> str:
     )
     if own > 0:
         text += " " + _break_even_words(cmp, i)
-    return text
+    said = _unlawful_words(cmp, i)
+    return f"{text} {said}" if said else text
+
+
+#: A change is said only when the paired difference has the same sign in at least this
+#: share of runs: with common random numbers an option that does not touch a measure still
+#: moves it a little either way (children take other paths after the option's first
+#: change), and a median of that noise would read as an effect.
+CONSISTENT = 0.9
+
+
+def _consistent_median(cmp: Comparison, metric: str, i: int) -> float | None:
+    """Option i's median paired difference over the run, or None when it is noise: the
+    difference is not of one sign (strictly) in at least CONSISTENT of the runs."""
+    if metric not in cmp.values:
+        return None
+    d = cmp.diff(metric)[i, :, -1]
+    if max(float(np.mean(d > 0)), float(np.mean(d < 0))) < CONSISTENT:
+        return None
+    return float(np.median(d))
+
+
+def _unlawful_words(cmp: Comparison, i: int) -> str:
+    """One short sentence when option i changes a placement that is unlawful, or lawful
+    only by a court's order (`CommissionerMeasure.in_sentences`), in more than 9 runs in
+    10; "" otherwise, so the verdict is not cluttered. Words only, never a count: a
+    direction identifies no child."""
+    parts: list[str] = []
+    for c in COMMISSIONER_MEASURES:
+        if not c.in_sentences or c.key not in cmp.values:
+            continue
+        d = cmp.diff(c.key)[i, :, -1]
+        for share, word in ((float(np.mean(d < 0)), "fewer"), (float(np.mean(d > 0)), "more")):
+            if share > CONSISTENT:
+                than = "" if parts else " than the baseline"
+                parts.append(f"{word} {c.short}{than} {_runs_out_of_10(share)}")
+    return f"It has {', and '.join(parts)}." if parts else ""
 
 
 def _basis_words(cmp: Comparison, i: int, cash_saving: float) -> str:

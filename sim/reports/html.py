@@ -3,9 +3,10 @@
 A commissioner emails the file or prints it for a board: so everything it needs is
 inside it (styles inline, charts as PNG data), it asks nothing of the network (no
 scripts, fonts or links to anywhere), and it prints cleanly on A4. It holds the plain
-summary, the ranking, the paired differences with their uncertainty, break-even, the
-comparison charts, each option's fan charts, and the assumptions of every scenario side
-by side.
+summary, the ranking, the paired differences with their uncertainty, unmet demand as
+commissioners mean it (one line per measure, with what it counts and whether it is
+unlawful), break-even, the comparison charts, each option's fan charts, and the
+assumptions of every scenario side by side.
 
 Counts of children below the comparison's `suppress_below` K show as "<K" (zero as 0);
 a difference of counts is shown in full or hidden whole (`presentation.difference_rule`);
@@ -32,7 +33,8 @@ import jinja2
 from .. import __version__
 from ..common.outputs import atomic_path
 from ..common.suppression import all_hidden
-from ..runs.compare import COUNT_METRIC_UNITS, METRICS, Metric, median_interval
+from ..runs.commissioners import BY_KEY, SECTION_TITLE, UNMET_SETTING
+from ..runs.compare import COUNT_METRIC_UNITS, METRICS, Metric, median_interval, metrics_in
 from ..scenario.schema import (
     FosterProvision,
     Home,
@@ -45,6 +47,7 @@ from ..scenario.schema import (
 from .comparison_words import break_even_spread, rank_rule, ranking_change, sentences
 from .presentation import (
     DASH,
+    all_hidden_short,
     all_hidden_text,
     change_text,
     count,
@@ -103,6 +106,8 @@ def render_html(cmp: Comparison) -> str:
         ranking=_ranking_view(cmp),
         break_even=_break_even_view(cmp),
         comparison=_comparison_view(cmp),
+        unmet=_unmet_view(cmp),
+        unmet_title=SECTION_TITLE,
         charts=_comparison_charts(cmp),
         fans=_fan_charts(cmp),
         assumptions=_assumptions_view(cmp),
@@ -255,6 +260,7 @@ def _comparison_view(cmp: Comparison) -> View:
     """Per metric: the baseline's level, then each option's paired difference, by period."""
     summary = cmp.summary
     present = list(dict.fromkeys(summary["metric"])) if len(summary) else []
+    present = [m for m in present if METRICS[m].group == ""]  # unmet demand: `_unmet_view`
     order = [m for m in METRIC_ORDER if m in present] + [
         m for m in present if m not in METRIC_ORDER
     ]
@@ -296,6 +302,46 @@ def _metric_table(cmp: Comparison, metric: str, m: Metric) -> View:
         ],
         "rows": rows,
     }
+
+
+def _unmet_view(cmp: Comparison) -> View:
+    """Unmet demand as commissioners mean it over the whole run: one row per measure with
+    what it counts and whether it is unlawful, the baseline's level, each option's change."""
+    summary = cmp.summary
+    if len(cmp.names) < 2 or not len(summary):
+        return {"rows": []}
+    k = int(cmp.suppress_below or 0)
+    horizon = cmp.periods[-1]
+    at_end = summary[summary["period"] == horizon]
+    rows = []
+    for metric in metrics_in(UNMET_SETTING):
+        c, m = BY_KEY[metric], METRICS[metric]
+        mine = at_end[at_end["metric"] == metric].set_index("option")
+        levels = [float(median_interval(cmp.values[metric][i, :, -1])[0])
+                  for i in range(len(cmp.names))]  # fmt: skip
+        row: View = {"label": c.label, "definition": c.definition, "unlawful": c.unlawful}
+        if all_hidden(levels, "children", k):
+            rows.append({**row, "all_hidden": all_hidden_short(k), "level": "", "cells": []})
+            continue
+        cells = [
+            _difference(mine.loc[name], m.unit, k, cmp.hides_difference(i, metric))
+            if name in mine.index
+            else None
+            for i, name in enumerate(cmp.names[1:], start=1)
+        ]
+        level = level_text(levels[0], m.unit, k)
+        rows.append({**row, "all_hidden": "", "level": level, "cells": cells})
+    return {
+        "baseline": _option(cmp, cmp.names[0]),
+        "options": [_option(cmp, n) for n in cmp.names[1:]],
+        "horizon": horizon,
+        "rows": rows,
+    }
+
+
+def _unmet(cmp: Comparison) -> str:
+    """The section on unmet demand as commissioners mean it, as HTML."""
+    return _part("unmet", _unmet_view(cmp))
 
 
 def _difference(r: Any, unit: str, k: int, hidden: bool = False) -> View:

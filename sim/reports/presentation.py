@@ -126,6 +126,11 @@ def all_hidden_text(k: int) -> str:
     )
 
 
+def all_hidden_short(k: int) -> str:
+    """`all_hidden_text` in a few words, for one row of a table with many rows."""
+    return f"0 or fewer than {k} in every scenario: not shown (small numbers)"
+
+
 # =========================================================================== colours
 
 

@@ -37,6 +37,7 @@ from ..common.safe_text import (
 from ..common.suppression import suppressed as _suppressed
 from ..engine.calendar import duration
 from ..engine.metrics import UNMET_SETTINGS, YEARLY
+from ..runs.commissioners import COMMISSIONER_MEASURES, SECTION_TITLE
 from ..runs.money import deflator, price_base, todays_money_by_year
 from ..scenario.write import scenario_copy
 from .actuals import Check
@@ -502,18 +503,12 @@ def _headline_measures(d: _Derived) -> list[_Measure]:
             d.year_ends("unregistered", "16_17"),
         )
     )
-    for key, label, _definition, _unlawful in COMMISSIONER_ROWS:
-        if key in ("waiting_for_placement", "unregistered_under_16", "unregistered_16_17"):
+    for c in COMMISSIONER_MEASURES:
+        if c.key in ("waiting_for_placement", "unregistered_under_16", "unregistered_16_17"):
             continue  # added above
-        if key == "placed_out_of_area":
-            values = d.year_ends("in_care_by_location", "within_20_miles") + d.year_ends(
-                "in_care_by_location", "beyond_20_miles"
-            )
-        elif key == "placed_over_20_miles":
-            values = d.year_ends("in_care_by_location", "beyond_20_miles")
-        else:
-            values = d.year_ends(key, "all")
-        add(_Measure(key, f"{label} at year end", "All", "children", values))
+        first, *more = (d.year_ends(metric, group) for metric, group in c.series)
+        values = sum(more, first)
+        add(_Measure(c.key, f"{c.label} at year end", "All", "children", values))
     add(
         _Measure(
             "unmet_new",
@@ -800,70 +795,6 @@ def _quote(path: Path) -> str:
 # =========================================================================== summary.md
 
 
-#: Unmet demand as commissioners mean it (issue 15), each its own count of children at a
-#: year end: (measure key, label, what it counts, whether the placement is unlawful).
-#: Out of area and over 20 miles are read from `in_care_by_location`, not series of their own.
-COMMISSIONER_ROWS = (
-    (
-        "waiting_for_placement",
-        "Waiting for a placement",
-        "not suitably placed and still being searched for (in the fallback, an unsuitable "
-        "placement, or waiting there for a provider's offer)",
-        "no",
-    ),
-    (
-        "unregistered_under_16",
-        "Under-16s in unregistered placements",
-        "living in a provision marked registered = false, under 16",
-        "yes: banned since 2021",
-    ),
-    (
-        "unregistered_16_17",
-        "16-17s in unregistered placements",
-        "living in a provision marked registered = false, aged 16 or 17",
-        "unlawful where it is supported accommodation whose provider has not applied to "
-        "Ofsted (since 28 October 2023 [facts §9]); an unregistered home giving care is "
-        "unlawful for its provider at any age",
-    ),
-    (
-        "registered_emergency",
-        "Registered emergency placements",
-        "living in the emergency fallback where it is registered",
-        "no",
-    ),
-    (
-        "deprivation_of_liberty",
-        "Deprived of liberty",
-        "secure order or deprivation-of-liberty order: the provision's "
-        "deprivation_of_liberty_share of the children placed there",
-        "no (lawful only by court order)",
-    ),
-    (
-        "placed_out_of_area",
-        "Placed out of area",
-        "living in a provision outside the council's area",
-        "no",
-    ),
-    (
-        "placed_over_20_miles",
-        "Placed more than 20 miles away",
-        "living in a provision beyond 20 miles",
-        "no",
-    ),
-    (
-        "sibling_groups_split",
-        "Living apart from a sibling",
-        "in care with a sibling in care in a different household, home or placement",
-        "no",
-    ),
-    (
-        "under_11_in_residential",
-        "Under-11s in residential care",
-        "under 11 in a residential setting (kind home, or residential = true)",
-        "no",
-    ),
-)
-
 #: (key of a headline measure, row label) for the table of summary.md.
 MD_ROWS = (
     ("in_care", "Children in care at year end"),
@@ -939,7 +870,7 @@ def _md_commissioners(by_key: dict[str, _Measure], years: list[int], k: int) -> 
     head = ["Measure", "What it counts", "Unlawful?", *[f"Year {y + 1}" for y in years]]
     lines = [
         "",
-        "## Unmet demand as commissioners mean it",
+        f"## {SECTION_TITLE}",
         "",
         "Children at year end: median (10th to 90th percentile). A child may count on more "
         "than one line.",
@@ -947,10 +878,10 @@ def _md_commissioners(by_key: dict[str, _Measure], years: list[int], k: int) -> 
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
     ]
-    for key, label, definition, unlawful in COMMISSIONER_ROWS:
-        m = by_key[key]
+    for c in COMMISSIONER_MEASURES:
+        m = by_key[c.key]
         cells = [_cell(m.values[:, y], m.unit, k) for y in years]
-        lines.append("| " + " | ".join([label, definition, unlawful, *cells]) + " |")
+        lines.append("| " + " | ".join([c.label, c.definition, c.unlawful, *cells]) + " |")
     return lines
 
 

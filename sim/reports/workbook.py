@@ -1,8 +1,10 @@
 """The comparison of options as an Excel workbook, because that is how commissioners share figures.
 
 Sheets: "Summary" first (run settings, the plain-language sentences and one row per
-option over the whole horizon), then one sheet per metric with the years as columns, then
-the options' own costs as the scenario files give them, and "Notes" on how to read it.
+option over the whole horizon), then one sheet per headline metric with the years as
+columns, then "Unmet demand" (every measure of unmet demand as commissioners mean it, by
+year, for each scenario), the options' own costs as the scenario files give them, and
+"Notes" on how to read it and what each measure counts.
 Every figure is a real number with a number format (money, percent, count), never a
 formula, so it can be copied into board papers and other workbooks as it is.
 
@@ -29,7 +31,8 @@ import numpy as np
 from ..common.outputs import atomic_path
 from ..common.safe_text import safe_workbook
 from ..common.suppression import COUNT_UNITS, all_hidden
-from ..runs.compare import METRICS, median_interval
+from ..runs.commissioners import BY_KEY, SECTION_TITLE, UNMET_SETTING
+from ..runs.compare import METRICS, UNMET_SHEET, median_interval, metrics_in
 from .comparison_words import break_even_spread, rank_rule, sentences
 from .presentation import all_hidden_text, difference_rule, hidden_difference_text, suppressed
 
@@ -49,7 +52,12 @@ LOW, HIGH = 5, 95
 INTERVAL = f"90% interval ({LOW}th to {HIGH}th percentile)"
 WRAP_WIDTH = 60  # widest a column grows before its text wraps
 #: Every sheet the workbook can hold, in order: fixed names of at most 31 characters.
-SHEET_NAMES = ("Summary", *(m.sheet for m in METRICS.values()), "Option costs", "Notes")
+SHEET_NAMES = (
+    "Summary",
+    *dict.fromkeys(m.sheet for m in METRICS.values()),  # the unmet-demand measures share one
+    "Option costs",
+    "Notes",
+)
 
 
 @dataclass(frozen=True)
@@ -76,8 +84,9 @@ def write_workbook(cmp: Comparison, path: Path | str) -> None:
     summary = book.active
     summary.title = "Summary"
     _summary_sheet(summary, cmp, METRICS)
-    for key, metric in METRICS.items():
-        _metric_sheet(book.create_sheet(_sheet_name(metric)), cmp, key, metric)
+    for key in metrics_in(""):
+        _metric_sheet(book.create_sheet(_sheet_name(METRICS[key])), cmp, key, METRICS[key])
+    _unmet_sheet(book.create_sheet(UNMET_SHEET), cmp)
     _option_costs_sheet(book.create_sheet("Option costs"), cmp)
     _notes_sheet(book.create_sheet("Notes"), cmp, METRICS)
     safe_workbook(book)
@@ -281,6 +290,65 @@ def _metric_sheet(ws: Worksheet, cmp: Comparison, key: str, metric: Any) -> None
         ws.column_dimensions[_letter(col)].width = 15
 
 
+def _unmet_sheet(ws: Worksheet, cmp: Comparison) -> None:
+    """Unmet demand as commissioners mean it on one sheet: for each measure, every
+    scenario's level by year, then each option's paired difference, one row per figure
+    with the measure named on every row (so the sheet filters by measure or option)."""
+    ws.append([f"{SECTION_TITLE} (children, average of month ends)"])
+    ws["A1"].font = _font(bold=True, size=14)
+    ws.append(
+        [
+            f"Median and {INTERVAL} of {cmp.reps} runs. Differences are option minus "
+            "baseline, run by run with the same random numbers; lower is better. A child may "
+            "count on more than one measure; the Notes sheet says what each counts."
+        ]
+    )
+    ws.append([])
+    _header_row(ws, ["Measure", "Option", "Figure", *cmp.periods])
+    header_row = ws.max_row
+    k = int(cmp.suppress_below or 0)
+    n_periods = len(cmp.periods)
+    for key in metrics_in(UNMET_SETTING):
+        label, unit = BY_KEY[key].label, METRICS[key].unit
+        values = cmp.values[key]
+        bands = [[median_interval(values[i, :, p]) for p in range(n_periods)]
+                 for i in range(len(cmp.names))]  # fmt: skip
+        if all_hidden(np.ravel(bands), "children", k):
+            ws.append([label, "", all_hidden_text(k)])  # once, not "<K" in every cell
+            continue
+        for i, name in enumerate(cmp.names):
+            who = name if i else f"{name} (baseline)"
+            for j, what in enumerate(("Median", f"{LOW}%", f"{HIGH}%")):
+                ws.append([label, who, what])
+                _write_row(ws, ws.max_row, 4, [_level(b[j], unit) for b in bands[i]], cmp)
+        for i, name in enumerate(cmp.names[1:], start=1):
+            rows = [_summary_row(cmp, name, key, p) for p in cmp.periods]
+            hidden = [cmp.hides_difference(i, key, p) for p in range(n_periods)]
+            for stat, what in (
+                ("diff_median", "Median difference"),
+                ("diff_p5", f"Difference: {LOW}%"),
+                ("diff_p95", f"Difference: {HIGH}%"),
+            ):
+                cells = [
+                    _hidden_cell(k, unit, stat == "diff_median")
+                    if hide
+                    else _difference(r[stat] if r is not None else np.nan, unit)
+                    for r, hide in zip(rows, hidden, strict=True)
+                ]
+                ws.append([label, name, what])
+                _write_row(ws, ws.max_row, 4, cells, cmp)
+            chances = [_chance(r["prob_better"] if r is not None else np.nan) for r in rows]
+            ws.append([label, name, "Chance fewer than baseline"])
+            _write_row(ws, ws.max_row, 4, chances, cmp)
+    ws.freeze_panes = f"D{header_row + 1}"
+    ws.auto_filter.ref = f"A{header_row}:{_letter(3 + n_periods)}{ws.max_row}"
+    ws.column_dimensions["A"].width = 36
+    ws.column_dimensions["B"].width = min(WRAP_WIDTH, max(12, *(len(n) + 12 for n in cmp.names)))
+    ws.column_dimensions["C"].width = 28
+    for col in range(4, n_periods + 4):
+        ws.column_dimensions[_letter(col)].width = 15
+
+
 def _hidden_cell(k: int, unit: str, say_why: bool) -> _Cell:
     """A difference that is hidden: the reason once (in the median row), then blanks."""
     return _Cell(hidden_difference_text(k, unit) if say_why else None)
@@ -327,7 +395,22 @@ def _notes_sheet(ws: Worksheet, cmp: Comparison, metrics: dict[str, Any]) -> Non
         ("Ranking", rank_rule(cmp.rank_by)),
         ("What each sheet measures", None),
     ]
-    notes += [(m.label, f"{_unit_words(m.unit)}; {m.better} is better") for m in metrics.values()]
+    notes += [
+        (m.label, f"{_unit_words(m.unit)}; {m.better} is better")
+        for m in metrics.values()
+        if m.group == ""
+    ]
+    notes.append((f"{SECTION_TITLE} (sheet '{UNMET_SHEET}')", None))
+    notes += [
+        (
+            BY_KEY[key].label,
+            f"What it counts: {BY_KEY[key].definition}. Unlawful? {BY_KEY[key].unlawful}. "
+            "Children counted at each month end, averaged over the months of the year (or "
+            f"of the run); lower is better. Rank on it with --rank-by {key}.",
+        )
+        for key, m in metrics.items()
+        if m.group == UNMET_SETTING
+    ]
     for title, text in notes:
         ws.append([title, text])
         ws.cell(ws.max_row, 1).font = _font(bold=True, size=12 if text is None else 11)

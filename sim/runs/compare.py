@@ -34,9 +34,15 @@ Comparison fields (the Excel, HTML and notebook code is written against these na
     deflator (the baseline's general inflation: `net_cost_today` is net_cost divided by
     (1 + deflator) ** year; the money measures are otherwise cash).
 
-METRICS: dict[str, Metric] with Metric(label, unit, better, sheet, short) where unit is
-one of "money", "children", "child-days", "percent", better is "lower" or "higher", sheet
-is the workbook's sheet name (at most 31 characters) and short the name in a sentence.
+METRICS: dict[str, Metric] with Metric(label, unit, better, sheet, short, group) where unit
+is one of "money", "children", "child-days", "percent", better is "lower" or "higher", sheet
+is the workbook's sheet name (at most 31 characters), short the name in a sentence and
+group "" for a headline measure or "unmet_setting" for unmet demand as commissioners mean
+it (`sim.runs.commissioners`: waiting for a placement, under-16s and 16-17s in
+unregistered placements, registered emergency placements, deprived of liberty, out of
+area, over 20 miles, apart from a sibling, under-11s in residential care; each the average
+of month-end counts, like `unmet_children`). Every measure may be ranked on; the reports
+show the "unmet_setting" group together, in a section and one workbook sheet of its own.
 
 Ranking (`rank_rule` says it in one sentence): each scenario is ranked on each criterion
 (1 is best); the overall order is by the sum of those ranks, a tie broken by the median
@@ -71,10 +77,15 @@ from ..common.suppression import difference_hidden
 from ..engine.calendar import add_months, duration
 from ..scenario.load import LoadedScenario, load
 from ..scenario.schema import OptionCost, Scenario
+from .commissioners import BY_KEY, COMMISSIONER_MEASURES, UNMET_SETTING
 from .money import deflator, todays_money_by_year
 
 if TYPE_CHECKING:
     from .montecarlo import Results
+
+
+#: The workbook sheet that holds every measure of unmet demand as commissioners mean it.
+UNMET_SHEET = "Unmet demand"
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,9 @@ class Metric:
     sheet: str = ""
     #: The measure inside a sentence ("net cost"), e.g. the ranking rule.
     short: str = ""
+    #: "" for a headline measure (its own table and sheet); UNMET_SETTING for unmet demand
+    #: as commissioners mean it, shown together in a section and one sheet of their own.
+    group: str = ""
 
 
 METRICS: dict[str, Metric] = {
@@ -126,6 +140,24 @@ METRICS: dict[str, Metric] = {
         "3+ placements", "children with 3+ placements",
     ),
 }  # fmt: skip
+# Unmet demand as commissioners mean it: each a count of children at month ends, averaged
+# over the months of a year and of the run (as `unmet_children`), all on one sheet.
+METRICS.update(
+    {
+        c.key: Metric(
+            f"{c.label} (children, average of month ends)", "children", "lower",
+            UNMET_SHEET, c.short, UNMET_SETTING,
+        )
+        for c in COMMISSIONER_MEASURES
+    }
+)  # fmt: skip
+
+
+def metrics_in(group: str = "") -> list[str]:
+    """The measures of one group, in METRICS order: "" the headline measures, each with
+    its own table and sheet; UNMET_SETTING unmet demand as commissioners mean it."""
+    return [key for key, m in METRICS.items() if m.group == group]
+
 
 #: Units counted in children (or their days): shown as "<K" below K when published.
 COUNT_METRIC_UNITS = ("children", "child-days")
@@ -379,6 +411,9 @@ def metric_values(r: Results, metric: str) -> np.ndarray:
         return _monthly_means(_pct_in_area(r), blocks)
     if metric == "children_3plus":
         return _with_total(r.yearly_series("children_3plus_placements"), "sum")
+    if metric in BY_KEY:  # unmet demand as commissioners mean it: children at month ends
+        first, *more = (r.series(m, g) for m, g in BY_KEY[metric].series)
+        return _monthly_means(sum(more, first), blocks)
     raise AssertionError(metric)
 
 
