@@ -167,7 +167,7 @@ def test_every_option_is_named_in_the_header_tables_and_assumptions(cmp, text):
 
     # what each option changes is in its own column, and the row is marked as differing
     (recruit,) = row("Households recruited a year")
-    assert recruit == ["7.7", "13", "7.7"]
+    assert recruit == ["7.7", "7.7, 13 from 2024-04-01", "7.7"]  # the enhanced offer's date
     assert any(r[2].startswith("2 homes, 2 beds") and r[0] == "none" for r in row("Homes and beds"))
     (costs,) = row("One-off and running costs")
     assert costs[0] == "none" and "£88,000 a year" in costs[1] and "£138,000 one-off" in costs[2]

@@ -452,6 +452,14 @@ def _uasc(s: Scenario, k: int) -> str:
     return text + (f" (up to {count(u.cap, k)} in care)" if u.cap is not None else "")
 
 
+def _recruitment(p: Any) -> str:
+    """Households recruited a year, with each dated change ('7.7, 13 from 2024-04-01')."""
+    text = f"{p.recruitment_per_year:g}"
+    for change in p.recruitment_changes:
+        text += f", {change.per_year:g} from {change.from_.isoformat()}"
+    return text
+
+
 def _provision_rows(specs: list[Any], pid: str) -> list[View]:
     """The parameters that matter for this kind of placement, one row each."""
     kind = next(p for p in specs if p is not None).kind
@@ -463,7 +471,7 @@ def _provision_rows(specs: list[Any], pid: str) -> list[View]:
     if kind == "foster":
         rows += [
             row("Households and places at the start", _households),
-            row("Households recruited a year", lambda p: f"{p.recruitment_per_year:g}"),
+            row("Households recruited a year", _recruitment),
             row(
                 "Households deregistering a year",
                 lambda p: f"{p.deregistration_per_year * 100:.1f}% of households",
