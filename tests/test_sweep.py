@@ -317,28 +317,35 @@ def test_one_at_a_time_changes_one_key_per_variant_and_keeps_the_rest_as_written
 
 def test_net_saving_against_a_baseline_is_compares_paired_net_cost() -> None:
     """`--against` must give, run by run, exactly the net cost difference `compare` gives
-    for the same files and seed: placements plus the option's own costs."""
+    for the same files and seed: placements, payments after care and the option's own
+    costs."""
     from sim.runs.compare import compare
 
     base = ROOT / "scenarios" / "darlington" / "baseline.toml"
     option = ROOT / "scenarios" / "darlington" / "foster-plus-10.toml"
-    key = "provision.in_house_foster.recruitment_per_year"
+    key = "provision.in_house_foster.recruitment_changes"
     sw = run_sweep(
         load(option),
-        [parse_vary(f"{key}=4")],
-        years=1,
+        [
+            parse_vary(
+                f"{key}=[{{from=2024-04-01, per_year=4.0}}]|[{{from=2024-04-01, per_year=20.0}}]"
+            )
+        ],
+        years=2,
         reps=3,
         seed=11,
         workers=1,
         against=load(base),
         one_at_a_time=True,
     )
-    cmp = compare([base, option], years=1, reps=3, seed=11, workers=1, progress=False)
+    assert sw.shared == (False,)  # the option's own lever: the baseline runs as written
+    cmp = compare([base, option], years=2, reps=3, seed=11, workers=1, progress=False)
     paired = -cmp.diff("net_cost")[1, :, -1]  # baseline minus option, each run
-    assert sw.results[0].net_saving is not None
-    assert sw.results[0].net_saving == pytest.approx(paired, rel=1e-12)
-    # fewer carers recruited than the option plans saves less, run by run on average
-    assert sw.results[1].net_saving.mean() < sw.results[0].net_saving.mean()  # type: ignore[union-attr]
+    saving = [r.net_saving for r in sw.results]
+    assert saving[0] is not None and saving[1] is not None and saving[2] is not None
+    assert saving[0] == pytest.approx(paired, rel=1e-12)
+    # fewer carers recruited than the option plans saves less than more carers, on average
+    assert saving[1].mean() < saving[2].mean()
 
 
 def test_sweep_against_writes_the_sensitivity_in_words_and_a_tornado(tmp_path: Path) -> None:
@@ -367,3 +374,30 @@ def test_sweep_against_writes_the_sensitivity_in_words_and_a_tornado(tmp_path: P
     # a dearer solo home can only save less (same random numbers, price alone changed)
     assert float(table[2]["net_saving_gbp_median"]) < float(table[1]["net_saving_gbp_median"])
     assert (out / "sweep.png").stat().st_size > 0
+
+
+def test_a_key_the_option_shares_with_the_baseline_is_varied_in_both() -> None:
+    """The external very complex price is an assumption about the world: a dearer one must
+    raise the saving of solo homes (which avoid it), so it is set in the baseline too."""
+    base = load(ROOT / "scenarios" / "darlington" / "baseline.toml")
+    option = load(ROOT / "scenarios" / "darlington" / "solo-homes.toml")
+    world = "provision.external_home.weekly_cost.very_complex"
+    lever = "provision.solo_home.weekly_cost"
+    sw = run_sweep(
+        option,
+        [parse_vary(f"{world}=9000,20000"), parse_vary(f"{lever}=9000")],
+        years=2,
+        reps=4,
+        seed=5,
+        workers=1,
+        against=base,
+        one_at_a_time=True,
+    )
+    # both are as the baseline has them (the option does not reprice solo homes); the
+    # baseline has no solo home, so setting their price there changes nothing
+    assert sw.shared == (True, True)
+    saving = {r.variant.number: r.net_saving.mean() for r in sw.results}  # type: ignore[union-attr]
+    assert saving[3] > saving[2]  # dearer external placements: the solo homes save more
+    # cheaper solo homes save more
+    cheaper = sw.results[3].net_saving
+    assert cheaper is not None and cheaper.mean() > saving[1]

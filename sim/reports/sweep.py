@@ -19,6 +19,7 @@ from ..runs.sweep import (
     Sweep,
     VariantResult,
     describe,
+    hashable_value,
     label_text,
     parse_key,
     quantiles,
@@ -188,7 +189,7 @@ def swings(sw: Sweep) -> list[tuple[str, float, float, Any, Any]]:
         else:
             mine = [
                 (v, float(np.median([row["net_saving_gbp_median"] for row in table
-                                     if _hashable(row[a.key]) == _hashable(v)])))
+                                     if hashable_value(row[a.key]) == hashable_value(v)])))
                 for v in a.values
             ]  # fmt: skip
         lo = min(mine, key=lambda x: x[1])
@@ -215,6 +216,15 @@ def _sensitivity_lines(sw: Sweep) -> list[str]:
         "least and most favourable value):",
         "",
     ]
+    both = [a.key for a, is_shared in zip(sw.axes, sw.shared, strict=True) if is_shared]
+    if both:
+        lines[-2:-2] = [
+            "Keys the option leaves as the baseline has them are assumptions about the world "
+            "both live in, so each of their values is set in the baseline too: "
+            + ", ".join(markdown_code(k) for k in both)
+            + ". The other keys are the option's own levers, changed in the option only.",
+            "",
+        ]
     for key, lo, hi, v_lo, v_hi in swings(sw):
         sign = "; the verdict turns on it" if lo < 0 < hi else ""
         lines.append(
@@ -409,7 +419,7 @@ def chart(sw: Sweep) -> Any:
     xs = list(first.values) if numeric else list(range(len(first.values)))
     by_combo: dict[tuple[Any, ...], list[VariantResult]] = {}
     for r in sw.results:  # product order: first key slowest, so gather by the rest
-        by_combo.setdefault(tuple(map(_hashable, r.variant.values[1:])), []).append(r)
+        by_combo.setdefault(tuple(map(hashable_value, r.variant.values[1:])), []).append(r)
 
     fig = Figure(figsize=(11, 5.8))
     fig.set_layout_engine("constrained", rect=(0, 0.04, 1, 0.86))
@@ -489,10 +499,6 @@ def chart(sw: Sweep) -> Any:
         handles += left.get_legend_handles_labels()[0]
     left.legend(handles=handles, frameon=False, fontsize=8, loc="best")
     return fig
-
-
-def _hashable(v: Any) -> Any:
-    return toml_text(v) if isinstance(v, (list, dict)) else v
 
 
 def command_line(

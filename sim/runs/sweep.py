@@ -457,6 +457,9 @@ class Sweep:
     against: LoadedScenario | None = None
     #: variant 1 is the scenario as written, each other changes one key (`--one-at-a-time`)
     one_at_a_time: bool = False
+    #: with `against`, by axis: whether the key is one the scenario and the baseline share
+    #: (the scenario does not change it: an assumption about the world, varied in both)
+    shared: tuple[bool, ...] = ()
 
 
 def run_kwargs(run_fn: Any, engine: str | None, scheduler: str | None) -> dict[str, Any]:
@@ -489,23 +492,34 @@ def run_sweep(
 ) -> Sweep:
     """Build and check every variant, then run each with the same seed.
 
-    `against`: a baseline, run once with the same seed, so that each variant's net saving
-    against it is paired run by run (common random numbers), as `compare` pairs them.
+    `against`: a baseline, run with the same seed, so that each variant's net saving
+    against it is paired run by run (common random numbers), as `compare` pairs them. A
+    key the scenario and the baseline share (same value: the scenario does not change it)
+    is an assumption about the world both live in, so a variant's value of it is set in
+    the baseline too (which then runs again for that variant); a key the scenario changes
+    is its own lever, varied in the scenario only.
     """
     from .montecarlo import run
 
     extra = run_kwargs(run, engine, scheduler)
     variants = build_variants(loaded, axes, one_at_a_time)
+    shared: tuple[bool, ...] = ()
     if against is not None:
         check_same_start([against, loaded])
-    bar = _bar(len(variants) + (against is not None), progress)
+        shared = tuple(
+            hashable_value(current_value(against.raw, a.path))
+            == hashable_value(current_value(loaded.raw, a.path))
+            for a in axes
+        )
+    baselines = {} if against is None else _baseline_variants(against, axes, shared, variants)
+    bar = _bar(len(variants) + len(baselines), progress)
     started = time.perf_counter()
     out: list[VariantResult] = []
     months: list[str] = []
-    base_net: np.ndarray | None = None
-    if against is not None:
+    base_net: dict[tuple[Any, ...], np.ndarray] = {}
+    for key, model in baselines.items():
         res = run(
-            against.model,
+            model,
             years=years,
             reps=reps,
             seed=seed,
@@ -514,7 +528,7 @@ def run_sweep(
             parameter_uncertainty=parameter_uncertainty,
             **extra,
         )
-        base_net = _net_cost(against.model, res)
+        base_net[key] = _net_cost(model, res)
         bar.update(1)
     for v in variants:
         t0 = time.perf_counter()
@@ -530,8 +544,9 @@ def run_sweep(
         )
         months = res.months
         measured = _measures(v, res, time.perf_counter() - t0)
-        if base_net is not None:
-            measured.net_saving = base_net - _net_cost(v.model, res)
+        if against is not None:
+            key = _shared_key(v, shared)
+            measured.net_saving = base_net[key] - _net_cost(v.model, res)
         out.append(measured)
         bar.update(1)
     bar.close()
@@ -548,7 +563,43 @@ def run_sweep(
         meta=extra,
         against=against,
         one_at_a_time=one_at_a_time,
+        shared=shared,
     )
+
+
+def hashable_value(v: Any) -> Any:
+    """A value as a key (lists and tables as their TOML text)."""
+    return toml_text(v) if isinstance(v, (list, dict)) else v
+
+
+def _shared_key(v: Variant, shared: tuple[bool, ...]) -> tuple[Any, ...]:
+    """The variant's values of the shared keys: variants equal on them share a baseline."""
+    return tuple(
+        hashable_value(x) for x, is_shared in zip(v.values, shared, strict=True) if is_shared
+    )
+
+
+def _baseline_variants(
+    against: LoadedScenario,
+    axes: list[Axis],
+    shared: tuple[bool, ...],
+    variants: list[Variant],
+) -> dict[tuple[Any, ...], Scenario]:
+    """The baseline once for each combination of shared values the variants take, with
+    those values set in it (validated as a variant is)."""
+    out: dict[tuple[Any, ...], Scenario] = {}
+    for v in variants:
+        key = _shared_key(v, shared)
+        if key in out:
+            continue
+        raw = copy.deepcopy(against.raw)
+        for a, x, is_shared in zip(axes, v.values, shared, strict=True):
+            if is_shared and hashable_value(x) != hashable_value(
+                current_value(against.raw, a.path)
+            ):
+                set_path(raw, a.path, x, a.key)
+        out[key] = _validate(raw, against.path, v.number, axes, v.values)
+    return out
 
 
 def _net_cost(model: Scenario, res: Any) -> np.ndarray:
