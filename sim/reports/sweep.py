@@ -204,6 +204,12 @@ def _sensitivity_lines(sw: Sweep) -> list[str]:
     first = rows(sw)[0]
     name = markdown_text(sw.against.name)
     how = "one at a time, the others as written" if sw.one_at_a_time else "across the grid"
+    # the Monte Carlo error of a median net saving (normal approximation: sqrt(pi/2) x the
+    # standard error of a mean): a swing within about twice it may be chance alone
+    saving = sw.results[0].net_saving
+    assert saving is not None
+    runs = max(1.0, float(np.sqrt(np.sum(~np.isnan(saving)))))
+    error = 1.2533 * float(np.nanstd(saving)) / runs
     lines = [
         "## Net saving against the baseline",
         "",
@@ -212,25 +218,36 @@ def _sensitivity_lines(sw: Sweep) -> list[str]:
         f"{_saving_cell(first)} over {duration(len(sw.months))}, counting the option's own "
         "costs. A negative saving is an extra cost.",
         "",
-        f"Each key varied {how}, largest swing first (the median net saving at its "
-        "least and most favourable value):",
-        "",
     ]
     both = [a.key for a, is_shared in zip(sw.axes, sw.shared, strict=True) if is_shared]
     if both:
-        lines[-2:-2] = [
+        lines += [
             "Keys the option leaves as the baseline has them are assumptions about the world "
             "both live in, so each of their values is set in the baseline too: "
             + ", ".join(markdown_code(k) for k in both)
             + ". The other keys are the option's own levers, changed in the option only.",
             "",
         ]
+    lines += [
+        f"Each key varied {how}, largest swing first (the median net saving at its "
+        "least and most favourable value):",
+        "",
+    ]
     for key, lo, hi, v_lo, v_hi in swings(sw):
-        sign = "; the verdict turns on it" if lo < 0 < hi else ""
+        if hi - lo <= 2 * error:
+            note = "; within the Monte Carlo error"
+        else:
+            note = "; the verdict turns on it" if lo < 0 < hi else ""
         lines.append(
             f"- {markdown_code(key)}: {_signedmoney(lo)} at {markdown_code(label_text(v_lo, 40))}"
-            f" to {_signedmoney(hi)} at {markdown_code(label_text(v_hi, 40))}{sign}"
+            f" to {_signedmoney(hi)} at {markdown_code(label_text(v_hi, 40))}{note}"
         )
+    lines += [
+        "",
+        f"Each median net saving here is known to about ±{money(error)} (its standard error "
+        f"from {sw.reps} runs): a swing under about {money(2 * error)} may be chance alone. "
+        "More runs (--reps) narrow it.",
+    ]
     return lines
 
 
