@@ -371,8 +371,9 @@ def test_an_option_line_stands_where_the_baseline_set_it(tmp_path: Path) -> None
     text, _ = copy_of(DARLINGTON / "edge-of-care.toml", tmp_path)
     lines = text.splitlines()
     at = lines.index(
-        "per_year = 84   # baseline 93 x 0.9 = 83.7 (assumption: 10% fewer entries); UASC "
-        "entries are unchanged"
+        "per_year = 88.4   # baseline 93 - 4.6 entries averted a year (Coram FGC trial: 8.6 "
+        "points x 54 more children referred [facts §11, DSA, derived]); UASC entries are "
+        "unchanged"
     )
     assert lines[:at].count("[entries]") == 1 and "[entries.uasc]" not in lines[:at]
     assert lines[-1].startswith("source = ") and "[[option_costs]]" in lines[-6:]
@@ -519,8 +520,9 @@ def test_a_variant_changes_only_its_lines_and_marks_them() -> None:
     assert sorted(added) == sorted(
         [
             "recruitment_per_year = 20   # varied: was 7.7",
-            '  { name = "Solo home 2", beds = 1, opens = 2025-04-01 },   # assumption: six months'
-            " later (Durham phased its small homes [Durham])",
+            '  { name = "Solo home 2", beds = 1, opens = 2025-04-01, first_child_after_days = '
+            '{ dist = "uniform", low = 14, high = 56 } },   # assumption: six months later '
+            "(Durham phased its small homes [Durham])",
             "]   # varied: was 2024-10-01",
             'age_mix = { under_1 = 0.2, "1-4" = 0.14, "5-9" = 0.20, "10-15" = 0.30, "16-17" = 0.16 }'
             "   # varied mix",
