@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..scenario.ages import DAYS_PER_YEAR
 from .metrics import UNMET_REASONS, UNMET_SETTINGS, UNREGISTERED_AGES, YEARLY
 
 if TYPE_CHECKING:
@@ -66,6 +67,13 @@ class MonthEnd:
         #: by provision index: a registered emergency placement; a residential setting
         self._registered_emergency = [p.is_emergency and p.spec.registered for p in provisions]
         self._residential = [p.residential for p in provisions]
+        #: any of the three: the month-end pass looks further only at children there
+        self._special = [
+            a or b or c
+            for a, b, c in zip(
+                self._unregistered, self._registered_emergency, self._residential, strict=True
+            )
+        ]
         self._col_settings = [layout.i(m, "all") for m in UNMET_SETTINGS]
         #: by after-care payment: weekly price at first-year prices, its yearly rise, and
         #: its columns (people receiving it, cost); then the columns of the totals
@@ -202,36 +210,44 @@ class MonthEnd:
         unregistered = self._unregistered
         emergency = self._registered_emergency
         residential = self._residential
+        special = self._special
         under_16 = older = registered_emergency = deprived = under_11 = 0
         by_needs = [0] * self.state.n_needs
-        groups: dict[int, list[int]] = {}
+        # by sibling group: where its first member lives, its members in care, and whether
+        # two of them live apart (this runs every month over every child: kept lean)
+        first_key: dict[int, int] = {}
+        members: dict[int, int] = {}
+        apart: set[int] = set()
+        age_16 = t - 16.0 * DAYS_PER_YEAR  # born after this: under 16 now
+        age_11 = t - 11.0 * DAYS_PER_YEAR
         for c in self.state.children.values():
             by_needs[c.needs] += 1
             i = c.placement
-            if i < 0:
-                continue
-            if c.pending is None:
-                if unregistered[i]:
-                    if c.age(t) < 16.0:
-                        under_16 += 1
-                    else:
-                        older += 1
-                elif emergency[i]:
-                    registered_emergency += 1
+            if i >= 0 and special[i]:  # an unregistered, emergency or residential setting
+                if c.pending is None:
+                    if unregistered[i]:
+                        if c.dob > age_16:
+                            under_16 += 1
+                        else:
+                            older += 1
+                    elif emergency[i]:
+                        registered_emergency += 1
+                if residential[i] and c.dob > age_11:
+                    under_11 += 1
             if c.deprived:
                 deprived += 1
-            if residential[i] and c.age(t) < 11.0:
-                under_11 += 1
-            if c.group:
-                keys = groups.get(c.group)
-                if keys is None:
-                    groups[c.group] = [c.home_key]
+            g = c.group
+            if g:
+                key = first_key.get(g)
+                if key is None:
+                    first_key[g] = c.home_key
+                    members[g] = 1
                 else:
-                    keys.append(c.home_key)
-        split = 0
-        for keys in groups.values():
-            if len(keys) > 1 and min(keys) != max(keys):
-                split += len(keys)  # every member lives apart from at least one sibling
+                    members[g] += 1
+                    if key != c.home_key:
+                        apart.add(g)
+        # every member of a group that lives apart counts: each is apart from a sibling
+        split = sum(members[g] for g in apart)
         row[self._col_unregistered[0]] = under_16
         row[self._col_unregistered[1]] = older
         for level, n in enumerate(by_needs):
