@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..scenario.ages import ADULT_AGE, BAND_EDGES, BAND_NAMES, DAYS_PER_YEAR, band_index
-from ..scenario.schema import Scenario
+from ..scenario.schema import Scenario, TimeInCare
 from .draws import first_above
 
 #: What a competing risk is (Final: constants in the compiled build).
@@ -115,21 +115,14 @@ class HazardTable:
         for i, route in enumerate(self.exits):
             if (route.from_ is not None and pid not in route.from_) or pid in route.not_from:
                 continue
-            r = route.rate_per_year.get(band, 0.0)
-            for step in route.time_in_care:
-                if years_in_care < step.until_years:
-                    r *= step.multiplier
-                    break
+            r = _stepped(route.rate_per_year.get(band, 0.0), route.time_in_care, years_in_care)
             if r > 0:
                 rates.append(r)
                 outcomes.append((EXIT, i))
         b = spec.breakdown_per_year
         b *= s.breakdown.age_multiplier.get(band, 1.0)
         b *= s.breakdown.needs_multiplier.get(need_name, 1.0)
-        for step in s.breakdown.time_in_placement:
-            if years_in_placement < step.until_years:
-                b *= step.multiplier
-                break
+        b = _stepped(b, s.breakdown.time_in_placement, years_in_placement)
         if b > 0:
             rates.append(b)
             outcomes.append((BREAKDOWN, 0))
@@ -146,11 +139,7 @@ class HazardTable:
         for i, c in enumerate(self.needs_changes):
             if c.from_ != need_name:
                 continue
-            r = c.rate_per_year.get(band, 0.0)
-            for step in c.time_in_care:
-                if years_in_care < step.until_years:
-                    r *= step.multiplier
-                    break
+            r = _stepped(c.rate_per_year.get(band, 0.0), c.time_in_care, years_in_care)
             if r > 0:
                 rates.append(r)
                 outcomes.append((NEEDS, i))
@@ -174,3 +163,12 @@ def shared_table(s: Scenario) -> HazardTable:
         _TABLES.clear()  # one scenario at a time per process is the normal case
         hit = _TABLES[id(s)] = (s, HazardTable(s))
     return hit[1]
+
+
+def _stepped(rate: float, steps: list[TimeInCare], years: float) -> float:
+    """A rate times the multiplier of the step (of time in care or in the placement) that
+    `years` falls in; past the last step, the rate itself."""
+    for step in steps:
+        if years < step.until_years:
+            return rate * step.multiplier
+    return rate

@@ -267,27 +267,41 @@ def _metric_sheet(ws: Worksheet, cmp: Comparison, key: str, metric: Any) -> None
     ws.append(["Difference from the baseline (option minus baseline, paired)"])
     ws.cell(ws.max_row, 1).font = _font(bold=True, size=12)
     for i, name in enumerate(cmp.names[1:], start=1):
-        rows = [_summary_row(cmp, name, key, p) for p in cmp.periods]
-        hidden = [cmp.hides_difference(i, key, p) for p in range(len(cmp.periods))]
-        for stat, what in (
-            ("diff_median", "Median difference"),
-            ("diff_p5", f"Difference: {LOW}%"),
-            ("diff_p95", f"Difference: {HIGH}%"),
-        ):
-            cells = [
-                _hidden_cell(k, unit, stat == "diff_median")
-                if hide
-                else _difference(r[stat] if r is not None else np.nan, unit)
-                for r, hide in zip(rows, hidden, strict=True)
-            ]
+        figures, chances = _difference_rows(cmp, i, key, unit, k)
+        for what, cells in figures:
             _figure_row(ws, cmp, name, what, cells)
-        chances = [_chance(r["prob_better"] if r is not None else np.nan) for r in rows]
         _figure_row(ws, cmp, name, "Chance better than baseline", chances)
     ws.freeze_panes = f"C{header_row + 1}"
     ws.column_dimensions["A"].width = min(WRAP_WIDTH, max(12, *(len(n) + 12 for n in cmp.names)))
     ws.column_dimensions["B"].width = 28
     for col in range(3, len(cmp.periods) + 3):
         ws.column_dimensions[_letter(col)].width = 15
+
+
+def _difference_rows(
+    cmp: Comparison, i: int, key: str, unit: str, k: int
+) -> tuple[list[tuple[str, list[_Cell]]], list[_Cell]]:
+    """Option i's paired differences from the baseline in `key`, by period: the median and
+    the 5th and 95th percentiles (hidden where the counts are small), and the chance the
+    option did better."""
+    name = cmp.names[i]
+    rows = [_summary_row(cmp, name, key, p) for p in cmp.periods]
+    hidden = [cmp.hides_difference(i, key, p) for p in range(len(cmp.periods))]
+    figures = []
+    for stat, what in (
+        ("diff_median", "Median difference"),
+        ("diff_p5", f"Difference: {LOW}%"),
+        ("diff_p95", f"Difference: {HIGH}%"),
+    ):
+        cells = [
+            _hidden_cell(k, unit, stat == "diff_median")
+            if hide
+            else _difference(r[stat] if r is not None else np.nan, unit)
+            for r, hide in zip(rows, hidden, strict=True)
+        ]
+        figures.append((what, cells))
+    chances = [_chance(r["prob_better"] if r is not None else np.nan) for r in rows]
+    return figures, chances
 
 
 def _unmet_sheet(ws: Worksheet, cmp: Comparison) -> None:
@@ -322,22 +336,10 @@ def _unmet_sheet(ws: Worksheet, cmp: Comparison) -> None:
                 ws.append([label, who, what])
                 _write_row(ws, ws.max_row, 4, [_level(b[j], unit) for b in bands[i]], cmp)
         for i, name in enumerate(cmp.names[1:], start=1):
-            rows = [_summary_row(cmp, name, key, p) for p in cmp.periods]
-            hidden = [cmp.hides_difference(i, key, p) for p in range(n_periods)]
-            for stat, what in (
-                ("diff_median", "Median difference"),
-                ("diff_p5", f"Difference: {LOW}%"),
-                ("diff_p95", f"Difference: {HIGH}%"),
-            ):
-                cells = [
-                    _hidden_cell(k, unit, stat == "diff_median")
-                    if hide
-                    else _difference(r[stat] if r is not None else np.nan, unit)
-                    for r, hide in zip(rows, hidden, strict=True)
-                ]
+            figures, chances = _difference_rows(cmp, i, key, unit, k)
+            for what, cells in figures:
                 ws.append([label, name, what])
                 _write_row(ws, ws.max_row, 4, cells, cmp)
-            chances = [_chance(r["prob_better"] if r is not None else np.nan) for r in rows]
             ws.append([label, name, "Chance fewer than baseline"])
             _write_row(ws, ws.max_row, 4, chances, cmp)
     ws.freeze_panes = f"D{header_row + 1}"

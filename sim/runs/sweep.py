@@ -517,8 +517,9 @@ def run_sweep(
     out: list[VariantResult] = []
     months: list[str] = []
     base_net: dict[tuple[Any, ...], np.ndarray] = {}
-    for key, model in baselines.items():
-        res = run(
+
+    def run_one(model: Scenario) -> Any:
+        return run(
             model,
             years=years,
             reps=reps,
@@ -528,20 +529,13 @@ def run_sweep(
             parameter_uncertainty=parameter_uncertainty,
             **extra,
         )
-        base_net[key] = _net_cost(model, res)
+
+    for key, model in baselines.items():
+        base_net[key] = _net_cost(model, run_one(model))
         bar.update(1)
     for v in variants:
         t0 = time.perf_counter()
-        res = run(
-            v.model,
-            years=years,
-            reps=reps,
-            seed=seed,
-            workers=workers,
-            progress=False,
-            parameter_uncertainty=parameter_uncertainty,
-            **extra,
-        )
+        res = run_one(v.model)
         months = res.months
         measured = _measures(v, res, time.perf_counter() - t0)
         if against is not None:
