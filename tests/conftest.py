@@ -79,6 +79,20 @@ def minimal_raw() -> dict[str, Any]:
     return copy.deepcopy(_MINIMAL_RAW)
 
 
+def still(raw: dict[str, Any]) -> dict[str, Any]:
+    """Nobody leaves, moves or breaks down, no UASC, no foster households come or go: the
+    only changes are the entries a test sets, so what it counts is what it placed."""
+    raw["entries"]["uasc"]["per_year"] = 0.0
+    raw["exits"] = {}
+    raw["moves"] = []
+    for spec in raw["provision"].values():
+        spec["breakdown_per_year"] = 0.0
+        if spec["kind"] == "foster":
+            spec["deregistration_per_year"] = 0.0
+            spec["recruitment_per_year"] = 0.0
+    return raw
+
+
 def scenario_from(raw: dict[str, Any]) -> Scenario:
     """Validate scenario data, including the cross-reference checks `load` makes."""
     s = Scenario.model_validate(raw)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import ROOT, RecordingModel, minimal_raw, scenario_from
+from conftest import ROOT, RecordingModel, minimal_raw, scenario_from, still
 from pydantic import ValidationError
 
 from sim import load, run
@@ -28,15 +28,10 @@ HOLD = 30.0  # days a refusal holds in these tests
 
 def closed_world(raw: dict[str, Any]) -> None:
     """No entries, exits, moves or breakdowns, no supply changes: a closed population."""
+    still(raw)
     raw["entries"]["per_year"] = 0.0
-    raw["entries"]["uasc"]["per_year"] = 0.0
-    raw["exits"] = {}
-    raw["moves"] = []
     for spec in raw["provision"].values():
-        spec["breakdown_per_year"] = 0.0
         if spec["kind"] == "foster":
-            spec["recruitment_per_year"] = 0.0
-            spec["deregistration_per_year"] = 0.0
             spec["staying_put_probability"] = 0.0
     raw["provision"]["in_house_home"]["homes"] = [{"name": "Home A", "beds": 3}]
     raw["provision"]["solo_home"]["homes"] = []

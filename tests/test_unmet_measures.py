@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import minimal_raw, scenario_from
+from conftest import minimal_raw, scenario_from, still
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,19 +18,6 @@ from sim.scenario.schema import Scenario, cross_reference_errors
 
 #: entries all aged 5-9
 ONLY_5_9 = {"under_1": 0.0, "1-4": 0.0, "5-9": 1.0, "10-15": 0.0, "16-17": 0.0}
-
-
-def still(raw: dict) -> dict:
-    """Nobody leaves, moves or breaks down; no UASC; entries as the test sets them."""
-    raw["entries"]["uasc"]["per_year"] = 0.0
-    raw["exits"] = {}
-    raw["moves"] = []
-    for spec in raw["provision"].values():
-        spec["breakdown_per_year"] = 0.0
-        if spec["kind"] == "foster":
-            spec["deregistration_per_year"] = 0.0
-            spec["recruitment_per_year"] = 0.0
-    return raw
 
 
 def monthly(raw: dict, years: float = 0.5, seed: int = 1) -> tuple[np.ndarray, Layout]:
