@@ -597,10 +597,12 @@ def _baseline_variants(
 
 
 def _net_cost(model: Scenario, res: Any) -> np.ndarray:
-    """(reps,) placements plus the option's own costs over the horizon, as `compare` counts."""
+    """(reps,) net cost over the horizon as `compare` counts it: placements, payments after
+    care and the option's own costs."""
     placements = metric_values(res, "placement_cost")[:, -1]
+    after_care = metric_values(res, "after_care_cost")[:, -1]
     own = option_cost_by_year(model.option_costs, model.scenario.start_date, len(res.months))
-    return placements + own[-1]
+    return placements + after_care + own[-1]
 
 
 def _measures(v: Variant, res: Any, seconds: float) -> VariantResult:
