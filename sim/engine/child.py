@@ -117,6 +117,7 @@ class Child:
 
     __slots__ = (
         "age_step",
+        "budget",
         "cid",
         "deprived",
         "disability",
@@ -149,6 +150,7 @@ class Child:
         "unit",
         "unmet_reason",
         "waits",
+        "walk",
     )
 
     def __init__(
@@ -196,6 +198,12 @@ class Child:
         #: while not suitably placed: the provisions with places in the child's options,
         #: whose waiting lists hold the child (`Placing.wait`); empty otherwise
         self.waits: tuple[int, ...] = ()
+        #: the child's hazard clock (`Scheduler.book`): the cumulative hazard drawn at the
+        #: last hazard event that the next one needs, as it stood when last booked, and the
+        #: booked walk from then, flat (start, end, total rate per day) per piece; None: draw
+        #: a new one at the next booking (at admission, and after each hazard event)
+        self.budget = 0.0
+        self.walk: list[float] | None = None
         # the pending SimPy event (any other that comes is stale), when it is due, what it
         # is, and the risks the child faced when it was drawn (`Scheduler.book`); the
         # callback is set on admission (`Arrivals.admit`)

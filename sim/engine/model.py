@@ -132,6 +132,7 @@ class Model:
         self.state.now = child.event_time
         what = child.next_kind
         if what == HAZARD:
+            child.walk = None  # the clock's budget is spent: the next booking draws anew
             kind, index = child.next_risks.pick(child.life.random())  # type: ignore[union-attr]
             if kind == EXIT:
                 self.exits.leave(child, index)

@@ -84,7 +84,27 @@ class Scheduler:
         while tip_edges[j] <= x:  # likewise
             j += 1
         child.tip_step = j
-        budget = -math.log(1.0 - child.life.random())  # cumulative hazard until the next event
+        # The cumulative hazard until the next event: drawn once per hazard event, and kept
+        # across re-bookings (a move, a wake-up, an offer): what the booked walk used up to
+        # now is spent, the rest carries on at the new rates. A time change of one unit
+        # exponential (the next-reaction method): the same law as a fresh draw at every
+        # booking, by memorylessness, but a child re-booked more often in one scenario than
+        # in another keeps the same clock, so compared options share its hazard events.
+        walk = child.walk
+        if walk is None:
+            budget = -math.log(1.0 - child.life.random())
+        else:
+            budget = child.budget
+            q = 0
+            while q < len(walk) and walk[q] < t:
+                end_ = walk[q + 1]
+                budget -= walk[q + 2] * ((end_ if end_ < t else t) - walk[q])
+                q += 3
+            if budget < 0.0:
+                budget = 0.0  # rounding: the event was due now
+        child.budget = budget
+        walk = []
+        child.walk = walk
         s = t
         while True:
             t_age = dob + age_edges[a] * DAYS_PER_YEAR
@@ -109,8 +129,10 @@ class Scheduler:
                 gap = budget / risks.total
                 if s + gap < seg_end:
                     t_next, kind = s + gap, HAZARD
+                    walk += (s, t_next, risks.total)
                     break
                 budget -= risks.total * (seg_end - s)
+                walk += (s, seg_end, risks.total)
             if seg_end >= hard:
                 t_next, kind = hard, what
                 break
