@@ -59,9 +59,8 @@ class Placing:
         #: by provision: the children waiting whose options include it, by id, in the order
         #: they started waiting (first come, first served)
         self.waiting: list[dict[int, Child]] = [{} for _ in range(n)]
-        #: by provision: places freed since its wake-up was booked, and whether one is
+        #: by provision: places freed since its last wake-up (more than 0: it is queued)
         self._freed = [0] * n
-        self._wake_booked = [False] * n
         #: provisions with places freed by the change under way, to wake in this order
         self._to_wake: list[int] = []
         #: by the id of a (shared, long-lived) `Fit`: the provisions with places it includes
@@ -305,10 +304,9 @@ class Placing:
         i = provision.index
         if not self.waiting[i]:
             return
+        if not self._freed[i]:
+            self._to_wake.append(i)  # not queued yet: no place freed since its last wake-up
         self._freed[i] += 1
-        if not self._wake_booked[i]:
-            self._wake_booked[i] = True
-            self._to_wake.append(i)
 
     def wake_waiting(self) -> None:
         """Wake the children waiting for the places freed by the change just made.
@@ -334,7 +332,6 @@ class Placing:
         state = self.state
         freed = self._freed[index]
         self._freed[index] = 0
-        self._wake_booked[index] = False
         provision = state.provisions[index]
         queue = self.waiting[index]
         filled = 0

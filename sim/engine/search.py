@@ -257,7 +257,6 @@ class Search:
             if n == 1
             else any(sole_occupancy[c.needs] for c in group)
         )
-        now = state.now
         reason = -1  # the verdict of the first provision with places tried (see above)
         declined = False
         prov = state.provisions
