@@ -41,7 +41,7 @@ from pydantic import ValidationError
 
 from ..common.errors import ScenarioError, UserError
 from ..scenario.keys import Step, current_value, parse_key, set_path
-from ..scenario.load import LoadedScenario, explain_validation
+from ..scenario.load import LoadedScenario, check_changes, explain_validation
 from ..scenario.schema import Scenario, cross_reference_errors
 from .compare import check_same_start, metric_values, option_cost_by_year
 
@@ -276,6 +276,10 @@ def _validate(
         loc, msg = problems[0]
         key = "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in loc).lstrip(".")
         raise ScenarioError(path, f"{which}: {msg}", key=key or None)
+    try:
+        check_changes(model, raw, {}, path)
+    except ScenarioError as exc:
+        raise ScenarioError(path, f"{which}: {exc.problem}", key=exc.key) from None
     return model
 
 
