@@ -20,6 +20,7 @@ def add_parser(sub: Any) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     """Check each scenario file and print ok or the mistake; 2 if any file is wrong."""
+    from ..scenario.changes import describe, in_order
     from ..scenario.load import load
 
     worst = 0
@@ -37,6 +38,9 @@ def execute(args: argparse.Namespace) -> int:
             f"{children} children at {m.scenario.start_date}, "
             f"{m.entries.per_year:g} entries a year"
         )
+        for i in in_order(m.changes):  # dated changes, in the order they apply
+            c = m.changes[i]
+            print(f"  change: {describe(c)}" + (f" ({c.source})" if c.source else ""))
         for text in s.warnings:  # valid, but probably not what was meant
             print(f"warning: {text}", file=sys.stderr)
     return worst
