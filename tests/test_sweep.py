@@ -323,14 +323,10 @@ def test_net_saving_against_a_baseline_is_compares_paired_net_cost() -> None:
 
     base = ROOT / "scenarios" / "darlington" / "baseline.toml"
     option = ROOT / "scenarios" / "darlington" / "foster-plus-10.toml"
-    key = "provision.in_house_foster.recruitment_changes"
+    key = "changes[0].set"  # the option's dated recruitment rate ([[changes]])
     sw = run_sweep(
         load(option),
-        [
-            parse_vary(
-                f"{key}=[{{from=2024-04-01, per_year=4.0}}]|[{{from=2024-04-01, per_year=20.0}}]"
-            )
-        ],
+        [parse_vary(f"{key}=4.0,20.0")],
         years=2,
         reps=3,
         seed=11,

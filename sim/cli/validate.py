@@ -20,8 +20,10 @@ def add_parser(sub: Any) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     """Check each scenario file and print ok or the mistake; 2 if any file is wrong."""
+    from ..scenario.changes import describe, in_order
     from ..scenario.load import load
-    from ..scenario.region import describe, is_region_file, load_region
+    from ..scenario.region import describe as describe_region
+    from ..scenario.region import is_region_file, load_region
 
     worst = 0
     for path in args.scenarios:
@@ -32,7 +34,7 @@ def execute(args: argparse.Namespace) -> int:
                 print(f"error: {exc}", file=sys.stderr)
                 worst = exc.exit_code
                 continue
-            print(f"ok: {path} — " + "\n".join(describe(region)))
+            print(f"ok: {path} — " + "\n".join(describe_region(region)))
             for loaded in region.councils.values():
                 for text in loaded.warnings:
                     print(f"warning: {text}", file=sys.stderr)
@@ -50,6 +52,9 @@ def execute(args: argparse.Namespace) -> int:
             f"{children} children at {m.scenario.start_date}, "
             f"{m.entries.per_year:g} entries a year"
         )
+        for i in in_order(m.changes):  # dated changes, in the order they apply
+            c = m.changes[i]
+            print(f"  change: {describe(c)}" + (f" ({c.source})" if c.source else ""))
         for text in s.warnings:  # valid, but probably not what was meant
             print(f"warning: {text}", file=sys.stderr)
     return worst

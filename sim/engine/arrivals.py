@@ -70,7 +70,8 @@ class Arrivals:
         # per_year is the rate on trend_from: move it to the start date along the trend
         since = entries.trend_from or state.scenario.scenario.start_date
         offset = (state.scenario.scenario.start_date - since).days / DAYS_PER_YEAR
-        self._entries_per_day = entries.per_year / DAYS_PER_YEAR * self._growth**offset
+        self._offset_growth = self._growth**offset
+        self._entries_per_day = entries.per_year / DAYS_PER_YEAR * self._offset_growth
         self._season_by_month = [
             season[calendar.calendar_month(t)] * 12.0 / sum(season) for t in calendar.bounds[:-1]
         ]
@@ -157,9 +158,20 @@ class Arrivals:
     def processes(self) -> list[Process]:
         """The SimPy processes of arrivals, in the order they start: entries, then UASC."""
         out = [self._entries()]
-        if self.state.scenario.entries.uasc.per_year > 0:
+        versions = [s for _, s in self.state.versions]
+        if any(s.entries.uasc.per_year > 0 for s in [self.state.scenario, *versions]):
             out.append(self._uasc_rota())
         return out
+
+    def entry_plan(self) -> list[tuple[float, float]]:
+        """(from day, entries a day on the trend's starting level) for the scenario in
+        force from each dated change of the entry rate on; the first from the start."""
+        plan = [(0.0, self._entries_per_day)]
+        for day, s in self.state.versions:
+            per_day = s.entries.per_year / DAYS_PER_YEAR * self._offset_growth
+            if per_day != plan[-1][1]:
+                plan.append((day, per_day))
+        return plan
 
     # ------------------------------------------------------------------ during the run
 
@@ -172,23 +184,38 @@ class Arrivals:
         """Sibling groups arrive as a Poisson process with trend and seasonality (thinning)."""
         state = self.state
         entries = state.scenario.entries
-        if entries.per_year <= 0:
+        # the rate's level from each dated change on: a candidate that would fall after
+        # the next change is dropped and drawn again from it, with the bound of the rate
+        # then in force (a Poisson process has no memory); with no change, the draws are
+        # those of one rate
+        plan = self.entry_plan()
+        if all(per_day <= 0 for _, per_day in plan):
             return
         sizes = Categorical({int(k): v for k, v in entries.sibling_group_size.items()})
         mean_size = sizes.mean()
         season_max = max(entries.seasonality) * 12.0 / sum(entries.seasonality)
         growth_max = max(1.0, self._growth ** (state.end / DAYS_PER_YEAR))
-        rate_max = self._entries_per_day * season_max * growth_max / mean_size
-        if not rate_max > 0:
+        if not max(per_day for _, per_day in plan) * season_max * growth_max / mean_size > 0:
             return  # a rate too small to represent: no entries
         bands = Categorical(entries.age_mix)
         needs_by_band = {b: self._needs_mix(m) for b, m in entries.needs_mix.items()}
         rng = Uniforms(self.streams["arrivals"])
         now = state.wake()
+        step = 0
+        self._entries_per_day = plan[0][1]
+        rate_max = self._entries_per_day * season_max * growth_max / mean_size
         while True:
-            delay = rng.exponential(1.0 / rate_max)
-            if now + delay >= state.end:
-                return  # the next candidate comes after the run
+            until = plan[step + 1][0] if step + 1 < len(plan) else state.end
+            delay = rng.exponential(1.0 / rate_max) if rate_max > 0 else until - now
+            if now + delay >= until:
+                if until >= state.end:
+                    return  # the next candidate comes after the run
+                step += 1
+                yield state.clock.wait(until - now)
+                now = state.wake()
+                self._entries_per_day = plan[step][1]
+                rate_max = self._entries_per_day * season_max * growth_max / mean_size
+                continue
             yield state.clock.wait(delay)
             now = state.wake()
             accept = rng.random() * rate_max < self.entry_rate(now) / mean_size
@@ -224,7 +251,9 @@ class Arrivals:
             if now + uasc.rota_days >= state.end:
                 return  # the next rota comes after the run
             yield state.clock.wait(uasc.rota_days)
-            n = int(rng.poisson(uasc.per_year * uasc.rota_days / DAYS_PER_YEAR))
+            # the rate in force (a dated change may set it); the rota itself stays
+            per_year = state.scenario.entries.uasc.per_year
+            n = int(rng.poisson(per_year * uasc.rota_days / DAYS_PER_YEAR))
             if uasc.cap is not None:
                 n = min(n, max(0, uasc.cap - state.uasc_in_care))
             now = state.wake()

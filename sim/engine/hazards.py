@@ -154,13 +154,16 @@ class HazardTable:
 
 #: Rates depend only on the scenario, so replications run in one process share the table.
 _TABLES: dict[int, tuple[Scenario, HazardTable]] = {}
+#: Tables kept at once: a scenario and the versions its dated changes put in force.
+MAX_TABLES = 16
 
 
 def shared_table(s: Scenario) -> HazardTable:
     """The scenario's hazard table, built once per process and reused by replications."""
     hit = _TABLES.get(id(s))
     if hit is None or hit[0] is not s:
-        _TABLES.clear()  # one scenario at a time per process is the normal case
+        if len(_TABLES) >= MAX_TABLES:
+            _TABLES.clear()  # a few scenarios at a time per process is the normal case
         hit = _TABLES[id(s)] = (s, HazardTable(s))
     return hit[1]
 

@@ -9,7 +9,8 @@ own, given the replication's shared `State`:
 - `exits`: leaving care, staying put;
 - `needs`: a child's needs level escalating or de-escalating;
 - `month_end`: the monthly and yearly figures;
-- `schedule`: each child's next event, one SimPy event at a time.
+- `schedule`: each child's next event, one SimPy event at a time;
+- `changes`: the scenario's dated changes (`[[changes]]`), on their dates.
 
 `Model` builds them, wires them together, and routes each child's events to the
 mechanism they concern; `simulate` runs one replication.
@@ -29,6 +30,7 @@ from ..scenario.ages import DAYS_PER_YEAR
 from ..scenario.schema import Scenario
 from .arrivals import Arrivals
 from .calendar import Calendar
+from .changes import Changes
 from .child import Child, ignore_event
 from .clock import Clock, Process
 from .exits import Exits
@@ -112,6 +114,7 @@ class Model:
         self.search = Search(state)
         self.placing = Placing(state, self.search, self.scheduler)
         self.supply = Supply(state, self.placing, seeds["supply"])
+        self.changes = Changes(state, self.scheduler, self.placing, self.supply)
         self.exits = Exits(state, self.placing, self.supply)
         self.needs = NeedsChanges(state, self.placing, self.scheduler)
         self.arrivals = Arrivals(
@@ -129,7 +132,9 @@ class Model:
             self.supply.start_holds()
             self.arrivals.place_starting_population()
         #: the model's SimPy processes (kept so that `release` can close them)
-        self._processes: list[Process] = self.arrivals.processes() + self.supply.processes()
+        self._processes: list[Process] = (
+            self.arrivals.processes() + self.supply.processes() + self.changes.processes()
+        )
         for process in self._processes:
             self.env.process(process)
 

@@ -150,6 +150,10 @@ class ProvisionState:
         self.weighted_days = 0.0
         self.weight_by_needs: list[float] = [0.0] * n
         self.weighted_days_by_needs: list[float] = [0.0] * n
+        #: cost since the last flush already priced at an earlier price (a dated change of
+        #: price, `reprice`), and the days of the single-price integral it covered
+        self._carried = 0.0
+        self._costed_days = 0.0
 
     def refusal(self, occupants: int) -> float:
         """Chance that a household or home with `occupants` refuses a newcomer: each
@@ -184,28 +188,66 @@ class ProvisionState:
         """Child-days, staying-put days and the cost of the placements (at scenario year
         `year`'s prices) since the last flush."""
         self._advance(t)
-        if self.market is not None:
-            # pooled: each child's days at the price factor fixed when they moved in
-            if self.priced_by_needs:
-                days = self.weighted_days_by_needs
-                prices = self.prices(year)
-                cost = sum(d * price for d, price in zip(days, prices, strict=True)) / 7.0
-                self.weighted_days_by_needs = [0.0] * len(days)
-                self.child_days_by_needs = [0.0] * len(days)
-            else:
-                cost = self.weighted_days * self.price(year) / 7.0
-            self.weighted_days = 0.0
-        elif self.priced_by_needs:
-            days = self.child_days_by_needs
-            prices = self.prices(year)
-            cost = sum(d * price for d, price in zip(days, prices, strict=True)) / 7.0
-            self.child_days_by_needs = [0.0] * len(days)
-        else:
-            base = self.place_days if self.per_place else self.child_days
-            cost = base * self.price(year) / 7.0
+        cost = self._carried + self._cost_since(year)
+        if self.priced_by_needs:
+            self.child_days_by_needs = [0.0] * len(self.child_days_by_needs)
+            self.weighted_days_by_needs = [0.0] * len(self.weighted_days_by_needs)
         out = (self.child_days, self.staying_put_days, cost)
         self.child_days = self.place_days = self.staying_put_days = 0.0
+        self.weighted_days = 0.0
+        self._carried = self._costed_days = 0.0
         return out
+
+    def _cost_since(self, year: int) -> float:
+        """The cost of the days integrated and not yet priced, at year `year`'s prices (a
+        pooled provision's days weighted by each child's price factor)."""
+        pooled = self.market is not None
+        if self.priced_by_needs:
+            days = self.weighted_days_by_needs if pooled else self.child_days_by_needs
+            prices = self.prices(year)
+            return sum(d * price for d, price in zip(days, prices, strict=True)) / 7.0
+        return (self._single_price_days() - self._costed_days) * self.price(year) / 7.0
+
+    def _single_price_days(self) -> float:
+        """The days a provision with one price is paid for since the last flush: its
+        places', its children's, or (pooled) its children's weighted by price factor."""
+        if self.market is not None:
+            return self.weighted_days
+        return self.place_days if self.per_place else self.child_days
+
+    def track_needs(self) -> None:
+        """Count children and their days by needs level from now on, whatever the prices:
+        a dated change may price this provision by needs later (`reprice`). Called before
+        any child is placed."""
+        if not self.priced_by_needs:
+            self.priced_by_needs = True
+            self.children_by_needs = [0] * len(self._base_prices)
+            self.child_days_by_needs = [0.0] * len(self._base_prices)
+
+    def reprice(self, t: float, year: int, prices: list[float]) -> None:
+        """New weekly prices (first-year prices, by needs-level index) from time `t`, a
+        day of scenario year `year`: the days since the last flush are priced at the old
+        prices first and carried to the flush."""
+        self._advance(t)
+        self._carried += self._cost_since(year)
+        if self.priced_by_needs:
+            self.child_days_by_needs = [0.0] * len(self.child_days_by_needs)
+            self.weighted_days_by_needs = [0.0] * len(self.weighted_days_by_needs)
+        else:
+            self._costed_days = self._single_price_days()
+        self._base_prices = list(prices)
+        self._prices = []
+
+    def follow(self, spec: Provision, needs: list[str]) -> None:
+        """The provision's terms from a dated change on (its offer and staying-put chances;
+        prices go through `reprice`)."""
+        self.spec = spec
+        self.staying_put_probability = getattr(spec, "staying_put_probability", 0.0)
+        prob = getattr(spec, "offer_probability", None)
+        if prob is not None:
+            self.offer_by_needs = [
+                prob.get(name, 0.0) if isinstance(prob, dict) else prob for name in needs
+            ]
 
     # ------------------------------------------------------------------ units
 

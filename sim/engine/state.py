@@ -130,6 +130,9 @@ class State:
         self.unmet = UnmetTally(len(UNMET_REASONS))
         #: by after-care route of the scenario (`[after_care.<route>]`), in file order
         self.after_care = [AfterCarePayments() for _ in scenario.after_care]
+        #: the scenario in force from each day of a dated change on (`[[changes]]`), in
+        #: order (none: the scenario holds all run); `scenario` is the one in force now
+        self.versions: list[tuple[float, Scenario]] = []
 
     def wake(self) -> float:
         """SimPy has handed control to the model: note the time (see the module's note)."""

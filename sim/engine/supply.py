@@ -103,6 +103,9 @@ class Supply:
             if p.kind == "home" and any(h.first_child_after_days is not None for h in p.spec.homes)  # type: ignore[union-attr]
         }
         self._next_uid = 1
+        #: by foster provision: how many times a dated change has redrawn its households'
+        #: times to leave (a time drawn in an earlier round is stale)
+        self._dereg_round: dict[int, int] = {}
         layout = state.layout
         self._i_recruited = {
             p.index: layout.i("recruited", p.pid) for p in state.provisions if p.kind == "foster"
@@ -191,7 +194,7 @@ class Supply:
 
     def _recruitment(self, provision: ProvisionState) -> Process:
         """New foster households are recruited as a Poisson process, each opening once its
-        assessment is over; the rate changes on the dates of `recruitment_changes`.
+        assessment is over; the rate changes on dated changes (`recruitment_plan`).
 
         The rate counts applications that will be approved. A draw that would fall after
         the next change of rate is dropped and drawn again from the change at the new
@@ -200,11 +203,7 @@ class Supply:
         """
         state = self.state
         spec = provision.spec
-        calendar = state.calendar
-        # (from day, households a day), the first from the start
-        plan = [(0.0, spec.recruitment_per_year / DAYS_PER_YEAR)]  # type: ignore[union-attr]
-        for change in spec.recruitment_changes:  # type: ignore[union-attr]
-            plan.append((calendar.day(change.from_), change.per_year / DAYS_PER_YEAR))
+        plan = self.recruitment_plan(provision)
         sizes = Categorical({int(k): v for k, v in spec.new_household_places.items()})  # type: ignore[union-attr]
         self._start_pipeline(provision, plan[0][1], sizes)
         rng = np.random.default_rng(self._seeds[provision.index][0])
@@ -224,6 +223,21 @@ class Supply:
             yield state.clock.wait(delay)
             now = state.wake()
             self._recruited(provision, sizes.pick(rng.random()))
+
+    def recruitment_plan(self, provision: ProvisionState) -> list[tuple[float, float]]:
+        """(from day, households a day) of a foster provision, the first from the start:
+        its `recruitment_changes` (superseded), or the rate in the scenario in force from
+        each dated change (`[[changes]]`) that moves it."""
+        spec = provision.spec
+        calendar = self.state.calendar
+        plan = [(0.0, spec.recruitment_per_year / DAYS_PER_YEAR)]  # type: ignore[union-attr]
+        for change in spec.recruitment_changes:  # type: ignore[union-attr]
+            plan.append((calendar.day(change.from_), change.per_year / DAYS_PER_YEAR))
+        for day, s in self.state.versions:
+            rate = s.provision[provision.pid].recruitment_per_year / DAYS_PER_YEAR  # type: ignore[union-attr]
+            if rate != plan[-1][1]:
+                plan.append((day, rate))
+        return plan
 
     def _recruited(self, provision: ProvisionState, places: int) -> None:
         """A household is recruited now: it opens at once, or when its assessment is over."""
@@ -292,11 +306,23 @@ class Supply:
         delay = self._deregistration[provision.index].exponential(DAYS_PER_YEAR / hazard)
         if state.now + delay >= state.end:
             return
-        state.clock.after(delay, lambda _event: self._deregister(provision, unit))
+        due = self._dereg_round.get(provision.index, 0)
+        state.clock.after(delay, lambda _event: self._deregister(provision, unit, due))
 
-    def _deregister(self, provision: ProvisionState, unit: Unit) -> None:
-        """A household's drawn time to leave fostering has come (unless it closed already)."""
+    def redraw_deregistration(self, provision: ProvisionState) -> None:
+        """The deregistration rate has changed (a dated change): each open household's
+        time to leave is drawn again at the new rate from now (memoryless), in the order
+        the households opened; the times drawn before are ignored when they come."""
+        self._dereg_round[provision.index] = self._dereg_round.get(provision.index, 0) + 1
+        for unit in list(provision.units.values()):
+            self._schedule_deregistration(provision, unit)
+
+    def _deregister(self, provision: ProvisionState, unit: Unit, due: int = 0) -> None:
+        """A household's drawn time to leave fostering has come (unless it closed already,
+        or a change of rate has drawn it again since)."""
         self.state.wake()
+        if due != self._dereg_round.get(provision.index, 0):
+            return
         if unit.is_open:
             self.close(provision, unit)
             self.placing.wake_waiting()

@@ -35,6 +35,7 @@ from ..common.outputs import atomic_path
 from ..common.suppression import all_hidden
 from ..runs.commissioners import BY_KEY, SECTION_TITLE, UNMET_SETTING
 from ..runs.compare import COUNT_METRIC_UNITS, METRICS, Metric, median_interval, metrics_in
+from ..scenario.changes import describe, in_force, in_order
 from ..scenario.schema import (
     FosterProvision,
     Home,
@@ -405,7 +406,7 @@ def _assumptions_view(cmp: Comparison) -> View:
             or provision_colours(next(s for s in scenarios if pid in s.provision))[pid]
         )
         rows.append(_group(spec.label or pid, colour))
-        rows += _provision_rows(specs, pid)
+        rows += _provision_rows(specs, pid, scenarios)
     rows.append(_group("Costs of the option itself"))
     rows.append(_row("One-off and running costs", [_option_costs(c) for c in _costs(cmp)]))
     return {"options": [_option(cmp, n) for n in cmp.names], "rows": rows}
@@ -436,6 +437,10 @@ def _general_rows(scenarios: list[Scenario], k: int) -> list[View]:
         row("Description", lambda s: s.scenario.description or "(none)"),
         row("Start date", lambda s: _date(s.scenario.start_date)),
         row(
+            "Dated changes",
+            lambda s: "; ".join(describe(s.changes[i]) for i in in_order(s.changes)) or "none",
+        ),
+        row(
             "Children in care at the start",
             lambda s: count(sum(sum(g.by_age.values()) for g in s.population.values()), k),
         ),
@@ -452,15 +457,22 @@ def _uasc(s: Scenario, k: int) -> str:
     return text + (f" (up to {count(u.cap, k)} in care)" if u.cap is not None else "")
 
 
-def _recruitment(p: Any) -> str:
-    """Households recruited a year, with each dated change ('7.7, 13 from 2024-04-01')."""
+def _recruitment(p: Any, s: Scenario, pid: str) -> str:
+    """Households recruited a year, with each dated change ('7.7, 13 from 2024-04-01'):
+    its `recruitment_changes`, or the `[[changes]]` that move it."""
     text = f"{p.recruitment_per_year:g}"
     for change in p.recruitment_changes:
         text += f", {change.per_year:g} from {change.from_.isoformat()}"
+    rate = p.recruitment_per_year
+    for day, version in in_force(s):
+        now = version.provision[pid].recruitment_per_year  # type: ignore[union-attr]
+        if now != rate:
+            text += f", {now:g} from {day.isoformat()}"
+            rate = now
     return text
 
 
-def _provision_rows(specs: list[Any], pid: str) -> list[View]:
+def _provision_rows(specs: list[Any], pid: str, scenarios: list[Scenario]) -> list[View]:
     """The parameters that matter for this kind of placement, one row each."""
     kind = next(p for p in specs if p is not None).kind
 
@@ -471,7 +483,13 @@ def _provision_rows(specs: list[Any], pid: str) -> list[View]:
     if kind == "foster":
         rows += [
             row("Households and places at the start", _households),
-            row("Households recruited a year", _recruitment),
+            _row(
+                "Households recruited a year",
+                [
+                    _recruitment(p, s, pid) if p is not None else "not used"
+                    for p, s in zip(specs, scenarios, strict=True)
+                ],
+            ),
             row(
                 "Households deregistering a year",
                 lambda p: f"{p.deregistration_per_year * 100:.1f}% of households",

@@ -40,12 +40,11 @@ import numpy as np
 from pydantic import ValidationError
 
 from ..common.errors import ScenarioError, UserError
-from ..scenario.load import LoadedScenario, explain_validation
+from ..scenario.keys import Step, current_value, parse_key, set_path
+from ..scenario.load import LoadedScenario, check_changes, explain_validation
 from ..scenario.schema import Scenario, cross_reference_errors
-from ..scenario.uncertain import is_interval, parse
 from .compare import check_same_start, metric_values, option_cost_by_year
 
-Step = str | int
 MAX_VARIANTS = 10_000
 
 
@@ -59,37 +58,6 @@ class Axis:
     key: str
     path: tuple[Step, ...]
     values: tuple[Any, ...]
-
-
-_SEGMENT = re.compile(r'\s*(?:"([^"]*)"|([A-Za-z0-9_\-]+))((?:\[\d+\])*)\s*')
-
-
-def parse_key(key: str) -> tuple[Step, ...]:
-    """`a.b[0].c` -> ('a', 'b', 0, 'c'); a quoted segment ("10-15") may hold any text."""
-    text = key.strip()
-    if not text:
-        raise UserError("--vary needs a key before '=', e.g. entries.per_year=80,90")
-    path: list[Step] = []
-    pos = 0
-    while True:
-        m = _SEGMENT.match(text, pos)
-        if not m or (m.group(1) is None and not m.group(2)):
-            raise UserError(
-                f"cannot read the key {key!r} at {text[pos:]!r}: expected a dotted path such "
-                "as provision.in_house_foster.recruitment_per_year or "
-                "provision.solo_home.homes[0].opens"
-            )
-        path.append(m.group(1) if m.group(1) is not None else m.group(2))
-        path.extend(int(i) for i in re.findall(r"\[(\d+)\]", m.group(3)))
-        pos = m.end()
-        if pos == len(text):
-            return tuple(path)
-        if text[pos] != ".":
-            raise UserError(
-                f"cannot read the key {key!r} at {text[pos:]!r}: "
-                "parts of the key are separated by '.', list items written as [0]"
-            )
-        pos += 1
 
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -233,61 +201,6 @@ class Variant:
     varies: int | None = None
 
 
-def set_path(raw: dict[str, Any], path: tuple[Step, ...], value: Any, key: str = "") -> None:
-    """Set the value at `path`; every step must exist, except a last key of a table."""
-    key = key or ".".join(str(p) for p in path)
-    node: Any = raw
-    where = ""
-    for i, step in enumerate(path):
-        last = i == len(path) - 1
-        if isinstance(step, int):
-            if not isinstance(node, list):
-                raise UserError(
-                    f"--vary {key}: {where or 'the scenario'} is not a list, so it has no item "
-                    f"[{step}]"
-                )
-            if step >= len(node):
-                raise UserError(
-                    f"--vary {key}: {where} has {len(node)} item(s), so there is no "
-                    f"[{step}] (items count from [0])"
-                )
-        else:
-            if not isinstance(node, dict):
-                kind = "a list" if isinstance(node, list) else f"a value ({node!r})"
-                raise UserError(f"--vary {key}: {where} is {kind}, so it has no key {step!r}")
-            if step not in node and not last:
-                have = ", ".join(map(str, node)) or "nothing"
-                raise UserError(
-                    f"--vary {key}: the scenario has no {_join(where, step)} "
-                    f"({where or 'the top level'} has: {have})"
-                )
-        if last:
-            old = node.get(step) if isinstance(node, dict) else node[int(step)]
-            if (
-                isinstance(old, dict)
-                and is_interval(old)
-                and isinstance(value, (int, float))
-                and not isinstance(value, bool)
-            ):
-                # a number known within an interval keeps its uncertainty around the new
-                # value, as an option's does (sim.scenario.load)
-                try:
-                    node[step] = parse(old, key).recentred(float(value)).as_table()
-                    return
-                except ValueError:
-                    pass  # a malformed interval: validation names it
-            node[step] = copy.deepcopy(value)
-            return
-        node = node[step]
-        where = _join(where, step)
-
-
-def _join(where: str, step: Step) -> str:
-    if isinstance(step, int):
-        return f"{where}[{step}]"
-    return f"{where}.{step}" if where else str(step)
-
-
 def build_variants(
     loaded: LoadedScenario, axes: list[Axis], one_at_a_time: bool = False
 ) -> list[Variant]:
@@ -335,22 +248,6 @@ def build_variants(
     return out
 
 
-def current_value(raw: dict[str, Any], path: tuple[Step, ...]) -> Any:
-    """What the scenario has at `path` (a number given as an interval: its median), or
-    None where it does not set it."""
-    node: Any = raw
-    for step in path:
-        if not isinstance(node, (dict, list)):
-            return None
-        try:
-            node = node[step]  # type: ignore[index]
-        except (KeyError, IndexError, TypeError):
-            return None
-    if isinstance(node, dict) and is_interval(node):
-        return node.get("median")
-    return copy.deepcopy(node)
-
-
 def _one_at_a_time(
     raw: dict[str, Any], axes: list[Axis]
 ) -> list[tuple[tuple[Any, ...], frozenset[int]]]:
@@ -379,6 +276,10 @@ def _validate(
         loc, msg = problems[0]
         key = "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in loc).lstrip(".")
         raise ScenarioError(path, f"{which}: {msg}", key=key or None)
+    try:
+        check_changes(model, raw, {}, path)
+    except ScenarioError as exc:
+        raise ScenarioError(path, f"{which}: {exc.problem}", key=exc.key) from None
     return model
 
 

@@ -15,6 +15,7 @@ from a file that is refused is ever shown in a message.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 import os
@@ -32,7 +33,9 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from ..common import inputs
-from ..common.errors import ScenarioError
+from ..common.errors import ScenarioError, UserError
+from . import changes as dated
+from .keys import current_value, parse_key, set_path
 from .schema import Scenario, WholeTable, advisories, cross_reference_errors
 from .uncertain import dotted, is_interval, parse
 
@@ -94,6 +97,7 @@ def load(path: str | Path, root: str | Path | None = None) -> LoadedScenario:
     except ValidationError as exc:
         raise explain_validation(exc, raw, provenance, path, texts) from None
     _check_references(model, provenance, path, texts)
+    check_changes(model, raw, provenance, path, texts)
     warnings = tuple(
         _where(_file_for(loc, provenance, path), loc, texts) + " " + msg
         for loc, msg in advisories(model)
@@ -133,6 +137,7 @@ def loads(text: str, name: str = "<scenario>") -> Scenario:
     except ValidationError as exc:
         raise explain_validation(exc, raw, {}, Path(name), texts) from None
     _check_references(model, {}, Path(name), texts)
+    check_changes(model, raw, {}, Path(name), texts)
     return model
 
 
@@ -149,6 +154,165 @@ def _check_references(
             msg += f"; and {len(problems) - 1} more such problem(s)"
         file = _file_for(loc, provenance, default)
         raise ScenarioError(file, msg, key=_dotted(loc), line=_find_line(file, loc, texts))
+
+
+def check_changes(
+    model: Scenario,
+    raw: dict[str, Any],
+    provenance: dict[Path_, Path],
+    default: Path,
+    texts: dict[Path, str] | None = None,
+) -> None:
+    """Each dated change names a key that may change during a run, after the start, and
+    leaves a valid scenario: applied in date order to a copy of the file's data, each
+    on top of the ones before, the whole scenario validated after each."""
+    if not model.changes:
+        return
+    file = _file_for(("changes",), provenance, default)
+    start = model.scenario.start_date
+    work = copy.deepcopy(raw)
+    supported = ", ".join(dated.SUPPORTED)
+    for i in dated.in_order(model.changes):
+        c = model.changes[i]
+        fail = functools.partial(_ChangeError, file, i, c, texts)
+        if c.date <= start:
+            raise fail(
+                f"the date is not after the scenario starts ({start}); give the value at the "
+                "start in the scenario itself, and date a change after it",
+                "date",
+                f"a date after {start}",
+            )
+        try:
+            path = parse_key(c.key, "[[changes]]")
+        except UserError as exc:
+            raise fail(str(exc)) from None
+        here = current_value(work, path)
+        if not dated.changeable(path):
+            if here is None:  # an unknown key: say what the table has
+                try:
+                    set_path(copy.deepcopy(work), path, 0, c.key, "[[changes]]")
+                except UserError as exc:
+                    raise fail(str(exc).removeprefix(f"[[changes]] {c.key}: ")) from None
+                parent = current_value(work, path[:-1])
+                have = ", ".join(map(str, parent)) if isinstance(parent, dict) else ""
+                raise fail(
+                    f"the scenario has no key {_show(path[-1])} there"
+                    + (f" (it has: {have})" if have else "")
+                )
+            homes = "homes" in path
+            raise fail(
+                "this key cannot change during a run yet"
+                + (
+                    " (a home's beds and dates change with its own opens, closes and resize dates)"
+                    if homes
+                    else ""
+                ),
+                expected=f"one of {supported} (* any name, [] any item)",
+            )
+        if path[0] == "provision" and path[-1] == "recruitment_per_year":
+            spec = model.provision.get(str(path[1]))
+            if spec is not None and getattr(spec, "recruitment_changes", None):
+                raise fail(
+                    f"provision {_show(path[1])} also has recruitment_changes; give its "
+                    "recruitment changes in one place ([[changes]], which supersedes them)"
+                )
+        if c.multiply is not None:
+            if here is None:
+                raise fail("multiply needs a value in force, and the scenario sets none here")
+            node = _node_at(work, path)
+            new = dated.multiplied(node, c.multiply)
+            if new is None:
+                raise fail(
+                    f"multiply needs a number or a table of numbers, and the value in force "
+                    f"is {_show(here)}",
+                    "multiply",
+                )
+            _put(work, path, new)
+        else:
+            try:
+                set_path(work, path, c.set_, c.key, "[[changes]]")
+            except UserError as exc:
+                raise fail(str(exc).removeprefix(f"[[changes]] {c.key}: ")) from None
+        try:
+            version = Scenario.model_validate(work)
+        except ValidationError as exc:
+            inner = explain_validation(exc, work, {}, file)
+            raise fail(
+                f"from this date the scenario would be invalid: [{inner.key}] {inner.problem}",
+                "multiply" if c.multiply is not None else "set",
+                inner.expected,
+            ) from None
+        problems = cross_reference_errors(version)
+        if problems:
+            loc, msg = problems[0]
+            raise fail(
+                f"from this date the scenario would be invalid: [{_dotted(loc)}] {msg}",
+                "multiply" if c.multiply is not None else "set",
+            )
+
+
+class _ChangeError(ScenarioError):
+    """A mistake in the i-th dated change, named by its date and key, with its line."""
+
+    def __init__(
+        self,
+        file: Path,
+        i: int,
+        change: Any,
+        texts: dict[Path, str] | None,
+        problem: str,
+        field: str = "key",
+        expected: str | None = None,
+    ) -> None:
+        super().__init__(
+            file,
+            f"change of {_show(change.key)} on {change.date}: {problem}",
+            key=f"changes[{i}].{field}",
+            line=_change_line(file, i, field, texts),
+            expected=expected,
+        )
+
+
+def _node_at(raw: dict[str, Any], path: tuple[str | int, ...]) -> Any:
+    """The raw value at `path` (an interval table as it is), or None."""
+    node: Any = raw
+    for step in path:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def _put(raw: dict[str, Any], path: tuple[str | int, ...], value: Any) -> None:
+    """Set the raw value at `path`, which exists (an interval table replaced whole)."""
+    node: Any = raw
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+
+
+def _change_line(file: Path, i: int, field: str, texts: dict[Path, str] | None) -> int | None:
+    """The line of `field` in the i-th `[[changes]]` table of `file` (or of the table)."""
+    text = texts.get(file) if texts is not None else None
+    if text is None:
+        return _find_line(file, ("changes", i, field), texts)
+    seen = -1
+    table: int | None = None
+    for n, line in enumerate(text.splitlines(), start=1):
+        s = line.strip()
+        if re.match(r"^\[\[\s*changes\s*\]\]", s):
+            seen += 1
+            if seen == i:
+                table = n
+            elif seen > i:
+                break
+            continue
+        if seen == i and re.match(r"^\[", s):
+            break  # another table: the change's keys are above
+        if seen == i and re.match(rf"^{re.escape(field)}\s*=", s):
+            return n
+    return table if table is not None else _find_line(file, ("changes", i, field), texts)
 
 
 def _where(file: Path, loc: Path_, texts: dict[Path, str]) -> str:

@@ -925,6 +925,32 @@ class OptionCost(Strict):
         return self
 
 
+class Change(Strict):
+    """A dated change (`[[changes]]`): from `date` on, the number at `key` (a dotted key,
+    as `sweep --vary` takes) is `set` to a value or multiplied by `multiply`.
+
+    What a key may be, and whether the scenario stays valid after each change, is checked
+    by `sim.scenario.changes` (it needs the whole scenario); here only the shape.
+    """
+
+    date: dt.date
+    key: str = Field(min_length=1)
+    set_: Any = Field(default=None, alias="set")
+    multiply: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    #: Where the change comes from (a strategy, a decision): every figure carries one.
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Change:
+        if (self.set_ is None) == (self.multiply is None):
+            both = "both" if self.set_ is not None else "neither"
+            raise ValueError(
+                f"change of {_q(self.key)} on {self.date} has {both} of 'set' and 'multiply': "
+                "give exactly one, e.g. set = 13 or multiply = 1.3"
+            )
+        return self
+
+
 class Scenario(Strict):
     """A whole scenario after `extends` has been resolved."""
 
@@ -944,6 +970,8 @@ class Scenario(Strict):
     after_care: dict[str, AfterCare] = Field(default_factory=dict)
     #: The option's own costs (`[[option_costs]]`), added to placement costs by `compare`.
     option_costs: list[OptionCost] = Field(default_factory=list)
+    #: Dated changes to numbers of the scenario (`[[changes]]`), applied in date order.
+    changes: list[Change] = Field(default_factory=list)
     #: Numbers given as { median, interval90 } in the file, by dotted key: the scenario
     #: holds their medians and a replication draws its own values (`sim.scenario.uncertain`).
     uncertainty: dict[str, Interval] = Field(default_factory=dict, exclude=True)
