@@ -596,6 +596,8 @@ class RecruitmentChange(Strict):
     """Foster recruitment runs at `per_year` households a year from the date `from` on.
 
     Small on purpose: the general dated `[[changes]]` of issue 16 will take this over.
+    `per_year` counts approvals also where the provision gives its pipeline
+    (`enquiries_per_year`): the enquiries a year are then per_year / conversion.
     """
 
     from_: dt.date = Field(alias="from")
@@ -1248,7 +1250,13 @@ def cross_reference_errors(s: Scenario) -> list[tuple[Loc, str]]:
             add(
                 f"population.{pid}",
                 f"{children} children at the start but only {places} places open in "
-                f"{_q(pid)} on {s.scenario.start_date}",
+                f"{_q(pid)} on {s.scenario.start_date}"
+                + (
+                    " (beds that may be filled: max_occupied)"
+                    if isinstance(spec, HomeProvision)
+                    and any(spec.occupancy_cap(h) is not None for h in spec.homes)
+                    else ""
+                ),
             )
     start = s.scenario.start_date
     for pid, p in s.provision.items():
