@@ -20,10 +20,10 @@ from ..scenario.ages import DAYS_PER_YEAR
 from ..scenario.schema import AgeRange, Distribution
 from .clock import Process
 from .draws import Categorical, Uniforms, child_seed, draw, first_above
-from .homes import Homes
 from .provision import ProvisionState, Unit
 
 if TYPE_CHECKING:
+    from .homes import Homes
     from .placing import Placing
     from .state import State
 
@@ -122,13 +122,10 @@ class Supply:
                 self._service[p.index] = Uniforms(
                     np.random.default_rng(child_seed(seeds, SERVICE_STREAM))
                 )
-        # the homes: their streams come from their provisions' seeds (none for foster)
-        self.homes = Homes(
-            state,
-            placing,
-            self,
-            {p.index: seeds for p, seeds in zip(state.provisions, by_provision, strict=True)},
-        )
+        #: each provision's seed, by index: the homes' streams come from theirs (`Homes`)
+        self.provision_seeds = {
+            p.index: seeds for p, seeds in zip(state.provisions, by_provision, strict=True)
+        }
         self._next_uid = 1
         layout = state.layout
         self._i_recruited = {
@@ -143,8 +140,9 @@ class Supply:
 
     # ------------------------------------------------------------------ at the start
 
-    def open_starting_units(self) -> None:
-        """The households and homes open at the start of the run."""
+    def open_starting_units(self, homes: Homes) -> None:
+        """The households and homes (`homes` opens them) open at the start of the run, in
+        the scenario's order of provisions."""
         calendar = self.state.calendar
         for p in self.state.provisions:
             spec = p.spec
@@ -155,7 +153,7 @@ class Supply:
                         unit = self.open_unit(p, p.pid, h.places, starting=True)
                         self._narrow(p, unit, approval)
             elif spec.kind == "home":
-                self.homes.open_starting_homes(p, calendar)
+                homes.open_starting_homes(p, calendar)
 
     def start_holds(self) -> None:
         """Each household open at the start is on hold with chance `on_hold_share` (the
@@ -175,10 +173,9 @@ class Supply:
                 self._schedule_hold(p, unit)
 
     def processes(self) -> list[Process]:
-        """The SimPy processes of supply, in the order they start: recruitment, homes."""
-        out = [self._recruitment(p) for p in self.state.provisions if p.kind == "foster"]
-        out.append(self.homes.dates())
-        return out
+        """The SimPy processes of foster recruitment, one per provision (the homes' dates
+        are `Homes.dates`, started after them)."""
+        return [self._recruitment(p) for p in self.state.provisions if p.kind == "foster"]
 
     # ------------------------------------------------------------------ changes
 
