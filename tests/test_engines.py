@@ -82,7 +82,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_counts_nothing_twice(
         addr = cluster.scheduler_address
         worker, pid = next(iter(client.run(os.getpid).items()))
         bar = _Counter()
-        monkeypatch.setattr(montecarlo, "_progress_bar", lambda *_: bar)
+        monkeypatch.setattr(montecarlo, "progress_bar", lambda *_: bar)
         killed: dict = {}
         finished = threading.Event()
 

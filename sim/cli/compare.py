@@ -59,10 +59,13 @@ def execute(args: argparse.Namespace) -> int:
     from ..reports.comparison_words import sentences
     from ..runs.compare import compare
     from ..scenario.load import load
+    from ..scenario.region import is_region_file
 
     started = time.perf_counter()
     out = args.out or Path("results") / "options"
     files = [args.baseline, *args.options]
+    if is_region_file(args.baseline):
+        return _execute_region(args, files, out, started)
     scenarios = [load(f) for f in files]  # every file checked before anything runs
     warn_repeats(files, args.quiet)
     check_free(out, args.force)  # after loading: no file an option extends may go
@@ -99,6 +102,63 @@ def execute(args: argparse.Namespace) -> int:
         print(
             f"Done in {time.perf_counter() - started:.1f} s (simulation "
             f"{cmp.wall_seconds:.1f} s). Results in {out}/",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _execute_region(args: argparse.Namespace, files: list[Path], out: Path, started: float) -> int:
+    """Compare a baseline region with option regions (each the baseline region with a
+    council's option or a market change, e.g. by `extends`), paired council by council."""
+    import time
+
+    from ..common.errors import UserError
+    from ..common.outputs import check_free
+    from ..reports.comparison import command_line
+    from ..reports.region import region_sentences, write_region_comparison
+    from ..runs.region import compare_regions
+    from ..scenario.region import is_region_file, load_region
+
+    for f in files[1:]:
+        if not is_region_file(f):
+            raise UserError(
+                f"{f}: the baseline {files[0].name} is a region file, so every option must be "
+                "one too (a region file that `extends` the baseline and changes a council's "
+                "scenario or a market)"
+            )
+    regions = [load_region(f) for f in files]
+    warn_repeats(files, args.quiet)
+    check_free(out, args.force)
+    models = [c.model for r in regions for c in r.councils.values()]
+    check_budget(args, models, out)
+    rank_by = [m.strip() for m in args.rank_by.split(",") if m.strip()]
+    interactive = sys.stderr.isatty() and not args.quiet
+    if not args.quiet:
+        print(
+            f"Comparing {len(files) - 1} option(s) with the region {regions[0].name!r}: "
+            f"{args.reps} replications x {args.years:g} years each (seed {args.seed})",
+            file=sys.stderr,
+        )
+    rc = compare_regions(
+        regions,
+        **monte_carlo_settings(args, interactive),
+        rank_by=rank_by,
+        suppress_below=args.suppress_below,
+    )
+    tail = [
+        f"--years={args.years:g}",
+        f"--reps={args.reps}",
+        f"--seed={args.seed}",
+        f"--suppress-below={args.suppress_below}",
+        f"--out={out}",
+    ]
+    write_region_comparison(rc, out, force=args.force, command=command_line(files, tail))
+    if not args.quiet:
+        for text in region_sentences(rc):
+            print(text)
+        print(
+            f"Done in {time.perf_counter() - started:.1f} s (simulation "
+            f"{rc.wall_seconds:.1f} s). Results in {out}/",
             file=sys.stderr,
         )
     return 0

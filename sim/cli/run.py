@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..common.errors import UserError
 from . import options
 from .options import add_monte_carlo_options, check_budget, monte_carlo_settings
 
@@ -59,7 +60,10 @@ def execute(args: argparse.Namespace) -> int:
     from ..reports.run import headline_lines, uncertainty_lines, write_report
     from ..runs.montecarlo import run
     from ..scenario.load import load
+    from ..scenario.region import is_region_file
 
+    if is_region_file(args.scenario):
+        return _execute_region(args)
     scenario = load(args.scenario)
     # the council's published figures beside it, if any, checked before the long run
     check_actuals(scenario.files, Layout.for_scenario(scenario.model))
@@ -100,6 +104,53 @@ def execute(args: argparse.Namespace) -> int:
         )
         for line in headline_lines(results) + uncertainty_lines(results):
             print("  " + line)
+    return 0
+
+
+def _execute_region(args: argparse.Namespace) -> int:
+    """Run a region's replications (its councils together, sharing their markets) and
+    write its results folder: one folder per council, the region's summary, the markets."""
+    from ..common.outputs import check_free
+    from ..engine.metrics import Layout
+    from ..reports.actuals import check_scenario as check_actuals
+    from ..reports.region import write_region_report
+    from ..reports.run import headline_lines
+    from ..runs.region import run_region
+    from ..scenario.region import load_region
+
+    region = load_region(args.scenario)
+    for loaded in region.councils.values():
+        check_actuals(loaded.files, Layout.for_scenario(loaded.model))
+        if not args.quiet:
+            for text in loaded.warnings:
+                print(f"warning: {text}", file=sys.stderr)
+    out = args.out or Path("results") / args.scenario.stem
+    check_free(out, args.force)
+    if args.events is not None:
+        raise UserError("--events is for one council's run; run the council's scenario alone")
+    models = [loaded.model for loaded in region.councils.values()]
+    check_budget(args, models, out)
+    interactive = sys.stderr.isatty() and not args.quiet
+    if not args.quiet:
+        print(
+            f"Running the region {region.name!r} ({len(models)} councils): {args.reps} "
+            f"replications x {args.years:g} years (seed {args.seed})",
+            file=sys.stderr,
+        )
+    settings = monte_carlo_settings(args, interactive)
+    results = run_region(region, **settings)
+    folder = write_region_report(results, out, force=args.force, suppress_below=args.suppress_below)
+    if not args.quiet:
+        rate = results.n_events / results.wall_seconds if results.wall_seconds else 0.0
+        print(
+            f"Done in {results.wall_seconds:.1f} s on {results.workers} worker(s) "
+            f"({args.engine}), {rate:,.0f} events/s. Results in {folder}/",
+            file=sys.stderr,
+        )
+        for name, res in results.councils.items():
+            print(f"  {name}:")
+            for line in headline_lines(res):
+                print("    " + line)
     return 0
 
 

@@ -21,9 +21,22 @@ def add_parser(sub: Any) -> None:
 def execute(args: argparse.Namespace) -> int:
     """Check each scenario file and print ok or the mistake; 2 if any file is wrong."""
     from ..scenario.load import load
+    from ..scenario.region import describe, is_region_file, load_region
 
     worst = 0
     for path in args.scenarios:
+        if is_region_file(path):
+            try:
+                region = load_region(path)
+            except UserError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                worst = exc.exit_code
+                continue
+            print(f"ok: {path} — " + "\n".join(describe(region)))
+            for loaded in region.councils.values():
+                for text in loaded.warnings:
+                    print(f"warning: {text}", file=sys.stderr)
+            continue
         try:
             s = load(path)
         except UserError as exc:

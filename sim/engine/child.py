@@ -142,6 +142,7 @@ class Child:
         "placed_at",
         "placement",
         "placements_this_year",
+        "price_factor",
         "retry_at",
         "settled",
         "tic_step",
@@ -189,6 +190,8 @@ class Child:
         #: deprived of liberty in the current placement (drawn at placement)
         self.deprived = False
         self.placements_this_year = 0
+        #: the price factor of a pooled placement, fixed when it started (`sim.engine.market`)
+        self.price_factor = 1.0
         self.unmet_reason: int = -1  # index into UNMET_REASONS while unsuitably placed
         self.retry_at = math.inf
         self.pending: tuple[int, float] | None = None  # (provision index, arrival time)

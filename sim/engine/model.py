@@ -35,6 +35,7 @@ from .clock import Clock, Process
 from .exits import Exits
 from .hazards import BREAKDOWN, EXIT, MOVE, NEEDS, shared_table
 from .homes import Homes
+from .market import MarketSegment
 from .metrics import ReplicationResult
 from .month_end import MonthEnd
 from .needs import NeedsChanges
@@ -86,18 +87,26 @@ class Model:
         seed: np.random.SeedSequence | int,
         record_events: bool = False,
         keep_children: bool = False,
+        env: simpy.Environment | None = None,
+        markets: dict[str, MarketSegment] | None = None,
     ) -> None:
+        """`env`: the environment of a region's replication, shared by its councils (None:
+        a council alone, on its own); `markets`: which of the scenario's provisions buy
+        from a region's shared pools, by provision name."""
         self.scenario = scenario
         root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         # one stream per mechanism (and per provision for supply), so that changing one
         # mechanism in an option leaves the others' random numbers untouched
         seeds = dict(zip(STREAMS, root.spawn(len(STREAMS)), strict=True))
         streams = {k: np.random.default_rng(v) for k, v in seeds.items() if k != "supply"}
-        self.env = simpy.Environment(initial_time=0.0)  # a float clock from the start
+        # a float clock from the start
+        self.env = env if env is not None else simpy.Environment(initial_time=0.0)
         self.clock = Clock(self.env)
         self.months = max(1, round(years * 12))
         self.calendar = Calendar(scenario.scenario.start_date, self.months)
         self.state = state = State(scenario, self.clock, self.calendar, record_events)
+        for pid, market in (markets or {}).items():
+            state.by_pid[pid].market = market  # before `Placing`, which reads it
 
         self.month_end = MonthEnd(state, self.months)
         self.month_end.schedule()  # before any other event: see `MonthEnd.schedule`
@@ -163,6 +172,11 @@ class Model:
         # belongs to the month after it. Then the last month-end snapshot.
         with collector_paused():
             self.env.run(until=self.calendar.end)
+        return self.finish()
+
+    def finish(self) -> ReplicationResult:
+        """The last month-end snapshot and the figures, once the clock has reached the end
+        (a region's replication runs its shared environment, then finishes each council)."""
         self.month_end.finish()
         return ReplicationResult(
             monthly=self.monthly,

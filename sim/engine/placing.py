@@ -21,6 +21,7 @@ from .metrics import MOVE_KINDS, UNMET_REASONS
 
 if TYPE_CHECKING:
     from .child import Child
+    from .market import Neighbourhood
     from .provision import ProvisionState, Unit
     from .schedule import Scheduler
     from .search import Fit, Search
@@ -54,8 +55,13 @@ class Placing:
         retry = scenario.matching.retry_days
         self.retry_days: float = math.inf if retry is None else retry
         n = len(state.provisions)
+        #: by provision: whether only a shared pool limits it (no cap of its own): its
+        #: waiting children are woken by the pool (`notify_pool`), when it was full
+        self._pool_only = [p.market is not None and p.max_children < 0 for p in state.provisions]
         #: by provision: whether a place there can free (households, homes, a capped offer)
-        self._has_places = [p.has_units or p.max_children >= 0 for p in state.provisions]
+        self._has_places = [
+            p.has_units or p.max_children >= 0 or p.market is not None for p in state.provisions
+        ]
         #: by provision: the children waiting whose options include it, by id, in the order
         #: they started waiting (first come, first served)
         self.waiting: list[dict[int, Child]] = [{} for _ in range(n)]
@@ -72,6 +78,9 @@ class Placing:
         self._i_unmet_new = [layout.i("unmet_new", r) for r in UNMET_REASONS]
         self._i_splits = layout.i("sibling_splits", "all")
         self._last_key = 0  # the last `Child.home_key` handed out for a placement without units
+        #: the councils of a region, woken together when a shared pool's place frees (None:
+        #: a council alone)
+        self.neighbourhood: Neighbourhood | None = None
 
     def new_key(self) -> int:
         """A fresh `Child.home_key` for a placement with no household or home to name it."""
@@ -106,8 +115,7 @@ class Placing:
             provision, unit, delay = outcome.found
             if delay > 0:
                 # the offer comes later: wait in the emergency arrangement (or stay put)
-                state.reserved[provision.index] += 1
-                child.pending = (provision.index, state.now + delay)
+                self.reserve(child, provision, delay)
                 child.offer_key = together
                 if child.placement < 0 or move_kind in FORCED_MOVES:
                     self.place(
@@ -228,6 +236,14 @@ class Placing:
             state.log("breakdown", child.cid, state.provision_ids[child.placement])
         self.rehome(child, "breakdown")
 
+    def reserve(self, child: Child, provision: ProvisionState, delay: float) -> None:
+        """Hold a place for the provider's offer to the child, due in `delay` days (in a
+        shared pool too: an offer on its way takes a place there)."""
+        self.state.reserved[provision.index] += 1
+        child.pending = (provision.index, self.state.now + delay)
+        if provision.market is not None:
+            provision.market.take()
+
     def release_pending(self, child: Child) -> None:
         """Give back the place held for the child's pending offer, if any."""
         if child.pending is not None:
@@ -235,7 +251,10 @@ class Placing:
             self.state.reserved[index] -= 1
             child.pending = None
             child.offer_key = 0
-            self.notify(self.state.provisions[index])  # a capped provision's place frees
+            provision = self.state.provisions[index]
+            if provision.market is not None:
+                provision.market.release()  # queues every council's waiting children
+            self.notify(provision)  # a capped provision's place frees
 
     # ------------------------------------------------------------------ waiting
 
@@ -302,8 +321,18 @@ class Placing:
         """A place may have freed in the provision: its waiting children are woken once the
         change under way is over (`wake_waiting`), at this same time, never inside it."""
         i = provision.index
-        if not self.waiting[i]:
+        if not self.waiting[i] or self._pool_only[i]:
             return
+        self._queue(i)
+
+    def notify_pool(self, provision: ProvisionState) -> None:
+        """A place has freed in the full pool the provision buys from: its waiting children
+        are woken once the change under way is over (`Neighbourhood.wake`)."""
+        if self.waiting[provision.index]:
+            self._queue(provision.index)
+
+    def _queue(self, i: int) -> None:
+        """Queue the waiting children of provision `i` for a wake-up: one more place freed."""
         if not self._freed[i]:
             self._to_wake.append(i)  # not queued yet: no place freed since its last wake-up
         self._freed[i] += 1
@@ -315,6 +344,16 @@ class Placing:
         child's event, a household or home changing, staying put ending). A wake-up that
         frees another place queues it here: a loop, however long the chain, no recursion.
         """
+        self.drain()
+        if self.neighbourhood is not None:
+            self.neighbourhood.wake(self.state.now)  # the other councils sharing a pool
+
+    def has_queued(self) -> bool:
+        """Whether places have freed since the last wake-up of this council's waiting children."""
+        return bool(self._to_wake)
+
+    def drain(self) -> None:
+        """Wake this council's children queued for freed places (see `wake_waiting`)."""
         queue = self._to_wake
         while queue:
             self._wake(queue.pop(0))
@@ -323,8 +362,12 @@ class Placing:
         """Whether the provision has a free place anyone could take."""
         if provision.has_units:
             return bool(provision.vacant)
+        market = provision.market
+        if market is not None and not market.has_room(1):
+            return False
+        cap = provision.max_children
         i = provision.index
-        return provision.children + self.state.reserved[i] < provision.max_children
+        return cap < 0 or provision.children + self.state.reserved[i] < cap
 
     def _wake(self, index: int) -> None:
         """Places freed in a provision: its waiting children search again, first come first
@@ -371,8 +414,7 @@ class Placing:
             provision, unit, delay = outcome.found
             if provision.suitable and provision.index != child.placement:
                 if delay > 0:
-                    state.reserved[provision.index] += 1
-                    child.pending = (provision.index, state.now + delay)
+                    self.reserve(child, provision, delay)
                     self._recount(child, AWAITING_OFFER)
                     child.retry_at = math.inf
                     self.scheduler.book(child)
@@ -433,8 +475,7 @@ class Placing:
             return
         provision, unit, delay = outcome.found
         if delay > 0:
-            state.reserved[provision.index] += 1
-            child.pending = (provision.index, state.now + delay)
+            self.reserve(child, provision, delay)
             self.scheduler.book(child)
             return
         state.log("planned_move", child.cid, move.name)

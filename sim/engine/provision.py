@@ -15,6 +15,7 @@ from .matching import acceptance_probability
 
 if TYPE_CHECKING:
     from .child import Child
+    from .market import MarketSegment
 
 
 class Unit:
@@ -148,6 +149,14 @@ class ProvisionState:
         n = len(needs) if self.priced_by_needs else 0
         self.children_by_needs: list[int] = [0] * n
         self.child_days_by_needs: list[float] = [0.0] * n
+        #: the regional pool this provision buys from (`sim.engine.market`), or None. A
+        #: pooled placement's price is fixed when it starts (`Child.price_factor`): the
+        #: provision then integrates children weighted by their price factors
+        self.market: MarketSegment | None = None
+        self.weight = 0.0  # the sum of the price factors of the children here
+        self.weighted_days = 0.0
+        self.weight_by_needs: list[float] = [0.0] * n
+        self.weighted_days_by_needs: list[float] = [0.0] * n
 
     def refusal(self, occupants: int) -> float:
         """Chance that a household or home with `occupants` refuses a newcomer: each
@@ -170,13 +179,30 @@ class ProvisionState:
                 for i, n in enumerate(self.children_by_needs):
                     if n:
                         days[i] += n * dt
+            if self.market is not None:
+                self.weighted_days += self.weight * dt
+                wdays = self.weighted_days_by_needs
+                for i, w in enumerate(self.weight_by_needs):
+                    if w:
+                        wdays[i] += w * dt
             self._t = t
 
     def flush(self, t: float, year: int) -> tuple[float, float, float]:
         """Child-days, staying-put days and the cost of the placements (at scenario year
         `year`'s prices) since the last flush."""
         self._advance(t)
-        if self.priced_by_needs:
+        if self.market is not None:
+            # pooled: each child's days at the price factor fixed when they moved in
+            if self.priced_by_needs:
+                days = self.weighted_days_by_needs
+                prices = self.prices(year)
+                cost = sum(d * price for d, price in zip(days, prices, strict=True)) / 7.0
+                self.weighted_days_by_needs = [0.0] * len(days)
+                self.child_days_by_needs = [0.0] * len(days)
+            else:
+                cost = self.weighted_days * self.price(year) / 7.0
+            self.weighted_days = 0.0
+        elif self.priced_by_needs:
             days = self.child_days_by_needs
             prices = self.prices(year)
             cost = sum(d * price for d, price in zip(days, prices, strict=True)) / 7.0
@@ -237,6 +263,14 @@ class ProvisionState:
         self.children += 1
         if self.priced_by_needs:
             self.children_by_needs[child.needs] += 1
+        market = self.market
+        if market is not None:
+            factor = market.price_factor
+            child.price_factor = factor
+            self.weight += factor
+            if self.priced_by_needs:
+                self.weight_by_needs[child.needs] += factor
+            market.take()
         if unit is not None:
             unit.children.append(child)
             if sole:
@@ -250,6 +284,12 @@ class ProvisionState:
         self.children -= 1
         if self.priced_by_needs:
             self.children_by_needs[child.needs] -= 1
+        market = self.market
+        if market is not None:
+            self.weight -= child.price_factor
+            if self.priced_by_needs:
+                self.weight_by_needs[child.needs] -= child.price_factor
+            market.release()
         if unit is not None:
             unit.children.remove(child)
             if unit.sole_blocked and not unit.children:
@@ -270,6 +310,9 @@ class ProvisionState:
         if self.priced_by_needs:
             self.children_by_needs[child.needs] -= 1
             self.children_by_needs[new] += 1
+            if self.market is not None:
+                self.weight_by_needs[child.needs] -= child.price_factor
+                self.weight_by_needs[new] += child.price_factor
         child.needs = new
         unit = child.unit
         if unit is None:

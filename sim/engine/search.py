@@ -301,6 +301,11 @@ class Search:
                     if reason < 0:
                         reason = NO_CAPACITY
                     continue
+                market = p.market
+                if market is not None and not market.has_room(n):
+                    if reason < 0:
+                        reason = NO_CAPACITY  # the region's pool is full
+                    continue
                 if p.holds_refusals and _held(group, i, now):
                     declined = True  # the provider said no, and it still holds: not asked
                     continue
@@ -310,6 +315,8 @@ class Search:
                 else:
                     base = min(by_needs[c.needs] for c in group)
                     chance = offer_probability(base, n, p.sibling_offer_factor)
+                if market is not None:
+                    chance *= market.offer_factor  # providers choose as the pool fills
                 if rnd.random() < chance:
                     delay = draw(p.spec.offer_delay_days, rnd.random)  # type: ignore[union-attr]
                     return Outcome((p, None, delay), why)

@@ -52,23 +52,30 @@ def write_outputs(
     not suppressed. The workbook and HTML report come from sim.reports.workbook and
     sim.reports.html.
     """
+    folder = Path(folder)
+    with atomic_path(folder, force=force) as tmp:
+        write_output_files(cmp, tmp, command)
+
+
+def write_output_files(cmp: Comparison, tmp: Path, command: str | None = None) -> None:
+    """Write a comparison's files into `tmp`, a folder being written whole (a region's
+    comparison writes one per council)."""
     from .html import write_html
     from .workbook import write_workbook
 
-    folder = Path(folder)
-    with atomic_path(folder, force=force) as tmp:
-        for name, table in (
-            ("comparison.csv", published_summary(cmp)),
-            ("ranking.csv", published_ranking(cmp)),
-            ("break_even.csv", cmp.break_even),
-        ):
-            # text from scenario files (option names) can never start a formula
-            spreadsheet_frame(table).to_csv(tmp / name, index=False, encoding="utf-8-sig")
-        _write_replications_diff(cmp, tmp / "replications_diff.csv.gz")
-        (tmp / "summary.md").write_text(summary_markdown(cmp, command), encoding="utf-8")
-        (tmp / "compare.json").write_text(_run_info(cmp, command), encoding="utf-8")
-        write_workbook(cmp, tmp / "options.xlsx")
-        write_html(cmp, tmp / "report.html")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for name, table in (
+        ("comparison.csv", published_summary(cmp)),
+        ("ranking.csv", published_ranking(cmp)),
+        ("break_even.csv", cmp.break_even),
+    ):
+        # text from scenario files (option names) can never start a formula
+        spreadsheet_frame(table).to_csv(tmp / name, index=False, encoding="utf-8-sig")
+    _write_replications_diff(cmp, tmp / "replications_diff.csv.gz")
+    (tmp / "summary.md").write_text(summary_markdown(cmp, command), encoding="utf-8")
+    (tmp / "compare.json").write_text(_run_info(cmp, command), encoding="utf-8")
+    write_workbook(cmp, tmp / "options.xlsx")
+    write_html(cmp, tmp / "report.html")
 
 
 def _suppress_cell(v: float, unit: str, k: int) -> float | str:

@@ -102,6 +102,13 @@ def write_report(
     return out
 
 
+def write_report_files(results: Results, folder: Path, out: Path, suppress_below: int = 0) -> None:
+    """Write a run's files into `folder`, a folder being written whole elsewhere (a
+    region's results write one per council); `out` is where it will end up."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_all(results, folder, out, max(0, int(suppress_below)))
+
+
 def headline_lines(results: Results) -> list[str]:
     """A few lines for the terminal at the end of a run: the answers, with their ranges."""
     d = _Derived(results)
@@ -814,6 +821,21 @@ MD_ROWS = (
 )
 
 
+def _market_lines(r: Results) -> list[str]:
+    """Which market the council ran in: its own scenario's, or a region's shared pools."""
+    market = r.meta.get("market")
+    if market is None:
+        return [
+            "Market: the scenario's own external providers (the council alone, not in a region).",
+            "",
+        ]
+    return [
+        f"Market: the shared pools of the {markdown_text(str(market))}, with the other "
+        "councils of the region (see the region's summary.md).",
+        "",
+    ]
+
+
 def _write_summary_md(
     d: _Derived, measures: list[_Measure], folder: Path, out: Path, k: int
 ) -> None:
@@ -827,6 +849,7 @@ def _write_summary_md(
         f"Median and, in brackets, the range that 8 in 10 of {r.reps} simulated runs fell "
         "within (10th to 90th percentile).",
         "",
+        *_market_lines(r),
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
     ]

@@ -284,7 +284,34 @@ def compare(
         for s in loaded
     ]
     wall = time.perf_counter() - started
-    models = [_model(s) for s in loaded]
+    return pair(
+        results,
+        [_model(s) for s in loaded],
+        files=[s.path if isinstance(s, LoadedScenario) else None for s in loaded],
+        years=years,
+        reps=reps,
+        seed=seed,
+        rank_by=rank_by,
+        suppress_below=suppress_below,
+        wall_seconds=wall,
+    )
+
+
+def pair(
+    results: list[Results],
+    models: list[Scenario],
+    files: list[Path | None],
+    years: float,
+    reps: int,
+    seed: int,
+    rank_by: Sequence[str] = ("net_cost", "unmet_child_days"),
+    suppress_below: int = 0,
+    wall_seconds: float = 0.0,
+) -> Comparison:
+    """The comparison of runs made with the same seed (the baseline first): the paired
+    differences, the summary, break-even and ranking. A region's comparison pairs each
+    council's runs this way (`sim.runs.region.compare_regions`)."""
+    rank_by = tuple(_known_metric(m) for m in rank_by)
     start = models[0].scenario.start_date
     months = len(results[0].months)
     periods = period_labels(start, months)
@@ -306,8 +333,8 @@ def compare(
         years=years,
         seed=seed,
         start_date=start,
-        files=[s.path if isinstance(s, LoadedScenario) else None for s in loaded],
-        wall_seconds=wall,
+        files=files,
+        wall_seconds=wall_seconds,
         rank_by=rank_by,
         months=months,
         deflator=deflator(models[0]),

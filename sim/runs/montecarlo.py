@@ -193,7 +193,7 @@ def run(
         # With a user's scheduler, its worker threads (not --workers) size the chunks.
         chunk = chunk_size or max(1, min(25, reps // (runner.workers * 4) or 1))
         chunks = [(i, seeds[i : i + chunk]) for i in range(0, reps, chunk)]
-        bar = _progress_bar(reps, model.scenario.name, progress)
+        bar = progress_bar(reps, model.scenario.name, progress)
         started = time.perf_counter()
         try:
             runner.run_chunks(_run_chunk, (model, years, uncertain), chunks, bar.update, sink=keep)
@@ -246,7 +246,8 @@ class _NoBar:
         pass
 
 
-def _progress_bar(total: int, name: str, enabled: bool) -> Any:
+def progress_bar(total: int, name: str, enabled: bool) -> Any:
+    """A tqdm bar on stderr counting replications (or one that shows nothing)."""
     if not enabled:
         return _NoBar()
     from tqdm import tqdm  # type: ignore[import-untyped]

@@ -104,6 +104,24 @@ def load(path: str | Path, root: str | Path | None = None) -> LoadedScenario:
     )
 
 
+def read_raw(
+    path: str | Path, root: str | Path | None = None
+) -> tuple[dict[str, Any], tuple[Path, ...], dict[Path_, Path], dict[Path, str]]:
+    """Read a TOML file and what it `extends`, merged, unvalidated: (data, the files read
+    base first, the file that set each key, the texts as read). For other file kinds that
+    follow the scenario's rules (a region file)."""
+    path = Path(path)
+    provenance: dict[Path_, Path] = {}
+    texts: dict[Path, str] = {}
+    raw, chain = _read_with_extends(path, provenance, (), texts, _root(root))
+    return raw, chain, provenance, texts
+
+
+def find_line(file: Path, loc: Path_, texts: dict[Path, str] | None = None) -> int | None:
+    """Best-effort line of a key in its file (see `_find_line`)."""
+    return _find_line(file, loc, texts)
+
+
 def loads(text: str, name: str = "<scenario>") -> Scenario:
     """Validate scenario TOML given as text (no `extends`); for tests and notebooks."""
     if len(text) > MAX_BYTES:

@@ -1,0 +1,244 @@
+"""A regional market: a pool of registered places that several councils' providers share.
+
+Councils running together in one replication (`sim.engine.region`) buy external places
+from the same pools: the region's children's homes, its agency foster carers. A pool has
+so many places; children of every council in the model, placements by councils outside it
+(a Poisson stream with its own stays), and offers on their way fill it. How full it is
+sets, through the scenario's response table, how likely a provider is to offer a place
+(a factor on each council's own `offer_probability`) and what a new placement costs (a
+factor on its `weekly_cost`, fixed for the placement when it starts, as a spot price is).
+
+A place that frees wakes the children waiting for it in every council (first come, first
+served within each council), once the change under way is over.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..scenario.ages import DAYS_PER_YEAR
+from ..scenario.schema import Distribution
+from .clock import Clock, Process
+from .draws import Uniforms, draw
+
+if TYPE_CHECKING:
+    from .placing import Placing
+    from .provision import ProvisionState
+
+
+class Response:
+    """The pool's response to its occupancy: (offer factor, price factor), interpolated
+    linearly between the rows of the table, flat beyond its ends."""
+
+    __slots__ = ("occupancy", "offer", "price")
+
+    def __init__(self, rows: list[tuple[float, float, float]]) -> None:
+        self.occupancy = [r[0] for r in rows]
+        self.offer = [r[1] for r in rows]
+        self.price = [r[2] for r in rows]
+
+    def at(self, share: float) -> tuple[float, float]:
+        """(offer factor, price factor) at this share of places filled."""
+        xs = self.occupancy
+        if share <= xs[0]:
+            return self.offer[0], self.price[0]
+        last = len(xs) - 1
+        if share >= xs[last]:
+            return self.offer[last], self.price[last]
+        i = 1
+        while xs[i] < share:
+            i += 1
+        w = (share - xs[i - 1]) / (xs[i] - xs[i - 1])
+        offer = self.offer[i - 1] + w * (self.offer[i] - self.offer[i - 1])
+        price = self.price[i - 1] + w * (self.price[i] - self.price[i - 1])
+        return offer, price
+
+
+class Neighbourhood:
+    """The councils of one replication: wakes the children of every council waiting for a
+    place that a change freed, after the change, never inside it."""
+
+    __slots__ = ("busy", "placings")
+
+    def __init__(self) -> None:
+        self.placings: list[Placing] = []
+        self.busy = False
+
+    def wake(self, now: float) -> None:
+        """Every council with places freed since its last wake-up searches again, at `now`.
+
+        A council's wake-up may free a place in a pool (a child moves to a better place),
+        which queues others: loop until none is queued.
+        """
+        if self.busy:
+            return  # the outer call's loop will see what this one queued
+        self.busy = True
+        try:
+            again = True
+            while again:
+                again = False
+                for placing in self.placings:
+                    if placing.has_queued():
+                        placing.state.now = now
+                        placing.drain()
+                        again = True
+        finally:
+            self.busy = False
+
+
+class MarketSegment:
+    """One pool of places shared by the region's councils (see the module's note)."""
+
+    __slots__ = (
+        "_outside_rate",
+        "_rng",
+        "_stay",
+        "clock",
+        "end",
+        "members",
+        "name",
+        "neighbourhood",
+        "occupied",
+        "offer_factor",
+        "outside",
+        "outside_refused",
+        "outside_started",
+        "places",
+        "price_factor",
+        "response",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        places: int,
+        response: Response,
+        neighbourhood: Neighbourhood,
+        clock: Clock,
+        end: float,
+        outside_per_year: float,
+        stay: Distribution,
+        rng: Uniforms,
+    ) -> None:
+        self.name = name
+        self.places = places
+        self.response = response
+        self.neighbourhood = neighbourhood
+        self.clock = clock
+        self.end = end
+        #: places taken now: children of the model's councils, offers on their way, and
+        #: councils outside the model
+        self.occupied = 0
+        #: places taken by councils outside the model
+        self.outside = 0
+        #: this month so far: outside placements made, and those the pool could not take
+        self.outside_started = 0
+        self.outside_refused = 0
+        #: (placing, provision) of every council provision that buys from this pool
+        self.members: list[tuple[Placing, ProvisionState]] = []
+        self._outside_rate = outside_per_year / DAYS_PER_YEAR
+        self._stay = stay
+        self._rng = rng
+        self.offer_factor, self.price_factor = response.at(0.0)
+
+    # ------------------------------------------------------------------ occupancy
+
+    def _update(self) -> None:
+        self.offer_factor, self.price_factor = self.response.at(self.occupied / self.places)
+
+    def has_room(self, n: int) -> bool:
+        """Whether `n` more placements fit in the pool."""
+        return self.occupied + n <= self.places
+
+    def take(self) -> None:
+        """A place is taken (a child moves in, or an offer is on its way)."""
+        self.occupied += 1
+        self._update()
+
+    def release(self) -> None:
+        """A place frees. If the pool was full, the waiting children of every council that
+        buys here are queued to search again (`Neighbourhood.wake` runs them once the change
+        is over); a pool with room turned nobody away for want of a place, and a provider's
+        refusal holds as long as it holds (`refusal_holds_days`)."""
+        was_full = self.occupied >= self.places
+        self.occupied -= 1
+        self._update()
+        if was_full:
+            for placing, provision in self.members:
+                placing.notify_pool(provision)
+
+    # ------------------------------------------------------------------ outside demand
+
+    def fill_at_start(self, share: float) -> None:
+        """Places taken at the start by councils outside the model: the pool's stated
+        starting occupancy less what the model's councils' starting children already take.
+
+        Each starting placement lasts a drawn stay times a uniform share of it (the time
+        left of a stay under way: an approximation of the length-biased residual that is
+        exact for exponential stays in law only on average; say so where it matters).
+        """
+        n = max(0, round(share * self.places) - self.occupied)
+        n = min(n, self.places - self.occupied)
+        rng = self._rng
+        for _ in range(n):
+            left = draw(self._stay, rng.random) * rng.random()
+            self._outside_in(left)
+
+    def _outside_in(self, stay: float) -> None:
+        self.outside += 1
+        self.take()
+        if stay < self.end - self.clock.time():
+            self.clock.after(stay, self._outside_out)
+
+    def _outside_out(self, _event: object) -> None:
+        self.outside -= 1
+        self.release()
+        self.neighbourhood.wake(self.clock.time())
+
+    def outside_demand(self) -> Process:
+        """Councils outside the model place children here as a Poisson stream: a referral
+        is taken if the pool has room and the provider offers (the same offer factor the
+        model's councils meet); otherwise it goes elsewhere, counted as refused."""
+        rate = self._outside_rate
+        if rate <= 0:
+            return
+        rng = self._rng
+        clock = self.clock
+        now = clock.time()
+        while True:
+            delay = rng.exponential(1.0 / rate)
+            if now + delay >= self.end:
+                return
+            yield clock.wait(delay)
+            now = clock.time()
+            if self.has_room(1) and rng.random() < self.offer_factor:
+                self.outside_started += 1
+                self._outside_in(draw(self._stay, rng.random))
+            else:
+                self.outside_refused += 1
+
+    def month_figures(self) -> tuple[float, float, float, float, float, float]:
+        """(occupied, outside, offer factor, price factor, outside placements started,
+        outside referrals refused) now; the counts restart."""
+        out = (
+            float(self.occupied),
+            float(self.outside),
+            self.offer_factor,
+            self.price_factor,
+            float(self.outside_started),
+            float(self.outside_refused),
+        )
+        self.outside_started = 0
+        self.outside_refused = 0
+        return out
+
+
+#: The month-end figures of a market, in the order `MarketSegment.month_figures` gives.
+MARKET_SERIES = (
+    "occupied",
+    "outside",
+    "offer_factor",
+    "price_factor",
+    "outside_started",
+    "outside_refused",
+)
