@@ -30,6 +30,7 @@ HOT_PATH = [
     "sim/engine/draws.py",
     "sim/engine/exits.py",
     "sim/engine/hazards.py",
+    "sim/engine/homes.py",
     "sim/engine/market.py",
     "sim/engine/matching.py",
     "sim/engine/metrics.py",

@@ -116,7 +116,11 @@ class Changes:
             if (
                 isinstance(spec, FosterProvision)
                 and isinstance(before, FosterProvision)
-                and spec.deregistration_per_year != before.deregistration_per_year
+                and (
+                    spec.deregistration_per_year != before.deregistration_per_year
+                    or spec.retention_multiplier != before.retention_multiplier
+                    or spec.deregistration_by_service != before.deregistration_by_service
+                )
             ):
                 self.supply.redraw_deregistration(p)
         if _hazards_differ(old, new):

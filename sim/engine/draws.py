@@ -113,3 +113,11 @@ def draw(dist: Distribution, u: Callable[[], float]) -> float:
     # lognormal: a standard normal by Box-Muller
     z = math.sqrt(-2.0 * math.log(1.0 - u())) * math.cos(2.0 * math.pi * u())
     return dist.median * math.exp(dist.sigma * z)  # type: ignore[union-attr,operator]
+
+
+def child_seed(parent: np.random.SeedSequence, k: int) -> np.random.SeedSequence:
+    """The `k`-th child of `parent`, as its `spawn` would make it, whatever was spawned
+    before: a mechanism's stream keeps its place whether or not the streams before it
+    were ever made (a scenario without a mechanism makes none of its draws)."""
+    key = tuple(int(x) for x in parent.spawn_key)
+    return np.random.SeedSequence(parent.entropy, spawn_key=(*key, k), pool_size=parent.pool_size)

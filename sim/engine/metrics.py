@@ -100,6 +100,21 @@ class Layout:
             names += [("after_care", r) for r in routes]
             names += [("after_care_cost", r) for r in routes]
             names += [("after_care_cost", "total"), ("cost_all", "total")]
+        # supply over time, only for the provisions that use it (other scenarios' series
+        # are as they were): initial enquiries of a foster pipeline (its approvals are
+        # `recruited`); homes closed at random and beds cut after inspections
+        names += [
+            ("enquiries", p)
+            for p, spec in s.provision.items()
+            if spec.kind == "foster" and spec.enquiries_per_year is not None  # type: ignore[union-attr]
+        ]
+        for p, spec in s.provision.items():
+            if spec.kind != "home":
+                continue
+            if spec.closure_per_year > 0 or any(h.closure_per_year for h in spec.homes):  # type: ignore[union-attr]
+                names += [("homes_closed_at_random", p)]
+            if spec.inspection_bed_cut_per_year > 0:  # type: ignore[union-attr]
+                names += [("beds_cut", p)]
         return cls(series=tuple(names), index={n: i for i, n in enumerate(names)})
 
     def __len__(self) -> int:

@@ -4,7 +4,8 @@ Mechanisms only: every number comes from the scenario. Each mechanism is a modul
 own, given the replication's shared `State`:
 
 - `arrivals`: the starting population, entries in sibling groups, the UASC rota;
-- `supply`: foster households recruited and deregistering, homes' dated changes;
+- `supply`: foster households recruited and deregistering (and the unit operations);
+- `homes`: homes opening, closing and resizing on dates and by chance;
 - `placing` (with `search`): placing, moving and re-placing children, offers;
 - `exits`: leaving care, staying put;
 - `needs`: a child's needs level escalating or de-escalating;
@@ -35,6 +36,7 @@ from .child import Child, ignore_event
 from .clock import Clock, Process
 from .exits import Exits
 from .hazards import BREAKDOWN, EXIT, MOVE, NEEDS, shared_table
+from .homes import Homes
 from .market import MarketSegment
 from .metrics import ReplicationResult
 from .month_end import MonthEnd
@@ -114,6 +116,7 @@ class Model:
         self.search = Search(state)
         self.placing = Placing(state, self.search, self.scheduler)
         self.supply = Supply(state, self.placing, seeds["supply"])
+        self.homes = Homes(state, self.placing, self.supply, self.supply.provision_seeds)
         self.changes = Changes(state, self.scheduler, self.placing, self.supply)
         self.exits = Exits(state, self.placing, self.supply)
         self.needs = NeedsChanges(state, self.placing, self.scheduler)
@@ -128,13 +131,16 @@ class Model:
         self.all_children = self.arrivals.all_children
 
         with collector_paused():
-            self.supply.open_starting_units()
+            self.supply.open_starting_units(self.homes)
             self.supply.start_holds()
             self.arrivals.place_starting_population()
         #: the model's SimPy processes (kept so that `release` can close them)
-        self._processes: list[Process] = (
-            self.arrivals.processes() + self.supply.processes() + self.changes.processes()
-        )
+        self._processes: list[Process] = [
+            *self.arrivals.processes(),
+            *self.supply.processes(),
+            self.homes.dates(),
+            *self.changes.processes(),
+        ]
         for process in self._processes:
             self.env.process(process)
 

@@ -22,7 +22,9 @@ class Unit:
     """One foster household or one home."""
 
     __slots__ = (
+        "cap",
         "children",
+        "fillable",
         "is_open",
         "max_age",
         "min_age",
@@ -36,10 +38,15 @@ class Unit:
         "uid",
     )
 
-    def __init__(self, uid: int, name: str, places: int) -> None:
+    def __init__(self, uid: int, name: str, places: int, cap: int = -1) -> None:
         self.uid = uid
         self.name = name
+        #: places paid for and counted as open (a home's beds)
         self.places = places
+        #: places that may be filled at once (a home's `max_occupied`; -1: no cap)
+        self.cap = cap
+        #: places that may be filled: `places`, or fewer under a cap
+        self.fillable = places if cap < 0 else min(places, cap)
         self.children: list[Child] = []
         self.staying_put = 0  # young adults staying put: they hold a place but are not in care
         self.sole_blocked = False
@@ -80,7 +87,7 @@ class Unit:
     @property
     def free(self) -> int:
         """Places a newcomer could take (none beside a child who must live alone)."""
-        return 0 if self.sole_blocked else self.places - self.occupied
+        return 0 if self.sole_blocked else self.fillable - self.occupied
 
 
 class ProvisionState:
@@ -257,7 +264,7 @@ class ProvisionState:
             unit.is_open
             and not unit.sole_blocked
             and not unit.on_hold
-            and unit.places > len(unit.children) + unit.staying_put
+            and unit.fillable > len(unit.children) + unit.staying_put
         ):
             self.vacant[unit.uid] = unit
         else:
@@ -286,6 +293,7 @@ class ProvisionState:
         self._advance(t)
         self.places += places - unit.places
         unit.places = places
+        unit.fillable = places if unit.cap < 0 else min(places, unit.cap)
         self._reindex(unit)
 
     # ------------------------------------------------------------------ occupancy

@@ -12,8 +12,8 @@ keyed by its name, and the markets' own draws (outside demand) have a stream of 
 from __future__ import annotations
 
 import zlib
-from functools import partial
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import simpy

@@ -281,7 +281,7 @@ class Search:
                         if unit is exclude or unit.sole_blocked:
                             continue
                         occupied = len(unit.children) + unit.staying_put
-                        if (occupied or n > 1) if sole else unit.places - occupied < n:
+                        if (occupied or n > 1) if sole else unit.fillable - occupied < n:
                             continue
                         room = True  # a free place approved for others counts as no match
                         if unit.ranged and not unit.takes(group, now):
@@ -345,7 +345,7 @@ class Search:
         other: Unit | None = None
         for units in (p.vacant.values(), p.units.values()):
             for unit in units:
-                if unit_can_host(unit.places, unit.occupied, unit.sole_blocked, 1, sole):
+                if unit_can_host(unit.fillable, unit.occupied, unit.sole_blocked, 1, sole):
                     if not unit.ranged or unit.takes([c], self.state.now):
                         return unit
                     if other is None:

@@ -1,9 +1,11 @@
-"""Supply: foster households recruited and deregistering, homes opening, closing, resizing.
+"""Supply: foster households recruited and deregistering; the homes are `homes.Homes`'s.
 
-Foster recruitment is a Poisson process per provision (its rate may change on dates), each
-recruited household opening once its assessment is over, and each household leaves at a
-constant hazard; homes change on the dates the scenario gives. A household or home that
-closes or shrinks sends its children to `Placing` to be placed again.
+Foster recruitment is a Poisson process per provision (its rate may change on dates):
+approved households, or initial enquiries of which a share is approved (the pipeline),
+each opening once its assessment is over. Each household leaves at a hazard that may step
+with its length of service, times the provision's retention multiplier: its time to leave
+is drawn once, when it opens. A household that closes sends its children to `Placing` to
+be placed again. The unit operations (open, close, resize, hold) serve the homes too.
 """
 
 from __future__ import annotations
@@ -15,19 +17,21 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 
 from ..scenario.ages import DAYS_PER_YEAR
-from ..scenario.schema import AgeRange, Distribution, Home
+from ..scenario.schema import AgeRange, Distribution, Scenario
 from .clock import Process
-from .draws import Categorical, Uniforms, draw
+from .draws import Categorical, Uniforms, child_seed, draw, first_above
 from .provision import ProvisionState, Unit
 
 if TYPE_CHECKING:
+    from .homes import Homes
     from .placing import Placing
     from .state import State
 
-#: What a home's dated change is; on one day, closings come first, then openings, resizes.
-HOME_CLOSES: Final = 0
-HOME_OPENS: Final = 1
-HOME_RESIZED: Final = 2
+#: Streams of a foster provision, by their place among its seed's children: 0-4 are the
+#: recruitment, deregistration, assessment, hold and approval streams (spawned in that
+#: order); these come after them and are made only when a scenario uses them.
+CONVERSION_STREAM: Final = 5
+SERVICE_STREAM: Final = 6
 
 
 def _longest(dist: Distribution) -> float:
@@ -95,12 +99,32 @@ class Supply:
             for p, _ in foster
             if p.spec.new_household_approval  # type: ignore[union-attr]
         }
-        # per home provision whose homes wait for their first child after opening: the
-        # stream of those waits (homes had no stream before, so none shifts)
-        self._readiness = {
-            p.index: np.random.default_rng(seeds.spawn(1)[0])
-            for p, seeds in zip(state.provisions, by_provision, strict=True)
-            if p.kind == "home" and any(h.first_child_after_days is not None for h in p.spec.homes)  # type: ignore[union-attr]
+        # the pipeline: by provision that gives enquiries, the share approved and the
+        # stream that decides which enquiries are (and the new household's places)
+        self._conversion: dict[int, float] = {}
+        self._converts: dict[int, Uniforms] = {}
+        # deregistration by length of service: the hazard steps, the steady-state mix of
+        # service lengths they imply (for the households open at the start) and its stream
+        self._steps: dict[int, list[tuple[float, float]]] = {}
+        self._service_mix: dict[int, list[tuple[float, float, float, float]]] = {}
+        self._service: dict[int, Uniforms] = {}
+        for p, seeds in foster:
+            conversion = p.spec.conversion  # type: ignore[union-attr]
+            if conversion is not None:
+                self._conversion[p.index] = conversion
+                self._converts[p.index] = Uniforms(
+                    np.random.default_rng(child_seed(seeds, CONVERSION_STREAM))
+                )
+            if p.spec.deregistration_by_service:  # type: ignore[union-attr]
+                steps = self._deregistration_steps(p)
+                self._steps[p.index] = steps
+                self._service_mix[p.index] = _steady_service(steps)
+                self._service[p.index] = Uniforms(
+                    np.random.default_rng(child_seed(seeds, SERVICE_STREAM))
+                )
+        #: each provision's seed, by index: the homes' streams come from theirs (`Homes`)
+        self.provision_seeds = {
+            p.index: seeds for p, seeds in zip(state.provisions, by_provision, strict=True)
         }
         self._next_uid = 1
         #: by foster provision: how many times a dated change has redrawn its households'
@@ -113,11 +137,15 @@ class Supply:
         self._i_deregistered = {
             p.index: layout.i("deregistered", p.pid) for p in state.provisions if p.kind == "foster"
         }
+        self._i_enquiries = {
+            i: layout.i("enquiries", state.provisions[i].pid) for i in self._conversion
+        }
 
     # ------------------------------------------------------------------ at the start
 
-    def open_starting_units(self) -> None:
-        """The households and homes open at the start of the run."""
+    def open_starting_units(self, homes: Homes) -> None:
+        """The households and homes (`homes` opens them) open at the start of the run, in
+        the scenario's order of provisions."""
         calendar = self.state.calendar
         for p in self.state.provisions:
             spec = p.spec
@@ -125,13 +153,10 @@ class Supply:
                 ranges = self._starting_ranges[p.index]
                 for h, approval in zip(spec.households, ranges, strict=True):
                     for _ in range(h.count):
-                        self._narrow(p, self.open_unit(p, p.pid, h.places), approval)
+                        unit = self.open_unit(p, p.pid, h.places, starting=True)
+                        self._narrow(p, unit, approval)
             elif spec.kind == "home":
-                for home in spec.homes:
-                    opened = home.opens is None or calendar.day(home.opens) <= 0
-                    closed = home.closes is not None and calendar.day(home.closes) <= 0
-                    if opened and not closed:
-                        self.open_unit(p, home.name, home.beds)
+                homes.open_starting_homes(p, calendar)
 
     def start_holds(self) -> None:
         """Each household open at the start is on hold with chance `on_hold_share` (the
@@ -147,27 +172,35 @@ class Supply:
             holds = self._holds[p.index]
             for unit in list(p.units.values()):
                 if holds.random() < share:
-                    self._set_hold(p, unit, True)
+                    self.set_hold(p, unit, True)
                 self._schedule_hold(p, unit)
 
     def processes(self) -> list[Process]:
-        """The SimPy processes of supply, in the order they start: recruitment, homes."""
-        out = [self._recruitment(p) for p in self.state.provisions if p.kind == "foster"]
-        out.append(self._home_dates())
-        return out
+        """The SimPy processes of foster recruitment, one per provision (the homes' dates
+        are `Homes.dates`, started after them)."""
+        return [self._recruitment(p) for p in self.state.provisions if p.kind == "foster"]
 
     # ------------------------------------------------------------------ changes
 
-    def open_unit(self, provision: ProvisionState, name: str, places: int) -> Unit:
-        """A household is approved or a home opens; a household's time to leave is drawn."""
+    def open_unit(
+        self,
+        provision: ProvisionState,
+        name: str,
+        places: int,
+        cap: int = -1,
+        starting: bool = False,
+    ) -> Unit:
+        """A household is approved or a home opens (`cap`: the places that may be filled
+        at once, -1 all; `starting`: open at the start of the run, not new); a household's
+        time to leave is drawn."""
         state = self.state
-        unit = Unit(self._next_uid, name, places)
+        unit = Unit(self._next_uid, name, places, cap)
         self._next_uid += 1
         provision.open_unit(state.now, unit)
         state.log("unit_opened", provision.pid, unit.uid, places)
         self.placing.notify(provision)  # places to wake waiting children for
         if provision.kind == "foster":
-            self._schedule_deregistration(provision, unit)
+            self._schedule_deregistration(provision, unit, starting)
         return unit
 
     def close(self, provision: ProvisionState, unit: Unit) -> None:
@@ -187,7 +220,7 @@ class Supply:
         self.state.log("unit_resized", provision.pid, unit.uid, beds)
         if grows:
             self.placing.notify(provision)
-        while unit.occupied > unit.places and unit.children:
+        while unit.occupied > unit.fillable and unit.children:
             self.placing.rehome(unit.children[-1], "provision_closed")
 
     # ------------------------------------------------------------------ by chance
@@ -196,16 +229,20 @@ class Supply:
         """New foster households are recruited as a Poisson process, each opening once its
         assessment is over; the rate changes on dated changes (`recruitment_plan`).
 
-        The rate counts applications that will be approved. A draw that would fall after
-        the next change of rate is dropped and drawn again from the change at the new
-        rate: right for a Poisson process (it has no memory), and with no change the draws
-        are those of a constant rate.
+        The rate counts applications that will be approved, or (the pipeline) initial
+        enquiries, each approved with chance `conversion` from a stream of its own, so the
+        enquiries' dates do not depend on the conversion. A draw that would fall after the
+        next change of rate is dropped and drawn again from the change at the new rate:
+        right for a Poisson process (it has no memory), and with no change the draws are
+        those of a constant rate.
         """
         state = self.state
         spec = provision.spec
         plan = self.recruitment_plan(provision)
         sizes = Categorical({int(k): v for k, v in spec.new_household_places.items()})  # type: ignore[union-attr]
-        self._start_pipeline(provision, plan[0][1], sizes)
+        conversion = self._conversion.get(provision.index, -1.0)
+        approvals = plan[0][1] * conversion if conversion >= 0 else plan[0][1]
+        self._start_pipeline(provision, approvals, sizes)
         rng = np.random.default_rng(self._seeds[provision.index][0])
         step = 0
         now = state.wake()
@@ -222,22 +259,42 @@ class Supply:
                 continue
             yield state.clock.wait(delay)
             now = state.wake()
-            self._recruited(provision, sizes.pick(rng.random()))
+            if conversion < 0:
+                self._recruited(provision, sizes.pick(rng.random()))
+                continue
+            state.count(self._i_enquiries[provision.index])
+            converts = self._converts[provision.index]
+            if converts.random() < conversion:
+                self._recruited(provision, sizes.pick(converts.random()))
 
     def recruitment_plan(self, provision: ProvisionState) -> list[tuple[float, float]]:
-        """(from day, households a day) of a foster provision, the first from the start:
-        its `recruitment_changes` (superseded), or the rate in the scenario in force from
-        each dated change (`[[changes]]`) that moves it."""
+        """The recruitment process's rate as (from day, arrivals a day), the first from the
+        start: approved households, or for a provision that gives its pipeline, enquiries.
+        Its `recruitment_changes` (superseded; a change's `per_year` counts approvals:
+        enquiries = per_year / conversion), then the rate in the scenario in force from
+        each dated change (`[[changes]]`) that moves it. Dated changes come in here only."""
         spec = provision.spec
+        pid = provision.pid
         calendar = self.state.calendar
-        plan = [(0.0, spec.recruitment_per_year / DAYS_PER_YEAR)]  # type: ignore[union-attr]
+        conversion = self._conversion.get(provision.index)
+        per = 1.0 if conversion is None else conversion
+        plan = [(0.0, self._rate_in(self.state.scenario, pid, conversion is None))]
         for change in spec.recruitment_changes:  # type: ignore[union-attr]
-            plan.append((calendar.day(change.from_), change.per_year / DAYS_PER_YEAR))
+            plan.append((calendar.day(change.from_), change.per_year / per / DAYS_PER_YEAR))
         for day, s in self.state.versions:
-            rate = s.provision[provision.pid].recruitment_per_year / DAYS_PER_YEAR  # type: ignore[union-attr]
+            rate = self._rate_in(s, pid, conversion is None)
             if rate != plan[-1][1]:
                 plan.append((day, rate))
         return plan
+
+    @staticmethod
+    def _rate_in(s: Scenario, pid: str, approvals: bool) -> float:
+        """A foster provision's recruitment rate a day in scenario `s`: approved households
+        (`approvals`), or its pipeline's enquiries."""
+        p = s.provision[pid]
+        if approvals:
+            return p.recruitment_per_year / DAYS_PER_YEAR  # type: ignore[union-attr]
+        return p.enquiries_per_year / DAYS_PER_YEAR  # type: ignore[union-attr, operator]
 
     def _recruited(self, provision: ProvisionState, places: int) -> None:
         """A household is recruited now: it opens at once, or when its assessment is over."""
@@ -293,17 +350,49 @@ class Supply:
         self.state.wake()
         self._approve(provision, places)
 
-    def _schedule_deregistration(self, provision: ProvisionState, unit: Unit) -> None:
-        """Each household leaves fostering at a constant hazard (retirement, resignation).
+    def _deregistration_steps(self, provision: ProvisionState) -> list[tuple[float, float]]:
+        """The deregistration hazard by length of service as (until day of service,
+        hazard a day), the last to infinity (`deregistration_per_year`); before the
+        retention multiplier, which `_schedule_deregistration` applies."""
+        spec = provision.spec
+        steps = [
+            (s.until_years * DAYS_PER_YEAR, s.per_year / DAYS_PER_YEAR)
+            for s in spec.deregistration_by_service  # type: ignore[union-attr]
+        ]
+        steps.append((math.inf, spec.deregistration_per_year / DAYS_PER_YEAR))  # type: ignore[union-attr]
+        return steps
+
+    def _schedule_deregistration(
+        self, provision: ProvisionState, unit: Unit, starting: bool
+    ) -> None:
+        """Each household leaves fostering (retirement, resignation) at a hazard that may
+        step with its length of service, times the retention multiplier.
 
         One waiting time per household, drawn when it opens: right whatever the size of the
-        pool does meanwhile, and one event per household at most.
+        pool does meanwhile, and one event per household at most. With steps, one unit
+        exponential E is drawn and the time is where the cumulative hazard from the
+        household's service so far has grown by E / multiplier (a new household has none;
+        one open at the start, a service drawn from the steady state of the hazards).
         """
-        hazard = provision.spec.deregistration_per_year  # type: ignore[union-attr]
-        if hazard <= 0:
-            return
+        spec = provision.spec
+        index = provision.index
+        multiplier = spec.retention_multiplier  # type: ignore[union-attr]
         state = self.state
-        delay = self._deregistration[provision.index].exponential(DAYS_PER_YEAR / hazard)
+        steps = self._steps.get(index)
+        if steps is None:
+            hazard = spec.deregistration_per_year * multiplier  # type: ignore[union-attr]
+            if hazard <= 0:
+                return
+            delay = self._deregistration[index].exponential(DAYS_PER_YEAR / hazard)
+        else:
+            if multiplier <= 0:
+                return
+            served = 0.0
+            if starting:
+                service = self._service[index]
+                served = _draw_service(self._service_mix[index], service.random(), service.random())
+            target = self._deregistration[index].exponential(1.0) / multiplier
+            delay = _time_to_hazard(steps, served, target)
         if state.now + delay >= state.end:
             return
         due = self._dereg_round.get(provision.index, 0)
@@ -315,7 +404,10 @@ class Supply:
         the households opened; the times drawn before are ignored when they come."""
         self._dereg_round[provision.index] = self._dereg_round.get(provision.index, 0) + 1
         for unit in list(provision.units.values()):
-            self._schedule_deregistration(provision, unit)
+            # by length of service, the household counts as newly approved from the change
+            # (its service so far is not kept): a change of rate for such a provision is
+            # an approximation, said in scenarios/README.md
+            self._schedule_deregistration(provision, unit, starting=False)
 
     def _deregister(self, provision: ProvisionState, unit: Unit, due: int = 0) -> None:
         """A household's drawn time to leave fostering has come (unless it closed already,
@@ -358,7 +450,7 @@ class Supply:
         unit.approve(lo, hi, mask)
         self.state.log("unit_approval", provision.pid, unit.uid, lo, hi, names)
 
-    def _set_hold(self, provision: ProvisionState, unit: Unit, on: bool) -> None:
+    def set_hold(self, provision: ProvisionState, unit: Unit, on: bool) -> None:
         """Put a household on hold or take it off."""
         provision.hold(unit, on)
         self.state.log("unit_hold", provision.pid, unit.uid, on)
@@ -380,68 +472,56 @@ class Supply:
         self.state.wake()
         if not unit.is_open:
             return
-        self._set_hold(provision, unit, not unit.on_hold)
+        self.set_hold(provision, unit, not unit.on_hold)
         self._schedule_hold(provision, unit)
         self.placing.wake_waiting()
 
-    def _not_ready_yet(self, provision: ProvisionState, unit: Unit, wait: Distribution) -> None:
-        """A home that has just opened takes no child for a drawn time (registration,
-        induction, matching): held like a household on hold, paid for meanwhile."""
-        state = self.state
-        delay = draw(wait, self._readiness[provision.index].random)
-        if delay <= 0:
-            return
-        self._set_hold(provision, unit, True)
-        if state.now + delay < state.end:
-            state.clock.after(delay, lambda _event: self._home_ready(provision, unit))
 
-    def _home_ready(self, provision: ProvisionState, unit: Unit) -> None:
-        """A new home's beds can take children now (unless it has closed meanwhile)."""
-        self.state.wake()
-        if unit.is_open and unit.on_hold:
-            self._set_hold(provision, unit, False)
-            self.placing.wake_waiting()
+def _time_to_hazard(steps: list[tuple[float, float]], served: float, target: float) -> float:
+    """Days from `served` days of service until the cumulative hazard of `steps` (until
+    day, hazard a day) has grown by `target` (infinite if it never does)."""
+    t = served
+    for until, rate in steps:
+        if t >= until:
+            continue
+        if rate > 0:
+            need = target / rate
+            if t + need <= until:
+                return t + need - served
+            target -= rate * (until - t)
+        t = until
+    return math.inf
 
-    # ------------------------------------------------------------------ on set dates
 
-    def _home_dates(self) -> Process:
-        """Open, close and resize homes on their dates."""
-        state = self.state
-        calendar = state.calendar
-        # (day, what, provision, home, beds after), in date order
-        plan: list[tuple[float, int, ProvisionState, Home, int]] = []
-        for p in state.provisions:
-            if p.spec.kind != "home":
-                continue
-            for home in p.spec.homes:  # type: ignore[union-attr]
-                opens = calendar.day(home.opens) if home.opens else 0.0
-                if opens > 0:
-                    plan.append((opens, HOME_OPENS, p, home, home.beds))
-                if home.closes is not None and calendar.day(home.closes) > max(opens, 0.0):
-                    plan.append((calendar.day(home.closes), HOME_CLOSES, p, home, 0))
-                for r in home.resize:
-                    if calendar.day(r.date) > 0:
-                        plan.append((calendar.day(r.date), HOME_RESIZED, p, home, r.beds))
-        plan.sort(key=lambda x: (x[0], x[1]))
-        for day, what, provision, home, beds in plan:
-            if day >= state.end:
-                return  # the rest of the plan falls after the run
-            now = state.wake()
-            if day > now:
-                # whole days: now + (day - now), as SimPy sums it, is the day exactly
-                yield state.clock.wait(day - now)
-                state.wake()
-            if what == HOME_OPENS:
-                opened = self.open_unit(provision, home.name, beds)
-                if home.first_child_after_days is not None:
-                    self._not_ready_yet(provision, opened, home.first_child_after_days)
-                self.placing.wake_waiting()
-                continue
-            unit = next((u for u in provision.units.values() if u.name == home.name), None)
-            if unit is None:
-                continue
-            if what == HOME_CLOSES:
-                self.close(provision, unit)
-            else:
-                self.resize(provision, unit, beds)
-            self.placing.wake_waiting()
+def _steady_service(steps: list[tuple[float, float]]) -> list[tuple[float, float, float, float]]:
+    """The steady-state mix of service lengths of a pool recruited at a constant rate
+    whose households leave at the hazards `steps`: density proportional to the survival
+    S(a). Per step (start day, length, hazard a day, cumulative share of the pool)."""
+    out: list[tuple[float, float, float, float]] = []
+    start, alive, total = 0.0, 1.0, 0.0
+    for until, rate in steps:
+        length = until - start
+        if math.isinf(length):
+            mass = alive / rate if rate > 0 else 0.0  # validated: above 0 where it is drawn
+        elif rate > 0:
+            mass = alive * -math.expm1(-rate * length) / rate
+        else:
+            mass = alive * length
+        total += mass
+        out.append((start, length, rate, total))
+        if not math.isinf(length):
+            alive *= math.exp(-rate * length)
+        start = until
+    return [(a, b, c, share / total) for a, b, c, share in out]
+
+
+def _draw_service(mix: list[tuple[float, float, float, float]], u: float, v: float) -> float:
+    """A length of service (days) from the steady-state mix `_steady_service`: the step
+    by `u`, the days within it by `v` (a truncated exponential of the step's hazard)."""
+    i = first_above([share for _, _, _, share in mix], u)
+    start, length, rate, _ = mix[min(i, len(mix) - 1)]
+    if math.isinf(length):
+        return start - math.log(1.0 - v) / rate
+    if rate > 0:
+        return start - math.log1p(v * math.expm1(-rate * length)) / rate
+    return start + v * length

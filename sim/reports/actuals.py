@@ -86,6 +86,9 @@ FLOWS = (
     "child_days",
     "recruited",
     "deregistered",
+    "enquiries",
+    "homes_closed_at_random",
+    "beds_cut",
     "sibling_splits",
 )
 #: yearly measures given in per cent in the file (the run keeps them as fractions)

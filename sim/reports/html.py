@@ -461,6 +461,11 @@ def _recruitment(p: Any, s: Scenario, pid: str) -> str:
     """Households recruited a year, with each dated change ('7.7, 13 from 2024-04-01'):
     its `recruitment_changes`, or the `[[changes]]` that move it."""
     text = f"{p.recruitment_per_year:g}"
+    if p.enquiries_per_year is not None:
+        approvals = p.enquiries_per_year * p.conversion
+        text = (
+            f"{approvals:g} ({p.enquiries_per_year:g} enquiries, {p.conversion * 100:g}% approved)"
+        )
     for change in p.recruitment_changes:
         text += f", {change.per_year:g} from {change.from_.isoformat()}"
     rate = p.recruitment_per_year
@@ -469,6 +474,21 @@ def _recruitment(p: Any, s: Scenario, pid: str) -> str:
         if now != rate:
             text += f", {now:g} from {day.isoformat()}"
             rate = now
+    return text
+
+
+def _deregistration(p: Any) -> str:
+    """The deregistration hazard ('5.0% of households'), by length of service if it steps,
+    and the retention multiplier if it is set."""
+    text = f"{p.deregistration_per_year * 100:.1f}% of households"
+    if p.deregistration_by_service:
+        steps = ", ".join(
+            f"{s.per_year * 100:.1f}% up to {s.until_years:g} years"
+            for s in p.deregistration_by_service
+        )
+        text = f"{steps}, then {text}"
+    if p.retention_multiplier != 1:
+        text += f", times {p.retention_multiplier:g} (retention)"
     return text
 
 
@@ -490,10 +510,7 @@ def _provision_rows(specs: list[Any], pid: str, scenarios: list[Scenario]) -> li
                     for p, s in zip(specs, scenarios, strict=True)
                 ],
             ),
-            row(
-                "Households deregistering a year",
-                lambda p: f"{p.deregistration_per_year * 100:.1f}% of households",
-            ),
+            row("Households deregistering a year", _deregistration),
         ]
     elif kind == "home":
         rows.append(row("Homes and beds", _homes))
@@ -529,6 +546,15 @@ def _homes(p: HomeProvision) -> str:
         return "none"
     beds = sum(h.beds for h in p.homes)
     parts = [f"{_plural(len(p.homes), 'home')}, {_plural(beds, 'bed')}"]
+    if p.max_occupied is not None:
+        parts.append(f"at most {p.max_occupied} filled in a home")
+    if p.closure_per_year:
+        parts.append(f"{p.closure_per_year * 100:g}% close a year at random")
+    if p.inspection_bed_cut_per_year:
+        parts.append(
+            f"{p.inspection_bed_cut_per_year * 100:g}% lose {_plural(p.beds_cut, 'bed')} "
+            "a year after an inspection"
+        )
     parts += [_home_dates(h) for h in p.homes if h.opens or h.closes or h.resize]
     return "; ".join(parts)
 

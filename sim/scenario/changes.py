@@ -50,7 +50,9 @@ SUPPORTED: tuple[str, ...] = (
     "provision.*.offer_probability.*",
     "provision.*.staying_put_probability",
     "provision.*.recruitment_per_year",
+    "provision.*.enquiries_per_year",
     "provision.*.deregistration_per_year",
+    "provision.*.retention_multiplier",
 )
 
 

@@ -481,12 +481,25 @@ class Home(Strict):
     #: child: registration, staff induction, matching the first children (a distribution;
     #: default: at once). Only for a home opening during the run.
     first_child_after_days: Distribution | None = None
+    #: This home's chance a year of closing at random (overrides the provision's
+    #: `closure_per_year`): its children move, as at a dated close.
+    closure_per_year: Rate | None = None
+    #: Beds of this home that may be filled at once (matching: who can live together),
+    #: below `beds` (overrides the provision's `max_occupied`); all beds are still paid for
+    #: when the cost basis is per_place.
+    max_occupied: PosInt | None = None
 
     @model_validator(mode="after")
     def _dates(self) -> Home:
         if self.opens and self.closes and self.closes <= self.opens:
             raise ValueError(
                 f"home {_q(self.name)} closes ({self.closes}) before it opens ({self.opens})"
+            )
+        if self.max_occupied is not None and self.max_occupied > self.beds:
+            raise ValueError(
+                f"home {_q(self.name)}: max_occupied ({self.max_occupied}) is above its beds "
+                f"({self.beds}); it caps the beds that may be filled at once, so give at most "
+                f"{self.beds}, or leave it out"
             )
         if self.first_child_after_days is not None and self.opens is None:
             raise ValueError(
@@ -583,10 +596,33 @@ class RecruitmentChange(Strict):
     """Foster recruitment runs at `per_year` households a year from the date `from` on.
 
     Small on purpose: the general dated `[[changes]]` of issue 16 will take this over.
+    `per_year` counts approvals also where the provision gives its pipeline
+    (`enquiries_per_year`): the enquiries a year are then per_year / conversion.
     """
 
     from_: dt.date = Field(alias="from")
     per_year: RecruitmentPerYear
+
+
+class ServiceStep(Strict):
+    """A step of the deregistration hazard by length of service: `per_year` until
+    `until_years` of service (from the end of the step before)."""
+
+    until_years: Annotated[float, Field(gt=0, le=60)]
+    per_year: Rate
+
+
+#: Initial enquiries to fostering services, England: 125,195 in 2022/23 [facts §7].
+EnquiriesPerYear = Annotated[
+    float,
+    Field(ge=0),
+    _at_most(
+        20_000,
+        "enquiries a year",
+        "England's fostering services had about 125,000 initial enquiries a year in all; "
+        "a single council has hundreds or a few thousand",
+    ),
+]
 
 
 class FosterProvision(ProvisionBase):
@@ -599,6 +635,11 @@ class FosterProvision(ProvisionBase):
     #: Households a year whose applications will be approved (each opens once its
     #: assessment, `assessment_days`, is over).
     recruitment_per_year: RecruitmentPerYear = 0.0
+    #: The pipeline instead of `recruitment_per_year`: initial enquiries a year, of which
+    #: the share `conversion` is approved (after `assessment_days`); approvals a year =
+    #: enquiries_per_year x conversion. Enquiries are counted monthly (`enquiries`).
+    enquiries_per_year: EnquiriesPerYear | None = None
+    conversion: Annotated[float, Field(gt=0, le=1)] | None = None
     #: The recruitment rate from a date on (an option's campaign), in date order, each
     #: after the scenario's start: e.g. [{ from = 2024-04-01, per_year = 13.0 }].
     recruitment_changes: list[RecruitmentChange] = Field(default_factory=list)
@@ -607,7 +648,15 @@ class FosterProvision(ProvisionBase):
     #: rate keeps a steady pool from day one.
     assessment_days: Distribution = Field(default_factory=lambda: Fixed(dist="fixed", value=0))
     new_household_places: Shares = Field(default_factory=lambda: {"2": 1.0})
+    #: A household's chance a year of leaving fostering (after the last step of
+    #: `deregistration_by_service`, if any).
     deregistration_per_year: Rate = 0.0
+    #: The deregistration hazard by length of service, in steps (e.g. many leave in their
+    #: first two years); beyond the last step, `deregistration_per_year`.
+    deregistration_by_service: list[ServiceStep] = Field(default_factory=list)
+    #: Multiplies every deregistration hazard of the provision (a retention scheme such as
+    #: Mockingbird: 0.18 for "82% less likely to deregister").
+    retention_multiplier: Annotated[float, Field(ge=0, le=10)] = 1.0
     staying_put_probability: Prob = 0.0
     #: Approval ranges of newly recruited households, by share (empty: every new household
     #: takes the provision's own ages and needs).
@@ -624,6 +673,41 @@ class FosterProvision(ProvisionBase):
             if not k.isdigit() or not 1 <= int(k) <= 6:
                 raise ValueError(f"new_household_places key {_q(k)} must be a number of places 1-6")
         _check_shares(self.new_household_places, "new_household_places shares")
+        given = self.model_fields_set
+        if (self.enquiries_per_year is None) != (self.conversion is None):
+            raise ValueError(
+                "enquiries_per_year and conversion go together: approvals a year = "
+                "enquiries_per_year x conversion (the share of enquiries approved); give both, "
+                "or recruitment_per_year alone"
+            )
+        if (
+            self.enquiries_per_year is not None
+            and "recruitment_per_year" in given
+            and self.recruitment_per_year > 0
+        ):
+            raise ValueError(
+                "recruitment_per_year and enquiries_per_year are both given: give either "
+                "recruitment_per_year (approvals a year) or enquiries_per_year with conversion "
+                "(approvals a year = enquiries x conversion), not both; an option extending a "
+                "file that sets recruitment_per_year can set it to 0"
+            )
+        edges = [step.until_years for step in self.deregistration_by_service]
+        if edges != sorted(set(edges)):
+            raise ValueError(
+                "deregistration_by_service: the steps' until_years "
+                f"({', '.join(_number(e) for e in edges)}) must be different and increasing"
+            )
+        if (
+            self.deregistration_by_service
+            and self.deregistration_per_year <= 0
+            and any(h.count for h in self.households)
+        ):
+            raise ValueError(
+                "deregistration_by_service with deregistration_per_year = 0: the households "
+                "open at the start get a length of service drawn from the steady state of "
+                "these hazards, which has none if carers never leave after the last step; "
+                "give deregistration_per_year (the hazard beyond the last step) above 0"
+            )
         dates = [c.from_ for c in self.recruitment_changes]
         if dates != sorted(set(dates)):
             raise ValueError(
@@ -641,6 +725,13 @@ class FosterProvision(ProvisionBase):
             )
         return self
 
+    def approvals_per_year(self) -> float:
+        """Households approved a year at the start: `recruitment_per_year`, or enquiries x
+        conversion for a provision that gives its pipeline."""
+        if self.enquiries_per_year is not None and self.conversion is not None:
+            return self.enquiries_per_year * self.conversion
+        return self.recruitment_per_year
+
 
 class HomeProvision(ProvisionBase):
     """Children's homes (or flats) with beds, open and closed on dates."""
@@ -651,6 +742,25 @@ class HomeProvision(ProvisionBase):
     cost_basis: Literal["per_child", "per_place"] = "per_place"
     compatibility: Prob = 1.0
     homes: list[Home] = Field(default_factory=list)
+    #: Each home's chance a year of closing at random (a provider leaving, an Ofsted
+    #: suspension that ends in closure): its children move, as at a dated close. A home
+    #: may give its own.
+    closure_per_year: Rate = 0.0
+    #: Each home's chance a year of losing `beds_cut` beds after an inspection (a
+    #: restriction on the places it may offer): for good, never below one bed.
+    inspection_bed_cut_per_year: Rate = 0.0
+    beds_cut: Annotated[int, Field(ge=1, le=20)] = 1
+    #: Beds of each home that may be filled at once, below its beds (matching: who can
+    #: live together); a home may give its own. All beds are paid for when per_place.
+    max_occupied: PosInt | None = None
+
+    def occupancy_cap(self, home: Home) -> int | None:
+        """The beds of `home` that may be filled at once (None: all of them)."""
+        return home.max_occupied if home.max_occupied is not None else self.max_occupied
+
+    def closure_rate(self, home: Home) -> float:
+        """The yearly chance that `home` closes at random."""
+        return self.closure_per_year if home.closure_per_year is None else home.closure_per_year
 
     @model_validator(mode="after")
     def _one_price_per_bed(self) -> HomeProvision:
@@ -1028,7 +1138,7 @@ def _places_at_start(spec: Provision, start: dt.date) -> int:
         return sum(h.count * h.places for h in spec.households)
     if isinstance(spec, HomeProvision):
         return sum(
-            h.beds
+            min(h.beds, spec.occupancy_cap(h) or h.beds)
             for h in spec.homes
             if (h.opens is None or h.opens <= start) and (h.closes is None or h.closes > start)
         )
@@ -1168,7 +1278,13 @@ def cross_reference_errors(s: Scenario) -> list[tuple[Loc, str]]:
             add(
                 f"population.{pid}",
                 f"{children} children at the start but only {places} places open in "
-                f"{_q(pid)} on {s.scenario.start_date}",
+                f"{_q(pid)} on {s.scenario.start_date}"
+                + (
+                    " (beds that may be filled: max_occupied)"
+                    if isinstance(spec, HomeProvision)
+                    and any(spec.occupancy_cap(h) is not None for h in spec.homes)
+                    else ""
+                ),
             )
     start = s.scenario.start_date
     for pid, p in s.provision.items():
