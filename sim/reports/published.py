@@ -54,8 +54,9 @@ def write_report(
         "## Check: the scenario's first year beside the table",
         "",
         f"Median and 10-90% range of {cal.check_reps} one-year replications "
-        f"(seed {CHECK_SEED}, not the fit's). Children in care are compared with the stated count on the start date: "
-        "the scenario's end-of-year stock equals it when entries and exits balance.",
+        f"(seed {CHECK_SEED}, not the fit's). Children in care are compared with the stated "
+        "count on the start date: the scenario's end-of-year stock equals it when entries "
+        "and exits balance.",
         "",
         "| figure | stated | simulated median | 10-90% | off by | source |",
         "|---|---|---|---|---|---|",
