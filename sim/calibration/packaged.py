@@ -22,5 +22,7 @@ def packaged_file(name: str) -> Path:
 DEFAULT_TEMPLATE = packaged_file("template.toml")
 #: SSDA903 placement, exit and move codes -> the template's provisions and routes
 DEFAULT_MAP = packaged_file("placement_map.toml")
+#: DfE published-table categories -> the template's provisions and exit routes (--published)
+PUBLISHED_MAP = packaged_file("published_map.toml")
 #: made-up postcode districts and centroids for the synthetic data set
 DISTRICTS = packaged_file("synthetic_postcode_districts.csv")

@@ -76,6 +76,28 @@ def dumps(
     return f"{text}\n" if text else ""
 
 
+def line_paths(data: dict[str, Any]) -> list[KeyPath]:
+    """The paths `dumps` writes as `key = value` lines, in order.
+
+    A comment on one of these paths lands on (or just above) that line, so a caller that
+    must say where every number came from (calibrate --published) can tag each line once.
+    """
+    out: list[KeyPath] = []
+
+    def table(d: dict[str, Any], path: KeyPath) -> None:
+        layout = _layout(d, path)
+        out.extend((*path, k) for k in d if layout[k] == "inline")
+        for k, v in d.items():
+            if layout[k] == "table":
+                table(v, (*path, k))
+            elif layout[k] == "aot":
+                for i, element in enumerate(v):
+                    table(element, (*path, k, i))
+
+    table(_prune(data), ())
+    return out
+
+
 class _Writer:
     """Accumulates output lines and records which comments have been placed."""
 
