@@ -212,6 +212,18 @@ places = 100000
     )
 
 
+def test_the_dask_engine_gives_the_local_engines_numbers(tmp_path: Path) -> None:
+    """Whole replications go to Dask workers as to local processes: same seeds, same
+    numbers (a region's replication is never split)."""
+    pytest.importorskip("dask.distributed")
+    region = load_region(_two_councils(tmp_path))
+    local = run_region(region, years=1, reps=4, seed=9, workers=1, progress=False)
+    dask = run_region(region, years=1, reps=4, seed=9, workers=2, progress=False, engine="dask")
+    for name in ("a", "b"):
+        np.testing.assert_array_equal(local.councils[name].monthly, dask.councils[name].monthly)
+    np.testing.assert_array_equal(local.markets, dask.markets)
+
+
 def test_one_council_opening_homes_leaves_more_of_the_pool_to_its_neighbour(
     tmp_path: Path,
 ) -> None:
