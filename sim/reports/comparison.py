@@ -234,6 +234,8 @@ def summary_markdown(cmp: Comparison, command: str | None = None) -> str:
         "compared with run i of the baseline. Intervals hold 90% of those paired "
         "differences.",
         "",
+        market_line(cmp),
+        "",
         *[f"- {markdown_text(s)}" for s in sentences(cmp)],
         "",
         "## Ranking",
@@ -278,6 +280,21 @@ def summary_markdown(cmp: Comparison, command: str | None = None) -> str:
             "suppressed: it is for analysts and must not be published as it is.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def market_line(cmp: Comparison) -> str:
+    """Which market the runs were made in: each council's own external providers, or a
+    region's shared pools (`sufficiency compare region.toml ...`)."""
+    market = cmp.results[0].meta.get("market") if cmp.results else None
+    if market is None:
+        return (
+            "Market: each scenario's own external providers (the council alone, not in a "
+            "region)."
+        )
+    return (
+        f"Market: the shared pools of the {markdown_text(str(market))}, with the other "
+        "councils of the region: an option here is felt by its neighbours too."
+    )
 
 
 def _run_info(cmp: Comparison, command: str | None) -> str:
