@@ -87,7 +87,16 @@ def execute(args: argparse.Namespace) -> int:
         rank_by=rank_by,
         suppress_below=args.suppress_below,
     )
-    tail = [
+    tail = _tail(args, rank_by, out)
+    write_outputs(cmp, out, force=args.force, command=command_line(files, tail))
+    if not args.quiet:
+        _done(sentences(cmp), started, cmp.wall_seconds, out)
+    return 0
+
+
+def _tail(args: argparse.Namespace, rank_by: list[str], out: Path) -> list[str]:
+    """The options a comparison ran with, as its command line records them."""
+    return [
         f"--years={args.years:g}",
         f"--reps={args.reps}",
         f"--seed={args.seed}",
@@ -95,22 +104,24 @@ def execute(args: argparse.Namespace) -> int:
         f"--rank-by={','.join(rank_by)}",
         f"--out={out}",
     ]
-    write_outputs(cmp, out, force=args.force, command=command_line(files, tail))
-    if not args.quiet:
-        for text in sentences(cmp):
-            print(text)
-        print(
-            f"Done in {time.perf_counter() - started:.1f} s (simulation "
-            f"{cmp.wall_seconds:.1f} s). Results in {out}/",
-            file=sys.stderr,
-        )
-    return 0
+
+
+def _done(lines: list[str], started: float, simulated: float, out: Path) -> None:
+    """The option sentences, then how long it took and where the results are."""
+    import time
+
+    for text in lines:
+        print(text)
+    print(
+        f"Done in {time.perf_counter() - started:.1f} s (simulation {simulated:.1f} s). "
+        f"Results in {out}/",
+        file=sys.stderr,
+    )
 
 
 def _execute_region(args: argparse.Namespace, files: list[Path], out: Path, started: float) -> int:
     """Compare a baseline region with option regions (each the baseline region with a
     council's option or a market change, e.g. by `extends`), paired council by council."""
-    import time
 
     from ..common.errors import UserError
     from ..common.outputs import check_free
@@ -145,20 +156,8 @@ def _execute_region(args: argparse.Namespace, files: list[Path], out: Path, star
         rank_by=rank_by,
         suppress_below=args.suppress_below,
     )
-    tail = [
-        f"--years={args.years:g}",
-        f"--reps={args.reps}",
-        f"--seed={args.seed}",
-        f"--suppress-below={args.suppress_below}",
-        f"--out={out}",
-    ]
+    tail = _tail(args, rank_by, out)
     write_region_comparison(rc, out, force=args.force, command=command_line(files, tail))
     if not args.quiet:
-        for text in region_sentences(rc):
-            print(text)
-        print(
-            f"Done in {time.perf_counter() - started:.1f} s (simulation "
-            f"{rc.wall_seconds:.1f} s). Results in {out}/",
-            file=sys.stderr,
-        )
+        _done(region_sentences(rc), started, rc.wall_seconds, out)
     return 0

@@ -258,15 +258,7 @@ def compare(
     loaded = [load(s) if isinstance(s, (str, Path)) else s for s in scenarios]
     if len(loaded) < 2:
         raise UserError("compare needs a baseline and at least one option (two scenario files)")
-    rank_by = tuple(_known_metric(m) for m in rank_by)
-    twice = sorted({m for m in rank_by if rank_by.count(m) > 1})
-    if twice:
-        raise UserError(
-            f"--rank-by names {twice[0]!r} twice; give each measure once (the overall rank "
-            "adds the ranks on each, so a measure named twice would count double)"
-        )
-    if not rank_by:
-        raise UserError("rank_by needs at least one measure, e.g. net_cost")
+    rank_by = checked_rank_by(rank_by)
     check_same_start(loaded)
     started = time.perf_counter()
     results = [
@@ -295,6 +287,20 @@ def compare(
         suppress_below=suppress_below,
         wall_seconds=wall,
     )
+
+
+def checked_rank_by(rank_by: Sequence[str]) -> tuple[str, ...]:
+    """The measures to rank options on, each known and named once (before any run)."""
+    out = tuple(_known_metric(m) for m in rank_by)
+    twice = sorted({m for m in out if out.count(m) > 1})
+    if twice:
+        raise UserError(
+            f"--rank-by names {twice[0]!r} twice; give each measure once (the overall rank "
+            "adds the ranks on each, so a measure named twice would count double)"
+        )
+    if not out:
+        raise UserError("rank_by needs at least one measure, e.g. net_cost")
+    return out
 
 
 def pair(

@@ -31,7 +31,7 @@ from ..engine.metrics import Layout
 from ..engine.region import council_seed, simulate_region
 from ..scenario.region import Region, RegionFile
 from ..scenario.schema import Scenario
-from .compare import Comparison, pair
+from .compare import Comparison, checked_rank_by, pair
 from .engines import open_engine
 from .montecarlo import Results, progress_bar, spawn_seeds
 from .parameters import drawn
@@ -253,6 +253,7 @@ def compare_regions(
     does, or the market, not who is in the region) and start on the same date."""
     if len(regions) < 2:
         raise UserError("compare needs a baseline region and at least one option region")
+    rank_by = checked_rank_by(rank_by)
     base = list(regions[0].councils)
     for r in regions[1:]:
         if list(r.councils) != base:
