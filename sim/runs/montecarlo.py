@@ -189,18 +189,18 @@ def run(
         yearly[start:end], child_years[start:end] = chunk_yearly, chunk_child_years
         n_events += events
 
-    with open_engine(engine, workers, scheduler) as runner:
-        # With a user's scheduler, its worker threads (not --workers) size the chunks.
-        chunk = chunk_size or max(1, min(25, reps // (runner.workers * 4) or 1))
-        chunks = [(i, seeds[i : i + chunk]) for i in range(0, reps, chunk)]
-        bar = progress_bar(reps, model.scenario.name, progress)
-        started = time.perf_counter()
-        try:
-            runner.run_chunks(_run_chunk, (model, years, uncertain), chunks, bar.update, sink=keep)
-        finally:
-            bar.close()
-        wall = time.perf_counter() - started
-        used = runner.workers
+    wall, used = run_in_chunks(
+        _run_chunk,
+        (model, years, uncertain),
+        seeds,
+        keep,
+        workers=workers,
+        engine=engine,
+        scheduler=scheduler,
+        chunk_size=chunk_size,
+        label=model.scenario.name,
+        progress=progress,
+    )
     assert yearly is not None  # reps >= 1, so at least one chunk arrived
     chance = None
     if uncertain and chance_reps > 0:
@@ -236,6 +236,37 @@ def run(
         scenario_files=files,
         chance=chance,
     )
+
+
+def run_in_chunks(
+    task: Any,
+    args: tuple[Any, ...],
+    seeds: list[np.random.SeedSequence],
+    keep: Any,
+    workers: int,
+    engine: str,
+    scheduler: str | None,
+    chunk_size: int | None,
+    label: str,
+    progress: bool,
+) -> tuple[float, int]:
+    """Run `task(*args, chunk_seeds)` over the seeds in chunks on the engine, each result
+    given to `keep(start, result)` as it arrives; returns (wall seconds, workers used).
+
+    The chunks are sized to the workers (with a user's scheduler, its worker threads);
+    which worker runs which chunk does not change a number (each replication depends on
+    its seed only)."""
+    reps = len(seeds)
+    with open_engine(engine, workers, scheduler) as runner:
+        chunk = chunk_size or max(1, min(25, reps // (runner.workers * 4) or 1))
+        chunks = [(i, seeds[i : i + chunk]) for i in range(0, reps, chunk)]
+        bar = progress_bar(reps, label, progress)
+        started = time.perf_counter()
+        try:
+            runner.run_chunks(task, args, chunks, bar.update, sink=keep)
+        finally:
+            bar.close()
+        return time.perf_counter() - started, runner.workers
 
 
 class _NoBar:

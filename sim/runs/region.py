@@ -32,8 +32,7 @@ from ..engine.region import council_seed, simulate_region
 from ..scenario.region import Region, RegionFile
 from ..scenario.schema import Scenario
 from .compare import Comparison, checked_rank_by, pair
-from .engines import open_engine
-from .montecarlo import Results, progress_bar, spawn_seeds
+from .montecarlo import Results, run_in_chunks, spawn_seeds
 from .parameters import drawn
 from .store import ReplicationStore
 
@@ -165,18 +164,18 @@ def run_region(
         markets[start:end] = chunk_markets
         n_events += events
 
-    with open_engine(engine, workers, scheduler) as runner:
-        chunk = chunk_size or max(1, min(25, reps // (runner.workers * 4) or 1))
-        chunks = [(i, seeds[i : i + chunk]) for i in range(0, reps, chunk)]
-        bar = progress_bar(reps, region.name, progress)
-        started = time.perf_counter()
-        try:
-            args = (region.spec, scenarios, years, uncertain)
-            runner.run_chunks(_run_region_chunk, args, chunks, bar.update, keep)
-        finally:
-            bar.close()
-        wall = time.perf_counter() - started
-        used = runner.workers
+    wall, used = run_in_chunks(
+        _run_region_chunk,
+        (region.spec, scenarios, years, uncertain),
+        seeds,
+        keep,
+        workers=workers,
+        engine=engine,
+        scheduler=scheduler,
+        chunk_size=chunk_size,
+        label=region.name,
+        progress=progress,
+    )
     meta = {
         "engine": engine,
         "market": f"region {region.name} ({region.path.name})",
