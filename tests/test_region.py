@@ -100,6 +100,31 @@ def test_one_council_region_with_an_unfilled_market_is_the_plain_run(tmp_path: P
         np.testing.assert_array_equal(within.councils["darlington"].yearly, alone.yearly)
 
 
+def test_one_council_region_draws_the_plain_runs_uncertain_numbers(tmp_path: Path) -> None:
+    """With numbers known only within an interval, each replication draws its own values:
+    the first council of a region draws the same values as its plain run, so the results
+    per council are the plain run's (Monte Carlo level, parameter uncertainty on)."""
+    from sim.runs.montecarlo import run
+
+    uncertain = tmp_path / "uncertain.toml"
+    uncertain.write_text(
+        f'extends = "{DARLINGTON.as_posix()}"\n\n[entries]\n'
+        "per_year = { median = 88.4, interval90 = [70, 110] }\n",
+        encoding="utf-8",
+    )
+    region = load_region(
+        _region(
+            tmp_path,
+            f'[region]\nname = "alone"\n\n[councils.d]\nscenario = "{uncertain.as_posix()}"\n',
+        )
+    )
+    assert region.councils["d"].model.uncertainty
+    within = run_region(region, years=2, reps=5, seed=4, workers=1, progress=False)
+    alone = run(region.councils["d"], years=2, reps=5, seed=4, workers=1, progress=False)
+    np.testing.assert_array_equal(within.councils["d"].monthly, alone.monthly)
+    np.testing.assert_array_equal(within.councils["d"].yearly, alone.yearly)
+
+
 def test_a_flat_price_factor_multiplies_the_pooled_cost_exactly(tmp_path: Path) -> None:
     """Prices follow the table: at x1.5 wherever the pool stands (and offers as alone),
     external homes cost exactly 1.5 times what they cost alone, everything else the same."""
