@@ -5,8 +5,9 @@ few places, a starting occupancy, outside demand and a response table, links ext
 homes, IFAs and (capped) supported accommodation to pools, and runs the region's
 replication with a checker process that looks at every day:
 
-- a pool's occupancy is exactly its councils' children in the linked provisions, their
-  offers on their way, and the outside councils' placements;
+- a pool's occupancy is exactly its councils' children in the linked provisions, young
+  adults staying put there, their offers on their way, and the outside councils'
+  placements;
 - once the councils' starting children are no more than the places, it never exceeds them;
 - every council's children are where its provisions say (none lost, none counted twice);
 - a pooled provision's month's cost is its children's days times price times the price
@@ -89,7 +90,8 @@ def _check_every_day(model: RegionModel, problems: list[str]) -> Any:
         for name, market in model.markets.items():
             linked = 0
             for placing, provision in market.members:
-                linked += provision.children + placing.state.reserved[provision.index]
+                linked += provision.children + provision.staying_put
+                linked += placing.state.reserved[provision.index]
             if market.occupied != linked + market.outside:
                 problems.append(
                     f"day {env.now}: {name} occupied {market.occupied} != {linked} + "

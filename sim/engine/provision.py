@@ -366,9 +366,12 @@ class ProvisionState:
         return sole and shares
 
     def start_staying_put(self, t: float, unit: Unit | None) -> None:
-        """A young adult stays put at time `t`: out of care, still holding a place."""
+        """A young adult stays put at time `t`: out of care, still holding a place (in a
+        shared pool too: the agency carer's place stays taken)."""
         self._advance(t)
         self.staying_put += 1
+        if self.market is not None:
+            self.market.take()
         if unit is not None:
             unit.staying_put += 1
             self._reindex(unit)
@@ -382,6 +385,8 @@ class ProvisionState:
             unit.staying_put -= 1
             self._reindex(unit)
         self.staying_put -= 1
+        if self.market is not None:
+            self.market.release()
 
     def hold(self, unit: Unit, on: bool) -> None:
         """A household goes on hold (`on`) or comes off hold: while on hold it
