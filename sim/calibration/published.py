@@ -441,7 +441,10 @@ def calibrate_published(
     _supply(cal, s, scale, total)
     _entries(cal, stated, s)
     for f in stated.values():
-        if f.measure in ("stability", "distance"):
+        if f.measure == "distance" or (f.measure, f.breakdown) == (
+            "stability",
+            "long_term_stability",
+        ):
             cal.used.append(Used(f, "checked against the simulation (not fitted)"))
     _fit(cal, stated, mapping, fit_reps)
     start = at + dt.timedelta(days=1)
@@ -882,6 +885,15 @@ def _apply(
                 raw["moves"][i]["rate_per_year"] = _scaled_rate(mv["rate_per_year"], factor)
 
 
+def _apply_breakdown(raw: dict[str, Any], base: dict[str, Any], factor: float) -> None:
+    """Set every provision's breakdown rate to the template's times `factor`."""
+    for pid, spec in base["provision"].items():
+        if "breakdown_per_year" in spec:
+            raw["provision"][pid]["breakdown_per_year"] = _scaled_rate(
+                spec["breakdown_per_year"], factor
+            )
+
+
 def _scaled_rate(v: Any, k: float) -> Any:
     if is_interval(v):
         return {
@@ -977,6 +989,15 @@ def _fit(
             Used(total, "exits in a year: rates of the routes not stated fitted to the rest")
         )
     entries = stated.get(("entries", "total"))
+    stability = stated.get(("stability", "three_or_more_placements"))
+    kb = 1.0  # factor on every provision's breakdown rate, fitted to the stated 3+ share
+    if stability is not None:
+        cal.used.append(
+            Used(
+                stability,
+                "children with 3+ placements in the year: breakdown rates fitted (one factor)",
+            )
+        )
     free = [r for r in k if r not in targets]
     fitted = [r for r in k if r in targets or (total is not None and r in free)]
     for r in free:
@@ -991,7 +1012,7 @@ def _fit(
             cal.from_template.append(
                 f"exit rates by {r}: {cal.missing(('exits', f'reason:{r}'))}; the template's rates"
             )
-    if not fitted and entries is None:
+    if not fitted and entries is None and stability is None:
         return
     for r in list(k):
         if r in targets and targets[r] == 0:
@@ -999,9 +1020,18 @@ def _fit(
     last: _Sim | None = None
     for _round in range(FIT_ROUNDS):
         _apply(raw, base, groups, k)
+        _apply_breakdown(raw, base, kb)
         sim = _simulate(raw, groups, reps, FIT_SEED)
         last = sim
         done = True
+        if stability is not None:
+            want = float(stability.value or 0.0)
+            got = float(np.nanmean(sim.three_plus))
+            if abs(got - want) > 0.5:  # percentage points
+                done = False
+            # the share rises with breakdowns, less than in proportion (some children move
+            # for other reasons): the multiplicative step, clipped, converges in a few rounds
+            kb *= _clip(want / got) if got > 0 else 2.0
         if entries is not None:
             want = float(entries.value or 0.0)
             got = float(sim.entries.mean())
@@ -1031,7 +1061,23 @@ def _fit(
         if done:
             break
     _apply(raw, base, groups, k)
+    _apply_breakdown(raw, base, kb)
     cal.factors.update({f"exits:{r}": v for r, v in k.items()})
+    if stability is not None:
+        cal.factors["breakdown"] = kb
+        note = (
+            f"from the published table: the template's rate x {kb:.3f}, fitted by simulation "
+            f"so that {stability.value:g}% of children have 3+ placements in the first year "
+            f"({stability.source})"
+        )
+        for pid, spec in raw["provision"].items():
+            if "breakdown_per_year" in spec:
+                cal.comments[("provision", pid, "breakdown_per_year")] = note
+        cal.notes.append(
+            "Placement stability: every provision's breakdown rate is the template's times "
+            f"one factor ({kb:.3f}), fitted with the exits so that the share of children with "
+            "3+ placements in the first year matches the table."
+        )
     for r in fitted:
         how = (
             f"the stated {targets[r]:g} a year ({stated[('exits', f'reason:{r}')].source})"

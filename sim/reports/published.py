@@ -47,7 +47,8 @@ def write_report(
         "",
         *[f"- {t(x)}" for x in cal.from_template],
         "- everything else: needs levels and their mix, sibling groups, disability, matching "
-        "rules, breakdown and planned-move rates, changes of needs, time-in-care patterns of "
+        "rules, breakdown rates (their pattern; their level too unless the table gives 3+ "
+        "placements), planned-move rates, changes of needs, time-in-care patterns of "
         "exits, costs and price growth, Staying Put and payments after care; supply scaled "
         "to the council's size (see the notes)",
         "",
@@ -69,8 +70,9 @@ def write_report(
         )
     lines += [
         "",
-        "Stability and distance are checked, not fitted: they follow from the template's "
-        "breakdown rates and provisions' locations.",
+        "The share with 3+ placements is fitted when the table gives it (one factor on "
+        "every breakdown rate; see the notes); long-term stability and distance are checked, "
+        "not fitted: they follow from the breakdown rates and the provisions' locations.",
         "",
         "## Notes",
         "",
