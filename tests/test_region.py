@@ -349,7 +349,7 @@ def test_run_and_compare_a_region_from_the_command_line(tmp_path: Path) -> None:
     summary = (run_out / "summary.md").read_text(encoding="utf-8")
     assert "| a |" in summary and "| **region** |" in summary and "homes (90 places)" in summary
     assert "shared pools" in (run_out / "b" / "summary.md").read_text(encoding="utf-8")
-    assert (run_out / "markets.csv").is_file()
+    assert (run_out / "markets.csv").is_file() and (run_out / "chart_markets.png").is_file()
     cmp_out = tmp_path / "cmp"
     done = cli(
         "compare", str(base), str(option), "--reps", "4", "--years", "1", "--out", str(cmp_out)

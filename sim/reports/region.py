@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,8 +21,11 @@ from ..common.safe_text import spreadsheet_row
 from ..engine.market import MARKET_SERIES
 from ..runs.region import RegionComparison, RegionResults
 from .comparison import write_output_files
-from .presentation import count, money, pct
+from .presentation import count, money, pct, style_axes
 from .run import write_report_files
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: What each market figure is, for the summary and the CSV.
 MARKET_LABELS = {
@@ -43,6 +47,8 @@ def write_region_report(
         for name, res in results.councils.items():
             write_report_files(res, tmp / name, out / name, suppress_below)
         _write_markets_csv(results, tmp / "markets.csv")
+        if results.market_names:
+            chart_markets(results).savefig(tmp / "chart_markets.png", dpi=150, facecolor="white")
         (tmp / "summary.md").write_text(summary_markdown(results, suppress_below), "utf-8")
     return out
 
@@ -283,3 +289,38 @@ def comparison_markdown(rc: RegionComparison, command: str | None = None) -> str
     if command:
         lines += ["Command:", "", f"    {command}", ""]
     return "\n".join(lines)
+
+
+def chart_markets(results: RegionResults) -> Figure:
+    """Each pool month by month: how full it is (every council's children, outside
+    councils' and offers on their way, as a share of its places) and the price factor of a
+    new placement; median and 10-90% range of the replications."""
+    import datetime as dt
+
+    from matplotlib.figure import Figure
+
+    first = next(iter(results.councils.values()))
+    x = [dt.date(int(m[:4]), int(m[5:7]), 1) for m in first.months]
+    n = len(results.market_names)
+    fig = Figure(figsize=(10, 3.2 * n), layout="constrained")
+    axes = fig.subplots(n, 2, squeeze=False)
+    spec = results.region.spec.market
+    for row, name in enumerate(results.market_names):
+        occ = results.market_series(name, "occupied") * 100.0 / spec[name].places
+        price = results.market_series(name, "price_factor")
+        for ax, y, label in (
+            (axes[row][0], occ, f"{name}: % of {spec[name].places:,} places taken"),
+            (axes[row][1], price, f"{name}: price factor of a new placement"),
+        ):
+            lo, med, hi = np.quantile(y, [0.1, 0.5, 0.9], axis=0)
+            ax.fill_between(x, lo, hi, color="#9ecae1", alpha=0.6, linewidth=0)
+            ax.plot(x, med, color="#08519c", linewidth=1.8)
+            ax.set_title(label, fontsize=11, loc="left")
+            style_axes(ax, dates=True)
+    fig.suptitle(
+        f"{results.name}: the shared markets (median and 10-90% range of {results.reps} runs)",
+        fontsize=12,
+        x=0.01,
+        ha="left",
+    )
+    return fig
