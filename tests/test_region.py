@@ -359,3 +359,13 @@ def test_run_and_compare_a_region_from_the_command_line(tmp_path: Path) -> None:
     assert (cmp_out / "a" / "options.xlsx").is_file() and (cmp_out / "b" / "report.html").is_file()
     text = (cmp_out / "summary.md").read_text(encoding="utf-8")
     assert "| **region** |" in text and "## Markets at the end of the run" in text
+
+
+def test_an_option_that_only_changes_a_market_is_read_as_a_region(tmp_path: Path) -> None:
+    """A block contract takes beds out of the pool: the option file extends the region and
+    sets only `[market...]`, and is still recognised and checked as a region file."""
+    _two_councils(tmp_path)
+    option = _region(tmp_path, 'extends = "region.toml"\n\n[market.homes]\nplaces = 60\n', "o.toml")
+    out = cli("validate", str(option))
+    assert out.returncode == 0, out.stderr
+    assert "homes: 60 places" in out.stdout

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -135,19 +136,30 @@ class Region:
         return next(iter(self.councils.values())).model.scenario.start_date
 
 
-def is_region_file(path: str | Path) -> bool:
-    """Whether a file is a region file (has a `[region]` or `[councils...]` table) rather
-    than a scenario: read cheaply from its text, before validation says more."""
+def is_region_file(path: str | Path, _depth: int = 0) -> bool:
+    """Whether a file is a region file (has a `[region]` or `[councils...]` table, or
+    `extends` one) rather than a scenario: read cheaply from its text, before validation
+    says more."""
+    path = Path(path)
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             head = f.read(200_000)
     except OSError:
         return False
+    extends = None
     for line in head.splitlines():
         s = line.strip()
-        if s.startswith("[region]") or s.startswith("[councils.") or s.startswith("[councils]"):
+        if s.startswith(("[region]", "[councils.", "[councils]")):
             return True
-    return False
+        m = _EXTENDS.match(s)
+        if m and extends is None:
+            extends = m.group(1)
+    if extends is None or _depth >= 8:
+        return False
+    return is_region_file(path.parent / extends, _depth + 1)
+
+
+_EXTENDS = re.compile(r"""^extends\s*=\s*["']([^"']+)["']""")
 
 
 def load_region(path: str | Path, root: str | Path | None = None) -> Region:
