@@ -288,8 +288,7 @@ def market_line(cmp: Comparison) -> str:
     market = cmp.results[0].meta.get("market") if cmp.results else None
     if market is None:
         return (
-            "Market: each scenario's own external providers (the council alone, not in a "
-            "region)."
+            "Market: each scenario's own external providers (the council alone, not in a region)."
         )
     return (
         f"Market: the shared pools of the {markdown_text(str(market))}, with the other "
