@@ -14,6 +14,7 @@ served within each council), once the change under way is over.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from ..scenario.ages import DAYS_PER_YEAR
@@ -173,16 +174,15 @@ class MarketSegment:
         """Places taken at the start by councils outside the model: the pool's stated
         starting occupancy less what the model's councils' starting children already take.
 
-        Each starting placement lasts a drawn stay times a uniform share of it (the time
-        left of a stay under way: an approximation of the length-biased residual that is
-        exact for exponential stays in law only on average; say so where it matters).
+        Each lasts the time left of a stay under way (`time_left`), so a pool in a steady
+        state at the start stays in it.
         """
         n = max(0, round(share * self.places) - self.occupied)
         n = min(n, self.places - self.occupied)
         rng = self._rng
+        biased = length_biased(self._stay)
         for _ in range(n):
-            left = draw(self._stay, rng.random) * rng.random()
-            self._outside_in(left)
+            self._outside_in(time_left(self._stay, rng, biased))
 
     def _outside_in(self, stay: float) -> None:
         self.outside += 1
@@ -231,6 +231,38 @@ class MarketSegment:
         self.outside_started = 0
         self.outside_refused = 0
         return out
+
+
+def length_biased(stay: Distribution) -> Distribution:
+    """A lognormal stay's length-biased law (its log's mean up by sigma squared); other
+    kinds are drawn length-biased in `time_left` directly."""
+    if stay.dist != "lognormal":
+        return stay
+    sigma = float(stay.sigma)  # type: ignore[union-attr]
+    return stay.model_copy(update={"median": float(stay.median) * math.exp(sigma * sigma)})  # type: ignore[union-attr]
+
+
+def time_left(stay: Distribution, rng: Uniforms, biased: Distribution | None = None) -> float:
+    """The time left of a stay under way at a moment in a steady state (the equilibrium
+    residual of a renewal process): a uniform share of a stay drawn length-biased (long
+    stays are more likely to be under way). Exact for each kind of distribution:
+    fixed: the value; exponential: its length-biased law is a gamma of shape 2 (two
+    exponentials; the residual is again exponential, memoryless); uniform on [a, b]:
+    density in proportion to x, by its inverse CDF; lognormal: length-biased, its log's
+    mean rises by sigma squared (`biased`: `length_biased(stay)`, worked out once by a
+    caller drawing many)."""
+    kind = stay.dist
+    if kind == "fixed":
+        length = float(stay.value)  # type: ignore[union-attr]
+    elif kind == "exponential":
+        mean = float(stay.mean)  # type: ignore[union-attr]
+        length = rng.exponential(mean) + rng.exponential(mean)
+    elif kind == "uniform":
+        a, b = float(stay.low), float(stay.high)  # type: ignore[union-attr]
+        length = math.sqrt(a * a + rng.random() * (b * b - a * a))
+    else:
+        length = draw(biased if biased is not None else length_biased(stay), rng.random)
+    return length * rng.random()
 
 
 #: The month-end figures of a market, in the order `MarketSegment.month_figures` gives.
