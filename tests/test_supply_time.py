@@ -420,3 +420,21 @@ def test_recruitment_per_year_zero_beside_enquiries_is_accepted(tmp_path: Path) 
     body = FOSTER + "recruitment_per_year = 0\nenquiries_per_year = 100\nconversion = 0.1\n"
     spec = load(_option(tmp_path, body)).model.provision["in_house_foster"]
     assert spec.approvals_per_year() == pytest.approx(10.0)  # type: ignore[union-attr]
+
+
+def test_the_big_home_warning_counts_only_the_beds_a_cap_lets_be_filled() -> None:
+    """A 5-bed home at compatibility 0.6 is warned about (a 5th resident is rarely
+    accepted); capped at 3 beds filled at once, it is not: the cap says the same."""
+    from sim.scenario.schema import advisories
+
+    raw = minimal_raw()
+    home = raw["provision"]["in_house_home"]
+    home["compatibility"] = 0.6
+    home["homes"] = [{"name": "Big", "beds": 5}, {"name": "Small", "beds": 3}]
+
+    def warned(r: dict[str, Any]) -> bool:
+        return any("Big" in msg for _, msg in advisories(scenario_from(r)))
+
+    assert warned(raw)
+    home["max_occupied"] = 3
+    assert not warned(raw)

@@ -1382,6 +1382,9 @@ def advisories(s: Scenario) -> list[tuple[Loc, str]]:
         c = p.compatibility
         for i, home in enumerate(p.homes):
             beds = max([home.beds, *(r.beds for r in home.resize)])
+            cap = p.occupancy_cap(home)
+            if cap is not None:
+                beds = min(beds, cap)  # beds above the cap are not to be filled anyway
             n = fillable_beds(c, beds)
             if beds <= n:
                 continue
