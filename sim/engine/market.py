@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..scenario.ages import DAYS_PER_YEAR
 from ..scenario.schema import Distribution
-from .clock import Clock, Process
+from .clock import Clock
 from .draws import Uniforms, draw
 
 if TYPE_CHECKING:
@@ -59,30 +59,31 @@ class Neighbourhood:
     """The councils of one replication: wakes the children of every council waiting for a
     place that a change freed, after the change, never inside it."""
 
-    __slots__ = ("busy", "placings")
+    __slots__ = ("busy", "pending", "placings")
 
     def __init__(self) -> None:
         self.placings: list[Placing] = []
         self.busy = False
+        #: a full pool has freed a place since the last wake-up (councils are queued)
+        self.pending = False
 
     def wake(self, now: float) -> None:
         """Every council with places freed since its last wake-up searches again, at `now`.
 
         A council's wake-up may free a place in a pool (a child moves to a better place),
-        which queues others: loop until none is queued.
+        which queues others: loop until none is queued. Called after every change; costs
+        one test unless a full pool has freed a place.
         """
-        if self.busy:
-            return  # the outer call's loop will see what this one queued
+        if self.busy or not self.pending:
+            return  # nothing queued, or the outer call's loop will see what this queued
         self.busy = True
         try:
-            again = True
-            while again:
-                again = False
+            while self.pending:
+                self.pending = False
                 for placing in self.placings:
                     if placing.has_queued():
                         placing.state.now = now
                         placing.drain()
-                        again = True
         finally:
             self.busy = False
 
@@ -91,9 +92,13 @@ class MarketSegment:
     """One pool of places shared by the region's councils (see the module's note)."""
 
     __slots__ = (
+        "_arrivals",
+        "_decisions",
+        "_factors",
         "_outside_rate",
-        "_rng",
+        "_start",
         "_stay",
+        "_stays",
         "clock",
         "end",
         "members",
@@ -119,8 +124,11 @@ class MarketSegment:
         end: float,
         outside_per_year: float,
         stay: Distribution,
-        rng: Uniforms,
+        streams: list[Uniforms],
     ) -> None:
+        """`streams`: four uniform streams of the market's own (outside referrals' times,
+        their providers' answers, their stays, and the stays under way at the start), so
+        that an option changing who is taken shifts none of the others' draws."""
         self.name = name
         self.places = places
         self.response = response
@@ -139,13 +147,20 @@ class MarketSegment:
         self.members: list[tuple[Placing, ProvisionState]] = []
         self._outside_rate = outside_per_year / DAYS_PER_YEAR
         self._stay = stay
-        self._rng = rng
+        self._arrivals, self._decisions, self._stays, self._start = streams
+        # (offer factor, price factor) by places taken, worked out as first met: the
+        # response depends on the occupancy only, and the count changes at every placement
+        self._factors: list[tuple[float, float] | None] = [None] * (places + 1)
         self.offer_factor, self.price_factor = response.at(0.0)
 
     # ------------------------------------------------------------------ occupancy
 
     def _update(self) -> None:
-        self.offer_factor, self.price_factor = self.response.at(self.occupied / self.places)
+        k = self.occupied if self.occupied < self.places else self.places
+        hit = self._factors[k]
+        if hit is None:
+            hit = self._factors[k] = self.response.at(k / self.places)
+        self.offer_factor, self.price_factor = hit
 
     def has_room(self, n: int) -> bool:
         """Whether `n` more placements fit in the pool."""
@@ -167,6 +182,7 @@ class MarketSegment:
         if was_full:
             for placing, provision in self.members:
                 placing.notify_pool(provision)
+            self.neighbourhood.pending = True
 
     # ------------------------------------------------------------------ outside demand
 
@@ -179,10 +195,9 @@ class MarketSegment:
         """
         n = max(0, round(share * self.places) - self.occupied)
         n = min(n, self.places - self.occupied)
-        rng = self._rng
         biased = length_biased(self._stay)
         for _ in range(n):
-            self._outside_in(time_left(self._stay, rng, biased))
+            self._outside_in(time_left(self._stay, self._start, biased))
 
     def _outside_in(self, stay: float) -> None:
         self.outside += 1
@@ -195,27 +210,29 @@ class MarketSegment:
         self.release()
         self.neighbourhood.wake(self.clock.time())
 
-    def outside_demand(self) -> Process:
+    def start_outside_demand(self) -> None:
         """Councils outside the model place children here as a Poisson stream: a referral
         is taken if the pool has room and the provider offers (the same offer factor the
-        model's councils meet); otherwise it goes elsewhere, counted as refused."""
-        rate = self._outside_rate
-        if rate <= 0:
-            return
-        rng = self._rng
-        clock = self.clock
-        now = clock.time()
-        while True:
-            delay = rng.exponential(1.0 / rate)
-            if now + delay >= self.end:
-                return
-            yield clock.wait(delay)
-            now = clock.time()
-            if self.has_room(1) and rng.random() < self.offer_factor:
-                self.outside_started += 1
-                self._outside_in(draw(self._stay, rng.random))
-            else:
-                self.outside_refused += 1
+        model's councils meet); otherwise it goes elsewhere, counted as refused. One
+        callback per referral (no process), each drawing its answer and stay whether
+        taken or not, so the streams stay aligned between options."""
+        if self._outside_rate > 0:
+            self._next_referral(self.clock.time())
+
+    def _next_referral(self, now: float) -> None:
+        delay = self._arrivals.exponential(1.0 / self._outside_rate)
+        if now + delay < self.end:
+            self.clock.after(delay, self._referral)
+
+    def _referral(self, _event: object) -> None:
+        u = self._decisions.random()
+        stay = draw(self._stay, self._stays.random)
+        if self.has_room(1) and u < self.offer_factor:
+            self.outside_started += 1
+            self._outside_in(stay)
+        else:
+            self.outside_refused += 1
+        self._next_referral(self.clock.time())
 
     def month_figures(self) -> tuple[float, float, float, float, float, float]:
         """(occupied, outside, offer factor, price factor, outside placements started,

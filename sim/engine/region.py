@@ -42,9 +42,11 @@ def council_seed(seed: np.random.SeedSequence, name: str, first: bool) -> np.ran
     return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, REGION_KEY, key))
 
 
-def market_seed(seed: np.random.SeedSequence) -> np.random.SeedSequence:
-    """The seed of the markets' own draws (outside demand, starting stays)."""
-    return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, REGION_KEY))
+def market_seed(seed: np.random.SeedSequence, name: str) -> np.random.SeedSequence:
+    """The seed of a market's own draws (outside demand, starting stays), keyed by its
+    name: changing one market leaves the others' draws as they were."""
+    key = zlib.crc32(name.encode("utf-8"))
+    return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, REGION_KEY, 0, key))
 
 
 @dataclass
@@ -75,7 +77,6 @@ class RegionModel:
         first = next(iter(scenarios.values()))
         self.calendar = Calendar(first.scenario.start_date, self.months)
         self.neighbourhood = Neighbourhood()
-        rng = Uniforms(np.random.default_rng(market_seed(root)))
         end = self.calendar.end
         self.markets: dict[str, MarketSegment] = {}
         for name, m in spec.market.items():
@@ -89,7 +90,7 @@ class RegionModel:
                 end,
                 m.outside_placements_per_year,
                 m.outside_stay_days,
-                rng,
+                [Uniforms(np.random.default_rng(ss)) for ss in market_seed(root, name).spawn(4)],
             )
         self.councils: dict[str, Model] = {}
         for i, (name, scenario) in enumerate(scenarios.items()):
@@ -113,7 +114,7 @@ class RegionModel:
         self.market_months = np.zeros((self.months, len(self.markets), len(MARKET_SERIES)))
         self._snapshot_months()
         for market in self.markets.values():
-            self.env.process(market.outside_demand())
+            market.start_outside_demand()
 
     def _snapshot_months(self) -> None:
         """The markets' month-end figures, at every month end but the last (taken at the
