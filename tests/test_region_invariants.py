@@ -88,6 +88,7 @@ def _check_every_day(model: RegionModel, problems: list[str]) -> Any:
     while True:
         yield env.timeout(1.0)
         for name, market in model.markets.items():
+            market.sync()  # count out the outside placements that have ended by now
             linked = 0
             for placing, provision in market.members:
                 linked += provision.children + provision.staying_put

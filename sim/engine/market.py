@@ -14,6 +14,7 @@ served within each council), once the change under way is over.
 
 from __future__ import annotations
 
+import heapq
 import math
 from typing import TYPE_CHECKING
 
@@ -94,7 +95,9 @@ class MarketSegment:
     __slots__ = (
         "_arrivals",
         "_decisions",
+        "_due_at",
         "_factors",
+        "_leaving",
         "_outside_rate",
         "_start",
         "_stay",
@@ -152,6 +155,11 @@ class MarketSegment:
         # response depends on the occupancy only, and the count changes at every placement
         self._factors: list[tuple[float, float] | None] = [None] * (places + 1)
         self.offer_factor, self.price_factor = response.at(0.0)
+        #: when the outside placements under way end (a heap): they are counted out when
+        #: the pool is next looked at (`sync`), not by an event each; only a full pool
+        #: needs its next ending on the clock (`_watch_full`), to wake the waiting then
+        self._leaving: list[float] = []
+        self._due_at = math.inf  # the time of the wake-up event on the clock, if any
 
     # ------------------------------------------------------------------ occupancy
 
@@ -162,16 +170,40 @@ class MarketSegment:
             hit = self._factors[k] = self.response.at(k / self.places)
         self.offer_factor, self.price_factor = hit
 
+    def sync(self) -> None:
+        """Count out the outside placements that have ended by now (see `_leaving`):
+        called before the pool is read or changed, so every reader sees it as it is."""
+        leaving = self._leaving
+        if leaving and leaving[0] <= self.clock.time():
+            now = self.clock.time()
+            while leaving and leaving[0] <= now:
+                heapq.heappop(leaving)
+                self.outside -= 1
+                self._free()
+
     def has_room(self, n: int) -> bool:
-        """Whether `n` more placements fit in the pool."""
+        """Whether `n` more placements fit in the pool (after `sync`, `offer_factor` is the
+        chance's factor now)."""
+        self.sync()
         return self.occupied + n <= self.places
 
-    def take(self) -> None:
-        """A place is taken (a child moves in, or an offer is on its way)."""
+    def take(self) -> float:
+        """A place is taken (a child moves in, or an offer is on its way); returns the
+        price factor of a placement starting now (at the occupancy before it)."""
+        self.sync()
+        factor = self.price_factor
         self.occupied += 1
         self._update()
+        if self.occupied >= self.places:
+            self._watch_full()
+        return factor
 
     def release(self) -> None:
+        """A council's place frees (see `_free`)."""
+        self.sync()
+        self._free()
+
+    def _free(self) -> None:
         """A place frees. If the pool was full, the waiting children of every council that
         buys here are queued to search again (`Neighbourhood.wake` runs them once the change
         is over); a pool with room turned nobody away for want of a place, and a provider's
@@ -183,6 +215,22 @@ class MarketSegment:
             for placing, provision in self.members:
                 placing.notify_pool(provision)
             self.neighbourhood.pending = True
+
+    def _watch_full(self) -> None:
+        """The pool is full: put its next outside ending on the clock, so the children
+        waiting for a place are woken when it ends (while it is full no outside placement
+        starts, so no ending comes sooner)."""
+        leaving = self._leaving
+        if leaving and leaving[0] < self._due_at:
+            self._due_at = leaving[0]
+            self.clock.after(leaving[0] - self.clock.time(), self._ending_when_full)
+
+    def _ending_when_full(self, _event: object) -> None:
+        self._due_at = math.inf
+        self.sync()
+        self.neighbourhood.wake(self.clock.time())
+        if self.occupied >= self.places:
+            self._watch_full()
 
     # ------------------------------------------------------------------ outside demand
 
@@ -200,15 +248,11 @@ class MarketSegment:
             self._outside_in(time_left(self._stay, self._start, biased))
 
     def _outside_in(self, stay: float) -> None:
+        now = self.clock.time()
         self.outside += 1
+        if stay < self.end - now:
+            heapq.heappush(self._leaving, now + stay)
         self.take()
-        if stay < self.end - self.clock.time():
-            self.clock.after(stay, self._outside_out)
-
-    def _outside_out(self, _event: object) -> None:
-        self.outside -= 1
-        self.release()
-        self.neighbourhood.wake(self.clock.time())
 
     def start_outside_demand(self) -> None:
         """Councils outside the model place children here as a Poisson stream: a referral
@@ -237,6 +281,7 @@ class MarketSegment:
     def month_figures(self) -> tuple[float, float, float, float, float, float]:
         """(occupied, outside, offer factor, price factor, outside placements started,
         outside referrals refused) now; the counts restart."""
+        self.sync()
         out = (
             float(self.occupied),
             float(self.outside),

@@ -307,12 +307,11 @@ class ProvisionState:
             self.children_by_needs[child.needs] += 1
         market = self.market
         if market is not None:
-            factor = market.price_factor
+            factor = market.take()  # the price of a placement starting now
             child.price_factor = factor
             self.weight += factor
             if self.priced_by_needs:
                 self.weight_by_needs[child.needs] += factor
-            market.take()
         if unit is not None:
             unit.children.append(child)
             if sole:
