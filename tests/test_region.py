@@ -420,3 +420,21 @@ def test_a_pool_in_a_steady_state_at_the_start_stays_in_it(tmp_path: Path) -> No
     occupied = res.market_series("homes", "occupied")
     for month in (11, 23, 35):
         assert occupied[:, month].mean() == pytest.approx(548, rel=0.03)
+
+
+def test_a_named_pipe_is_never_opened_as_a_region_or_council(tmp_path: Path) -> None:
+    """Telling a region file from a scenario reads the file's text: a named pipe (or a
+    file that extends one) must not be opened, or the command would hang."""
+    import os
+
+    from sim.scenario.region import is_region_file
+
+    os.mkfifo(tmp_path / "pipe.toml")
+    (tmp_path / "option.toml").write_text('extends = "pipe.toml"\n', encoding="utf-8")
+    assert not is_region_file(tmp_path / "pipe.toml")
+    assert not is_region_file(tmp_path / "option.toml")
+    region = _region(
+        tmp_path, '[region]\nname = "x"\n\n[councils.d]\nscenario = "pipe.toml"\n', "r.toml"
+    )
+    out = cli("validate", str(region), timeout=60)
+    assert out.returncode != 0 and "not a file" in out.stderr

@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -142,6 +144,10 @@ def is_region_file(path: str | Path, _depth: int = 0) -> bool:
     says more."""
     path = Path(path)
     try:
+        # only a regular file is opened: opening a named pipe or a device could block
+        # (the loader then refuses what this leaves unread, with its reason)
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
         with open(path, encoding="utf-8", errors="replace") as f:
             head = f.read(200_000)
     except OSError:
