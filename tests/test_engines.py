@@ -130,3 +130,20 @@ def test_a_scheduler_needs_the_dask_engine(minimal) -> None:
 def test_an_unknown_engine_is_refused(minimal) -> None:
     with pytest.raises(UserError, match="unknown engine 'spark'"):
         run(minimal, years=1, reps=2, engine="spark", progress=False)
+
+
+def test_an_observer_sees_every_replication_and_can_cancel(minimal) -> None:
+    """`observer` is told of the replications done (a page's progress bar); what it
+    raises stops the run and comes out to the caller (how a page cancels a run)."""
+    seen: list[int] = []
+    run(minimal, years=1, reps=6, seed=1, workers=1, progress=False, observer=seen.append)
+    assert sum(seen) == 6
+
+    class Stop(Exception):
+        pass
+
+    def stop(_n: int) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        run(minimal, years=1, reps=6, seed=1, workers=2, progress=False, observer=stop)

@@ -64,7 +64,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -247,11 +247,13 @@ def compare(
     rank_by: Sequence[str] = ("net_cost", "unmet_child_days"),
     suppress_below: int = 0,
     parameter_uncertainty: bool = True,
+    observer: Callable[[int], None] | None = None,
 ) -> Comparison:
     """Run the baseline (first) and every option with the same seed, and pair them up.
 
     Scenario files may be given as paths. Every scenario must start on the same date;
-    otherwise a ScenarioError names the file that differs.
+    otherwise a ScenarioError names the file that differs. `observer`: told of the
+    replications done, scenario after scenario (see `sim.runs.montecarlo.run`).
     """
     from .montecarlo import run
 
@@ -272,6 +274,7 @@ def compare(
             engine=engine,
             scheduler=scheduler,
             parameter_uncertainty=parameter_uncertainty,
+            observer=observer,
         )
         for s in loaded
     ]

@@ -12,7 +12,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,6 +141,7 @@ def run(
     chunk_size: int | None = None,
     parameter_uncertainty: bool = True,
     chance_reps: int = 0,
+    observer: Callable[[int], None] | None = None,
 ) -> Results:
     """Run `reps` replications over `years` and gather their monthly figures.
 
@@ -154,6 +155,10 @@ def run(
     (chance alone), with the same random numbers otherwise. `chance_reps` > 0, when
     numbers are drawn: also run that many of the same replications at the medians, kept as
     `Results.chance`, so a report can say how much of a band is not knowing the rates.
+
+    `observer`, if given, is told how many replications each finished chunk held (a web
+    page's progress bar); an exception it raises stops the run as Ctrl-C does (workers
+    stopped, nothing kept): how a caller cancels.
     """
     if isinstance(scenario, LoadedScenario):
         model, raw, files = scenario.model, scenario.raw, scenario.files
@@ -200,6 +205,7 @@ def run(
         chunk_size=chunk_size,
         label=model.scenario.name,
         progress=progress,
+        observer=observer,
     )
     assert yearly is not None  # reps >= 1, so at least one chunk arrived
     chance = None
@@ -249,6 +255,7 @@ def run_in_chunks(
     chunk_size: int | None,
     label: str,
     progress: bool,
+    observer: Callable[[int], None] | None = None,
 ) -> tuple[float, int]:
     """Run `task(*args, chunk_seeds)` over the seeds in chunks on the engine, each result
     given to `keep(start, result)` as it arrives; returns (wall seconds, workers used).
@@ -261,9 +268,15 @@ def run_in_chunks(
         chunk = chunk_size or max(1, min(25, reps // (runner.workers * 4) or 1))
         chunks = [(i, seeds[i : i + chunk]) for i in range(0, reps, chunk)]
         bar = progress_bar(reps, label, progress)
+
+        def done(n: int) -> None:
+            bar.update(n)
+            if observer is not None:
+                observer(n)
+
         started = time.perf_counter()
         try:
-            runner.run_chunks(task, args, chunks, bar.update, sink=keep)
+            runner.run_chunks(task, args, chunks, done, sink=keep)
         finally:
             bar.close()
         return time.perf_counter() - started, runner.workers
