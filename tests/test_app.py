@@ -154,3 +154,11 @@ def test_the_scenario_copy_reads_back_as_the_option() -> None:
     model = loads(option.text)
     assert model.provision["in_house_foster"].recruitment_per_year == 10
     assert model.entries.per_year == 80
+
+
+def test_serve_refuses_another_host_for_now(capsys: pytest.CaptureFixture[str]) -> None:
+    from sim.cli import main
+
+    assert main(["serve", "--host", "0.0.0.0", "--port", "8051"]) == 2
+    err = capsys.readouterr().err
+    assert "--host 0.0.0.0" in err and "this computer only" in err

@@ -113,7 +113,9 @@ def create_app(folder: Path, hosts: Sequence[str] = LOOPBACK) -> FastAPI:
         response: Response = await call_next(request)
         response.headers["Content-Security-Policy"] = POLICY
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        # "same-origin": the browser then names this page's origin on its own posts (with
+        # "no-referrer" it sends Origin: null, which the check above must refuse)
+        response.headers["Referrer-Policy"] = "same-origin"
         return response
 
     def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -131,6 +133,11 @@ def create_app(folder: Path, hosts: Sequence[str] = LOOPBACK) -> FastAPI:
     def index(request: Request) -> HTMLResponse:
         """The baselines under the folder, to pick one."""
         return page(request, "index.html", folder=str(root), scenarios=find_baselines(root))
+
+    @app.get("/favicon.ico", response_model=None)
+    def favicon() -> Response:
+        """No icon: an empty answer rather than a 404 in the browser's console."""
+        return Response(status_code=204)
 
     @app.get("/scenario", response_class=HTMLResponse)
     def scenario(request: Request, path: str = "") -> HTMLResponse:
