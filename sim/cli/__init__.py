@@ -3,8 +3,9 @@
 User mistakes (a bad scenario, an output folder that exists) print one clear message and
 exit with status 2; a traceback means a bug in the tool.
 
-The top layer: it may import every other layer (`sim.reports`, `sim.calibration`,
-`sim.runs`, `sim.engine`, `sim.scenario`, `sim.common`) and nothing imports it. A command
+The top layer: it may import every other layer (`sim.app`, `sim.reports`,
+`sim.calibration`, `sim.runs`, `sim.engine`, `sim.scenario`, `sim.common`) and nothing
+imports it. A command
 parses its options (`options` holds the shared option types), calls the layers below to
 compute and write, and prints what the user needs to see; the work itself lives below.
 """
@@ -19,10 +20,10 @@ from pathlib import Path
 from .. import __version__
 from ..common.build import describe
 from ..common.errors import UserError
-from . import backtest, calibrate, compare, run, sweep, synth903, validate
+from . import backtest, calibrate, compare, run, serve, sweep, synth903, validate
 
 #: in the order `sufficiency --help` lists them
-COMMANDS = (run, validate, synth903, calibrate, backtest, sweep, compare)
+COMMANDS = (run, validate, synth903, calibrate, backtest, sweep, compare, serve)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,0 +1,8 @@
+"""The local web app (`sufficiency serve`): scenarios' levers as a form, comparisons run in
+the background, results to take away.
+
+A top layer beside the command line: it may import every layer below (reports, runs,
+scenario, common) and only `sim.cli` imports it. `server` builds the FastAPI app,
+`jobs` runs comparisons in threads, `levers` says which scenario keys the form shows.
+Needs the `app` extra (`pip install "sufficiency[app]"`).
+"""

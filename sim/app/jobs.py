@@ -1,0 +1,164 @@
+"""Comparisons the web app runs in the background, one job each, in a folder of its own.
+
+A run of a few hundred replications takes minutes, so a request only starts a job (a
+thread) and the page polls its state. Jobs live for the server's life in a `Jobs` store,
+keyed by a random id: two tabs get two jobs, and a refreshed page finds its job again.
+Each job writes into its own folder under the store's temporary folder, and the app
+serves files from it only by name, from `DOWNLOADS` and the chart names.
+
+Cancel marks the job cancelled and its results are thrown away when the runs end: the
+runs themselves (`sim.runs.compare.compare`, in worker processes) cannot yet be stopped
+from another thread cleanly.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..common.errors import UserError
+from ..reports.comparison import write_outputs
+from ..reports.comparison_charts import charts
+from ..reports.comparison_words import sentences
+from ..runs.compare import compare
+from ..scenario.load import LoadedScenario
+
+#: Files a finished job offers for download: name -> place in the job's folder.
+DOWNLOADS = {
+    "options.xlsx": "comparison/options.xlsx",
+    "report.html": "comparison/report.html",
+    "option.toml": "option.toml",
+}
+#: Worker processes a job's runs use: the app shares the machine with its user.
+WORKERS = 2
+
+
+@dataclass
+class Job:
+    """One comparison of a baseline with an option, and where it has got to."""
+
+    id: str
+    folder: Path
+    baseline: str
+    option: str
+    years: int
+    reps: int
+    #: "running", "done", "failed" or "cancelled"
+    state: str = "running"
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    sentences: list[str] = field(default_factory=list)
+    #: chart file names in the job's charts/ folder, in reading order
+    charts: list[str] = field(default_factory=list)
+    error: str = ""
+
+    def seconds(self) -> float:
+        """Seconds since the job started (until it finished)."""
+        return (self.finished or time.monotonic()) - self.started
+
+    def status(self) -> dict[str, object]:
+        """The job's state as the page's script polls it."""
+        return {
+            "id": self.id,
+            "state": self.state,
+            "seconds": round(self.seconds(), 1),
+            "error": self.error,
+        }
+
+    def file(self, name: str) -> Path | None:
+        """A file of a finished job by its download or chart name, else None: no name
+        from a browser is ever joined to a path."""
+        if self.state != "done":
+            return None
+        if name in DOWNLOADS:
+            path = self.folder / DOWNLOADS[name]
+        elif name in self.charts:
+            path = self.folder / "charts" / name
+        else:
+            return None
+        return path if path.is_file() else None
+
+
+class Jobs:
+    """The jobs of one server, in a temporary folder removed by `close`."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="sufficiency-app-"))
+        self.jobs: dict[str, Job] = {}
+        self.lock = threading.Lock()
+
+    def get(self, job_id: str) -> Job | None:
+        """The job with this id, or None."""
+        with self.lock:
+            return self.jobs.get(job_id)
+
+    def start(
+        self,
+        baseline: LoadedScenario,
+        option: LoadedScenario,
+        option_text: str,
+        years: int,
+        reps: int,
+    ) -> Job:
+        """Start comparing `option` with `baseline` in a thread; `option_text` is the
+        option as a scenario file, offered for download."""
+        job_id = secrets.token_urlsafe(8)
+        folder = self.root / job_id
+        folder.mkdir()
+        (folder / "option.toml").write_text(option_text, encoding="utf-8")
+        job = Job(job_id, folder, baseline.name, option.name, years, reps)
+        with self.lock:
+            self.jobs[job_id] = job
+        threading.Thread(
+            target=self._run, args=(job, baseline, option), name=f"job-{job_id}", daemon=True
+        ).start()
+        return job
+
+    def cancel(self, job_id: str) -> Job | None:
+        """Mark a running job cancelled: its results are dropped when its runs end."""
+        job = self.get(job_id)
+        if job is not None and job.state == "running":
+            job.state = "cancelled"
+            job.finished = time.monotonic()
+        return job
+
+    def _run(self, job: Job, baseline: LoadedScenario, option: LoadedScenario) -> None:
+        """The job's thread: run, write the folder and charts, record the sentences."""
+        try:
+            cmp = compare(
+                [baseline, option],
+                years=job.years,
+                reps=job.reps,
+                workers=WORKERS,
+                progress=False,
+            )
+            if job.state == "cancelled":
+                return
+            write_outputs(cmp, job.folder / "comparison")
+            (job.folder / "charts").mkdir()
+            names = []
+            for name, fig in charts(cmp):
+                fig.savefig(job.folder / "charts" / name, dpi=110, facecolor="white")
+                names.append(name)
+            job.sentences = sentences(cmp)
+            job.charts = names
+            if job.state == "running":
+                job.state = "done"
+        except UserError as exc:
+            job.error, job.state = str(exc), "failed"
+        except Exception:  # a bug: the page says so, the server's log has the trace
+            traceback.print_exc()
+            job.error, job.state = "the run failed (a bug: see the server's output)", "failed"
+        finally:
+            if job.finished is None:
+                job.finished = time.monotonic()
+
+    def close(self) -> None:
+        """Remove every job's folder (when the server stops)."""
+        shutil.rmtree(self.root, ignore_errors=True)
