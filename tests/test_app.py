@@ -162,3 +162,28 @@ def test_serve_refuses_another_host_for_now(capsys: pytest.CaptureFixture[str]) 
     assert main(["serve", "--host", "0.0.0.0", "--port", "8051"]) == 2
     err = capsys.readouterr().err
     assert "--host 0.0.0.0" in err and "this computer only" in err
+
+
+def test_progress_counts_runs_and_cancel_stops_them(client: TestClient) -> None:
+    """The status says how many runs are done of how many; cancel stops the runs (the
+    job ends cancelled within a chunk of replications, long before the comparison would
+    have finished) and nothing of it can be downloaded."""
+    page = client.get("/scenario", params={"path": BASELINE}).text
+    data = {**form_values(page), RECRUIT: "10", "years": "10", "runs": "1000"}
+    job = client.post("/run", data=data, follow_redirects=False).headers["location"]
+    status = client.get(f"{job}/status").json()
+    assert status["total"] == 2000 and status["done"] <= 2000
+    assert client.post(f"{job}/cancel", follow_redirects=False).status_code in (200, 303)
+    import threading
+
+    name = f"job-{job.rsplit('/', 1)[-1]}"
+    # 2,000 ten-year runs take minutes; stopped, the job's thread ends within a chunk
+    for _ in range(240):
+        if not any(t.name == name for t in threading.enumerate()):
+            break
+        time.sleep(0.25)
+    assert not any(t.name == name for t in threading.enumerate()), "the runs did not stop"
+    status = client.get(f"{job}/status").json()
+    assert status["state"] == "cancelled"
+    assert status["done"] < 2000
+    assert client.get(f"{job}/file/options.xlsx").status_code == 404

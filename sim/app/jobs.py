@@ -6,9 +6,9 @@ keyed by a random id: two tabs get two jobs, and a refreshed page finds its job 
 Each job writes into its own folder under the store's temporary folder, and the app
 serves files from it only by name, from `DOWNLOADS` and the chart names.
 
-Cancel marks the job cancelled and its results are thrown away when the runs end: the
-runs themselves (`sim.runs.compare.compare`, in worker processes) cannot yet be stopped
-from another thread cleanly.
+The runs tell the job how many replications are done (`compare`'s observer), which the
+page shows as a fraction; cancel makes that observer raise, which stops the runs as
+Ctrl-C does (worker processes stopped, nothing written).
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ DOWNLOADS = {
 WORKERS = 2
 
 
+class JobCancelled(Exception):
+    """Raised inside a job's runs once it is cancelled, to stop them."""
+
+
 @dataclass
 class Job:
     """One comparison of a baseline with an option, and where it has got to."""
@@ -57,6 +61,13 @@ class Job:
     #: chart file names in the job's charts/ folder, in reading order
     charts: list[str] = field(default_factory=list)
     error: str = ""
+    #: replications done so far, over every scenario of the comparison (baseline first)
+    done: int = 0
+
+    @property
+    def total(self) -> int:
+        """Replications the comparison runs in all: the baseline's and the option's."""
+        return 2 * self.reps
 
     def seconds(self) -> float:
         """Seconds since the job started (until it finished)."""
@@ -68,8 +79,16 @@ class Job:
             "id": self.id,
             "state": self.state,
             "seconds": round(self.seconds(), 1),
+            "done": self.done,
+            "total": self.total,
             "error": self.error,
         }
+
+    def observe(self, n: int) -> None:
+        """`compare`'s observer: `n` more replications done; a cancelled job stops here."""
+        if self.state == "cancelled":
+            raise JobCancelled(self.id)
+        self.done += n
 
     def file(self, name: str) -> Path | None:
         """A file of a finished job by its download or chart name, else None: no name
@@ -121,7 +140,8 @@ class Jobs:
         return job
 
     def cancel(self, job_id: str) -> Job | None:
-        """Mark a running job cancelled: its results are dropped when its runs end."""
+        """Cancel a running job: its runs stop at the next chunk of replications that
+        finishes (the observer raises), and nothing of it is kept."""
         job = self.get(job_id)
         if job is not None and job.state == "running":
             job.state = "cancelled"
@@ -137,6 +157,7 @@ class Jobs:
                 reps=job.reps,
                 workers=WORKERS,
                 progress=False,
+                observer=job.observe,
             )
             if job.state == "cancelled":
                 return
@@ -150,6 +171,8 @@ class Jobs:
             job.charts = names
             if job.state == "running":
                 job.state = "done"
+        except JobCancelled:
+            return  # the runs stopped; the page says cancelled
         except UserError as exc:
             job.error, job.state = str(exc), "failed"
         except Exception:  # a bug: the page says so, the server's log has the trace

@@ -11,7 +11,12 @@
       .then(function (r) { return r.json(); })
       .then(function (s) {
         if (s.state === "running") {
-          if (elapsed) elapsed.textContent = "running: " + Math.round(s.seconds) + " s";
+          if (elapsed) {
+            var part = s.total ? " (" + s.done + " of " + s.total + " runs)" : "";
+            elapsed.textContent = "running: " + Math.round(s.seconds) + " s" + part;
+          }
+          var bar = document.getElementById("progress");
+          if (bar && s.total) { bar.max = s.total; bar.value = s.done; }
           setTimeout(poll, 1000);
         } else {
           window.location.reload();
