@@ -22,7 +22,7 @@ from ..engine.market import MARKET_SERIES
 from ..runs.region import RegionComparison, RegionResults
 from .comparison import write_output_files
 from .presentation import count, money, pct, style_axes
-from .run import write_report_files
+from .run import range_text, write_report_files
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -51,12 +51,6 @@ def write_region_report(
             chart_markets(results).savefig(tmp / "chart_markets.png", dpi=150, facecolor="white")
         (tmp / "summary.md").write_text(summary_markdown(results, suppress_below), "utf-8")
     return out
-
-
-def _band(x: np.ndarray, show: Callable[[float], str]) -> str:
-    """Median (10-90%) of a per-replication figure."""
-    med, lo, hi = (float(v) for v in np.nanquantile(x, [0.5, 0.1, 0.9]))
-    return f"{show(med)} ({show(lo)}-{show(hi)})"
 
 
 def summary_markdown(results: RegionResults, k: int = 0) -> str:
@@ -88,15 +82,15 @@ def summary_markdown(results: RegionResults, k: int = 0) -> str:
         unmet = res.series("unmet_children", "total")[:, -1]
         cost = res.series("cost", "total").sum(axis=1)
         lines.append(
-            f"| {name} | {res.scenario.scenario.name} | {_band(in_care, shown)} | "
-            f"{_band(unmet, shown)} | {_band(cost, money)} |"
+            f"| {name} | {res.scenario.scenario.name} | {range_text(in_care, shown)} | "
+            f"{range_text(unmet, shown)} | {range_text(cost, money)} |"
         )
         in_care_all += in_care
         unmet_all += unmet
         cost_all += cost
     lines.append(
-        f"| **region** | | {_band(in_care_all, shown)} | {_band(unmet_all, shown)} | "
-        f"{_band(cost_all, money)} |"
+        f"| **region** | | {range_text(in_care_all, shown)} | {range_text(unmet_all, shown)} | "
+        f"{range_text(cost_all, money)} |"
     )
     lines += ["", "Each council's own report is in its folder.", ""]
     if results.market_names:
@@ -120,10 +114,11 @@ def summary_markdown(results: RegionResults, k: int = 0) -> str:
             price = results.market_series(mname, "price_factor")
             for m in ends:
                 label = first.months[m]
+                share = occ[:, m] * 100.0 / places
                 lines.append(
                     f"| {mname} ({places:,} places) | {label} | "
-                    f"{_band(occ[:, m] * 100.0 / places, pct)} | {_band(out_[:, m], count)} | "
-                    f"{_band(offer[:, m], _factor)} | {_band(price[:, m], _factor)} |"
+                    f"{range_text(share, pct)} | {range_text(out_[:, m], count)} | "
+                    f"{range_text(offer[:, m], _factor)} | {range_text(price[:, m], _factor)} |"
                 )
         lines += [
             "",

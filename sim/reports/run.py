@@ -121,13 +121,13 @@ def headline_lines(results: Results) -> list[str]:
     three = results.yearly_series("share_3plus_placements")[:, -1] * 100
     moves = d.year_sums("moves")[:, -1]
     return [
-        f"Children in care, {last}: {_range(in_care, _int, '10-90%: ')}",
-        f"Not suitably placed, {last}: {_range(unmet, _int)}",
-        f"Placed in area, {last}: {_range(in_area, _pct)}",
-        f"Total cost over {duration(len(results.months))}: {_range(cost, _money)}",
+        f"Children in care, {last}: {range_text(in_care, _int, '10-90%: ')}",
+        f"Not suitably placed, {last}: {range_text(unmet, _int)}",
+        f"Placed in area, {last}: {range_text(in_area, _pct)}",
+        f"Total cost over {duration(len(results.months))}: {range_text(cost, _money)}",
         *_today_line(results, d),
-        f"3+ placements {final}: {_range(three, _pct)}",
-        f"Placement moves {final}: {_range(moves, _int)}",
+        f"3+ placements {final}: {range_text(three, _pct)}",
+        f"Placement moves {final}: {range_text(moves, _int)}",
     ]
 
 
@@ -139,7 +139,7 @@ def _today_line(results: Results, d: _Derived) -> list[str]:
     today = todays_money_by_year(d.year_sums("cost"), rate).sum(axis=1)
     base = price_base(results.scenario.scenario.start_date)
     horizon = duration(len(results.months))
-    return [f"Total cost over {horizon} in today's money ({base}): {_range(today, _money)}"]
+    return [f"Total cost over {horizon} in today's money ({base}): {range_text(today, _money)}"]
 
 
 def uncertainty_lines(results: Results) -> list[str]:
@@ -1084,7 +1084,8 @@ def _md_notes(d: _Derived, out: Path, k: int) -> list[str]:
 # =========================================================================== formatting
 
 
-def _range(x: np.ndarray, show: Callable[[float], str], prefix: str = "") -> str:
+def range_text(x: np.ndarray, show: Callable[[float], str], prefix: str = "") -> str:
+    """A per-replication figure as its median and, in brackets, its 10-90% range."""
     med, p10, p90 = (float(v) for v in _quantiles(x))
     if np.isnan(med):
         return "n/a"
