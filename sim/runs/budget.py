@@ -22,7 +22,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,12 +98,16 @@ def estimate(
     reps: int,
     workers: int | None,
     held_at_once: int | None = None,
+    pilot: Callable[[Scenario, float], float] | None = None,
 ) -> Estimate:
     """The cost of running each scenario `reps` times over `years`.
 
     `held_at_once` is how many scenarios' results are kept in memory together (compare
     keeps all of them to pair them up; a sweep keeps one at a time); default all.
+    `pilot(scenario, years)` gives the seconds one replication takes (default: time a
+    few pilot replications; a test gives its own, since wall-clock times vary).
     """
+    pilot = pilot or _pilot_seconds
     months = max(1, round(years * 12))
     workers = max(1, min(workers or os.cpu_count() or 1, reps))
     values = [reps * months * len(Layout.for_scenario(s)) for s in scenarios]
@@ -111,7 +115,7 @@ def estimate(
     pilots: dict[int, float] = {}  # a sweep repeats one scenario: time it once
     for s in scenarios:
         if id(s) not in pilots:
-            pilots[id(s)] = _pilot_seconds(s, years)
+            pilots[id(s)] = pilot(s, years)
     seconds = sum(pilots[id(s)] for s in scenarios) * reps / workers
     return Estimate(
         memory=BASE_MEMORY + WORKER_MEMORY * workers + MEMORY_PER_VALUE * sum(held),
