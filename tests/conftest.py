@@ -142,3 +142,36 @@ def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         check=False,
         timeout=timeout,
     )
+
+
+#: Seconds the test process may take to exit after the last test before a watchdog says
+#: which threads hold it and ends it: a run never hangs CI for its 90 minutes without
+#: saying why (a pool's thread blocked on a pipe, a server left running).
+EXIT_GRACE = 120
+
+
+def pytest_unconfigure(config: Any) -> None:
+    """Arm the exit watchdog: if the process is still here EXIT_GRACE seconds after
+    pytest has finished, print every thread's stack and exit with pytest's own status."""
+    import faulthandler
+    import threading
+
+    status = int(getattr(config, "_sufficiency_status", 0))
+
+    def stuck() -> None:
+        sys.stderr.write(
+            f"\nerror: the test process did not exit {EXIT_GRACE} s after the last test; "
+            "its threads:\n"
+        )
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        sys.stderr.flush()
+        os._exit(status)  # the tests ran: their verdict stands, and the stacks say why
+
+    timer = threading.Timer(EXIT_GRACE, stuck)
+    timer.daemon = True
+    timer.start()
+
+
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    """Keep the session's exit status for the exit watchdog."""
+    session.config._sufficiency_status = int(exitstatus)

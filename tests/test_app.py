@@ -21,6 +21,8 @@ from sim.app.server import create_app
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "scenarios/darlington/baseline.toml"
 RECRUIT = "provision.in_house_foster.recruitment_per_year"
+#: the recruitment lever in the first option's column
+O1 = f"o1:{RECRUIT}"
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +34,19 @@ def client():
 def form_values(html: str) -> dict[str, str]:
     """The form's fields as the page renders them."""
     return dict(
-        re.findall(r'<input type="(?:number|hidden)"[^>]*name="([^"]+)" value="([^"]*)"', html)
+        re.findall(
+            r'<input type="(?:number|hidden|date|text)"[^>]*name="([^"]+)" value="([^"]*)"', html
+        )
     )
+
+
+def cell(html: str, name: str) -> str:
+    """The table cell holding the form field `name` (its control and any message)."""
+    m = re.search(
+        rf'<td class="opt[^"]*"[^>]*>\s*<input[^>]*name="{re.escape(name)}".*?</td>', html, re.S
+    )
+    assert m is not None, name
+    return m.group(0)
 
 
 def test_the_index_lists_the_baselines(client: TestClient) -> None:
@@ -48,11 +61,19 @@ def test_the_form_shows_levers_with_values_units_ranges_and_sources(client: Test
     r = client.get("/scenario", params={"path": BASELINE})
     assert r.status_code == 200
     values = form_values(r.text)
-    assert values[RECRUIT] == "7.7"
-    assert values["entries.per_year"] == "93"
-    assert values["provision.in_house_foster.deregistration_per_year"] == "0.115"
-    assert values["provision.ifa.weekly_cost"] == "941"
-    assert "provision.external_home.weekly_cost" not in values  # by need: not a lever yet
+    # four option columns, each starting at the baseline's values
+    for i in range(1, 5):
+        assert values[f"o{i}:{RECRUIT}"] == "7.7"
+        assert values[f"o{i}:entries.per_year"] == "93"
+    assert values["o1:provision.in_house_foster.deregistration_per_year"] == "0.115"
+    assert values["o1:provision.ifa.weekly_cost"] == "941"
+    # prices by needs level, homes' beds and closing dates, homes to add, own costs
+    assert values["o1:provision.external_home.weekly_cost.very_complex"] == "12450"
+    assert values["o1:provision.external_block.homes[0].beds"] == "3"
+    assert values["o1:provision.in_house_home.homes[0].closes"] == ""
+    assert values["o1:new_homes.solo_home.count"] == "0"
+    assert values["o1:new_homes.solo_home.opens"] == "2024-04-01"
+    assert values["o1:option_costs.per_year"] == "0"
     # the source comment from the file's line, and where it is
     assert "mean of 7 (2022/23), 5 (2023/24), 11 (2024/25) new carers [DSA]" in r.text
     assert "baseline.toml:242" in r.text
@@ -61,17 +82,22 @@ def test_the_form_shows_levers_with_values_units_ranges_and_sources(client: Test
 
 def test_a_bad_value_comes_back_beside_its_control(client: TestClient) -> None:
     page = client.get("/scenario", params={"path": BASELINE}).text
-    data = {**form_values(page), RECRUIT: "-5", "years": "1", "runs": "4"}
+    data = {**form_values(page), O1: "-5", "years": "1", "runs": "4"}
     r = client.post("/run", data=data)
     assert r.status_code == 422
-    # the message sits in the same table row as the control, as `validate` words it
-    row = re.search(
-        rf'<tr class="lever wrong" data-key="{re.escape(RECRUIT)}">(.*?)</tr>', r.text, re.S
+    # the message sits in the control's own cell, as `validate` words it
+    here = cell(r.text, O1)
+    assert 'value="-5"' in here and 'aria-invalid="true"' in here
+    assert "must be a number greater than or equal to 0 (got -5)" in here
+    assert r.text.count('role="alert"') == 1
+    # a date that is not one, in another option, beside its own control
+    bad = {**data, O1: "10", "o2:provision.in_house_home.homes[0].closes": "31/03/2025"}
+    r = client.post("/run", data=bad)
+    assert r.status_code == 422
+    assert "must be a date as YYYY-MM-DD" in cell(
+        r.text, "o2:provision.in_house_home.homes[0].closes"
     )
-    assert row is not None, r.text
-    assert 'value="-5"' in row.group(1)
-    assert "must be a number greater than or equal to 0 (got -5)" in row.group(1)
-    assert r.text.count('class="lever wrong"') == 1
+    assert r.text.count('role="alert"') == 1
 
 
 def test_bad_years_and_an_unchanged_form_are_refused(client: TestClient) -> None:
@@ -89,7 +115,7 @@ def test_a_path_outside_the_folder_is_refused(client: TestClient, tmp_path: Path
         r = client.get("/scenario", params={"path": path})
         assert r.status_code == 400, path
         assert "Darlington baseline" not in r.text
-    r = client.post("/run", data={"path": str(outside), RECRUIT: "10"})
+    r = client.post("/run", data={"path": str(outside), O1: "10"})
     assert r.status_code == 400
 
 
@@ -103,7 +129,7 @@ def test_another_host_name_is_refused(client: TestClient) -> None:
 def test_a_small_comparison_runs_and_its_files_download(client: TestClient) -> None:
     openpyxl = pytest.importorskip("openpyxl")
     page = client.get("/scenario", params={"path": BASELINE}).text
-    data = {**form_values(page), RECRUIT: "10", "years": "1", "runs": "4"}
+    data = {**form_values(page), O1: "10", "years": "1", "runs": "4"}
     r = client.post("/run", data=data, follow_redirects=False)
     assert r.status_code == 303, r.text
     job = r.headers["location"]
@@ -128,7 +154,7 @@ def test_a_small_comparison_runs_and_its_files_download(client: TestClient) -> N
     assert book.sheetnames
     assert client.get(f"{job}/file/report.html").status_code == 200
     # the option as a scenario file: the baseline's text, only the changed lines differ
-    option = client.get(f"{job}/file/option.toml").text
+    option = client.get(f"{job}/file/option-1.toml").text
     base = (ROOT / BASELINE).read_text(encoding="utf-8").splitlines()
     new = option.splitlines()
     changed = [line for line in new if line not in base and not line.startswith("#")]
@@ -137,23 +163,75 @@ def test_a_small_comparison_runs_and_its_files_download(client: TestClient) -> N
         line.startswith("recruitment_per_year = 10") and "was 7.7" in line for line in changed
     )
     # only files from the fixed list, from the job's own folder
-    for name in ("summary.md", "compare.json", "..%2Foption.toml", "%2e%2e", "charts"):
+    assert client.get(f"{job}/file/option-2.toml").status_code == 404  # no second option
+    for name in ("summary.md", "compare.json", "..%2Foption-1.toml", "%2e%2e", "charts"):
         assert client.get(f"{job}/file/{name}").status_code == 404
     assert client.get("/job/nope/file/options.xlsx").status_code == 404
 
 
-def test_the_scenario_copy_reads_back_as_the_option() -> None:
-    from sim.app.server import make_option
+def test_the_scenario_copies_read_back_as_the_options() -> None:
+    """Each column is its own option; its file is the baseline's text with the levers
+    it changes, homes it adds and its own costs, and reads back as that option."""
+    from sim.app.options import make_options
     from sim.scenario.load import load, loads
 
     loaded = load(ROOT / BASELINE, root=ROOT)
-    option = make_option(
-        loaded, {RECRUIT: "10", "entries.per_year": "80", "years": "1", "runs": "4"}
+    made = make_options(
+        loaded,
+        {
+            O1: "10",
+            "o1:entries.per_year": "80",
+            "o2:new_homes.solo_home.count": "2",
+            "o2:new_homes.solo_home.opens": "2024-10-01",
+            "o2:option_costs.one_off": "250000",
+            "o2:option_costs.per_year": "120000",
+            "o3:provision.in_house_home.homes[0].closes": "2025-01-01",
+            "o3:provision.external_block.homes[0].beds": "4",
+            "o3:provision.external_home.weekly_cost.very_complex": "9000",
+            "o4:name": "",
+            "years": "1",
+            "runs": "4",
+        },
     )
-    assert not option.errors
-    model = loads(option.text)
-    assert model.provision["in_house_foster"].recruitment_per_year == 10
-    assert model.entries.per_year == 80
+    assert not made.errors, made.errors
+    assert [o.number for o in made.options] == [1, 2, 3]  # the fourth changes nothing
+    one, two, three = (loads(o.text) for o in made.options)
+    assert one.provision["in_house_foster"].recruitment_per_year == 10
+    assert one.entries.per_year == 80
+    solo = two.provision["solo_home"].homes
+    assert [(h.beds, h.opens.isoformat()) for h in solo] == [(1, "2024-10-01")] * 2
+    (cost,) = two.option_costs
+    assert (cost.one_off, cost.per_year) == (250_000, 120_000)
+    assert three.provision["in_house_home"].homes[0].closes.isoformat() == "2025-01-01"
+    assert three.provision["external_block"].homes[0].beds == 4
+    assert three.provision["external_home"].weekly_cost["very_complex"] == 9000
+    assert three.provision["external_home"].weekly_cost["standard"] == 4534  # untouched
+    # the baseline's own lines stay as they were where the option does not change them
+    base = (ROOT / BASELINE).read_text(encoding="utf-8").splitlines()
+    kept = [line for line in made.options[2].text.splitlines() if not line.startswith("#")]
+    assert sum(line not in base for line in kept) <= 5
+    assert made.options[0].name.startswith("Children entering care a year 80")  # form order
+    assert made.options[0].name.endswith("and 1 more change")
+
+
+def test_a_mistake_in_an_added_home_names_its_control() -> None:
+    from sim.app.options import make_options
+    from sim.scenario.load import load
+
+    loaded = load(ROOT / BASELINE, root=ROOT)
+    made = make_options(
+        loaded,
+        {"o2:new_homes.solo_home.count": "1", "o2:new_homes.solo_home.beds": "25"},
+    )
+    assert set(made.errors) == {"o2:new_homes.solo_home.beds"}, made.errors
+    assert "from 1 to 20" in made.errors["o2:new_homes.solo_home.beds"]
+    assert not made.options
+    made = make_options(
+        loaded, {"o3:new_homes.solo_home.count": "2", "o3:new_homes.solo_home.opens": ""}
+    )
+    assert made.errors == {"o3:new_homes.solo_home.opens": "give the date the new homes open"}
+    made = make_options(loaded, {"o1:new_homes.solo_home.count": "1.5"})
+    assert "o1:new_homes.solo_home.count" in made.errors
 
 
 def test_serve_refuses_another_host_for_now(capsys: pytest.CaptureFixture[str]) -> None:
@@ -169,7 +247,7 @@ def test_progress_counts_runs_and_cancel_stops_them(client: TestClient) -> None:
     job ends cancelled within a chunk of replications, long before the comparison would
     have finished) and nothing of it can be downloaded."""
     page = client.get("/scenario", params={"path": BASELINE}).text
-    data = {**form_values(page), RECRUIT: "10", "years": "10", "runs": "1000"}
+    data = {**form_values(page), O1: "10", "years": "10", "runs": "1000"}
     job = client.post("/run", data=data, follow_redirects=False).headers["location"]
     status = client.get(f"{job}/status").json()
     assert status["total"] == 2000 and status["done"] <= 2000

@@ -25,7 +25,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = ROOT / "docs" / "app" if os.environ.get("SUFFICIENCY_SCREENSHOTS") == "1" else None
-RECRUIT = "provision.in_house_foster.recruitment_per_year"
+RECRUIT = "o1:provision.in_house_foster.recruitment_per_year"
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH for Playwright")
 
@@ -96,9 +96,9 @@ def test_a_commissioner_compares_an_option_in_the_browser(server: str, tmp_path:
             page.locator('input[name="years"]').fill("1")
             page.locator('input[name="runs"]').fill("4")
             page.locator("#run").click()
-            row = page.locator(f'tr[data-key="{RECRUIT}"]')
-            row.locator(".error").wait_for()
-            assert "must be a number greater than or equal to 0 (got -5)" in row.inner_text()
+            here = page.locator(f'td:has(> input[name="{RECRUIT}"])')
+            here.locator(".error").wait_for()
+            assert "must be a number greater than or equal to 0 (got -5)" in here.inner_text()
             assert page.locator(".error").count() == 1
             shot(page, "3-mistake.png")
 

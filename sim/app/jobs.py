@@ -21,6 +21,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..common.errors import UserError
 from ..reports.comparison import write_outputs
@@ -28,12 +29,16 @@ from ..reports.comparison_charts import charts
 from ..reports.comparison_words import sentences
 from ..runs.compare import compare
 from ..scenario.load import LoadedScenario
+from .levers import MAX_OPTIONS
+
+if TYPE_CHECKING:
+    from .options import Option
 
 #: Files a finished job offers for download: name -> place in the job's folder.
 DOWNLOADS = {
     "options.xlsx": "comparison/options.xlsx",
     "report.html": "comparison/report.html",
-    "option.toml": "option.toml",
+    **{f"option-{i}.toml": f"option-{i}.toml" for i in range(1, MAX_OPTIONS + 1)},
 }
 #: Worker processes a job's runs use: the app shares the machine with its user.
 WORKERS = 2
@@ -45,12 +50,14 @@ class JobCancelled(Exception):
 
 @dataclass
 class Job:
-    """One comparison of a baseline with an option, and where it has got to."""
+    """One comparison of a baseline with its options, and where it has got to."""
 
     id: str
     folder: Path
     baseline: str
-    option: str
+    #: the options' names, and the numbers of their columns in the form
+    options: list[str]
+    numbers: list[int]
     years: int
     reps: int
     #: "running", "done", "failed" or "cancelled"
@@ -66,8 +73,8 @@ class Job:
 
     @property
     def total(self) -> int:
-        """Replications the comparison runs in all: the baseline's and the option's."""
-        return 2 * self.reps
+        """Replications the comparison runs in all: the baseline's and the options'."""
+        return (1 + len(self.options)) * self.reps
 
     def seconds(self) -> float:
         """Seconds since the job started (until it finished)."""
@@ -120,22 +127,24 @@ class Jobs:
     def start(
         self,
         baseline: LoadedScenario,
-        option: LoadedScenario,
-        option_text: str,
+        options: list[Option],
         years: int,
         reps: int,
     ) -> Job:
-        """Start comparing `option` with `baseline` in a thread; `option_text` is the
-        option as a scenario file, offered for download."""
+        """Start comparing `options` with `baseline` in a thread; each option's scenario
+        file is offered for download as option-<its column>.toml."""
         job_id = secrets.token_urlsafe(8)
         folder = self.root / job_id
         folder.mkdir()
-        (folder / "option.toml").write_text(option_text, encoding="utf-8")
-        job = Job(job_id, folder, baseline.name, option.name, years, reps)
+        for o in options:
+            (folder / f"option-{o.number}.toml").write_text(o.text, encoding="utf-8")
+        names = [o.name for o in options]
+        job = Job(job_id, folder, baseline.name, names, [o.number for o in options], years, reps)
         with self.lock:
             self.jobs[job_id] = job
+        scenarios = [baseline, *(o.loaded for o in options if o.loaded is not None)]
         threading.Thread(
-            target=self._run, args=(job, baseline, option), name=f"job-{job_id}", daemon=True
+            target=self._run, args=(job, scenarios), name=f"job-{job_id}", daemon=True
         ).start()
         return job
 
@@ -148,11 +157,11 @@ class Jobs:
             job.finished = time.monotonic()
         return job
 
-    def _run(self, job: Job, baseline: LoadedScenario, option: LoadedScenario) -> None:
+    def _run(self, job: Job, scenarios: list[LoadedScenario]) -> None:
         """The job's thread: run, write the folder and charts, record the sentences."""
         try:
             cmp = compare(
-                [baseline, option],
+                scenarios,
                 years=job.years,
                 reps=job.reps,
                 workers=WORKERS,

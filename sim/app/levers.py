@@ -10,6 +10,7 @@ schema still validates every value, with the messages `sufficiency validate` giv
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +22,12 @@ from ..scenario.load import LoadedScenario, find_line
 
 @dataclass(frozen=True)
 class LeverSpec:
-    """One kind of lever: a key path pattern and how the form shows it."""
+    """One kind of lever: a key path pattern and how the form shows it.
 
-    #: the key path, "*" standing for each provision (of `kind`, when given)
+    In `pattern`, "*" stands for each provision (of `kind`, when given), "?" for each key
+    of the table found there (a price by needs level) and "#" for each item of the list
+    found there (a provision's homes)."""
+
     pattern: tuple[str, ...]
     label: str
     unit: str
@@ -34,7 +38,21 @@ class LeverSpec:
     kind: str = ""
     #: one line on what the lever means, shown under it
     help: str = ""
+    #: "number", or "date" (YYYY-MM-DD; empty for none)
+    type: str = "number"
+    #: the part of the form it is shown in (SECTIONS)
+    section: str = "demand"
 
+
+#: The parts of the form, in order: (id, heading, open at first).
+SECTIONS = (
+    ("demand", "Children entering care", True),
+    ("foster", "Foster carers", True),
+    ("homes", "Children's homes: beds and closures", False),
+    ("new_homes", "New children's homes", False),
+    ("prices", "Prices", False),
+    ("option_costs", "The option's own costs", False),
+)
 
 #: The levers, in the order the form shows them.
 LEVERS: tuple[LeverSpec, ...] = (
@@ -55,6 +73,7 @@ LEVERS: tuple[LeverSpec, ...] = (
         200,
         0.1,
         kind="foster",
+        section="foster",
     ),
     LeverSpec(
         ("provision", "*", "deregistration_per_year"),
@@ -65,6 +84,30 @@ LEVERS: tuple[LeverSpec, ...] = (
         0.005,
         kind="foster",
         help="0.1 means one household in ten leaves each year",
+        section="foster",
+    ),
+    LeverSpec(
+        ("provision", "*", "homes", "#", "beds"),
+        "Beds",
+        "beds",
+        1,
+        20,
+        1,
+        kind="home",
+        help="a block contract's beds are its home's beds",
+        section="homes",
+    ),
+    LeverSpec(
+        ("provision", "*", "homes", "#", "closes"),
+        "Closes on",
+        "date",
+        0,
+        0,
+        0,
+        kind="home",
+        type="date",
+        help="empty: stays open; its children move on the day it closes",
+        section="homes",
     ),
     LeverSpec(
         ("provision", "*", "weekly_cost"),
@@ -73,61 +116,190 @@ LEVERS: tuple[LeverSpec, ...] = (
         0,
         100_000,
         1,
+        section="prices",
+    ),
+    LeverSpec(
+        ("provision", "*", "weekly_cost", "?"),
+        "Weekly cost by needs level",
+        "£ a week",
+        0,
+        100_000,
+        1,
+        section="prices",
     ),
 )
+#: Homes a lever may add to one provision, and the beds of each.
+NEW_HOMES = (0, 20)
+NEW_BEDS = (1, 20)
+#: The option's own costs a lever may give (£), one-off and a year.
+OPTION_COST = (0, 100_000_000)
 #: Years a comparison may run, and replications (runs) per scenario.
 YEARS = (1, 10)
 RUNS = (1, 1000)
 DEFAULT_YEARS = 5
 DEFAULT_RUNS = 50
+#: Options compared with the baseline at once.
+MAX_OPTIONS = 4
 
 
 @dataclass(frozen=True)
 class Lever:
-    """A lever of one scenario: its key, where it shows, its value and its source."""
+    """A lever of one scenario: its key, where it shows, its value and its source.
+
+    A lever with a `path` sets the scenario's value there. One without (`special`) adds
+    to the scenario: ("new_homes", provision, part) homes to a provision, part being
+    "count", "beds" or "opens"; ("option_costs", part) the option's own cost, part being
+    "one_off" or "per_year"."""
 
     spec: LeverSpec
-    path: tuple[str, ...]
-    #: the dotted key, also the form field's name
+    path: tuple[str | int, ...]
+    #: the dotted key, also the form field's name (after the option's prefix)
     key: str
-    #: what it applies to (the provision's label), or ""
+    #: what it applies to (the provision's label, a home's name, a needs level), or ""
     subject: str
-    value: float
+    #: a number, or a date as YYYY-MM-DD, "" for none
+    value: float | str
     source: str
+    special: tuple[str, ...] = ()
+
+    def shown(self) -> str:
+        """The value as the form shows it."""
+        return self.value if isinstance(self.value, str) else f"{self.value:g}"
 
 
 def levers(loaded: LoadedScenario) -> list[Lever]:
     """The levers `loaded` has: each pattern expanded over its provisions, kept where the
-    scenario sets a plain number (a weekly cost by need is not a lever yet)."""
+    scenario sets a value of the lever's type; then the levers that add homes and the
+    option's own costs. In the order of SECTIONS."""
     out: list[Lever] = []
     texts = dict(loaded.files)
-    provisions: dict[str, Any] = loaded.raw.get("provision", {})
     for spec in LEVERS:
-        if "*" in spec.pattern:
-            names = [
-                n
-                for n, p in provisions.items()
-                if isinstance(p, dict) and (not spec.kind or p.get("kind") == spec.kind)
-            ]
-        else:
-            names = [""]
-        for name in names:
-            path = tuple(name if s == "*" else s for s in spec.pattern)
+        for path, subject in _expand(loaded.raw, spec):
             value = current_value(loaded.raw, path)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if spec.type == "date":
+                if value is not None and not isinstance(value, dt.date):
+                    continue
+                shown: float | str = value.isoformat() if value else ""
+            elif isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
-            subject = str(provisions.get(name, {}).get("label", name)) if name else ""
+            else:
+                shown = float(value)
             key = ""
             for step in path:
                 key = join(key, step)
-            out.append(
-                Lever(spec, path, key, subject, float(value), source_comment(loaded, path, texts))
+            source = (
+                source_comment(loaded, path, texts)
+                if path[-1] in _at(loaded.raw, path[:-1])
+                else ""
             )
+            out.append(Lever(spec, path, key, subject, shown, source))
+    out += _new_homes(loaded) + _option_costs()
+    order = [s[0] for s in SECTIONS]
+    return sorted(out, key=lambda lever: order.index(lever.spec.section))
+
+
+def _at(raw: dict[str, Any], path: tuple[str | int, ...]) -> Any:
+    """The table or list at `path` (an empty table where there is none)."""
+    node: Any = raw
+    for step in path:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return {}
+    return node if isinstance(node, (dict, list)) else {}
+
+
+def _expand(raw: dict[str, Any], spec: LeverSpec) -> list[tuple[tuple[str | int, ...], str]]:
+    """The concrete paths of a pattern, each with the words for what it applies to."""
+    found: list[tuple[tuple[str | int, ...], list[str]]] = [((), [])]
+    for step in spec.pattern:
+        nxt: list[tuple[tuple[str | int, ...], list[str]]] = []
+        for path, words in found:
+            node = _at(raw, path)
+            if step == "*":
+                for name, p in node.items() if isinstance(node, dict) else ():
+                    if isinstance(p, dict) and (not spec.kind or p.get("kind") == spec.kind):
+                        nxt.append(((*path, name), [*words, str(p.get("label", name))]))
+            elif step == "?":
+                if isinstance(node, dict):
+                    nxt += [((*path, k), [*words, f"{k} needs"]) for k in node]
+            elif step == "#":
+                if isinstance(node, list):
+                    for i, item in enumerate(node):
+                        name = item.get("name", f"item {i + 1}") if isinstance(item, dict) else ""
+                        nxt.append(((*path, i), [*words, str(name)]))
+            else:
+                nxt.append(((*path, step), words))
+        found = nxt
+    return [(path, " · ".join(words)) for path, words in found]
+
+
+def _new_homes(loaded: LoadedScenario) -> list[Lever]:
+    """For each home provision: how many homes to add, their beds and opening date."""
+    out: list[Lever] = []
+    start = loaded.model.scenario.start_date
+    opens = dt.date(start.year + 1, start.month, 1).isoformat()
+    for name, p in loaded.raw.get("provision", {}).items():
+        if not isinstance(p, dict) or p.get("kind") != "home":
+            continue
+        beds = sorted(int(h.get("beds", 1)) for h in p.get("homes", []) if isinstance(h, dict))
+        typical = float(beds[len(beds) // 2]) if beds else 1.0
+        subject = str(p.get("label", name))
+        parts: tuple[tuple[str, str, str, float, float, float, str, float | str, str], ...] = (
+            ("count", "Homes to add", "homes", *NEW_HOMES, 1, "number", 0.0, ""),
+            (
+                "beds",
+                "Beds in each new home",
+                "beds",
+                *NEW_BEDS,
+                1,
+                "number",
+                typical,
+                "the median of its homes now" if beds else "none now: one bed",
+            ),
+            (
+                "opens",
+                "New homes open on",
+                "date",
+                0,
+                0,
+                0,
+                "date",
+                opens,
+                "they take children from that day",
+            ),
+        )
+        for part, label, unit, low, high, step, kind, value, help_ in parts:
+            spec = LeverSpec(
+                (), label, unit, low, high, step, type=kind, help=help_, section="new_homes"
+            )
+            key = f"new_homes.{name}.{part}"
+            out.append(Lever(spec, (), key, subject, value, "", ("new_homes", name, part)))
+    return out
+
+
+def _option_costs() -> list[Lever]:
+    """The option's own one-off and yearly cost (a new home's capital, a campaign)."""
+    out = []
+    for part, label, unit in (
+        ("one_off", "One-off cost", "£, at the start"),
+        ("per_year", "Running cost", "£ a year"),
+    ):
+        spec = LeverSpec(
+            (),
+            label,
+            unit,
+            *OPTION_COST,
+            1000,
+            section="option_costs",
+            help="outside the placement budget: added to the option's cost by compare",
+        )
+        out.append(Lever(spec, (), f"option_costs.{part}", "", 0.0, "", ("option_costs", part)))
     return out
 
 
 def source_comment(
-    loaded: LoadedScenario, path: tuple[str, ...], texts: dict[Path, str] | None = None
+    loaded: LoadedScenario, path: tuple[str | int, ...], texts: dict[Path, str] | None = None
 ) -> str:
     """The comment that gives a key's source: at the end of its line, or else the comment
     lines just above it; "" when the file says nothing (the form then says so)."""

@@ -11,9 +11,6 @@ control it names.
 from __future__ import annotations
 
 import contextlib
-import copy
-import datetime as dt
-import math
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,23 +20,19 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from pydantic import ValidationError
 
 from .. import __version__
-from ..common.errors import ScenarioError, UserError
-from ..scenario.keys import join, set_path
+from ..common.errors import UserError
+from ..runs.engines import use_forkserver
 from ..scenario.load import (
     LoadedScenario,
-    check_changes,
-    explain_validation,
     find_line,
     load,
 )
 from ..scenario.region import is_region_file
-from ..scenario.schema import Scenario, cross_reference_errors
-from ..scenario.write import ScenarioCopies
 from .jobs import DOWNLOADS, Jobs
-from .levers import DEFAULT_RUNS, DEFAULT_YEARS, RUNS, YEARS, Lever, levers
+from .levers import DEFAULT_RUNS, DEFAULT_YEARS, MAX_OPTIONS, RUNS, SECTIONS, YEARS, levers
+from .options import field_name, make_options
 
 HERE = Path(__file__).resolve().parent
 #: Host names a browser on this machine uses for the app; other Host headers are refused
@@ -78,6 +71,7 @@ def create_app(folder: Path, hosts: Sequence[str] = LOOPBACK) -> FastAPI:
     if not root.is_dir():
         raise UserError(f"{folder}: no such folder (the app reads scenarios from a folder)")
     jobs = Jobs()
+    use_forkserver()  # the app's runs start workers while its other threads run
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -150,19 +144,18 @@ def create_app(folder: Path, hosts: Sequence[str] = LOOPBACK) -> FastAPI:
 
     @app.post("/run", response_model=None)
     async def run(request: Request) -> Response:
-        """Validate the changed levers; start the comparison or show the mistakes."""
+        """Validate the options' changed levers; start the comparison or show the mistakes."""
         data = {k: str(v) for k, v in (await request.form()).items()}
         path = data.get("path", "")
         try:
             loaded = baseline(path)
         except UserError as exc:
             return page(request, "error.html", 400, message=str(exc))
-        option = make_option(loaded, data)
-        if option.errors:
-            context = form(loaded, path, data, option.errors)
+        made = make_options(loaded, data)
+        if made.errors:
+            context = form(loaded, path, data, made.errors)
             return page(request, "scenario.html", 422, **context)
-        assert option.loaded is not None
-        job = jobs.start(loaded, option.loaded, option.text, option.years, option.runs)
+        job = jobs.start(loaded, made.options, made.years, made.runs)
         return RedirectResponse(f"/job/{job.id}", status_code=303)
 
     @app.get("/job/{job_id}", response_class=HTMLResponse)
@@ -228,153 +221,67 @@ def find_baselines(root: Path) -> list[Listed]:
     return out
 
 
-@dataclass
-class Option:
-    """An option made from a baseline's levers, or the mistakes that stop it."""
-
-    errors: dict[str, str]
-    loaded: LoadedScenario | None = None
-    text: str = ""
-    years: int = DEFAULT_YEARS
-    runs: int = DEFAULT_RUNS
-
-
-def whole_number(text: str, low: int, high: int) -> int | str:
-    """`text` as a whole number from `low` to `high`, or the message saying what is wrong."""
-    try:
-        value = int(text.strip())
-    except ValueError:
-        return f"must be a whole number from {low} to {high} (got {text.strip()!r})"
-    if not low <= value <= high:
-        return f"must be a whole number from {low} to {high} (got {value})"
-    return value
-
-
-def number(text: str) -> float | int | str:
-    """A lever's text as a number (whole where it is whole), or the text itself, for the
-    scenario's schema to say what is wrong with it."""
-    try:
-        value = float(text.strip())
-    except ValueError:
-        return text
-    if not math.isfinite(value):
-        return text
-    return int(value) if value.is_integer() and abs(value) < 2**53 else value
-
-
-def make_option(loaded: LoadedScenario, data: dict[str, str]) -> Option:
-    """The option the form describes: the baseline with the changed levers set, validated
-    as `sufficiency validate` validates a file; `errors` by form field (a lever's key,
-    "years", "runs" or "" for the whole form)."""
-    errors: dict[str, str] = {}
-    years = whole_number(data.get("years", str(DEFAULT_YEARS)), *YEARS)
-    runs = whole_number(data.get("runs", str(DEFAULT_RUNS)), *RUNS)
-    if isinstance(years, str):
-        errors["years"] = years
-    if isinstance(runs, str):
-        errors["runs"] = runs
-    raw = copy.deepcopy(loaded.raw)
-    changed: list[tuple[Lever, float | int | str]] = []
-    for lever in levers(loaded):
-        text = data.get(lever.key)
-        if text is None:
-            continue
-        value = number(text)
-        if value == lever.value:
-            continue
-        set_path(raw, lever.path, value, lever.key, "the lever")
-        changed.append((lever, value))
-    if not changed:
-        errors[""] = "Change at least one lever: the option is the baseline as it is."
-    name = data.get("name", "").strip() or option_name(changed)
-    raw.setdefault("scenario", {})["name"] = name[:120]
-    texts = dict(loaded.files)
-    try:
-        try:
-            model = Scenario.model_validate(raw)
-        except ValidationError as exc:
-            raise explain_validation(exc, raw, {}, loaded.path, texts) from None
-        problems = cross_reference_errors(model)
-        if problems:
-            key = ""
-            for step in problems[0][0]:
-                key = join(key, step)
-            raise ScenarioError(loaded.path, problems[0][1], key=key)
-        check_changes(model, raw, {}, loaded.path, texts)
-    except ScenarioError as exc:
-        problem = exc.problem + (f" (expected {exc.expected})" if exc.expected else "")
-        keys = {lever.key for lever, _ in changed}
-        errors[exc.key if exc.key in keys else ""] = (
-            problem if exc.key in keys else f"[{exc.key}] {problem}"
-        )
-        return Option(errors)
-    for lever, value in changed:
-        if isinstance(value, (int, float)) and not lever.spec.low <= value <= lever.spec.high:
-            errors[lever.key] = (
-                f"must be from {lever.spec.low:g} to {lever.spec.high:g} in the app "
-                f"(got {value:g}); edit the scenario file for a value outside that range"
-            )
-    if errors:
-        return Option(errors)
-    assert isinstance(years, int) and isinstance(runs, int)
-    notes: dict[tuple[str | int, ...], str] = {
-        lever.path: f"changed in the app: was {lever.value:g}" for lever, _ in changed
-    }
-    notes[("scenario", "name")] = "changed in the app"
-    header = (
-        f"An option made in the sufficiency web app ({__version__}) on "
-        f"{dt.date.today().isoformat()}: the baseline {loaded.path.name} with "
-        + "; ".join(f"{lever.key} = {value}" for lever, value in changed)
-        + ".\nRerun it with: sufficiency compare BASELINE.toml option.toml"
-    )
-    text = ScenarioCopies(loaded.raw, loaded.files).write(raw, header=header, notes=notes)
-    option = LoadedScenario(
-        model=model, raw=raw, path=loaded.path.with_name("option.toml"), sources=loaded.sources
-    )
-    return Option({}, option, text, years, runs)
-
-
-def option_name(changed: Sequence[tuple[Lever, float | int | str]]) -> str:
-    """A name for an option that says what it changes, e.g. "Foster carers recruited a
-    year (Darlington foster carers) 10"."""
-    parts = []
-    for lever, value in changed:
-        subject = f" ({lever.subject})" if lever.subject else ""
-        parts.append(f"{lever.spec.label}{subject} {value}")
-    return "; ".join(parts) or "Option"
-
-
 def form(
     loaded: LoadedScenario,
     path: str,
     data: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """What the scenario page shows: the levers with their values (as submitted, when the
-    form comes back with mistakes), sources, ranges and messages."""
+    """What the scenario page shows: the levers by section, each with the baseline's
+    value and source and a value for each option column (as submitted, when the form
+    comes back with mistakes), and the messages beside their controls."""
     data = data or {}
-    rows = []
-    for lever in levers(loaded):
-        line = None
-        for file, _ in reversed(loaded.files):
-            line = find_line(file, lever.path, dict(loaded.files))
-            if line is not None:
-                break
-        rows.append(
-            {
-                "lever": lever,
-                "value": data.get(lever.key, f"{lever.value:g}"),
-                "error": (errors or {}).get(lever.key, ""),
-                "where": f"{loaded.path.name}:{line}" if line else loaded.path.name,
-            }
-        )
+    errors = errors or {}
+    texts = dict(loaded.files)
+    columns = list(range(1, MAX_OPTIONS + 1))
+    sections = []
+    all_levers = levers(loaded)
+    for section, heading, is_open in SECTIONS:
+        rows: list[dict[str, Any]] = []
+        for lever in (x for x in all_levers if x.spec.section == section):
+            line = None
+            for file, _ in reversed(loaded.files):
+                line = find_line(file, lever.path, texts) if lever.path else None
+                if line is not None:
+                    break
+            cells: list[dict[str, Any]] = []
+            for i in columns:
+                name = field_name(i, lever.key)
+                cells.append(
+                    {
+                        "name": name,
+                        "value": data.get(name, lever.shown()),
+                        "error": errors.get(name, ""),
+                        "changed": data.get(name, lever.shown()).strip() != lever.shown(),
+                    }
+                )
+            rows.append(
+                {
+                    "lever": lever,
+                    "cells": cells,
+                    "where": f"{loaded.path.name}:{line}" if line else "",
+                }
+            )
+        if rows:
+            busy = any(c["error"] or c["changed"] for r in rows for c in r["cells"])
+            sections.append(
+                {"id": section, "heading": heading, "open": is_open or busy, "rows": rows}
+            )
     return {
         "scenario": loaded,
         "path": path,
-        "rows": rows,
+        "sections": sections,
+        "columns": [
+            {
+                "number": i,
+                "name_field": field_name(i, "name"),
+                "name": data.get(field_name(i, "name"), ""),
+                "error": errors.get(field_name(i, "name"), "") or errors.get(field_name(i, ""), ""),
+            }
+            for i in columns
+        ],
         "years": data.get("years", str(DEFAULT_YEARS)),
         "runs": data.get("runs", str(DEFAULT_RUNS)),
-        "name": data.get("name", ""),
         "limits": {"years": YEARS, "runs": RUNS},
-        "errors": errors or {},
+        "errors": errors,
     }

@@ -14,6 +14,7 @@ Dask is imported only when asked for, so the package works without it.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import uuid
 from collections.abc import Callable, Sequence
@@ -46,6 +47,23 @@ class WorkerLost(UserError):
     """
 
     exit_code = 1
+
+
+#: How the local engine's worker processes start: None, the platform's default (fork on
+#: Linux before Python 3.14: fast, the command line's case), or "forkserver", which a
+#: server sets (`use_forkserver`): forking a process whose other threads are running
+#: copies into the worker any lock they hold at that instant and every pipe they have
+#: open, which can leave a worker stuck, or a pool unable to shut down at exit.
+START_METHOD: str | None = None
+
+
+def use_forkserver() -> None:
+    """Start workers from a fork server from now on (a multi-threaded process: the web
+    app). The server imports the model once, so each worker starts as fast as a fork."""
+    global START_METHOD
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        multiprocessing.get_context("forkserver").set_forkserver_preload(["sim.runs.montecarlo"])
+        START_METHOD = "forkserver"
 
 
 class LocalEngine:
@@ -86,7 +104,10 @@ class LocalEngine:
                 on_done(len(seeds))
             return
         pool = ProcessPoolExecutor(
-            max_workers=self.workers, initializer=die_with_parent, initargs=(os.getpid(),)
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context(START_METHOD),
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
         )
         try:
             futures = {
