@@ -135,6 +135,7 @@ def test_check_refuses_disk_and_asks_for_most_of_the_memory() -> None:
 
 def test_estimate_grows_with_replications_and_years() -> None:
     s = load(DARLINGTON).model
+
     # A pilot given by the test: the real one times replications, and wall-clock times
     # vary too much on a shared machine for a test to compare two of them.
     def pilot(scenario: object, years: float) -> float:

@@ -234,9 +234,9 @@ def make_option(
         return None
     # the scenario's own rules first (validate's words), then the app's narrower ranges
     for lever, value in option.changed:
-        if lever.path and isinstance(value, (int, float)):
-            if not lever.spec.low <= value <= lever.spec.high:
-                errors[field_name(i, lever.key)], wrong = out_of_range(lever, value), True
+        in_range = not isinstance(value, (int, float)) or lever.spec.low <= value <= lever.spec.high
+        if lever.path and not in_range:
+            errors[field_name(i, lever.key)], wrong = out_of_range(lever, value), True
     if wrong:
         return None
     option.loaded = LoadedScenario(
