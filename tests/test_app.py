@@ -234,12 +234,74 @@ def test_a_mistake_in_an_added_home_names_its_control() -> None:
     assert "o1:new_homes.solo_home.count" in made.errors
 
 
-def test_serve_refuses_another_host_for_now(capsys: pytest.CaptureFixture[str]) -> None:
-    from sim.cli import main
+def test_serving_other_computers_needs_the_token() -> None:
+    """With a token, any host name reaches the app, but only with the token: once in the
+    address (it becomes a cookie and leaves the address), then in the cookie."""
+    from sim.app.server import TOKEN_COOKIE
 
-    assert main(["serve", "--host", "0.0.0.0", "--port", "8051"]) == 2
-    err = capsys.readouterr().err
-    assert "--host 0.0.0.0" in err and "this computer only" in err
+    app = create_app(ROOT, token="s3cret-token")
+    with TestClient(app, base_url="http://analyst-laptop:8050") as c:
+        for bad in ("", "?token=wrong", "?token=%C3%A9"):
+            r = c.get(f"/{bad}")
+            assert r.status_code == 401 and "access token" in r.text, bad
+        assert c.get("/scenario", params={"path": BASELINE}).status_code == 401
+        r = c.get("/?token=s3cret-token", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/"
+        assert "httponly" in r.headers["set-cookie"].lower()
+        assert "samesite=strict" in r.headers["set-cookie"].lower()
+        assert c.cookies.get(TOKEN_COOKIE) == "s3cret-token"
+        assert "Darlington baseline" in c.get("/").text
+        # the cookie does not let a page elsewhere post to the app
+        r = c.post("/run", data={"path": BASELINE}, headers={"origin": "http://evil.example"})
+        assert r.status_code == 403
+
+
+def test_serve_on_another_host_prints_a_token_and_needs_it(tmp_path: Path) -> None:
+    """The real command on a non-loopback --host (127.0.0.2 stands for the network
+    address: this computer, but not one of the names served without a token)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.2", 0))
+        except OSError:
+            pytest.skip("127.0.0.2 cannot be bound here")
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
+    cmd = [sys.executable, "-m", "sim.cli", "serve", "--host", "127.0.0.2", "--port", str(port)]
+    proc = subprocess.Popen(
+        [*cmd, "--folder", str(ROOT)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        m = re.search(r"(http://127\.0\.0\.2:\d+/)\?token=([\w-]{20,})", line)
+        assert m, line
+        url, token = m.groups()
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                pytest.fail("the app answered without its token")
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 401
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the server did not answer")
+        # a browser keeps the cookie the token address sets, and is let in
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with browser.open(f"{url}?token={token}", timeout=5) as r:
+            assert r.status == 200 and r.url == url  # the token has left the address
+            assert b"Darlington baseline" in r.read()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 def test_progress_counts_runs_and_cancel_stops_them(client: TestClient) -> None:

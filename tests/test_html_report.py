@@ -534,3 +534,19 @@ def test_unmet_demand_section_defines_each_measure_and_hides_small_counts(cmp, t
     assert hidden and shown, (hidden, shown)
     # the headline tables do not repeat them
     assert not any(h.startswith(COMMISSIONER_MEASURES[0].label) for h in tables)
+
+
+def test_the_in_care_chart_sets_the_council_s_figures_beside_every_option(cmp) -> None:
+    """The comparison's chart of children in care: a line per option, and the
+    baseline's published counts (actuals.csv) as markers at their dates, the figure of
+    the month before the start included."""
+    from sim.reports.comparison_charts import chart_in_care
+
+    fig = chart_in_care(cmp)
+    (ax,) = fig.axes
+    lines = [line for line in ax.get_lines() if line.get_linestyle() != "None"]
+    assert len(lines) == len(cmp.names)
+    marks = [line for line in ax.get_lines() if line.get_marker() == "D"]
+    # 322 (31 March 2023, the day before the start), 300 (2024), 265 (2025: the run's end)
+    assert sorted(float(m.get_ydata()[0]) for m in marks) == [265.0, 300.0, 322.0]
+    assert "published figure (the council's)" in [t.get_text() for t in ax.get_legend().texts]

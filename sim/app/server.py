@@ -11,6 +11,7 @@ control it names.
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,8 @@ HERE = Path(__file__).resolve().parent
 #: Host names a browser on this machine uses for the app; other Host headers are refused
 #: (a page elsewhere cannot reach the app through a name it controls: DNS rebinding).
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+#: The cookie that carries the access token when the app serves other computers.
+TOKEN_COOKIE = "sufficiency_token"
 #: Where baselines are looked for under the folder, in the order listed.
 BASELINES = ("baseline.toml", "*/baseline.toml", "scenarios/*/baseline.toml")
 #: Content types of the files a job offers.
@@ -65,8 +68,13 @@ class Listed:
     error: str = ""
 
 
-def create_app(folder: Path, hosts: Sequence[str] = LOOPBACK) -> FastAPI:
-    """The app for scenarios under `folder`; requests must name one of `hosts`."""
+def create_app(folder: Path, hosts: Sequence[str] = LOOPBACK, token: str | None = None) -> FastAPI:
+    """The app for scenarios under `folder`; requests must name one of `hosts`.
+
+    With a `token` (the app serves other computers: `serve --host`), any host name is
+    allowed but every request must carry the token: once in the address
+    (`/?token=...`, which sets a cookie and redirects to the same page without it),
+    then in the cookie. A page elsewhere cannot read the cookie or guess the token."""
     root = Path(folder).resolve()
     if not root.is_dir():
         raise UserError(f"{folder}: no such folder (the app reads scenarios from a folder)")
@@ -99,8 +107,24 @@ def create_app(folder: Path, hosts: Sequence[str] = LOOPBACK) -> FastAPI:
         that keep pages to the app's own content."""
         host = request.headers.get("host", "").lower()
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        if name not in allowed:
+        if token is None and name not in allowed:
             return Response("unknown host", status_code=400)
+        if token is not None:
+            given = request.query_params.get("token")
+            if given is not None and secrets.compare_digest(given.encode(), token.encode()):
+                # the address with the token, once: keep it in a cookie, and drop it from
+                # the address bar (and the browser's history)
+                answer = RedirectResponse(request.url.path, status_code=303)
+                answer.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", path="/")
+                return answer
+            kept = request.cookies.get(TOKEN_COOKIE, "")
+            if not secrets.compare_digest(kept.encode(), token.encode()):
+                return Response(
+                    "This app needs its access token: open the address with ?token= that "
+                    "sufficiency serve printed when it started.",
+                    status_code=401,
+                    media_type="text/plain; charset=utf-8",
+                )
         origin = request.headers.get("origin")
         if request.method == "POST" and origin and origin.split("://", 1)[-1].lower() != host:
             return Response("cross-site request refused", status_code=403)

@@ -1,8 +1,10 @@
-"""Serve: the local web app, on this computer only."""
+"""Serve: the web app, on this computer only unless --host says otherwise (then with a token)."""
 
 from __future__ import annotations
 
 import argparse
+import secrets
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,8 +12,8 @@ from typing import Any
 from ..common.errors import UserError
 from . import options
 
-#: Addresses the app may bind to in this version: this computer only. Another host would
-#: need a token printed at start (not built yet), so it is refused.
+#: Addresses of this computer only: the app binds to one of these unless told otherwise,
+#: and needs no token there. Any other --host serves other computers, with a token.
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -32,7 +34,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--host",
         default="127.0.0.1",
-        help="address to bind (default 127.0.0.1; only this computer for now)",
+        help="address to bind (default 127.0.0.1: this computer only); another, e.g. "
+        "0.0.0.0, serves other computers, each needing the access token printed at start",
     )
     p.add_argument("--open", action="store_true", help="open the app in the web browser")
     p.add_argument(
@@ -46,11 +49,6 @@ def add_parser(sub: Any) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     """Start the server and print its address; runs until stopped (Ctrl-C)."""
-    if args.host not in LOOPBACK:
-        raise UserError(
-            f"--host {args.host}: the app serves this computer only for now (127.0.0.1); "
-            "serving other computers needs an access token, which is not built yet"
-        )
     try:
         import uvicorn
 
@@ -62,10 +60,32 @@ def execute(args: argparse.Namespace) -> int:
         ) from None
     if not args.folder.is_dir():
         raise UserError(f"--folder {args.folder}: no such folder")
-    app = create_app(args.folder)
-    host = "[::1]" if args.host == "::1" else "127.0.0.1" if args.host == "localhost" else args.host
-    url = f"http://{host}:{args.port}/"
-    print(f"sufficiency web app: {url}  (scenarios from {args.folder.resolve()}; Ctrl-C stops it)")
+    if args.host in LOOPBACK:
+        app = create_app(args.folder)
+        host = (
+            "[::1]"
+            if args.host == "::1"
+            else "127.0.0.1"
+            if args.host == "localhost"
+            else args.host
+        )
+        url = f"http://{host}:{args.port}/"
+        print(
+            f"sufficiency web app: {url}  (scenarios from {args.folder.resolve()}; Ctrl-C stops it)"
+        )
+    else:
+        token = secrets.token_urlsafe(24)
+        app = create_app(args.folder, token=token)
+        shown = socket.gethostname() if args.host in ("0.0.0.0", "::") else args.host
+        shown = f"[{shown}]" if ":" in shown else shown
+        url = f"http://{shown}:{args.port}/?token={token}"
+        print(
+            f"sufficiency web app for other computers: {url}\n"
+            f"  (scenarios from {args.folder.resolve()}; Ctrl-C stops it)\n"
+            "  Anyone with this address can run the app and read its scenarios: give it only "
+            "to colleagues, and use it on a network you trust (the connection is not "
+            "encrypted)."
+        )
     sys.stdout.flush()
     if args.open:
         import threading

@@ -21,8 +21,11 @@ from .presentation import (
     DASH,
     change_text,
     hidden_difference_text,
+    mark_published,
     money_axis,
+    month_ends,
     option_colour,
+    published_handle,
     style_axes,
 )
 
@@ -51,6 +54,7 @@ def charts(cmp: Comparison) -> list[tuple[str, Figure]]:
         ("compare_differences.png", chart_differences(cmp)),
         ("compare_cumulative_saving.png", chart_cumulative_saving(cmp)),
         ("compare_unmet_by_year.png", chart_unmet_by_year(cmp)),
+        ("compare_in_care.png", chart_in_care(cmp)),
     ]
 
 
@@ -100,6 +104,51 @@ def chart_unmet_by_year(cmp: Comparison) -> Figure:
             color="#777777",
         )
     _option_legend(ax, cmp)
+    return fig
+
+
+def chart_in_care(cmp: Comparison) -> Figure:
+    """Children in care at each month end under each option, with the council's own
+    published figures where the baseline's folder has them (actuals.csv): how far the
+    baseline is from what happened is how far its differences can be trusted."""
+    from .actuals import for_results
+
+    fig = _figure(
+        cmp,
+        "Children in care",
+        (10, 5.2),
+        subtitle=f"At each month end: median and 10{DASH}90% of {cmp.reps} runs",
+    )
+    ax = fig.subplots()
+    x = np.array(month_ends(cmp.results[0].months), dtype="datetime64[D]")
+    for i, r in enumerate(cmp.results):
+        cols = dict(r.layout.columns("in_care"))
+        if "total" in cols:
+            data = r.store.series(cols["total"])
+        else:
+            data = np.sum([r.store.series(j) for j in cols.values()], axis=0)
+        med = np.nanmedian(data, axis=0)
+        p10, p90 = np.nanpercentile(data, [10, 90], axis=0)
+        colour = option_colour(i)
+        ax.fill_between(x, p10, p90, color=colour, alpha=0.15 if i else 0.22, linewidth=0)
+        ax.plot(
+            x,
+            med,
+            color=colour,
+            linewidth=1.6,
+            label=_wrap(cmp.names[i]),
+            zorder=3 if i == 0 else 2,
+        )
+    found = for_results(cmp.results[0])
+    marked = found is not None and mark_published(
+        ax, found[1], cmp.results[0].months, "in_care_total"
+    )
+    style_axes(ax, "Children in care at month end", dates=True, counts=True, from_zero=True)
+    handles, labels = ax.get_legend_handles_labels()
+    if marked:
+        handles.append(published_handle())
+        labels.append("published figure (the council's)")
+    ax.legend(handles, labels, frameon=False, fontsize=8.5, loc="lower left")
     return fig
 
 

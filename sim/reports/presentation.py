@@ -13,6 +13,8 @@ whole (`difference_hidden`, `DIFFERENCE_RULE`), so no table ever reads "-<5".
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..common.suppression import (
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from ..scenario.schema import Scenario
+    from .actuals import Check
 
 #: Fixed palette: provision i (in scenario order) always gets colour i, on every chart.
 PALETTE = (
@@ -253,3 +256,78 @@ def change_text(v: float, unit: str) -> str:
         return "0 points" if v == 0 else f"{v:+.1f} points"  # never "-0.0"
     text = level_text(v, unit)
     return text if text.startswith("-") or v <= 0 else f"+{text}"
+
+
+# =========================================================================== published figures
+
+#: how the council's own figures are drawn on a chart of a run's months
+PUBLISHED_COLOUR, PUBLISHED_MARKER, PUBLISHED_SIZE = "#000000", "D", 5.5
+
+
+def month_ends(labels: list[str]) -> list[dt.date]:
+    """The last day of each month ('2024-03' -> 2024-03-31): stocks are month-end
+    counts, flows end there too."""
+    out = []
+    for label in labels:
+        first = dt.datetime.strptime(label, "%Y-%m").date()
+        nxt = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
+        out.append(nxt - dt.timedelta(days=1))
+    return out
+
+
+def mark_published(ax: Axes, found: Sequence[Check], months: list[str], measure: str) -> bool:
+    """Draw the published figures of one measure (`found`: actuals.checks of a run whose
+    month labels are `months`) on a chart with dates along the bottom: a marker for a
+    value, a bar for a range. The month before the run (its starting point) is drawn too.
+    Returns whether anything was drawn."""
+    import numpy as np
+
+    first = month_ends(months[:1])[0]
+    points = [
+        c
+        for c in found
+        if c.figure.measure == measure
+        and (c.where == "in" or (c.where == "before" and (first - c.figure.date).days <= 31))
+    ]
+    for c in points:
+        f = c.figure
+        x = np.datetime64(f.date, "D")
+        if f.value is not None:
+            ax.plot(
+                [x],
+                [f.value],
+                linestyle="none",
+                marker=PUBLISHED_MARKER,
+                color=PUBLISHED_COLOUR,
+                markersize=PUBLISHED_SIZE,
+                zorder=5,
+            )
+        else:
+            low, high = f.low or 0.0, f.high or 0.0
+            mid = (low + high) / 2
+            ax.errorbar(
+                [x],
+                [mid],
+                yerr=[[mid - low], [high - mid]],
+                fmt="none",
+                ecolor=PUBLISHED_COLOUR,
+                elinewidth=1.5,
+                capsize=4,
+                zorder=5,
+            )
+    return bool(points)
+
+
+def published_handle() -> Any:
+    """The legend entry for the council's published figures."""
+    from matplotlib.lines import Line2D
+
+    return Line2D(
+        [],
+        [],
+        linestyle="none",
+        marker=PUBLISHED_MARKER,
+        color=PUBLISHED_COLOUR,
+        markersize=PUBLISHED_SIZE,
+        label="published figure",
+    )

@@ -46,8 +46,11 @@ from .presentation import (
     DASH,
     TOTAL_COLOUR,
     UNMET_COLOUR,
+    mark_published,
     money_axis,
+    month_ends,
     provision_colours,
+    published_handle,
     style_axes,
 )
 from .presentation import count as _int
@@ -1097,16 +1100,6 @@ def _month_name(label: str, short: bool = False) -> str:
     return dt.datetime.strptime(label, "%Y-%m").strftime("%b %Y" if short else "%B %Y")
 
 
-def _month_ends(labels: list[str]) -> list[dt.date]:
-    """The last day of each month: stocks are month-end counts, flows end there too."""
-    out = []
-    for label in labels:
-        first = dt.datetime.strptime(label, "%Y-%m").date()
-        nxt = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
-        out.append(nxt - dt.timedelta(days=1))
-    return out
-
-
 # =========================================================================== charts
 
 
@@ -1169,7 +1162,7 @@ def _fan(
     `steps` draws month-end counts as levels: small counts (0, 1, 2 children) read better
     so than as zig-zags. The mean, dashed, shows rare events that the median hides.
     """
-    x = np.array(_month_ends(d.r.months), dtype="datetime64[D]")
+    x = np.array(month_ends(d.r.months), dtype="datetime64[D]")
     med, p10, p90 = _quantiles(data)
     draw = "steps-mid" if steps else "default"
     ax.fill_between(
@@ -1187,48 +1180,9 @@ def _style(ax: Axes, ylabel: str = "", counts: bool = True, money: bool = False)
     style_axes(ax, ylabel, money, dates=True, counts=counts, from_zero=True)
 
 
-#: how the council's own figures are drawn on a fan chart
-PUBLISHED_COLOUR, PUBLISHED_MARKER, PUBLISHED_SIZE = "#000000", "D", 5.5
-
-
 def _mark_published(ax: Axes, d: _Derived, measure: str) -> bool:
-    """Draw the published figures of one measure on a fan chart: a marker for a value,
-    a bar for a range. The month before the run (its starting point) is drawn too."""
-    _, found = d.published()
-    first = _month_ends(d.r.months[:1])[0]
-    points = [
-        c
-        for c in found
-        if c.figure.measure == measure
-        and (c.where == "in" or (c.where == "before" and (first - c.figure.date).days <= 31))
-    ]
-    for c in points:
-        f = c.figure
-        x = np.datetime64(f.date, "D")
-        if f.value is not None:
-            ax.plot(
-                [x],
-                [f.value],
-                linestyle="none",
-                marker=PUBLISHED_MARKER,
-                color=PUBLISHED_COLOUR,
-                markersize=PUBLISHED_SIZE,
-                zorder=5,
-            )
-        else:
-            low, high = f.low or 0.0, f.high or 0.0
-            mid = (low + high) / 2
-            ax.errorbar(
-                [x],
-                [mid],
-                yerr=[[mid - low], [high - mid]],
-                fmt="none",
-                ecolor=PUBLISHED_COLOUR,
-                elinewidth=1.5,
-                capsize=4,
-                zorder=5,
-            )
-    return bool(points)
+    """Draw the run's published figures of one measure on its fan chart."""
+    return mark_published(ax, d.published()[1], d.r.months, measure)
 
 
 def _band_legend(
@@ -1245,17 +1199,7 @@ def _band_legend(
     if mean:
         handles.append(Line2D([], [], color=colour, linewidth=1.2, linestyle="--", label="Mean"))
     if published:
-        handles.append(
-            Line2D(
-                [],
-                [],
-                linestyle="none",
-                marker=PUBLISHED_MARKER,
-                color=PUBLISHED_COLOUR,
-                markersize=PUBLISHED_SIZE,
-                label="published figure",
-            )
-        )
+        handles.append(published_handle())
     ax.legend(handles=handles, frameon=False, fontsize=8.5, **kw)
 
 
