@@ -103,15 +103,19 @@ class LocalEngine:
                 sink(start, task(*args, seeds))
                 on_done(len(seeds))
             return
+        # The task and its arguments (the scenario: some 20 KB pickled) go to each worker
+        # once, when it starts; a chunk sends only its seeds. Sent with every chunk, a few
+        # queued chunks fill the pipe to the workers, and a pool stopped then can leave
+        # its feeding thread blocked on that pipe for good (and the process unable to exit).
         pool = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=multiprocessing.get_context(START_METHOD),
-            initializer=die_with_parent,
-            initargs=(os.getpid(),),
+            initializer=_start_worker,
+            initargs=(os.getpid(), task, args),
         )
         try:
             futures = {
-                pool.submit(task, *args, seeds): (start, len(seeds)) for start, seeds in chunks
+                pool.submit(_run_chunk, seeds): (start, len(seeds)) for start, seeds in chunks
             }
             for fut in as_completed(futures):
                 # Forget the future as well, or it would keep its result alive.
@@ -134,6 +138,24 @@ class LocalEngine:
             stop_pool(pool)
             raise
         pool.shutdown(wait=True)
+
+
+#: In a worker process: the task and arguments its chunks run with (`_start_worker`).
+_WORK: tuple[Callable[..., Any], tuple[Any, ...]] | None = None
+
+
+def _start_worker(parent: int, task: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    """A local worker's initializer: die with the parent, keep the task to run."""
+    global _WORK
+    die_with_parent(parent)
+    _WORK = (task, args)
+
+
+def _run_chunk(seeds: Sequence[Any]) -> Any:
+    """In a worker: run the task on one chunk's seeds."""
+    assert _WORK is not None, "the worker was not started by LocalEngine"
+    task, args = _WORK
+    return task(*args, seeds)
 
 
 def stop_pool(pool: ProcessPoolExecutor, grace: float = 2.0) -> None:
