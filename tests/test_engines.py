@@ -9,7 +9,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import MINIMAL
+from conftest import MINIMAL, ROOT
 
 from sim.common.errors import UserError
 from sim.runs import engines, montecarlo
@@ -147,3 +147,46 @@ def test_an_observer_sees_every_replication_and_can_cancel(minimal) -> None:
 
     with pytest.raises(Stop):
         run(minimal, years=1, reps=6, seed=1, workers=2, progress=False, observer=stop)
+
+
+STOPPED_MID_RESULT = """
+import faulthandler, sys, time
+import numpy as np
+from sim.runs.engines import LocalEngine
+
+def task(size, seeds):
+    time.sleep(0.01)
+    return np.ones(size)  # 16 MB: a worker is stopped while sending it
+
+class Stop(Exception):
+    pass
+
+def done(n):
+    raise Stop()
+
+if __name__ == "__main__":
+    try:
+        LocalEngine(2).run_chunks(task, (2_000_000,), [(i, [i]) for i in range(40)], done,
+                                  lambda start, result: None)
+    except Stop:
+        print("stopped", flush=True)
+    faulthandler.dump_traceback_later(30, exit=True)  # a hang at exit: stacks, status 1
+"""
+
+
+def test_a_pool_stopped_while_a_worker_sends_its_result_lets_the_process_exit(tmp_path) -> None:
+    """Cancel (or Ctrl-C) stops the workers wherever they are, one of them often in the
+    middle of sending a chunk's result. The pool's manager thread then waited for the rest
+    of that message for good and Python waited for it at exit: the test process of a CI
+    run hung after its last test. Reproduced every time before the fix (stop_pool closing
+    this process's end of the results pipe)."""
+    import subprocess
+
+    script = tmp_path / "stop.py"
+    script.write_text(STOPPED_MID_RESULT, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
+    for _ in range(3):
+        done = subprocess.run(
+            [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0 and "stopped" in done.stdout, done.stderr[-2000:]

@@ -167,7 +167,8 @@ def stop_pool(pool: ProcessPoolExecutor, grace: float = 2.0) -> None:
     # The executor keeps its processes in a private dict; without it, the workers still
     # exit once their queue is closed, or with the parent (see interrupt.die_with_parent).
     processes = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
+    results_writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+    pool.shutdown(wait=False, cancel_futures=True)  # forgets the queues and processes
     for proc in processes:
         with suppress(Exception):
             proc.terminate()
@@ -177,6 +178,14 @@ def stop_pool(pool: ProcessPoolExecutor, grace: float = 2.0) -> None:
             if proc.is_alive():
                 proc.kill()
                 proc.join(grace)
+    # A worker ended while sending its result (a chunk's arrays: megabytes) leaves part
+    # of a message in the results pipe, and the pool's manager thread waiting for the
+    # rest, for good: this process holds the pipe's writing end too, so no end-of-file
+    # comes, and Python waits for that thread at exit. This process never writes there;
+    # with its end closed, the thread reads end-of-file, marks the pool broken and ends.
+    if results_writer is not None:
+        with suppress(Exception):
+            results_writer.close()
 
 
 def _worker_version() -> str:
