@@ -123,7 +123,8 @@ def test_a_scenario_upload_redirects_to_its_levers(client: TestClient, folder: P
     levers = client.get(r.headers["location"])
     assert levers.status_code == 200
     assert "Darlington baseline" in levers.text
-    assert 'name="provision.in_house_foster.recruitment_per_year" value="7.7"' in levers.text
+    assert 'id="levers"' in levers.text  # the levers' form, for the saved file
+    assert 'name="path" value="uploads/My_baseline__v2_.toml"' in levers.text
     # the first page lists it among the user's own scenarios
     index = client.get("/").text
     assert 'href="/scenario?path=uploads/My_baseline__v2_.toml"' in index
