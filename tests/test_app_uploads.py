@@ -196,6 +196,18 @@ def test_a_scenario_that_extends_a_file_outside_the_folder_is_refused(
     assert list((folder / "uploads").iterdir()) == []
 
 
+def test_an_uploads_folder_that_links_elsewhere_is_not_written_through(
+    client: TestClient, folder: Path, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (folder / "uploads").symlink_to(elsewhere, target_is_directory=True)
+    r = upload(client, "la.toml", BASELINE.read_bytes())
+    assert r.status_code == 422
+    assert "is a link or a file, not a folder" in error_beside(r.text, "scenario")
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_a_scenario_over_the_limit_is_refused_with_413(client: TestClient, folder: Path) -> None:
     big = b"# padding\n" * (uploads.SCENARIO_LIMIT // 10 + 1)
     r = upload(client, "big.toml", big)

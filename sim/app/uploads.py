@@ -97,9 +97,11 @@ class UploadError(UserError):
         self.field = field
         self.more = more or {}
 
-    def by_field(self) -> dict[str, str]:
-        """Every mistake found, by the form field it is shown beside."""
-        return {**self.more, self.field: str(self)}
+    def by_field(self, fields: tuple[str, ...]) -> dict[str, str]:
+        """Every mistake found, by the form field it is shown beside: one of `fields`
+        (a field the form does not have, say an unknown one too long, goes by the first)."""
+        found = {**self.more, self.field: str(self)}
+        return {(k if k in fields else fields[0]): v for k, v in found.items()}
 
 
 def mb(n: int) -> str:
@@ -560,8 +562,11 @@ def _unzipped_too_large() -> UploadError:
 
 def extract_export(archive: Path, into: Path) -> int:
     """Unpack the CSV files of an export's zip flat into `into` (base names only), then
-    delete the zip; the bytes are counted as they are unpacked, whatever the zip's
-    headers claim. Returns how many files were unpacked."""
+    delete the zip. Returns how many files were unpacked.
+
+    The bytes are counted as they are unpacked, against the limit, whatever the zip's
+    headers claim; and Python's zipfile stops a member at its declared size and then
+    checks its checksum, so a zip that understates its sizes is refused as damaged."""
     total = 0
     try:
         with zipfile.ZipFile(archive) as zf:
@@ -573,10 +578,10 @@ def extract_export(archive: Path, into: Path) -> int:
                         if total > UNZIPPED_LIMIT:
                             raise _unzipped_too_large()
                         out.write(chunk)
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError):
         raise UploadError(
-            "the zip cannot be read: it is damaged, or its sizes do not match what it holds "
-            f"({exc.__class__.__name__}); make it again"
+            "the zip cannot be read: it is damaged, or its sizes do not match what it "
+            "holds; make it again"
         ) from None
     except NotImplementedError:
         raise UploadError(
@@ -850,7 +855,7 @@ def add_upload_routes(app: FastAPI, root: Path, jobs: Jobs, index: IndexPage, pa
         try:
             rel = await take_scenario(request, root)
         except UploadError as exc:
-            return index(request, exc.status, upload_errors=exc.by_field())
+            return index(request, exc.status, upload_errors=exc.by_field(("scenario",)))
         return RedirectResponse(f"/scenario?path={quote(rel)}", status_code=303)
 
     @app.post("/calibrate", response_model=None)
@@ -867,7 +872,7 @@ def add_upload_routes(app: FastAPI, root: Path, jobs: Jobs, index: IndexPage, pa
                 if not started:
                     calibrations.discard(private)
         except UploadError as exc:
-            errors = exc.by_field()
+            errors = exc.by_field(("files", "at", "name"))
             return index(request, exc.status, upload_errors=errors, calibrate_values=values)
         return RedirectResponse(f"/calibrate/{job.id}", status_code=303)
 
@@ -910,7 +915,7 @@ async def _start_calibration(
     try:
         at = check_date(values.get("at", ""))
     except UploadError as exc:
-        raise (UploadError(missing, more=exc.by_field()) if missing else exc) from None
+        raise (UploadError(missing, more={exc.field: str(exc)}) if missing else exc) from None
     if missing:
         raise UploadError(missing)
     name = values.get("name", "")[:120] or f"Calibrated to {at}"
