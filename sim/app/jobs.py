@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -118,6 +119,13 @@ class Jobs:
         self.root = Path(tempfile.mkdtemp(prefix="sufficiency-app-"))
         self.jobs: dict[str, Job] = {}
         self.lock = threading.Lock()
+        #: more to clean when the server stops (see `on_close`)
+        self.cleanups: list[Callable[[], None]] = []
+
+    def on_close(self, clean: Callable[[], None]) -> None:
+        """Run `clean` too when the server stops: the calibrations' private folders of
+        903 files go with the jobs' folders, by the same lifespan hook."""
+        self.cleanups.append(clean)
 
     def get(self, job_id: str) -> Job | None:
         """The job with this id, or None."""
@@ -192,5 +200,8 @@ class Jobs:
                 job.finished = time.monotonic()
 
     def close(self) -> None:
-        """Remove every job's folder (when the server stops)."""
+        """Remove every job's folder, and run the cleanups asked for (when the server
+        stops)."""
+        for clean in self.cleanups:
+            clean()
         shutil.rmtree(self.root, ignore_errors=True)

@@ -34,6 +34,7 @@ from ..scenario.region import is_region_file
 from .jobs import DOWNLOADS, Jobs
 from .levers import DEFAULT_RUNS, DEFAULT_YEARS, MAX_OPTIONS, RUNS, SECTIONS, YEARS, levers
 from .options import field_name, make_options
+from .uploads import add_upload_routes, index_context
 
 HERE = Path(__file__).resolve().parent
 #: Host names a browser on this machine uses for the app; other Host headers are refused
@@ -147,10 +148,18 @@ def create_app(folder: Path, hosts: Sequence[str] = LOOPBACK, token: str | None 
             raise UserError(f"{path or 'no path'}: give a scenario's path inside the folder")
         return load(root / path, root=root)
 
+    def index_page(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
+        """The first page; `context` says what an upload got wrong (uploads.py)."""
+        found = find_baselines(root)
+        listed = {**index_context(root), **context}
+        return page(request, "index.html", status, folder=str(root), scenarios=found, **listed)
+
     @app.get("/", response_class=HTMLResponse)
     def index(request: Request) -> HTMLResponse:
-        """The baselines under the folder, to pick one."""
-        return page(request, "index.html", folder=str(root), scenarios=find_baselines(root))
+        """The baselines under the folder, to pick one, or a file of one's own to upload."""
+        return index_page(request)
+
+    add_upload_routes(app, root, jobs, index_page, page)
 
     @app.get("/favicon.ico", response_model=None)
     def favicon() -> Response:

@@ -7,8 +7,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from ..reports.calibrated import WRITTEN_BY, calibrate_files
 from . import options
 from .options import add_la, add_template_and_map
+
+__all__ = ["WRITTEN_BY", "add_parser", "calibrate_files", "execute", "published_files"]
 
 
 def add_parser(sub: Any) -> None:
@@ -41,7 +44,10 @@ def add_parser(sub: Any) -> None:
         "SSDA903 data, with --published a year_ending in the table (default: the latest)",
     )
     p.add_argument(
-        "--name", default=None, help="the scenario's name (--published; default from the file)"
+        "--name",
+        default=None,
+        help="the scenario's name (default: the template's with the date; with --published, "
+        "from the file)",
     )
     p.add_argument(
         "--out", type=options.parse_path, required=True, help="scenario file to write (.toml)"
@@ -123,69 +129,10 @@ def execute(args: argparse.Namespace) -> int:
         suppress_below=args.suppress_below,
         force=args.force,
         la=args.la,
+        name=args.name,
     )
     print(f"Wrote {toml_path} and {report}/calibration.md in {time.perf_counter() - started:.1f} s")
     return 0
-
-
-#: The header line of every scenario calibrate writes: --force replaces only such a file.
-WRITTEN_BY = "# Written by `sufficiency calibrate`."
-
-
-def calibrate_files(
-    data: Path | str,
-    at: dt.date,
-    out: Path | str,
-    years_back: float = 3.0,
-    template: Path | str | None = None,
-    map_path: Path | None = None,
-    postcodes: Path | None = None,
-    report: Path | None = None,
-    suppress_below: int = 5,
-    force: bool = False,
-    la: str | None = None,
-) -> tuple[Path, Path]:
-    """Read the data, fit, and write the scenario file and its report (each whole or not at all)."""
-    import sys
-
-    from ..calibration.fit import calibrate, read_centroids, read_map
-    from ..calibration.packaged import DEFAULT_TEMPLATE
-    from ..calibration.ssda903.read import read_903
-    from ..common.outputs import atomic_path, check_free
-    from ..reports.calibration import write_report
-    from ..scenario.load import load, loads
-    from ..scenario.write import dumps
-
-    out = Path(out)
-    report = Path(report) if report else out.with_name(out.stem + "_calibration")
-    check_free(out, force, folder=False, marker=WRITTEN_BY)
-    check_free(report, force)
-    tpl = load(template or DEFAULT_TEMPLATE)
-    mapping = read_map(map_path)
-    centroids = read_centroids(postcodes) if postcodes else None
-    ds = read_903(data, la=la)
-    if ds.problems or ds.skipped:
-        print(ds.summary(), file=sys.stderr)
-    cal = calibrate(ds, at, tpl, mapping, years_back=years_back, centroids=centroids)
-    name = cal.scenario["scenario"]["name"]
-    header = "\n".join(
-        [
-            f"{name}",
-            "",
-            "Written by `sufficiency calibrate`. Comments say which numbers come from the data",
-            "('from the data') and which from the template or an assumption; everything without",
-            "a comment is the template's. See the calibration report for intervals.",
-            "",
-            *cal.notes,
-        ]
-    )
-    text = dumps(cal.scenario, cal.comments, header)
-    loads(text, name=str(out))  # never write a scenario that would not validate
-    with atomic_path(report, force=force) as tmp:
-        write_report(cal, tmp, name, suppress_below)
-    with atomic_path(out, force=force, folder=False, marker=WRITTEN_BY) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return out, report
 
 
 def published_files(

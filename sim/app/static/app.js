@@ -1,13 +1,16 @@
-// sufficiency web app: the only script. While a job runs, ask for its state every
-// second and show the time; when it ends, reload the page to show its results.
+// sufficiency web app: the only script. While a job runs (a comparison, or a
+// calibration: the box's data-status names where to ask, else the comparison's
+// address), ask for its state every second and show the time; when it ends, reload the
+// page to show its results.
 "use strict";
 (function () {
   var box = document.getElementById("job");
   if (!box || box.dataset.state !== "running") return;
   var id = box.dataset.id;
+  var url = box.dataset.status || "/job/" + encodeURIComponent(id) + "/status";
   var elapsed = document.getElementById("elapsed");
   function poll() {
-    fetch("/job/" + encodeURIComponent(id) + "/status", { cache: "no-store" })
+    fetch(url, { cache: "no-store" })
       .then(function (r) { return r.json(); })
       .then(function (s) {
         if (s.state === "running") {
