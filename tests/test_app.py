@@ -327,3 +327,13 @@ def test_progress_counts_runs_and_cancel_stops_them(client: TestClient) -> None:
     assert status["state"] == "cancelled"
     assert status["done"] < 2000
     assert client.get(f"{job}/file/options.xlsx").status_code == 404
+
+
+def test_the_first_page_lists_a_region_s_councils_but_not_the_region() -> None:
+    from sim.app.server import find_baselines
+
+    listed = {b.path: b for b in find_baselines(ROOT)}
+    assert "scenarios/north-east/durham/baseline.toml" in listed
+    assert "scenarios/north-east/middlesbrough/baseline.toml" in listed
+    assert not any(p.endswith("region.toml") for p in listed)
+    assert not any(b.error for b in listed.values())

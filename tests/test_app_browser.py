@@ -102,14 +102,22 @@ def test_a_commissioner_compares_an_option_in_the_browser(server: str, tmp_path:
             assert page.locator(".error").count() == 1
             shot(page, "3-mistake.png")
 
-            # recruitment from 7.7 to 10 a year, a small comparison
+            # option 1: recruitment from 7.7 to 10 a year; option 2, in a closed section
+            # of the form: two solo homes; a small comparison of both with the baseline
             page.locator(f'input[name="{RECRUIT}"]').fill("10")
+            solo = page.locator('input[name="o2:new_homes.solo_home.count"]')
+            assert not solo.is_visible()
+            page.locator("#s-new_homes > summary").click()
+            solo.fill("2")
+            page.locator('input[name="o2:name"]').fill("Two solo homes")
             page.locator("#run").click()
             page.wait_for_url("**/job/*")
             # the page polls the job and shows the results when it is done
             page.locator("p.sentence").first.wait_for(timeout=300_000)
             sentence = page.locator("p.sentence").first.inner_text()
             assert "Foster carers recruited a year" in sentence
+            assert "Option 'Two solo homes'" in page.locator("p.sentence").nth(1).inner_text()
+            assert page.locator("#dl-toml-2").count() == 1
             chart = page.locator("img.chart").first
             chart.wait_for()
             page.wait_for_function("() => [...document.images].every(i => i.complete)")

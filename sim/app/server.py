@@ -34,7 +34,7 @@ from ..scenario.region import is_region_file
 from .jobs import DOWNLOADS, Jobs
 from .levers import DEFAULT_RUNS, DEFAULT_YEARS, MAX_OPTIONS, RUNS, SECTIONS, YEARS, levers
 from .options import field_name, make_options
-from .uploads import add_upload_routes, index_context
+from .uploads import CALIBRATED, UPLOADS, add_upload_routes, index_context
 
 HERE = Path(__file__).resolve().parent
 #: Host names a browser on this machine uses for the app; other Host headers are refused
@@ -43,7 +43,14 @@ LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 #: The cookie that carries the access token when the app serves other computers.
 TOKEN_COOKIE = "sufficiency_token"
 #: Where baselines are looked for under the folder, in the order listed.
-BASELINES = ("baseline.toml", "*/baseline.toml", "scenarios/*/baseline.toml")
+BASELINES = (
+    "baseline.toml",
+    "*/baseline.toml",
+    "scenarios/*/baseline.toml",
+    "scenarios/*/*/baseline.toml",  # a region's councils (scenarios/north-east/durham/)
+)
+#: Folders the first page lists on their own (the user's uploads and calibrations).
+OWN_FOLDERS = (UPLOADS, CALIBRATED)
 #: Content types of the files a job offers.
 MEDIA = {
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -243,6 +250,8 @@ def find_baselines(root: Path) -> list[Listed]:
     out = []
     for p in found:
         rel = p.relative_to(root).as_posix()
+        if rel.split("/", 1)[0] in OWN_FOLDERS:
+            continue  # listed under "Your scenarios"
         try:
             if not p.is_file() or p.is_symlink() or is_region_file(p):
                 continue
