@@ -212,7 +212,7 @@ def test_a_scenario_over_the_limit_is_refused_with_413(client: TestClient, folde
     big = b"# padding\n" * (uploads.SCENARIO_LIMIT // 10 + 1)
     r = upload(client, "big.toml", big)
     assert r.status_code == 413
-    assert "larger than 2 MB" in error_beside(r.text, "scenario")
+    assert "larger than 1 MB" in error_beside(r.text, "scenario")
     assert not any(p.is_file() for p in folder.rglob("*"))
 
 

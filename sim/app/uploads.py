@@ -4,7 +4,7 @@ scenario calibrated from an SSDA903 export (one zip, or its CSV files).
 Both forms are read as the request arrives (python-multipart's streaming parser, not
 Starlette's form reader), so the size limits hold whatever Content-Length claims, and
 nothing is spooled to the system's temporary folder: a scenario file is held in memory (at
-most 2 MB) and written whole into `<folder>/uploads/`; the 903 files go straight into a
+most 1 MB) and written whole into `<folder>/uploads/`; the 903 files go straight into a
 private folder inside the chosen folder (`.sufficiency-903-<pid>-<random>/`, mode 0o700),
 which is removed when the calibration ends, whether it succeeds or fails, and when the
 server stops (one left by a server that was killed is removed when the app next starts on
@@ -50,15 +50,15 @@ from starlette.requests import ClientDisconnect
 from ..common.errors import UserError
 from ..common.interrupt import pid_alive
 from ..reports.calibrated import calibrate_files
-from ..scenario.load import load, read_raw
+from ..scenario.load import MAX_BYTES, load, read_raw
 from .jobs import Jobs
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
 
-MB = 1024 * 1024
-#: Largest scenario file taken (the Darlington baseline is about 30 kB).
-SCENARIO_LIMIT = 2 * MB
+MB = 1_000_000  # as `load` counts: a megabyte is a million bytes
+#: Largest scenario file taken: what `load` reads (the Darlington baseline is about 60 kB).
+SCENARIO_LIMIT = MAX_BYTES
 #: Largest SSDA903 upload, all its files together.
 EXPORT_LIMIT = 50 * MB
 #: Most files in an export's zip (or CSV files chosen): a header, episodes and UASC file a year.
@@ -105,7 +105,7 @@ class UploadError(UserError):
 
 
 def mb(n: int) -> str:
-    """A limit in bytes as people say it: "2 MB"."""
+    """A limit in bytes as people say it: "1 MB"."""
     return f"{n / MB:g} MB"
 
 
