@@ -50,10 +50,44 @@ class JobCancelled(Exception):
 
 
 @dataclass
-class Job:
-    """One comparison of a baseline with its options, and where it has got to."""
+class Background:
+    """Work the app does in a thread while a page polls it: its state and timing.
+
+    The fields after `id` are keyword-only, so a kind of work adds its own positional
+    fields after `id`."""
 
     id: str
+    #: "running", "done", "failed" or "cancelled"
+    state: str = field(default="running", kw_only=True)
+    started: float = field(default_factory=time.monotonic, kw_only=True)
+    finished: float | None = field(default=None, kw_only=True)
+    error: str = field(default="", kw_only=True)
+
+    def seconds(self) -> float:
+        """Seconds since the work started (until it finished)."""
+        return (self.finished or time.monotonic()) - self.started
+
+    def progress(self) -> tuple[int, int]:
+        """Units of work done and in all (0 of 0: no count to show)."""
+        return 0, 0
+
+    def status(self) -> dict[str, object]:
+        """The state as the page's script polls it."""
+        done, total = self.progress()
+        return {
+            "id": self.id,
+            "state": self.state,
+            "seconds": round(self.seconds(), 1),
+            "done": done,
+            "total": total,
+            "error": self.error,
+        }
+
+
+@dataclass
+class Job(Background):
+    """One comparison of a baseline with its options, and where it has got to."""
+
     folder: Path
     baseline: str
     #: the options' names, and the numbers of their columns in the form
@@ -61,14 +95,9 @@ class Job:
     numbers: list[int]
     years: int
     reps: int
-    #: "running", "done", "failed" or "cancelled"
-    state: str = "running"
-    started: float = field(default_factory=time.monotonic)
-    finished: float | None = None
     sentences: list[str] = field(default_factory=list)
     #: chart file names in the job's charts/ folder, in reading order
     charts: list[str] = field(default_factory=list)
-    error: str = ""
     #: replications done so far, over every scenario of the comparison (baseline first)
     done: int = 0
 
@@ -77,20 +106,9 @@ class Job:
         """Replications the comparison runs in all: the baseline's and the options'."""
         return (1 + len(self.options)) * self.reps
 
-    def seconds(self) -> float:
-        """Seconds since the job started (until it finished)."""
-        return (self.finished or time.monotonic()) - self.started
-
-    def status(self) -> dict[str, object]:
-        """The job's state as the page's script polls it."""
-        return {
-            "id": self.id,
-            "state": self.state,
-            "seconds": round(self.seconds(), 1),
-            "done": self.done,
-            "total": self.total,
-            "error": self.error,
-        }
+    def progress(self) -> tuple[int, int]:
+        """Replications done, of all the comparison runs."""
+        return self.done, self.total
 
     def observe(self, n: int) -> None:
         """`compare`'s observer: `n` more replications done; a cancelled job stops here."""

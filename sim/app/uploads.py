@@ -34,7 +34,7 @@ import traceback
 import zipfile
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
@@ -51,7 +51,7 @@ from ..common.errors import UserError
 from ..common.interrupt import pid_alive
 from ..reports.calibrated import calibrate_files
 from ..scenario.load import MAX_BYTES, load, read_raw
-from .jobs import Jobs
+from .jobs import Background, Jobs
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -619,38 +619,17 @@ def check_date(text: str) -> dt.date:
 
 
 @dataclass
-class Calibration:
-    """One calibration from an uploaded export, and where it has got to."""
+class Calibration(Background):
+    """One calibration from an uploaded export ("running", "done" or "failed")."""
 
-    id: str
     name: str
     at: dt.date
     files: int
-    #: "running", "done" or "failed"
-    state: str = "running"
-    started: float = field(default_factory=time.monotonic)
-    finished: float | None = None
     #: the scenario and report written, relative to the chosen folder
     scenario: str = ""
     report: str = ""
     #: the data checks' summary (files, rows and columns with problems; no identifiers)
     checks: str = ""
-    error: str = ""
-
-    def seconds(self) -> float:
-        """Seconds since the calibration started (until it finished)."""
-        return (self.finished or time.monotonic()) - self.started
-
-    def status(self) -> dict[str, object]:
-        """The state as the page's script polls it (as a comparison's)."""
-        return {
-            "id": self.id,
-            "state": self.state,
-            "seconds": round(self.seconds(), 1),
-            "done": 0,
-            "total": 0,
-            "error": self.error,
-        }
 
     def note_checks(self, text: str) -> None:
         """calibrate's `say`: keep the data checks' summary for the page."""
