@@ -1,9 +1,10 @@
-"""The web app's other starting points (sim/app/uploads.py): a scenario file of the user's
-own, saved into the chosen folder's uploads/ and opened at its levers, and an SSDA903
-export (a zip, or its CSV files) calibrated in the background into calibrated/. Limits
-hold while the body is read, unsafe zips are refused before a byte is unpacked, the 903
-files live only in a private folder inside the chosen folder and are gone afterwards, and
-nothing is written anywhere else."""
+"""The web app's other starting points (sim/app/uploads.py, and the modules it joins:
+multipart, folders, export, calibrations): a scenario file of the user's own, saved into
+the chosen folder's uploads/ and opened at its levers, and an SSDA903 export (a zip, or its
+CSV files) calibrated in the background into calibrated/. Limits hold while the body is
+read, unsafe zips are refused before a byte is unpacked, the 903 files live only in a
+private folder inside the chosen folder and are gone afterwards, and nothing is written
+anywhere else."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ pytest.importorskip("httpx", reason="FastAPI's test client needs httpx")
 
 from fastapi.testclient import TestClient
 
-from sim.app import uploads
+from sim.app import calibrations, export, uploads
 from sim.app.server import create_app
 from sim.scenario.load import load
 
@@ -60,7 +61,7 @@ def files_under(path: Path) -> set[str]:
 
 
 def private_folders(folder: Path) -> list[Path]:
-    return list(folder.glob(uploads.PRIVATE + "*"))
+    return list(folder.glob(calibrations.PRIVATE + "*"))
 
 
 def error_beside(page: str, control: str) -> str:
@@ -358,8 +359,8 @@ def lying_zip() -> bytes:
 def test_unsafe_zips_are_refused_and_nothing_is_written(
     folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, archive, says: str, status: int
 ) -> None:
-    monkeypatch.setattr(uploads, "UNZIPPED_LIMIT", 1000)
-    monkeypatch.setattr(uploads, "MEMBER_LIMIT", 6)
+    monkeypatch.setattr(export, "UNZIPPED_LIMIT", 1000)
+    monkeypatch.setattr(export, "MEMBER_LIMIT", 6)
     beside = set(os.listdir(tmp_path.parent))
     with TestClient(create_app(folder), base_url="http://127.0.0.1") as client:
         r = calibrate(client, [("export.zip", archive())], name="evil")
@@ -374,7 +375,7 @@ def test_unsafe_zips_are_refused_and_nothing_is_written(
 def test_an_upload_over_the_limit_is_refused_with_413(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(uploads, "EXPORT_LIMIT", 100_000)
+    monkeypatch.setattr(export, "EXPORT_LIMIT", 100_000)
     with TestClient(create_app(folder), base_url="http://127.0.0.1") as client:
         r = calibrate(client, [("export.zip", export_zip())])
     assert r.status_code == 413
@@ -413,7 +414,7 @@ def test_a_failed_calibration_shows_calibrates_message_and_deletes_the_files(
     message = html.unescape(found.group(1))
     assert message.startswith("the uploaded files: no Episodes file"), message
     assert "header_2021.csv" in message
-    assert uploads.PRIVATE not in page and CHILD not in page
+    assert calibrations.PRIVATE not in page and CHILD not in page
     assert not private_folders(folder)
     assert not list(folder.rglob("*.toml")) and not list(folder.rglob("*.csv"))
 
@@ -426,11 +427,11 @@ def test_private_folders_go_when_the_server_stops_and_after_a_crash(folder: Path
         capture_output=True,
         text=True,
     )
-    stale = folder / f"{uploads.PRIVATE}{done.stdout.strip()}-{'0' * 16}"
+    stale = folder / f"{calibrations.PRIVATE}{done.stdout.strip()}-{'0' * 16}"
     (stale / "data").mkdir(parents=True)
     (stale / "data" / "header_2021.csv").write_text("CHILD\n1\n")
     # another name of the same shape but not ours to judge (a live process) stays
-    alive = folder / f"{uploads.PRIVATE}{os.getpid()}-{'1' * 16}"
+    alive = folder / f"{calibrations.PRIVATE}{os.getpid()}-{'1' * 16}"
     alive.mkdir()
     with TestClient(create_app(folder), base_url="http://127.0.0.1") as client:
         assert not stale.exists()

@@ -4,6 +4,8 @@ the background, results to take away.
 A top layer beside the command line: it may import every layer below (reports, runs,
 scenario, common) and only `sim.cli` imports it. `server` builds the FastAPI app,
 `jobs` runs comparisons in threads, `levers` says which scenario keys the form shows,
-`uploads` takes a scenario file or an SSDA903 export (calibrated in a thread) to start from.
+`uploads` takes a scenario file or an SSDA903 export to start from: `multipart` reads an
+upload within its limits, `folders` writes into the chosen folder, `export` checks and
+unpacks the 903 files and `calibrations` calibrates from them in a thread.
 Needs the `app` extra (`pip install "sufficiency[app]"`).
 """

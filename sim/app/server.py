@@ -31,10 +31,11 @@ from ..scenario.load import (
     load,
 )
 from ..scenario.region import is_region_file
+from .folders import CALIBRATED, UPLOADS
 from .jobs import DOWNLOADS, Jobs
 from .levers import DEFAULT_RUNS, DEFAULT_YEARS, MAX_OPTIONS, RUNS, SECTIONS, YEARS, levers
 from .options import field_name, make_options
-from .uploads import CALIBRATED, UPLOADS, add_upload_routes, index_context
+from .uploads import add_upload_routes, index_context
 
 HERE = Path(__file__).resolve().parent
 #: Host names a browser on this machine uses for the app; other Host headers are refused
