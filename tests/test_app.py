@@ -185,6 +185,8 @@ def test_the_scenario_copies_read_back_as_the_options() -> None:
             "o2:new_homes.solo_home.opens": "2024-10-01",
             "o2:option_costs.one_off": "250000",
             "o2:option_costs.per_year": "120000",
+            "o2:option_costs.starts": "2024-04-01",
+            "o3:option_costs.starts": "2024-04-01",  # a date without costs: no change
             "o3:provision.in_house_home.homes[0].closes": "2025-01-01",
             "o3:provision.external_block.homes[0].beds": "4",
             "o3:provision.external_home.weekly_cost.very_complex": "9000",
@@ -202,6 +204,7 @@ def test_the_scenario_copies_read_back_as_the_options() -> None:
     assert [(h.beds, h.opens.isoformat()) for h in solo] == [(1, "2024-10-01")] * 2
     (cost,) = two.option_costs
     assert (cost.one_off, cost.per_year) == (250_000, 120_000)
+    assert cost.starts is not None and cost.starts.isoformat() == "2024-04-01"
     assert three.provision["in_house_home"].homes[0].closes.isoformat() == "2025-01-01"
     assert three.provision["external_block"].homes[0].beds == 4
     assert three.provision["external_home"].weekly_cost["very_complex"] == 9000

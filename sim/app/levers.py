@@ -193,7 +193,7 @@ def levers(loaded: LoadedScenario) -> list[Lever]:
                 else ""
             )
             out.append(Lever(spec, path, key, subject, shown, source))
-    out += _new_homes(loaded) + _option_costs()
+    out += _new_homes(loaded) + _option_costs(loaded.model.scenario.start_date)
     order = [s[0] for s in SECTIONS]
     return sorted(out, key=lambda lever: order.index(lever.spec.section))
 
@@ -278,8 +278,9 @@ def _new_homes(loaded: LoadedScenario) -> list[Lever]:
     return out
 
 
-def _option_costs() -> list[Lever]:
-    """The option's own one-off and yearly cost (a new home's capital, a campaign)."""
+def _option_costs(start: dt.date) -> list[Lever]:
+    """The option's own one-off and yearly cost (a new home's capital, a campaign), and
+    the day they start (the scenario's `start`, unless changed)."""
     out = []
     for part, label, unit in (
         ("one_off", "One-off cost", "£, at the start"),
@@ -295,6 +296,22 @@ def _option_costs() -> list[Lever]:
             help="outside the placement budget: added to the option's cost by compare",
         )
         out.append(Lever(spec, (), f"option_costs.{part}", "", 0.0, "", ("option_costs", part)))
+    spec = LeverSpec(
+        (),
+        "Paid from",
+        "date",
+        0,
+        0,
+        0,
+        type="date",
+        section="option_costs",
+        help="the one-off cost is paid on this day, the running cost from it on",
+    )
+    out.append(
+        Lever(
+            spec, (), "option_costs.starts", "", start.isoformat(), "", ("option_costs", "starts")
+        )
+    )
     return out
 
 

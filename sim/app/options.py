@@ -145,6 +145,7 @@ def make_option(
     added: dict[str, dict[str, Any]] = {}
     costs: dict[str, float] = {}
     cost_levers: list[tuple[Lever, Any]] = []  # after the homes, in the form's order
+    cost_starts: dt.date | None = None
     wrong = False
     for lever in all_levers if all_levers is not None else levers(loaded):
         name = field_name(i, lever.key)
@@ -171,6 +172,9 @@ def make_option(
                 continue
         if lever.special and lever.special[0] == "new_homes":
             added.setdefault(lever.special[1], {})[lever.special[2]] = value
+            continue
+        if lever.special == ("option_costs", "starts"):
+            cost_starts = value  # a date for the costs, not a change by itself
             continue
         if lever.special and lever.special[0] == "option_costs":
             costs[lever.special[1]] = float(value)
@@ -220,6 +224,7 @@ def make_option(
             {
                 "item": OPTION_COST_ITEM,
                 **{part: costs[part] for part in ("one_off", "per_year") if costs.get(part)},
+                **({"starts": cost_starts} if cost_starts else {}),
                 "source": "entered in the sufficiency web app",
             }
         )
