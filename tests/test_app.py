@@ -90,6 +90,7 @@ def test_a_bad_value_comes_back_beside_its_control(client: TestClient) -> None:
     assert 'value="-5"' in here and 'aria-invalid="true"' in here
     assert "must be a number greater than or equal to 0 (got -5)" in here
     assert r.text.count('role="alert"') == 1
+    assert "1 mistake to put right: it is marked below" in r.text  # said at the top too
     # a date that is not one, in another option, beside its own control
     bad = {**data, O1: "10", "o2:provision.in_house_home.homes[0].closes": "31/03/2025"}
     r = client.post("/run", data=bad)
