@@ -159,7 +159,7 @@ def test_a_small_comparison_runs_and_its_files_download(client: TestClient) -> N
     base = (ROOT / BASELINE).read_text(encoding="utf-8").splitlines()
     new = option.splitlines()
     changed = [line for line in new if line not in base and not line.startswith("#")]
-    assert len(changed) == 2, changed  # the lever and the option's name
+    assert len(changed) == 3, changed  # the lever, the option's name and description
     assert any(
         line.startswith("recruitment_per_year = 10") and "was 7.7" in line for line in changed
     )
@@ -213,8 +213,8 @@ def test_the_scenario_copies_read_back_as_the_options() -> None:
     # the baseline's own lines stay as they were where the option does not change them
     base = (ROOT / BASELINE).read_text(encoding="utf-8").splitlines()
     kept = [line for line in made.options[2].text.splitlines() if not line.startswith("#")]
-    assert sum(line not in base for line in kept) <= 5
-    assert made.options[0].name.startswith("Children entering care a year 80")  # form order
+    assert sum(line not in base for line in kept) <= 6  # 4 levers, name, description
+    assert made.options[0].name.startswith("Children entering care a year: 80 (baseline 93)")
     assert made.options[0].name.endswith("and 1 more change")
 
 
@@ -341,3 +341,53 @@ def test_the_first_page_lists_a_region_s_councils_but_not_the_region() -> None:
     assert "scenarios/north-east/middlesbrough/baseline.toml" in listed
     assert not any(p.endswith("region.toml") for p in listed)
     assert not any(b.error for b in listed.values())
+
+
+def test_a_lever_with_dated_changes_says_so_and_holds_for_the_whole_run() -> None:
+    """foster-plus-10 raises recruitment to 13 from April 2024 ([[changes]]); the lever
+    says so beside it, and a value given in an option replaces those dates (it used to be
+    undone by them a year in, silently). Its source is the baseline's line, not a line
+    number of the option's own, shorter file."""
+    from sim.app.levers import levers
+    from sim.app.options import make_options
+    from sim.scenario.load import load, loads
+
+    loaded = load(ROOT / "scenarios/darlington/foster-plus-10.toml", root=ROOT)
+    (lever,) = [x for x in levers(loaded) if x.key == RECRUIT]
+    assert lever.dated == ("13 from 2024-04-01",)
+    assert lever.where == "baseline.toml:242"
+    made = make_options(loaded, {O1: "20"})
+    assert not made.errors, made.errors
+    option = loads(made.options[0].text)
+    assert option.provision["in_house_foster"].recruitment_per_year == 20
+    assert not [c for c in option.changes if c.key == RECRUIT]
+
+
+def test_dates_before_the_start_and_a_provision_s_mistakes_name_their_control() -> None:
+    from sim.app.options import make_options
+    from sim.scenario.load import load
+
+    loaded = load(ROOT / BASELINE, root=ROOT)
+    closes = "o1:provision.in_house_home.homes[0].closes"
+    made = make_options(
+        loaded,
+        {
+            closes: "2022-01-01",
+            "o2:new_homes.solo_home.count": "1",
+            "o2:new_homes.solo_home.opens": "2023-04-01",
+            "o3:option_costs.one_off": "1000",
+            "o3:option_costs.starts": "2020-01-01",
+        },
+    )
+    assert set(made.errors) == {
+        closes,
+        "o2:new_homes.solo_home.opens",
+        "o3:option_costs.starts",
+    }, made.errors
+    assert all("after the scenario starts (2023-04-01)" in m for m in made.errors.values())
+    # all three of the council's homes closed in the first month: too few places for the
+    # nine children there at the start, said beside a closing date, not the option's name
+    data = {f"o1:provision.in_house_home.homes[{k}].closes": "2023-05-01" for k in range(4)}
+    made = make_options(loaded, data)
+    (field,) = made.errors
+    assert field.startswith("o1:provision.in_house_home.homes["), made.errors

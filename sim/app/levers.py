@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..scenario.keys import current_value, join
+from ..common.errors import UserError
+from ..scenario.keys import current_value, join, parse_key
 from ..scenario.load import LoadedScenario, find_line
 
 
@@ -161,6 +162,11 @@ class Lever:
     value: float | str
     source: str
     special: tuple[str, ...] = ()
+    #: the file and line that set the baseline's value ("baseline.toml:242"), or ""
+    where: str = ""
+    #: the scenario's dated changes to this value, in words ("13 from 2024-04-01"): a value
+    #: given in the app holds for the whole run instead
+    dated: tuple[str, ...] = ()
 
     def shown(self) -> str:
         """The value as the form shows it."""
@@ -187,12 +193,13 @@ def levers(loaded: LoadedScenario) -> list[Lever]:
             key = ""
             for step in path:
                 key = join(key, step)
-            source = (
-                source_comment(loaded, path, texts)
+            source, where = (
+                source_of(loaded, path, texts)
                 if path[-1] in _at(loaded.raw, path[:-1])
-                else ""
+                else ("", "")
             )
-            out.append(Lever(spec, path, key, subject, shown, source))
+            dated = tuple(_dated(loaded.raw, path))
+            out.append(Lever(spec, path, key, subject, shown, source, (), where, dated))
     out += _new_homes(loaded) + _option_costs(loaded.model.scenario.start_date)
     order = [s[0] for s in SECTIONS]
     return sorted(out, key=lambda lever: order.index(lever.spec.section))
@@ -315,11 +322,13 @@ def _option_costs(start: dt.date) -> list[Lever]:
     return out
 
 
-def source_comment(
+def source_of(
     loaded: LoadedScenario, path: tuple[str | int, ...], texts: dict[Path, str] | None = None
-) -> str:
-    """The comment that gives a key's source: at the end of its line, or else the comment
-    lines just above it; "" when the file says nothing (the form then says so)."""
+) -> tuple[str, str]:
+    """The comment that gives a key's source (at the end of its line, or else the comment
+    lines just above it; "" when the file says nothing) and where the key is set
+    ("baseline.toml:242"): the last of the scenario's files that sets it (an option that
+    `extends` a baseline and leaves the key alone: the baseline's line)."""
     texts = texts if texts is not None else dict(loaded.files)
     for file, text in reversed(loaded.files):  # the file that set it is the last to say
         line = find_line(file, path, texts)
@@ -329,14 +338,47 @@ def source_comment(
         here = lines[line - 1]
         if str(path[-1]) not in here.split("=", 1)[0]:
             continue  # the table's header: this file does not set the key
+        where = f"{file.name}:{line}"
         m = re.match(r"^[^#]*=\s*[^#\"']*#\s?(.*)$", here)
         if m and m.group(1).strip():
-            return m.group(1).strip()
+            return m.group(1).strip(), where
         above: list[str] = []
         for prev in reversed(lines[: line - 1]):
             s = prev.strip()
             if not s.startswith("#"):
                 break
             above.insert(0, s.lstrip("#").strip())
-        return " ".join(a for a in above if a)
-    return ""
+        return " ".join(a for a in above if a), where
+    return "", ""
+
+
+def dated_changes(raw: dict[str, Any], path: tuple[str | int, ...]) -> list[int]:
+    """The positions in the scenario's `[[changes]]` of those that change the value at
+    `path` (their keys parsed as the engine parses them)."""
+    out = []
+    for i, change in enumerate(raw.get("changes", []) or []):
+        if not isinstance(change, dict):
+            continue
+        try:
+            if parse_key(str(change.get("key", "")), "[[changes]]") == path:
+                out.append(i)
+        except UserError:
+            continue  # validation names it
+    return out
+
+
+def _dated(raw: dict[str, Any], path: tuple[str | int, ...]) -> list[str]:
+    """The dated changes to the value at `path`, in words: "13 from 2024-04-01",
+    "x1.3 from 2025-04-01"; foster recruitment's older `recruitment_changes` too."""
+    out = []
+    for i in dated_changes(raw, path):
+        c = raw["changes"][i]
+        value = c.get("set")
+        shown = f"{value:g}" if isinstance(value, (int, float)) else str(value)
+        what = f"x{c['multiply']:g}" if "multiply" in c else shown
+        out.append(f"{what} from {c.get('date')}")
+    if path[-1] == "recruitment_per_year" and len(path) == 3:
+        for c in _at(raw, path[:-1]).get("recruitment_changes", []) or []:
+            if isinstance(c, dict):
+                out.append(f"{c.get('per_year')} from {c.get('from')}")
+    return out

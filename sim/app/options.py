@@ -29,7 +29,16 @@ from ..scenario.keys import join, set_path
 from ..scenario.load import LoadedScenario, check_changes, explain_validation
 from ..scenario.schema import Scenario, cross_reference_errors
 from ..scenario.write import ScenarioCopies
-from .levers import DEFAULT_RUNS, DEFAULT_YEARS, MAX_OPTIONS, RUNS, YEARS, Lever, levers
+from .levers import (
+    DEFAULT_RUNS,
+    DEFAULT_YEARS,
+    MAX_OPTIONS,
+    RUNS,
+    YEARS,
+    Lever,
+    dated_changes,
+    levers,
+)
 
 #: What the app calls the homes and costs it adds, in the option's scenario file.
 NEW_HOME_NAME = "New home {k} (added in the app)"
@@ -141,6 +150,7 @@ def make_option(
     """Option column `i`: None when it changes nothing (or has mistakes, added to
     `errors`), else the option with its scenario and file text."""
     raw = copy.deepcopy(loaded.raw)
+    start = loaded.model.scenario.start_date
     option = Option(i)
     added: dict[str, dict[str, Any]] = {}
     costs: dict[str, float] = {}
@@ -155,6 +165,11 @@ def make_option(
         value: Any
         if lever.spec.type == "date":
             value = date(text)
+            if isinstance(value, dt.date) and value <= start:
+                value = (
+                    f"must be after the scenario starts ({start.isoformat()}): a date on or "
+                    "before it changes nothing the run can show"
+                )
             if isinstance(value, str):
                 errors[name], wrong = value, True
                 continue
@@ -184,6 +199,8 @@ def make_option(
             _drop(raw, lever.path)
         else:
             set_path(raw, lever.path, value, lever.key, "the lever")
+        if lever.dated:
+            _drop_dated(raw, lever.path)
         option.changed.append((lever, value))
     home_levers = {
         (lever.special[1], lever.special[2]): lever
@@ -232,6 +249,10 @@ def make_option(
         return None
     option.name = data.get(field_name(i, "name"), "").strip()[:120] or option_name(option.changed)
     raw.setdefault("scenario", {})["name"] = option.name
+    raw["scenario"]["description"] = (
+        f"{loaded.name} with changes made in the web app: "
+        + "; ".join(_said(lever, value) for lever, value in option.changed)
+    )[:2000]
     try:
         model = validated(loaded, raw)
     except ScenarioError as exc:
@@ -294,6 +315,8 @@ def _field_of(
         if lever.key and (key == lever.key or key.startswith(lever.key + ".")):
             return field_name(i, lever.key)
     for provision, first in first_new.items():
+        if key == f"provision.{provision}":
+            return field_name(i, f"new_homes.{provision}.count")
         stem = f"provision.{provision}.homes["
         if key.startswith(stem):
             index = int(key[len(stem) :].split("]", 1)[0])
@@ -301,7 +324,22 @@ def _field_of(
                 return field_name(i, f"new_homes.{provision}.count")
     if key.startswith("option_costs"):
         return field_name(i, "option_costs.one_off")
+    # a mistake about a provision as a whole (e.g. its children at the start and the
+    # places left open): the lever of the column that changed that provision
+    for lever, _ in changed:
+        if lever.path[:2] == tuple(key.split(".")[:2]) and key.startswith("provision."):
+            return field_name(i, lever.key)
     return field_name(i, "")
+
+
+def _drop_dated(raw: dict[str, Any], path: tuple[str | int, ...]) -> None:
+    """Remove the scenario's dated changes to the value at `path`: the value the user gave
+    holds for the whole run (the form says so beside the lever)."""
+    drop = set(dated_changes(raw, path))
+    if drop:
+        raw["changes"] = [c for i, c in enumerate(raw["changes"]) if i not in drop]
+    if path[-1] == "recruitment_per_year" and len(path) == 3:
+        raw["provision"][path[1]].pop("recruitment_changes", None)
 
 
 def _drop(raw: dict[str, Any], path: tuple[str | int, ...]) -> None:
@@ -315,20 +353,25 @@ def _drop(raw: dict[str, Any], path: tuple[str | int, ...]) -> None:
 
 def option_name(changed: Sequence[tuple[Lever, Any]]) -> str:
     """A short name for an option that says what it changes: its first change, and how
-    many more, e.g. "Foster carers recruited a year 10 (Darlington foster carers)"."""
+    many more, e.g. "Foster carers recruited a year (Darlington foster carers): 10
+    (baseline 7.7)"."""
     if not changed:
         return "Option"
-    lever, value = changed[0]
+    more = len(changed) - 1
+    first = _said(*changed[0])
+    return first[:100] + (f" and {more} more change{'s' if more > 1 else ''}" if more else "")
+
+
+def _said(lever: Lever, value: Any) -> str:
+    """One change in words, as the form names it."""
     subject = f" ({lever.subject})" if lever.subject else ""
     if lever.special and lever.special[0] == "new_homes":
-        first = f"{value} new home{'s' if value != 1 else ''}{subject}"
-    elif lever.special:
-        first = f"{lever.spec.label} £{float(value):,.0f}"
-    else:
-        shown = value.isoformat() if isinstance(value, dt.date) else value
-        first = f"{lever.spec.label} {'none' if value is None else shown}{subject}"
-    more = len(changed) - 1
-    return first[:100] + (f" and {more} more change{'s' if more > 1 else ''}" if more else "")
+        return f"{value} new home{'s' if value != 1 else ''}{subject}"
+    if lever.special:
+        return f"{lever.spec.label} £{float(value):,.0f}"
+    shown = value.isoformat() if isinstance(value, dt.date) else value
+    was = lever.shown() or "none"
+    return f"{lever.spec.label}{subject}: {'none' if value is None else shown} (baseline {was})"
 
 
 def scenario_text(
@@ -350,6 +393,7 @@ def scenario_text(
     for provision, first in first_new.items():
         notes[("provision", provision, "homes", first)] = "added in the app"
     notes[("scenario", "name")] = "changed in the app"
+    notes[("scenario", "description")] = "changed in the app"
     header = (
         f"An option made in the sufficiency web app ({__version__}) on "
         f"{dt.date.today().isoformat()}: the baseline {loaded.path.name} with "

@@ -27,7 +27,6 @@ from ..common.errors import UserError
 from ..runs.engines import use_forkserver
 from ..scenario.load import (
     LoadedScenario,
-    find_line,
     load,
 )
 from ..scenario.region import is_region_file
@@ -275,18 +274,12 @@ def form(
     comes back with mistakes), and the messages beside their controls."""
     data = data or {}
     errors = errors or {}
-    texts = dict(loaded.files)
     columns = list(range(1, MAX_OPTIONS + 1))
     sections = []
     all_levers = levers(loaded)
     for section, heading, is_open in SECTIONS:
         rows: list[dict[str, Any]] = []
         for lever in (x for x in all_levers if x.spec.section == section):
-            line = None
-            for file, _ in reversed(loaded.files):
-                line = find_line(file, lever.path, texts) if lever.path else None
-                if line is not None:
-                    break
             cells: list[dict[str, Any]] = []
             for i in columns:
                 name = field_name(i, lever.key)
@@ -302,7 +295,7 @@ def form(
                 {
                     "lever": lever,
                     "cells": cells,
-                    "where": f"{loaded.path.name}:{line}" if line else "",
+                    "where": lever.where,
                 }
             )
         if rows:
