@@ -77,7 +77,9 @@ def test_the_form_shows_levers_with_values_units_ranges_and_sources(client: Test
     # the source comment from the file's line, and where it is
     assert "mean of 7 (2022/23), 5 (2023/24), 11 (2024/25) new carers [DSA]" in r.text
     assert "baseline.toml:242" in r.text
-    assert "households a year" in r.text and "from 0 to 200" in r.text
+    assert "7.7 households a year" in r.text
+    assert "from 0 households a year to 200 households a year" in r.text
+    assert "£12,450 a week" in r.text and "very complex needs" in r.text
 
 
 def test_a_bad_value_comes_back_beside_its_control(client: TestClient) -> None:
@@ -95,7 +97,7 @@ def test_a_bad_value_comes_back_beside_its_control(client: TestClient) -> None:
     bad = {**data, O1: "10", "o2:provision.in_house_home.homes[0].closes": "31/03/2025"}
     r = client.post("/run", data=bad)
     assert r.status_code == 422
-    assert "must be a date as YYYY-MM-DD" in cell(
+    assert "must be a date, e.g. 2025-03-31" in cell(
         r.text, "o2:provision.in_house_home.homes[0].closes"
     )
     assert r.text.count('role="alert"') == 1

@@ -44,6 +44,18 @@ class LeverSpec:
     #: the part of the form it is shown in (SECTIONS)
     section: str = "demand"
 
+    def amount(self, value: float) -> str:
+        """A value with its unit, as people write it: "£174 a week", "93 children a
+        year", "£100,000,000"."""
+        number = f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+        if self.unit.startswith("£"):
+            return f"£{number}{self.unit[1:]}"
+        return f"{number} {self.unit}"
+
+    def range_text(self) -> str:
+        """The range the app takes, in words: "from £0 a week to £100,000 a week"."""
+        return f"from {self.amount(self.low)} to {self.amount(self.high)}"
+
 
 #: The parts of the form, in order: (id, heading, open at first).
 SECTIONS = (
@@ -95,7 +107,7 @@ LEVERS: tuple[LeverSpec, ...] = (
         20,
         1,
         kind="home",
-        help="a block contract's beds are its home's beds",
+        help="to close a home, give the date it closes (below)",
         section="homes",
     ),
     LeverSpec(
@@ -229,7 +241,7 @@ def _expand(raw: dict[str, Any], spec: LeverSpec) -> list[tuple[tuple[str | int,
                         nxt.append(((*path, name), [*words, str(p.get("label", name))]))
             elif step == "?":
                 if isinstance(node, dict):
-                    nxt += [((*path, k), [*words, f"{k} needs"]) for k in node]
+                    nxt += [((*path, k), [*words, f"{k.replace('_', ' ')} needs"]) for k in node]
             elif step == "#":
                 if isinstance(node, list):
                     for i, item in enumerate(node):
@@ -300,7 +312,8 @@ def _option_costs(start: dt.date) -> list[Lever]:
             *OPTION_COST,
             1000,
             section="option_costs",
-            help="outside the placement budget: added to the option's cost by compare",
+            help="in pounds, e.g. 1200000; outside the placement budget: added to this "
+            "option's total cost",
         )
         out.append(Lever(spec, (), f"option_costs.{part}", "", 0.0, "", ("option_costs", part)))
     spec = LeverSpec(

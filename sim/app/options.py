@@ -104,7 +104,7 @@ def date(text: str) -> dt.date | str | None:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        return f"must be a date as YYYY-MM-DD, e.g. 2025-04-01 (got {text!r})"
+        return f"must be a date, e.g. 2025-03-31 for 31 March 2025 (got {text!r})"
 
 
 def make_options(loaded: LoadedScenario, data: dict[str, str]) -> Options:

@@ -131,11 +131,13 @@ def chart_in_care(cmp: Comparison) -> Figure:
         p10, p90 = np.nanpercentile(data, [10, 90], axis=0)
         colour = option_colour(i)
         ax.fill_between(x, p10, p90, color=colour, alpha=0.15 if i else 0.22, linewidth=0)
+        # options that barely differ draw on top of each other: a dash pattern each
         ax.plot(
             x,
             med,
             color=colour,
             linewidth=1.6,
+            linestyle=("-", "--", "-.", ":")[i % 4],
             label=_wrap(cmp.names[i]),
             zorder=3 if i == 0 else 2,
         )

@@ -16,6 +16,7 @@
         if (s.state === "running") {
           if (elapsed) {
             var part = s.total ? " (" + s.done + " of " + s.total + " runs)" : "";
+            if (s.total && s.done >= s.total) part += ": writing the workbook, report and charts";
             elapsed.textContent = "running: " + Math.round(s.seconds) + " s" + part;
           }
           var bar = document.getElementById("progress");
