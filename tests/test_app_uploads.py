@@ -508,3 +508,18 @@ def test_a_commissioner_calibrates_from_a_zip_in_the_browser(folder: Path, tmp_p
     assert (folder / "calibrated" / "Browser_LA.toml").is_file()
     assert not private_folders(folder)
     assert {p.name for p in tmp_path.iterdir()} == {"chosen", "export.zip"}
+
+
+def test_an_option_that_extends_a_baseline_uploads_after_it(client: TestClient) -> None:
+    """An option file (`extends = "baseline.toml"`) alone is refused with what to do;
+    uploaded after its baseline, it finds it in uploads/ and opens."""
+    option = (BASELINE.parent / "foster-plus-10.toml").read_bytes()
+    r = upload(client, "foster-plus-10.toml", option)
+    assert r.status_code == 422
+    assert "upload that file first (e.g. baseline.toml), then this one" in error_beside(
+        r.text, "scenario"
+    )
+    assert upload(client, "baseline.toml", BASELINE.read_bytes()).status_code == 303
+    r = upload(client, "foster-plus-10.toml", option)
+    assert r.status_code == 303, r.text
+    assert "+10 in-house foster places" in client.get(r.headers["location"]).text

@@ -81,8 +81,8 @@ def scenario_message(exc: UserError, path: Path) -> str:
     message = str(exc).replace(str(path), path.name)
     if "[extends]" in message:
         message += (
-            f" An uploaded file is kept in {UPLOADS}/, so `extends` is read from there: "
-            "upload a scenario that does not extend another, or put both files in the folder."
+            f" An uploaded file is kept in {UPLOADS}/, and the file it extends is looked for "
+            f"beside it there: upload that file first (e.g. baseline.toml), then this one."
         )
     return message
 
