@@ -550,3 +550,14 @@ def test_the_in_care_chart_sets_the_council_s_figures_beside_every_option(cmp) -
     # 322 (31 March 2023, the day before the start), 300 (2024), 265 (2025: the run's end)
     assert sorted(float(m.get_ydata()[0]) for m in marks) == [265.0, 300.0, 322.0]
     assert "published figure (the council's)" in [t.get_text() for t in ax.get_legend().texts]
+
+
+def test_the_in_care_chart_says_when_there_is_no_published_figure() -> None:
+    from conftest import MINIMAL
+
+    from sim.reports.comparison_charts import chart_in_care
+
+    bare = compare([MINIMAL, MINIMAL], years=1, reps=2, seed=1, workers=1, progress=False)
+    (ax,) = chart_in_care(bare).axes
+    assert not [line for line in ax.get_lines() if line.get_marker() == "D"]
+    assert any("no actuals.csv beside it" in t.get_text() for t in ax.texts)

@@ -451,8 +451,9 @@ def calibrate_published(
     raw["scenario"]["start_date"] = start
     raw["scenario"]["name"] = name or f"{table.path.stem} (from published figures to {at})"
     raw["scenario"]["description"] = (
-        f"Built by `sufficiency calibrate --published` from {table.path.name} "
-        f"(figures for the year ending {at}); template {template.path.name}."
+        f"Estimated from the council's published figures for the year to "
+        f"{at.day} {at:%B %Y} ({table.path.name}); what they do not give is England's "
+        f"(the template, {template.path.name})."
     )
     cal.comments[("scenario", "start_date")] = f"from the published table: the day after {at}"
     cal.comments[("scenario", "name")] = "from --name, or from the published table's file name"

@@ -150,6 +150,21 @@ def chart_in_care(cmp: Comparison) -> Figure:
     if marked:
         handles.append(published_handle())
         labels.append("published figure (the council's)")
+    else:
+        why = (
+            "no count of children in care in its actuals.csv falls in these years"
+            if found is not None
+            else "no actuals.csv beside it"
+        )
+        ax.text(
+            0.99,
+            0.02,
+            f"No published figure to check the baseline against: {why}",
+            transform=ax.transAxes,
+            ha="right",
+            fontsize=8,
+            color="#777777",
+        )
     ax.legend(handles, labels, frameon=False, fontsize=8.5, loc="lower left")
     return fig
 
