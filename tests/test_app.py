@@ -78,7 +78,7 @@ def test_the_form_shows_levers_with_values_units_ranges_and_sources(client: Test
     assert "mean of 7 (2022/23), 5 (2023/24), 11 (2024/25) new carers [DSA]" in r.text
     assert "baseline.toml:242" in r.text
     assert "7.7 households a year" in r.text
-    assert "from 0 households a year to 200 households a year" in r.text
+    assert "from 0 to 200" in r.text and "from £0 to £100,000,000" in r.text
     assert "£12,450 a week" in r.text and "very complex needs" in r.text
 
 

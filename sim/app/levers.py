@@ -44,17 +44,21 @@ class LeverSpec:
     #: the part of the form it is shown in (SECTIONS)
     section: str = "demand"
 
-    def amount(self, value: float) -> str:
-        """A value with its unit, as people write it: "£174 a week", "93 children a
-        year", "£100,000,000"."""
+    def number(self, value: float) -> str:
+        """A value as people write it, without its unit but for £: "£100,000", "2,000",
+        "0.115"."""
         number = f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+        return f"£{number}" if self.unit.startswith("£") else number
+
+    def amount(self, value: float) -> str:
+        """A value with its unit: "£174 a week", "93 children a year"."""
         if self.unit.startswith("£"):
-            return f"£{number}{self.unit[1:]}"
-        return f"{number} {self.unit}"
+            return f"{self.number(value)}{self.unit[1:]}"
+        return f"{self.number(value)} {self.unit}"
 
     def range_text(self) -> str:
-        """The range the app takes, in words: "from £0 a week to £100,000 a week"."""
-        return f"from {self.amount(self.low)} to {self.amount(self.high)}"
+        """The range the app takes, short: "from £0 to £100,000", "from 0 to 2,000"."""
+        return f"from {self.number(self.low)} to {self.number(self.high)}"
 
 
 #: The parts of the form, in order: (id, heading, open at first).
