@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..common.errors import UserError
-from ..scenario.keys import current_value, join, parse_key
+from ..scenario.keys import current_value, join, node_at, parse_key
 from ..scenario.load import LoadedScenario, find_line
 
 
@@ -223,12 +223,7 @@ def levers(loaded: LoadedScenario) -> list[Lever]:
 
 def _at(raw: dict[str, Any], path: tuple[str | int, ...]) -> Any:
     """The table or list at `path` (an empty table where there is none)."""
-    node: Any = raw
-    for step in path:
-        try:
-            node = node[step]
-        except (KeyError, IndexError, TypeError):
-            return {}
+    node = node_at(raw, path)
     return node if isinstance(node, (dict, list)) else {}
 
 

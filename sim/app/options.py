@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from .. import __version__
 from ..common.errors import ScenarioError
-from ..scenario.keys import join, set_path
+from ..scenario.keys import join, node_at, set_path
 from ..scenario.load import LoadedScenario, check_changes, explain_validation
 from ..scenario.schema import Scenario, cross_reference_errors
 from ..scenario.write import ScenarioCopies
@@ -149,6 +149,7 @@ def make_option(
 ) -> Option | None:
     """Option column `i`: None when it changes nothing (or has mistakes, added to
     `errors`), else the option with its scenario and file text."""
+    all_levers = list(all_levers) if all_levers is not None else levers(loaded)
     raw = copy.deepcopy(loaded.raw)
     start = loaded.model.scenario.start_date
     option = Option(i)
@@ -157,7 +158,7 @@ def make_option(
     cost_levers: list[tuple[Lever, Any]] = []  # after the homes, in the form's order
     cost_starts: dt.date | None = None
     wrong = False
-    for lever in all_levers if all_levers is not None else levers(loaded):
+    for lever in all_levers:
         name = field_name(i, lever.key)
         text = data.get(name)
         if text is None or text.strip() == lever.shown():
@@ -202,39 +203,8 @@ def make_option(
         if lever.dated:
             _drop_dated(raw, lever.path)
         option.changed.append((lever, value))
-    home_levers = {
-        (lever.special[1], lever.special[2]): lever
-        for lever in (all_levers or levers(loaded))
-        if lever.special and lever.special[0] == "new_homes"
-    }
-    first_new: dict[str, int] = {}
-    for provision, parts in added.items():
-        count_lever = home_levers[(provision, "count")]
-        count = parts.get("count", 0)
-        if not count:
-            continue  # beds or a date without homes to add: nothing to add
-        if not float(count).is_integer():
-            errors[field_name(i, count_lever.key)] = "must be a whole number of homes"
-            wrong = True
-            continue
-        beds = parts.get("beds", home_levers[(provision, "beds")].value)
-        opens = parts.get("opens", home_levers[(provision, "opens")].value)
-        if isinstance(opens, str):
-            opens = dt.date.fromisoformat(opens)
-        if opens is None:
-            errors[field_name(i, home_levers[(provision, "opens")].key)] = (
-                "give the date the new homes open"
-            )
-            wrong = True
-            continue
-        homes = raw["provision"][provision].setdefault("homes", [])
-        first_new[provision] = len(homes)
-        for k in range(int(count)):
-            beds_value = int(beds) if float(beds).is_integer() else beds
-            homes.append(
-                {"name": NEW_HOME_NAME.format(k=k + 1), "beds": beds_value, "opens": opens}
-            )
-        option.changed.append((count_lever, int(count)))
+    first_new, homes_wrong = _add_homes(raw, added, all_levers, i, errors, option.changed)
+    wrong = wrong or homes_wrong
     option.changed += cost_levers
     if costs:
         raw.setdefault("option_costs", []).append(
@@ -273,6 +243,52 @@ def make_option(
     )
     option.text = scenario_text(loaded, raw, option, first_new)
     return option
+
+
+def _add_homes(
+    raw: dict[str, Any],
+    added: dict[str, dict[str, Any]],
+    all_levers: Sequence[Lever],
+    i: int,
+    errors: dict[str, str],
+    changed: list[tuple[Lever, Any]],
+) -> tuple[dict[str, int], bool]:
+    """Add the homes column `i` asks for (`added`: provision -> the new-homes fields it
+    changed: count, beds, opens; the others keep the form's defaults) to `raw`. Returns
+    where each provision's new homes start in its list, and whether a mistake stopped it."""
+    parts_of = {
+        lever.special[1:]: lever for lever in all_levers if lever.special[:1] == ("new_homes",)
+    }
+    first_new: dict[str, int] = {}
+    wrong = False
+    for provision, parts in added.items():
+        count_lever = parts_of[(provision, "count")]
+        count = parts.get("count", 0)
+        if not count:
+            continue  # beds or a date without homes to add: nothing to add
+        if not float(count).is_integer():
+            errors[field_name(i, count_lever.key)] = "must be a whole number of homes"
+            wrong = True
+            continue
+        beds = parts.get("beds", parts_of[(provision, "beds")].value)
+        opens = parts.get("opens", parts_of[(provision, "opens")].value)
+        if isinstance(opens, str):
+            opens = dt.date.fromisoformat(opens)  # the form's default
+        if opens is None:
+            errors[field_name(i, parts_of[(provision, "opens")].key)] = (
+                "give the date the new homes open"
+            )
+            wrong = True
+            continue
+        homes = raw["provision"][provision].setdefault("homes", [])
+        first_new[provision] = len(homes)
+        beds = int(beds) if float(beds).is_integer() else beds
+        homes += [
+            {"name": NEW_HOME_NAME.format(k=k + 1), "beds": beds, "opens": opens}
+            for k in range(int(count))
+        ]
+        changed.append((count_lever, int(count)))
+    return first_new, wrong
 
 
 def out_of_range(lever: Lever, value: float) -> str:
@@ -344,11 +360,9 @@ def _drop_dated(raw: dict[str, Any], path: tuple[str | int, ...]) -> None:
 
 def _drop(raw: dict[str, Any], path: tuple[str | int, ...]) -> None:
     """Remove the value at `path` (a date emptied in the form: the home stays open)."""
-    node: Any = raw
-    for step in path[:-1]:
-        node = node[step]
-    if isinstance(node, dict):
-        node.pop(path[-1], None)
+    parent = node_at(raw, path[:-1])
+    if isinstance(parent, dict):
+        parent.pop(path[-1], None)
 
 
 def option_name(changed: Sequence[tuple[Lever, Any]]) -> str:

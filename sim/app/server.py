@@ -31,7 +31,7 @@ from ..scenario.load import (
 )
 from ..scenario.region import is_region_file
 from .folders import CALIBRATED, UPLOADS
-from .jobs import DOWNLOADS, Jobs
+from .jobs import Jobs
 from .levers import DEFAULT_RUNS, DEFAULT_YEARS, MAX_OPTIONS, RUNS, SECTIONS, YEARS, levers
 from .options import field_name, make_options
 from .uploads import add_upload_routes, index_context
@@ -204,7 +204,7 @@ def create_app(folder: Path, hosts: Sequence[str] = LOOPBACK, token: str | None 
         job = jobs.get(job_id)
         if job is None:
             return page(request, "error.html", 404, message="There is no such run.")
-        return page(request, "job.html", job=job, downloads=list(DOWNLOADS))
+        return page(request, "job.html", job=job)
 
     @app.get("/job/{job_id}/status")
     def job_status(job_id: str) -> JSONResponse:

@@ -11,8 +11,6 @@ from ..reports.calibrated import WRITTEN_BY, calibrate_files
 from . import options
 from .options import add_la, add_template_and_map
 
-__all__ = ["WRITTEN_BY", "add_parser", "calibrate_files", "execute", "published_files"]
-
 
 def add_parser(sub: Any) -> None:
     """The command's options."""

@@ -62,13 +62,7 @@ def execute(args: argparse.Namespace) -> int:
         raise UserError(f"--folder {args.folder}: no such folder")
     if args.host in LOOPBACK:
         app = create_app(args.folder)
-        host = (
-            "[::1]"
-            if args.host == "::1"
-            else "127.0.0.1"
-            if args.host == "localhost"
-            else args.host
-        )
+        host = {"::1": "[::1]", "localhost": "127.0.0.1"}.get(args.host, args.host)
         url = f"http://{host}:{args.port}/"
         print(
             f"sufficiency web app: {url}  (scenarios from {args.folder.resolve()}; Ctrl-C stops it)"

@@ -122,11 +122,7 @@ def chart_in_care(cmp: Comparison) -> Figure:
     ax = fig.subplots()
     x = np.array(month_ends(cmp.results[0].months), dtype="datetime64[D]")
     for i, r in enumerate(cmp.results):
-        cols = dict(r.layout.columns("in_care"))
-        if "total" in cols:
-            data = r.store.series(cols["total"])
-        else:
-            data = np.sum([r.store.series(j) for j in cols.values()], axis=0)
+        data = r.total("in_care")
         med = np.nanmedian(data, axis=0)
         p10, p90 = np.nanpercentile(data, [10, 90], axis=0)
         colour = option_colour(i)

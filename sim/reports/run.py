@@ -240,15 +240,7 @@ class _Derived:
 
     def total(self, metric: str) -> np.ndarray:
         """(reps, months): the metric's 'total' series, or the sum of its groups."""
-        cols = dict(self.groups(metric))
-        if "total" in cols:
-            return self.r.store.series(cols["total"])
-        out: np.ndarray | None = None
-        for i in cols.values():  # one series at a time, in layout order
-            x = self.r.store.series(i)
-            out = x if out is None else out + x
-        assert out is not None, f"metric {metric!r} has no series"
-        return out
+        return self.r.total(metric)
 
     def year_sums(self, metric: str, group: str | None = None) -> np.ndarray:
         """(reps, years): a flow summed over each year."""

@@ -86,6 +86,18 @@ class Results:
         """(reps, months) array of one series, read from the store alone."""
         return self.store.series(self.layout.i(metric, group))
 
+    def total(self, metric: str) -> np.ndarray:
+        """(reps, months): the metric's 'total' series, or the sum of its groups."""
+        cols = dict(self.layout.columns(metric))
+        if "total" in cols:
+            return self.store.series(cols["total"])
+        out: np.ndarray | None = None
+        for i in cols.values():  # one series at a time, in layout order
+            x = self.store.series(i)
+            out = x if out is None else out + x
+        assert out is not None, f"metric {metric!r} has no series"
+        return out
+
     def yearly_series(self, name: str) -> np.ndarray:
         """(reps, years) array of one yearly measure (see metrics.YEARLY)."""
         return self.yearly[:, :, YEARLY.index(name)]

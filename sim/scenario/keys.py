@@ -112,9 +112,9 @@ def join(where: str, step: Step) -> str:
     return f"{where}.{step}" if where else str(step)
 
 
-def current_value(raw: dict[str, Any], path: tuple[Step, ...]) -> Any:
-    """What the scenario has at `path` (a number given as an interval: its median), or
-    None where it does not set it."""
+def node_at(raw: dict[str, Any], path: tuple[Step, ...]) -> Any:
+    """The raw value at `path`, itself (an interval table as it is, not a copy), or None
+    where the scenario does not set it."""
     node: Any = raw
     for step in path:
         if not isinstance(node, (dict, list)):
@@ -123,6 +123,13 @@ def current_value(raw: dict[str, Any], path: tuple[Step, ...]) -> Any:
             node = node[step]  # type: ignore[index]
         except (KeyError, IndexError, TypeError):
             return None
+    return node
+
+
+def current_value(raw: dict[str, Any], path: tuple[Step, ...]) -> Any:
+    """What the scenario has at `path` (a number given as an interval: its median), or
+    None where it does not set it."""
+    node = node_at(raw, path)
     if isinstance(node, dict) and is_interval(node):
         return node.get("median")
     return copy.deepcopy(node)

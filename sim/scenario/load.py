@@ -35,7 +35,7 @@ from pydantic.fields import FieldInfo
 from ..common import inputs
 from ..common.errors import ScenarioError, UserError
 from . import changes as dated
-from .keys import current_value, parse_key, set_path
+from .keys import current_value, node_at, parse_key, set_path
 from .schema import Scenario, WholeTable, advisories, cross_reference_errors
 from .uncertain import dotted, is_interval, parse
 
@@ -219,7 +219,7 @@ def check_changes(
         if c.multiply is not None:
             if here is None:
                 raise fail("multiply needs a value in force, and the scenario sets none here")
-            node = _node_at(work, path)
+            node = node_at(work, path)
             new = dated.multiplied(node, c.multiply)
             if new is None:
                 raise fail(
@@ -271,17 +271,6 @@ class _ChangeError(ScenarioError):
             line=_change_line(file, i, field, texts),
             expected=expected,
         )
-
-
-def _node_at(raw: dict[str, Any], path: tuple[str | int, ...]) -> Any:
-    """The raw value at `path` (an interval table as it is), or None."""
-    node: Any = raw
-    for step in path:
-        try:
-            node = node[step]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return node
 
 
 def _put(raw: dict[str, Any], path: tuple[str | int, ...], value: Any) -> None:
